@@ -1,0 +1,57 @@
+# Two entry points on a fresh Debian machine: `make demo` and `make test`.
+# Each installs what it needs: a .venv with the package, and the Debian packages of the
+# real Prometheus, Alertmanager and VictoriaMetrics that tests and the demo run locally.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEB_PACKAGES := prometheus victoria-metrics prometheus-alertmanager
+DEB_BINARIES := prometheus promtool victoria-metrics prometheus-alertmanager amtool
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test demo lint typecheck check-rules unit venv debs clean
+
+test: venv debs lint typecheck check-rules unit
+
+demo: venv debs
+	$(BIN)/alerter check --config deploy/alerter.yaml rules/
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Installs the servers without starting their system services: tests and the demo start
+# their own instances on 127.0.0.1 with throw-away data directories.
+debs:
+	@missing=""; for b in $(DEB_BINARIES); do command -v $$b >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(DEB_PACKAGES) with apt-get"; \
+		added=""; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null; \
+			$(SUDO) chmod +x /usr/sbin/policy-rc.d; added=1; fi; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); \
+		rc=$$?; [ -z "$$added" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check alerter tests benchmarks
+	$(BIN)/ruff format --check alerter tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy
+
+check-rules: venv
+	$(BIN)/alerter check --config deploy/alerter.yaml rules/
+
+# pytest exits 5 when it collected no test, which fails this target.
+unit: venv debs
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
