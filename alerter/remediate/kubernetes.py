@@ -1,0 +1,433 @@
+"""The only adapter to the Kubernetes API: read current values, apply and revert changes, lead.
+
+``remediate.runner`` calls ``KubeActuator.plan`` / ``apply`` / ``revert`` / ``annotations``,
+``remediate.lease`` leads through ``coordination_api``, the composition root calls ``connect``.
+Nothing else imports the ``kubernetes`` client. Every write is a JSON Patch whose ``test``
+operations pin the value the plan was computed from, so a concurrent change by a human or an
+autoscaler makes the write fail (422) instead of being overwritten. API failures become
+``ActionError`` with a reason and whether a retry can help: 403 and 404 cannot, 409 and 5xx can,
+a failed ``test`` means the target changed underneath us.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from alerter.errors import ActionError
+from alerter.remediate.actions import (
+    ActionSpec,
+    Change,
+    ConfigMapSpec,
+    RouteSpec,
+    ScaleSpec,
+    route_weights,
+    scale_target,
+    split_ref,
+)
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+HTTPROUTE = ("gateway.networking.k8s.io", "v1", "httproutes")
+SCALEDOBJECT = ("keda.sh", "v1alpha1", "scaledobjects")
+
+
+def connect(*, in_cluster: bool = False, kubeconfig: str | None = None, context: str | None = None) -> Any:
+    """An ``ApiClient`` from the pod's service account or from a kubeconfig (context selectable)."""
+    configuration = client.Configuration()
+    try:
+        if in_cluster:
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            config.load_kube_config(
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
+    except (config.ConfigException, OSError) as exc:
+        source = (
+            "in-cluster service account" if in_cluster else f"kubeconfig {kubeconfig or '~/.kube/config'}"
+        )
+        raise ActionError(
+            f"cannot load Kubernetes credentials from {source}: {exc}", retryable=False, reason="config"
+        ) from exc
+    return client.ApiClient(configuration)
+
+
+def _message(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
+    except (ValueError, AttributeError):
+        return str(exc.reason)
+
+
+@contextmanager
+def translate(what: str) -> Iterator[None]:
+    """Turn client exceptions into ``ActionError`` saying what failed and whether to retry."""
+    try:
+        yield
+    except ApiException as exc:
+        message = _message(exc)
+        status = exc.status
+        if status == 403:
+            raise ActionError(
+                f"forbidden to {what}: {message} (grant it in deploy/kubernetes/rbac.yaml)",
+                retryable=False,
+                reason="forbidden",
+            ) from exc
+        if status == 404:
+            raise ActionError(
+                f"cannot {what}: not found ({message})", retryable=False, reason="not-found"
+            ) from exc
+        if status == 409:
+            raise ActionError(
+                f"conflict while trying to {what}: {message}", retryable=True, reason="conflict"
+            ) from exc
+        if status == 422 and "test" in message:
+            raise ActionError(
+                f"cannot {what}: the target changed concurrently ({message})",
+                retryable=True,
+                reason="changed-concurrently",
+            ) from exc
+        if status in (429, 500, 502, 503, 504):
+            raise ActionError(
+                f"API server error while trying to {what}: {status} {message}",
+                retryable=True,
+                reason="server-error",
+            ) from exc
+        raise ActionError(f"cannot {what}: {status} {message}", retryable=False, reason="rejected") from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ActionError(
+            f"API server unreachable while trying to {what}: {exc}", retryable=True, reason="unreachable"
+        ) from exc
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def microtime(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _scales_up(spec: ScaleSpec) -> bool:
+    return (spec.step or 0) > 0 or (spec.factor or 0) > 1
+
+
+class KubeActuator:
+    """Plans, applies and reverts remediation changes against one cluster."""
+
+    def __init__(self, api_client: Any) -> None:
+        self._api = api_client
+        self._apps = client.AppsV1Api(api_client)
+        self._hpa = client.AutoscalingV2Api(api_client)
+        self._core = client.CoreV1Api(api_client)
+        self._custom = client.CustomObjectsApi(api_client)
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def annotations(self, spec: ActionSpec) -> Mapping[str, str]:
+        """Annotations of the object the action targets (where the opt-out annotation lives)."""
+        namespace, name = spec.target
+        if isinstance(spec, ScaleSpec):
+            with translate(f"read deployment {namespace}/{name}"):
+                meta = self._apps.read_namespaced_deployment(name, namespace).metadata
+            return dict(meta.annotations or {})
+        if isinstance(spec, ConfigMapSpec):
+            with translate(f"read configmap {namespace}/{name}"):
+                meta = self._core.read_namespaced_config_map(name, namespace).metadata
+            return dict(meta.annotations or {})
+        obj = self._get_custom(HTTPROUTE, namespace, name)
+        return dict(obj.get("metadata", {}).get("annotations") or {})
+
+    def _get_custom(self, kind: tuple[str, str, str], namespace: str, name: str) -> dict[str, Any]:
+        group, version, plural = kind
+        with translate(f"read {plural} {namespace}/{name}"):
+            return dict(self._custom.get_namespaced_custom_object(group, version, namespace, plural, name))
+
+    def _scaledobject_for(self, namespace: str, deployment: str) -> dict[str, Any] | None:
+        group, version, plural = SCALEDOBJECT
+        try:
+            with translate(f"list scaledobjects in {namespace}"):
+                listing = self._custom.list_namespaced_custom_object(group, version, namespace, plural)
+        except ActionError as exc:
+            if exc.reason == "not-found":  # KEDA is not installed: nothing owns the Deployment
+                return None
+            raise
+        for item in listing.get("items", []):
+            ref = item.get("spec", {}).get("scaleTargetRef", {})
+            if ref.get("name") == deployment and ref.get("kind", "Deployment") == "Deployment":
+                return dict(item)
+        return None
+
+    def _hpa_for(self, namespace: str, deployment: str) -> Any:
+        with translate(f"list horizontalpodautoscalers in {namespace}"):
+            items = self._hpa.list_namespaced_horizontal_pod_autoscaler(namespace).items
+        for hpa in items:
+            ref = hpa.spec.scale_target_ref
+            if ref.kind == "Deployment" and ref.name == deployment:
+                return hpa
+        return None
+
+    def read(self, change: Change) -> Any:
+        """The value ``change`` governs, as it is now in the cluster."""
+        ns, name = change.namespace, change.name
+        if change.via == "deployment/scale":
+            with translate(f"read the scale of deployment {ns}/{name}"):
+                return self._apps.read_namespaced_deployment_scale(name, ns).spec.replicas
+        if change.via == "hpa":
+            with translate(f"read horizontalpodautoscaler {ns}/{name}"):
+                return self._hpa.read_namespaced_horizontal_pod_autoscaler(name, ns).spec.min_replicas
+        if change.via == "scaledobject":
+            return self._get_custom(SCALEDOBJECT, ns, name).get("spec", {}).get("minReplicaCount")
+        if change.via == "httproute":
+            route = self._get_custom(HTTPROUTE, ns, name)
+            return self._weights(route, change.extra["rule"], change.extra["names"])[1]
+        with translate(f"read configmap {ns}/{name}"):
+            data = self._core.read_namespaced_config_map(name, ns).data or {}
+        return data.get(change.extra["key"])
+
+    @staticmethod
+    def _weights(
+        route: Mapping[str, Any], rule: int, names: list[str] | None = None
+    ) -> tuple[list[str], list[int]]:
+        rules = route.get("spec", {}).get("rules", [])
+        where = f"httproute {route['metadata']['namespace']}/{route['metadata']['name']}"
+        if rule >= len(rules):
+            raise ActionError(
+                f"{where} has no rule {rule} ({len(rules)} rules)", retryable=False, reason="invalid"
+            )
+        refs = rules[rule].get("backendRefs", [])
+        found = [str(r.get("name", "")) for r in refs]
+        if names is not None and found != names:
+            raise ActionError(
+                f"{where} rule {rule} backends changed from {names} to {found}",
+                retryable=False,
+                reason="changed-concurrently",
+            )
+        return found, [int(r.get("weight", 1)) for r in refs]
+
+    # ---- planning ----------------------------------------------------------------------------
+
+    def plan(self, spec: ActionSpec) -> Change:
+        """Read the current state and compute the absolute target; nothing is written."""
+        if isinstance(spec, ScaleSpec):
+            return self._plan_scale(spec)
+        if isinstance(spec, RouteSpec):
+            namespace, name = spec.target
+            route = self._get_custom(HTTPROUTE, namespace, name)
+            names, weights = self._weights(route, spec.rule)
+            try:
+                desired = route_weights(names, weights, spec)
+            except ValueError as exc:
+                raise ActionError(
+                    f"httproute {namespace}/{name}: {exc}", retryable=False, reason="invalid"
+                ) from exc
+            summary = (
+                f"route {spec.weight}% of httproute {namespace}/{name} rule {spec.rule} to {spec.backend}"
+            )
+            return Change(
+                "httproute",
+                namespace,
+                name,
+                weights,
+                desired,
+                summary,
+                extra={"rule": spec.rule, "names": names},
+            )
+        namespace, name = spec.target
+        with translate(f"read configmap {namespace}/{name}"):
+            data = self._core.read_namespaced_config_map(name, namespace).data or {}
+        summary = f"set {spec.key}={spec.value!r} in configmap {namespace}/{name}"
+        if spec.restart:
+            summary += f" and restart deployment {spec.restart}"
+        return Change(
+            "configmap",
+            namespace,
+            name,
+            data.get(spec.key),
+            spec.value,
+            summary,
+            extra={"key": spec.key, "restart": spec.restart},
+        )
+
+    def _plan_scale(self, spec: ScaleSpec) -> Change:
+        namespace, name = spec.target
+        with translate(f"read the scale of deployment {namespace}/{name}"):
+            current = int(self._apps.read_namespaced_deployment_scale(name, namespace).spec.replicas or 0)
+        wanted = scale_target(current, spec)
+        scaled = self._scaledobject_for(namespace, name)
+        if scaled is not None:
+            so_spec = scaled.get("spec", {})
+            previous = so_spec.get("minReplicaCount")
+            desired = min(wanted, int(so_spec.get("maxReplicaCount", 100)))
+            if _scales_up(spec):
+                desired = max(desired, int(previous or 0))
+            so_name = scaled["metadata"]["name"]
+            return Change(
+                "scaledobject",
+                namespace,
+                so_name,
+                previous,
+                desired,
+                f"raise minReplicaCount of KEDA ScaledObject {namespace}/{so_name} "
+                f"{previous or 0} -> {desired} (deployment {name} at {current} replicas)",
+                extra={"deployment": name, "replicas": current},
+            )
+        hpa = self._hpa_for(namespace, name)
+        if hpa is not None:
+            previous = int(hpa.spec.min_replicas or 1)
+            desired = min(wanted, int(hpa.spec.max_replicas))
+            if _scales_up(spec):
+                desired = max(desired, previous)
+            notes = (
+                (f"HPA maxReplicas {hpa.spec.max_replicas} caps the target {wanted}",)
+                if wanted > desired
+                else ()
+            )
+            return Change(
+                "hpa",
+                namespace,
+                hpa.metadata.name,
+                previous,
+                desired,
+                f"set minReplicas of HPA {namespace}/{hpa.metadata.name} {previous} -> {desired} "
+                f"(deployment {name} at {current} replicas)",
+                notes=notes,
+                extra={"deployment": name, "replicas": current},
+            )
+        return Change(
+            "deployment/scale",
+            namespace,
+            name,
+            current,
+            wanted,
+            f"scale deployment {namespace}/{name} {current} -> {wanted} replicas",
+            extra={"deployment": name, "replicas": current},
+        )
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def apply(self, change: Change, now: float) -> Change:
+        """Write ``change.desired``, guarded by a test on ``change.previous``; idempotent."""
+        if change.changes_anything:
+            try:
+                self._write(change, change.previous, change.desired)
+            except ActionError as exc:
+                # A retry after an unknown outcome finds the target already set: that is success.
+                if exc.reason != "changed-concurrently" or self.read(change) != change.desired:
+                    raise
+        if change.via == "configmap" and change.extra.get("restart"):
+            self.restart(str(change.extra["restart"]), now)
+        return replace(change, applied=True)
+
+    def revert(self, change: Change, now: float) -> tuple[bool, str]:
+        """Restore ``change.previous`` unless someone changed the value since; say what happened."""
+        current = self.read(change)
+        if current != change.desired:
+            return False, (
+                f"left as is: {change.via} {change.namespace}/{change.name} is now {current!r}, not the "
+                f"{change.desired!r} the action set; it was changed since, so a human owns it"
+            )
+        undo = replace(change, previous=change.desired, desired=change.previous)
+        self.apply(undo, now)
+        where = f"{change.via} {change.namespace}/{change.name}"
+        return True, f"reverted {where} {change.desired!r} -> {change.previous!r}"
+
+    def restart(self, deployment: str, now: float) -> None:
+        """A rollout restart, as ``kubectl rollout restart`` does it: stamp the pod template."""
+        namespace, name = split_ref(deployment, "configmap.restart")
+        body = {
+            "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: microtime(now)[:19] + "Z"}}}}
+        }
+        with translate(f"restart deployment {namespace}/{name}"):
+            self._apps.patch_namespaced_deployment(name, namespace, body)
+
+    def _write(self, change: Change, expected: Any, desired: Any) -> None:
+        ns, name, via = change.namespace, change.name, change.via
+        if via == "deployment/scale":
+            ops = [
+                {"op": "test", "path": "/spec/replicas", "value": expected},
+                {"op": "replace", "path": "/spec/replicas", "value": desired},
+            ]
+            with translate(f"scale deployment {ns}/{name}"):
+                self._apps.patch_namespaced_deployment_scale(name, ns, ops)
+        elif via == "hpa":
+            ops = [
+                {"op": "test", "path": "/spec/minReplicas", "value": expected},
+                {"op": "replace", "path": "/spec/minReplicas", "value": desired},
+            ]
+            with translate(f"patch horizontalpodautoscaler {ns}/{name}"):
+                self._hpa.patch_namespaced_horizontal_pod_autoscaler(name, ns, ops)
+        elif via == "scaledobject":
+            self._json_patch(SCALEDOBJECT, ns, name, _value_ops("/spec/minReplicaCount", expected, desired))
+        elif via == "httproute":
+            self._json_patch(HTTPROUTE, ns, name, self._route_ops(change, expected, desired))
+        else:
+            self._write_configmap(ns, name, str(change.extra["key"]), expected, desired)
+
+    def _route_ops(self, change: Change, expected: list[int], desired: list[int]) -> list[dict[str, Any]]:
+        rule, names = change.extra["rule"], change.extra["names"]
+        route = self._get_custom(HTTPROUTE, change.namespace, change.name)
+        refs = route.get("spec", {}).get("rules", [{}] * (rule + 1))[rule].get("backendRefs", [])
+        ops: list[dict[str, Any]] = []
+        for j, (ref, before, after) in enumerate(zip(names, expected, desired, strict=True)):
+            base = f"/spec/rules/{rule}/backendRefs/{j}"
+            ops.append({"op": "test", "path": f"{base}/name", "value": ref})
+            if j < len(refs) and "weight" in refs[j]:  # an absent weight means 1 and cannot be tested
+                ops.append({"op": "test", "path": f"{base}/weight", "value": before})
+            ops.append({"op": "add", "path": f"{base}/weight", "value": after})
+        return ops
+
+    def _write_configmap(self, ns: str, name: str, key: str, expected: Any, desired: Any) -> None:
+        with translate(f"read configmap {ns}/{name}"):
+            data = self._core.read_namespaced_config_map(name, ns).data
+        ops = [] if data is not None else [{"op": "add", "path": "/data", "value": {}}]
+        ops += _value_ops(f"/data/{_escape(key)}", expected, desired)
+        with translate(f"patch configmap {ns}/{name}"):
+            self._core.patch_namespaced_config_map(name, ns, ops)
+
+    def _json_patch(self, kind: tuple[str, str, str], ns: str, name: str, ops: list[dict[str, Any]]) -> None:
+        # CustomObjectsApi.patch_namespaced_custom_object always sends merge-patch+json, and custom
+        # resources reject strategic merge: a JSON Patch needs the content type set by hand.
+        group, version, plural = kind
+        with translate(f"patch {plural} {ns}/{name}"):
+            self._api.call_api(
+                "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
+                "PATCH",
+                path_params={
+                    "group": group,
+                    "version": version,
+                    "namespace": ns,
+                    "plural": plural,
+                    "name": name,
+                },
+                header_params={"Accept": "application/json", "Content-Type": "application/json-patch+json"},
+                body=ops,
+                response_type="object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+            )
+
+
+def _value_ops(path: str, expected: Any, desired: Any) -> list[dict[str, Any]]:
+    """Set ``path`` from ``expected`` to ``desired``; ``None`` means absent on either side."""
+    ops: list[dict[str, Any]] = []
+    if expected is not None:
+        ops.append({"op": "test", "path": path, "value": expected})
+    if desired is None:
+        if expected is not None:
+            ops.append({"op": "remove", "path": path})
+    else:
+        ops.append({"op": "add", "path": path, "value": desired})
+    return ops
+
+
+def coordination_api(api_client: Any) -> Any:
+    """The Lease API for ``remediate.lease``, which must not import the client itself."""
+    return client.CoordinationV1Api(api_client)

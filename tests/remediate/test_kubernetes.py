@@ -1,0 +1,245 @@
+"""The Kubernetes actuator through the real client against the local API server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubeapi_server import Cluster, configmap, deployment, hpa, httproute, scaledobject
+
+from alerter.errors import ActionError
+from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
+from alerter.remediate.kubernetes import RESTARTED_AT, KubeActuator, connect
+
+NOW = 1_800_000_000.0
+JSON_PATCH = "application/json-patch+json"
+
+
+@pytest.fixture
+def actuator(api_client: Any) -> KubeActuator:
+    return KubeActuator(api_client)
+
+
+def replicas(cluster: Cluster, name: str = "vllm") -> int:
+    return int(cluster.get("deployments", "inference", name)["spec"]["replicas"])
+
+
+def test_scale_without_hpa_patches_the_scale_subresource(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    assert (change.via, change.previous, change.desired) == ("deployment/scale", 2, 4)
+    assert replicas(cluster) == 2, "planning must not write"
+    done = actuator.apply(change, NOW)
+    assert done.applied and replicas(cluster) == 4
+    (patch,) = cluster.calls_of("patch", "deployments/scale")
+    assert patch.content_type == JSON_PATCH
+
+
+def test_scale_is_bounded_by_max_replicas(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 15))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", factor=2.0, max_replicas=16))
+    assert change.desired == 16
+
+
+def test_scale_with_hpa_raises_min_replicas_and_leaves_the_deployment(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 3))
+    cluster.put("horizontalpodautoscalers", hpa("inference", "vllm-hpa", "vllm", 2, 10))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    assert (change.via, change.name, change.previous, change.desired) == ("hpa", "vllm-hpa", 2, 5)
+    actuator.apply(change, NOW)
+    assert cluster.get("horizontalpodautoscalers", "inference", "vllm-hpa")["spec"]["minReplicas"] == 5
+    assert replicas(cluster) == 3
+    assert not cluster.calls_of("patch", "deployments/scale")
+
+
+def test_hpa_max_replicas_caps_the_target(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 3))
+    cluster.put("horizontalpodautoscalers", hpa("inference", "vllm-hpa", "vllm", 2, 6))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=8, max_replicas=16))
+    assert change.desired == 6
+    assert "HPA maxReplicas 6 caps the target 11" in change.notes
+
+
+def test_keda_scaledobject_gets_min_replica_count_and_revert_removes_it(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    cluster.put("scaledobjects", scaledobject("inference", "vllm-so", "vllm", max_count=8))
+    change = actuator.apply(
+        actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)), NOW
+    )
+    assert (change.via, change.previous, change.desired) == ("scaledobject", None, 4)
+    assert cluster.get("scaledobjects", "inference", "vllm-so")["spec"]["minReplicaCount"] == 4
+    (patch,) = cluster.calls_of("patch", "scaledobjects")
+    assert patch.content_type == JSON_PATCH
+    reverted, message = actuator.revert(change, NOW + 60)
+    assert reverted, message
+    assert "minReplicaCount" not in cluster.get("scaledobjects", "inference", "vllm-so")["spec"]
+
+
+def test_concurrent_change_between_plan_and_apply_is_refused(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    cluster.put("deployments", deployment("inference", "vllm", 7))
+    with pytest.raises(ActionError) as caught:
+        actuator.apply(change, NOW)
+    assert caught.value.reason == "changed-concurrently" and caught.value.retryable
+    assert replicas(cluster) == 7
+
+
+def test_applying_the_same_change_twice_is_idempotent(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    actuator.apply(change, NOW)
+    actuator.apply(change, NOW)
+    assert replicas(cluster) == 4
+
+
+def test_route_flip_and_revert(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("llama3-70b", 90), ("llama3-70b-backup", 10)]))
+    change = actuator.plan(RouteSpec(httproute="inference/chat", backend="llama3-70b-backup", weight=100))
+    assert (change.previous, change.desired) == ([90, 10], [0, 100])
+    actuator.apply(change, NOW)
+    refs = cluster.get("httproutes", "inference", "chat")["spec"]["rules"][0]["backendRefs"]
+    assert [r["weight"] for r in refs] == [0, 100]
+    assert all(c.content_type == JSON_PATCH for c in cluster.calls_of("patch", "httproutes"))
+    reverted, message = actuator.revert(change, NOW + 600)
+    assert reverted, message
+    refs = cluster.get("httproutes", "inference", "chat")["spec"]["rules"][0]["backendRefs"]
+    assert [r["weight"] for r in refs] == [90, 10]
+
+
+def test_route_with_default_weights_splits_the_rest(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("a", None), ("b", None), ("backup", None)]))
+    change = actuator.apply(
+        actuator.plan(RouteSpec(httproute="inference/chat", backend="backup", weight=80)), NOW
+    )
+    refs = cluster.get("httproutes", "inference", "chat")["spec"]["rules"][0]["backendRefs"]
+    assert [r["weight"] for r in refs] == change.desired == [10, 10, 80]
+
+
+def test_route_test_op_fails_when_weights_moved(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 100), ("backup", 0)]))
+    change = actuator.plan(RouteSpec(httproute="inference/chat", backend="backup", weight=100))
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 50), ("backup", 50)]))
+    with pytest.raises(ActionError, match="changed concurrently") as caught:
+        actuator.apply(change, NOW)
+    assert caught.value.reason == "changed-concurrently"
+
+
+def test_route_to_unknown_backend_is_a_clear_error(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 100)]))
+    with pytest.raises(
+        ActionError, match=r"backend 'backup' is not a backendRef of rule 0 \(has \['main'\]\)"
+    ):
+        actuator.plan(RouteSpec(httproute="inference/chat", backend="backup"))
+
+
+def test_revert_leaves_a_human_change_alone(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 100), ("backup", 0)]))
+    change = actuator.apply(actuator.plan(RouteSpec(httproute="inference/chat", backend="backup")), NOW)
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 30), ("backup", 70)]))
+    reverted, message = actuator.revert(change, NOW + 60)
+    assert not reverted
+    assert "changed since" in message and "[30, 70]" in message
+    refs = cluster.get("httproutes", "inference", "chat")["spec"]["rules"][0]["backendRefs"]
+    assert [r["weight"] for r in refs] == [30, 70]
+
+
+def test_configmap_key_and_rollout_restart(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("configmaps", configmap("inference", "router", {"model": "llama3-70b", "other": "x"}))
+    cluster.put("deployments", deployment("inference", "router", 2))
+    spec = ConfigMapSpec(
+        configmap="inference/router", key="model", value="llama3-8b", restart="inference/router"
+    )
+    change = actuator.apply(actuator.plan(spec), NOW)
+    assert cluster.get("configmaps", "inference", "router")["data"] == {"model": "llama3-8b", "other": "x"}
+    template = cluster.get("deployments", "inference", "router")["spec"]["template"]
+    assert template["metadata"]["annotations"][RESTARTED_AT] == "2027-01-15T08:00:00Z"
+    assert template["metadata"]["labels"] == {"app": "router"}, "strategic merge keeps the other fields"
+    reverted, _ = actuator.revert(change, NOW + 60)
+    assert reverted
+    assert cluster.get("configmaps", "inference", "router")["data"]["model"] == "llama3-70b"
+    template = cluster.get("deployments", "inference", "router")["spec"]["template"]
+    assert template["metadata"]["annotations"][RESTARTED_AT] == "2027-01-15T08:01:00Z"
+
+
+def test_configmap_without_data_gets_the_key_and_revert_removes_it(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("configmaps", configmap("inference", "router", None))
+    change = actuator.apply(
+        actuator.plan(ConfigMapSpec(configmap="inference/router", key="a/b", value="1")), NOW
+    )
+    assert cluster.get("configmaps", "inference", "router")["data"] == {"a/b": "1"}
+    assert actuator.revert(change, NOW)[0]
+    assert cluster.get("configmaps", "inference", "router")["data"] == {}
+
+
+def test_forbidden_is_not_retryable_and_names_the_permission(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    cluster.forbidden.add(("deployments/scale", "patch"))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=4))
+    with pytest.raises(ActionError) as caught:
+        actuator.apply(change, NOW)
+    error = caught.value
+    assert (error.reason, error.retryable) == ("forbidden", False)
+    assert 'cannot patch resource "deployments/scale"' in str(error) and "rbac.yaml" in str(error)
+
+
+def test_missing_deployment_is_not_found(actuator: KubeActuator) -> None:
+    with pytest.raises(ActionError) as caught:
+        actuator.plan(ScaleSpec(deployment="inference/nope", step=1, max_replicas=4))
+    assert (caught.value.reason, caught.value.retryable) == ("not-found", False)
+    assert "inference/nope" in str(caught.value)
+
+
+def test_annotations_come_from_the_target(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2, {"alerter.io/remediation": "disabled"}))
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 1)]))
+    cluster.put("configmaps", configmap("inference", "router", {}))
+    assert actuator.annotations(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=4)) == {
+        "alerter.io/remediation": "disabled"
+    }
+    assert actuator.annotations(RouteSpec(httproute="inference/chat", backend="main")) == {}
+    assert actuator.annotations(ConfigMapSpec(configmap="inference/router", key="k", value="v")) == {}
+
+
+def test_unreachable_api_server_is_retryable() -> None:
+    from kubernetes import client
+
+    configuration = client.Configuration()
+    configuration.host = "http://127.0.0.1:9"
+    configuration.retries = 0
+    actuator = KubeActuator(client.ApiClient(configuration))
+    with pytest.raises(ActionError) as caught:
+        actuator.plan(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=4))
+    assert (caught.value.reason, caught.value.retryable) == ("unreachable", True)
+
+
+def test_connect_selects_the_kubeconfig_context(kube: tuple[str, Cluster], tmp_path: Path) -> None:
+    url, cluster = kube
+    cluster.put("deployments", deployment("inference", "vllm", 3))
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: elsewhere\n"
+        f"clusters:\n- name: local\n  cluster: {{server: '{url}'}}\n"
+        "- name: far\n  cluster: {server: 'http://127.0.0.1:9'}\n"
+        "users:\n- name: bot\n  user: {token: abc}\n"
+        "contexts:\n- name: here\n  context: {cluster: local, user: bot}\n"
+        "- name: elsewhere\n  context: {cluster: far, user: bot}\n"
+    )
+    actuator = KubeActuator(connect(kubeconfig=str(kubeconfig), context="here"))
+    assert actuator.plan(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=9)).previous == 3
+
+
+def test_connect_reports_a_bad_kubeconfig(tmp_path: Path) -> None:
+    with pytest.raises(ActionError, match="cannot load Kubernetes credentials from kubeconfig"):
+        connect(kubeconfig=str(tmp_path / "missing"))
