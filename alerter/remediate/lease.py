@@ -1,0 +1,77 @@
+"""Leadership among engine replicas through a ``coordination.k8s.io/v1`` Lease.
+
+With several replicas of the engine, all evaluate and notify but only the Lease holder acts;
+``remediate.runner`` asks ``LeaseLock.acquire(now)`` before every action. Time is passed in, so
+expiry and takeover are tested without waiting. API calls go through ``remediate.kubernetes``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from alerter.errors import ActionError
+from alerter.remediate.kubernetes import coordination_api, microtime, translate
+
+
+class LeaseLock:
+    """Leadership through a ``coordination.k8s.io/v1`` Lease: only its holder acts.
+
+    ``acquire(now)`` creates the Lease, renews it when held, or takes it over when the holder
+    has not renewed within the lease duration. Writes carry the resourceVersion read, so when
+    two replicas race the API server accepts one and answers 409 to the other, which then
+    simply is not the leader this round.
+    """
+
+    def __init__(self, api_client: Any, *, namespace: str, name: str, identity: str, duration: float) -> None:
+        if duration <= 0:
+            raise ValueError(f"lease duration must be > 0, got {duration}")
+        if not identity:
+            raise ValueError("lease identity must not be empty")
+        self._api = coordination_api(api_client)
+        self.namespace, self.name, self.identity, self.duration = namespace, name, identity, duration
+
+    def acquire(self, now: float) -> bool:
+        """True when this replica holds the Lease until ``now + duration``."""
+        try:
+            with translate(f"read lease {self.namespace}/{self.name}"):
+                lease = self._api.read_namespaced_lease(self.name, self.namespace)
+        except ActionError as exc:
+            if exc.reason != "not-found":
+                raise
+            return self._write(None, now, transitions=0)
+        spec = lease.spec
+        if spec.holder_identity == self.identity:
+            return self._write(
+                lease, now, transitions=int(spec.lease_transitions or 0), acquired=spec.acquire_time
+            )
+        renewed = spec.renew_time.timestamp() if spec.renew_time is not None else float("-inf")
+        if spec.holder_identity and renewed + float(spec.lease_duration_seconds or 0) > now:
+            return False
+        return self._write(lease, now, transitions=int(spec.lease_transitions or 0) + 1)
+
+    def _write(self, lease: Any, now: float, *, transitions: int, acquired: datetime | None = None) -> bool:
+        body: dict[str, Any] = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": max(1, round(self.duration)),
+                "acquireTime": acquired.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if acquired else microtime(now),
+                "renewTime": microtime(now),
+                "leaseTransitions": transitions,
+            },
+        }
+        try:
+            with translate(f"write lease {self.namespace}/{self.name}"):
+                if lease is None:
+                    self._api.create_namespaced_lease(self.namespace, body)
+                else:
+                    body["metadata"]["resourceVersion"] = lease.metadata.resource_version
+                    self._api.replace_namespaced_lease(self.name, self.namespace, body)
+        except ActionError as exc:
+            if exc.reason == "conflict":  # another replica won the race
+                return False
+            raise
+        return True

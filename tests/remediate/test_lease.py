@@ -1,0 +1,94 @@
+"""Lease leadership through the real client: create, renew, hold off others, take over, lose races."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubeapi_server import Call, Cluster
+
+from alerter.errors import ActionError
+from alerter.remediate.lease import LeaseLock
+
+NOW = 1_800_000_000.0
+
+
+def lock(api_client: Any, identity: str) -> LeaseLock:
+    return LeaseLock(
+        api_client, namespace="alerter", name="alerter-remediation", identity=identity, duration=30
+    )
+
+
+def spec(cluster: Cluster) -> dict[str, Any]:
+    return dict(cluster.get("leases", "alerter", "alerter-remediation")["spec"])
+
+
+def test_first_replica_creates_and_holds_the_lease(cluster: Cluster, api_client: Any) -> None:
+    assert lock(api_client, "pod-a").acquire(NOW)
+    held = spec(cluster)
+    assert held["holderIdentity"] == "pod-a"
+    assert held["leaseDurationSeconds"] == 30
+    assert held["renewTime"] == "2027-01-15T08:00:00.000000Z"
+    assert held["leaseTransitions"] == 0
+
+
+def test_holder_renews_and_others_wait_until_it_expires(cluster: Cluster, api_client: Any) -> None:
+    a, b = lock(api_client, "pod-a"), lock(api_client, "pod-b")
+    assert a.acquire(NOW)
+    assert not b.acquire(NOW + 10)
+    assert a.acquire(NOW + 20)
+    assert spec(cluster)["renewTime"] == "2027-01-15T08:00:20.000000Z"
+    assert spec(cluster)["acquireTime"] == "2027-01-15T08:00:00.000000Z"
+    assert not b.acquire(NOW + 49), "renewed at +20, valid until +50"
+    assert b.acquire(NOW + 50)
+    held = spec(cluster)
+    assert (held["holderIdentity"], held["leaseTransitions"]) == ("pod-b", 1)
+    assert not a.acquire(NOW + 51), "the old holder must not steal it back"
+
+
+def test_losing_the_update_race_is_a_409_and_not_leadership(cluster: Cluster, api_client: Any) -> None:
+    a, b = lock(api_client, "pod-a"), lock(api_client, "pod-b")
+    assert a.acquire(NOW)
+
+    def pod_c_wins(call: Call) -> None:
+        if call.verb == "update" and call.resource == "leases":
+            cluster.on_request = None
+            current = cluster.get("leases", "alerter", "alerter-remediation")
+            current["spec"]["holderIdentity"] = "pod-c"
+            cluster.put("leases", current)
+
+    cluster.on_request = pod_c_wins
+    assert not b.acquire(NOW + 100)
+    assert spec(cluster)["holderIdentity"] == "pod-c"
+
+
+def test_losing_the_create_race_is_not_leadership(cluster: Cluster, api_client: Any) -> None:
+    def other_creates(call: Call) -> None:
+        if call.verb == "create":
+            cluster.on_request = None
+            cluster.put(
+                "leases",
+                {
+                    "metadata": {"namespace": "alerter", "name": "alerter-remediation"},
+                    "spec": {"holderIdentity": "pod-c", "leaseDurationSeconds": 30},
+                },
+            )
+
+    cluster.on_request = other_creates
+    assert not lock(api_client, "pod-a").acquire(NOW)
+
+
+def test_forbidden_lease_is_an_error_not_silence(cluster: Cluster, api_client: Any) -> None:
+    cluster.forbidden.add(("leases", "get"))
+    with pytest.raises(ActionError) as caught:
+        lock(api_client, "pod-a").acquire(NOW)
+    assert caught.value.reason == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("duration", "identity", "message"),
+    [(0, "a", "duration must be > 0"), (30, "", "identity must not be empty")],
+)
+def test_bad_settings_are_refused(api_client: Any, duration: float, identity: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LeaseLock(api_client, namespace="alerter", name="x", identity=identity, duration=duration)
