@@ -1,0 +1,215 @@
+"""The Slack receiver with slack-sdk's real clients against the local Slack sink."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from alerter.errors import NotifyError
+from alerter.model import Alert, AlertState, Labels
+from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
+from alerter.notify.secret import Secret
+from alerter.notify.slack import SignatureError, SlackNotifier, verify_signature
+from alerter.notify.slack_sink import SlackSink
+
+AlertFactory = Callable[..., Alert]
+TOKEN = "xoxb-test-0123456789-secret"
+T0 = 1_767_225_600.0
+PNG = b"\x89PNG\r\n\x1a\nchart"
+
+
+def bot(sink: SlackSink, channel: str = "#alerts", token: str = TOKEN) -> SlackNotifier:
+    return SlackNotifier("oncall", channel, token=Secret(token), base_url=sink.api_url)
+
+
+def hook(sink: SlackSink) -> SlackNotifier:
+    return SlackNotifier("hook", "", webhook_url=Secret(sink.webhook_url))
+
+
+def body(text: str) -> dict[str, object]:
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def test_open_posts_message_with_metadata_and_uploads_chart_into_thread(sink: SlackSink) -> None:
+    ts = bot(sink).deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    top, chart = sink.messages("C0001")
+    assert top["ts"] == ts and top["text"] == "fire" and top["thread_ts"] is None
+    assert top["metadata"] == {"event_type": "alerter_notification", "event_payload": {"key": "k1"}}
+    assert chart["thread_ts"] == ts and chart["files"][0]["name"] == "k1.png"
+    assert [u["data"] for u in sink.uploads().values()] == [PNG]
+    assert [r.method for r in sink.requests()] == [
+        "chat.postMessage",
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+
+
+def test_reply_goes_into_thread_and_edits_the_original(sink: SlackSink) -> None:
+    notifier = bot(sink)
+    ts = notifier.deliver(Payload(PayloadKind.OPEN, body("v1")), "k1", None)
+    again = notifier.deliver(Payload(PayloadKind.CLOSE, body("resolved"), edit=body("v2 resolved")), "k2", ts)
+    assert again == ts
+    original, reply = sink.messages("C0001")
+    assert reply["thread_ts"] == ts and reply["text"] == "resolved"
+    assert original["text"] == "v2 resolved" and original["edited"] is True
+
+
+def test_reply_without_thread_opens_a_new_message(sink: SlackSink) -> None:
+    ts = bot(sink).deliver(Payload(PayloadKind.REPLY, body("update")), "k1", None)
+    assert sink.messages("C0001")[0]["ts"] == ts
+
+
+def test_rate_limit_is_retryable_with_retry_after_and_not_retried_inline(sink: SlackSink) -> None:
+    sink.fail("chat.postMessage", status=429, retry_after=30)
+    with pytest.raises(NotifyError) as caught:
+        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+    assert caught.value.retryable and caught.value.retry_after == 30.0
+    assert len(sink.requests("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_errors_are_retryable(sink: SlackSink, status: int) -> None:
+    sink.fail("chat.postMessage", status=status)
+    with pytest.raises(NotifyError, match=f"HTTP {status}") as caught:
+        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+    assert caught.value.retryable and caught.value.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [("not_in_channel", "invite the bot"), ("channel_not_found", "check the receiver's channel")],
+)
+def test_refusals_are_permanent_with_a_hint(sink: SlackSink, error: str, hint: str) -> None:
+    sink.fail("chat.postMessage", error=error)
+    with pytest.raises(NotifyError, match=hint) as caught:
+        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+    assert not caught.value.retryable and error in str(caught.value)
+
+
+def test_unknown_channel_is_reported_by_the_server(sink: SlackSink) -> None:
+    with pytest.raises(NotifyError, match="channel_not_found") as caught:
+        bot(sink, channel="#nope").deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+    assert not caught.value.retryable
+
+
+def test_bad_token_is_invalid_auth_and_never_printed(
+    sink: SlackSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "xoxb-wrong-token-do-not-print"
+    notifier = bot(sink, token=wrong)
+    with caplog.at_level(logging.DEBUG), pytest.raises(NotifyError, match="invalid_auth") as caught:
+        notifier.deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+    assert not caught.value.retryable
+    for text in (str(caught.value), repr(caught.value), repr(notifier), caplog.text):
+        assert wrong not in text
+    assert caplog.records, "slack-sdk's debug logging was captured"
+
+
+def test_unreachable_slack_is_retryable() -> None:
+    sink = SlackSink(token=TOKEN).start()
+    url = sink.api_url
+    sink.stop()
+    notifier = SlackNotifier("oncall", "#alerts", token=Secret(TOKEN), base_url=url, timeout=2)
+    with pytest.raises(NotifyError, match="cannot reach Slack") as caught:
+        notifier.deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+    assert caught.value.retryable
+
+
+def test_recover_finds_an_interrupted_post_and_completes_its_chart(sink: SlackSink) -> None:
+    notifier = bot(sink)
+    ts = notifier.post(body("fire"), key="k1")
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None) == (True, ts)
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("other")), "k2", None) == (False, None)
+    assert len(sink.requests("chat.postMessage")) == 1
+    assert [m["files"][0]["name"] for m in sink.messages("C0001") if m.get("files")] == ["k1.png"]
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None) == (True, ts)
+    assert len(sink.uploads()) == 1, "a chart already in the thread is not uploaded twice"
+
+
+def test_recover_looks_for_replies_inside_the_thread(sink: SlackSink) -> None:
+    notifier = bot(sink)
+    ts = notifier.post(body("fire"), key="k1")
+    notifier.post(body("more"), key="k2", thread_ts=ts)
+    assert notifier.recover(Payload(PayloadKind.REPLY, body("more")), "k2", ts) == (True, ts)
+    assert notifier.recover(Payload(PayloadKind.REPLY, body("x")), "k3", ts) == (False, ts)
+
+
+def test_webhook_mode_posts_every_payload_as_a_message(sink: SlackSink) -> None:
+    notifier = hook(sink)
+    assert notifier.deliver(Payload(PayloadKind.OPEN, body("a"), image=PNG), "k1", None) is None
+    notifier.deliver(Payload(PayloadKind.CLOSE, body("b"), edit=body("c")), "k2", None)
+    assert [m["text"] for m in sink.messages("webhook")] == ["a", "b"]
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("a")), "k1", None) == (False, None)
+
+
+def test_webhook_errors_keep_the_url_secret(sink: SlackSink) -> None:
+    notifier = hook(sink)
+    sink.fail("webhook", status=429, retry_after=7)
+    with pytest.raises(NotifyError) as limited:
+        notifier.deliver(Payload(PayloadKind.OPEN, body("a")), "k", None)
+    assert limited.value.retryable and limited.value.retry_after == 7.0
+    sink.fail("webhook", error="no_service")
+    with pytest.raises(NotifyError, match="revoked or is wrong") as gone:
+        notifier.deliver(Payload(PayloadKind.OPEN, body("a")), "k", None)
+    assert not gone.value.retryable
+    for text in (str(limited.value), str(gone.value), repr(notifier)):
+        assert sink.webhook_url not in text and "/hooks/" not in text
+
+
+def test_notifier_needs_exactly_one_credential() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        SlackNotifier("x", "#a")
+    with pytest.raises(ValueError, match="needs a channel"):
+        SlackNotifier("x", "", token=Secret(TOKEN))
+
+
+def test_render_uses_block_kit(make_alert: AlertFactory) -> None:
+    notifier = SlackNotifier("x", "#a", token=Secret(TOKEN))
+    note = Notification("x", "g", Labels(alertname="TTFTAnomaly"), (make_alert(),), NotifyReason.FIRST, T0)
+    payload = notifier.render(note)
+    assert payload.kind is PayloadKind.OPEN and payload.body["attachments"][0]["blocks"]
+    closing = notifier.render(
+        Notification("x", "g", Labels(), (make_alert(state=AlertState.RESOLVED),), NotifyReason.RESOLVED, T0)
+    )
+    assert closing.kind is PayloadKind.CLOSE and closing.edit is not None
+
+
+SECRET = Secret("8f742231b10e8888abcd99yyyzzz85a5")
+
+
+def sign(timestamp: str, payload: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + payload
+    return "v0=" + hmac.new(SECRET.reveal().encode(), base, hashlib.sha256).hexdigest()
+
+
+def test_signature_accepts_a_fresh_correct_request() -> None:
+    verify_signature(
+        SECRET, "1700000000", b"payload=%7B%7D", sign("1700000000", b"payload=%7B%7D"), 1700000100
+    )
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature", "now", "message"),
+    [
+        ("1700000000", "v0=" + "0" * 64, 1700000000, "does not match"),
+        ("1700000000", None, 1700000301, "replay"),
+        ("1700000000", None, 1699999699, "replay"),
+        ("yesterday", "v0=00", 1700000000, "not a unix time"),
+        ("1700000000", "sha256=00", 1700000000, "must start with 'v0='"),
+    ],
+)
+def test_signature_rejections_say_why(
+    timestamp: str, signature: str | None, now: float, message: str
+) -> None:
+    with pytest.raises(SignatureError, match=message):
+        verify_signature(SECRET, timestamp, b"body", signature or sign(timestamp, b"body"), now)
+
+
+def test_signature_covers_the_body() -> None:
+    with pytest.raises(SignatureError):
+        verify_signature(SECRET, "1700000000", b"tampered", sign("1700000000", b"body"), 1700000000)
