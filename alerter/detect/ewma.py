@@ -1,0 +1,137 @@
+"""Exponentially weighted mean and variance: the baseline for series without enough history.
+
+Called through the registry (``detector: ewma``) and by the cold-start ladder for its second
+rung (hours of data, or history without a daily pattern). Fast (one pass, constant state),
+adapts to level shifts on its own, and needs no seasonality.
+
+Robustness: each update clips the residual at 3 scales (a Huber-style step), so a spike
+moves the mean and variance by a bounded amount instead of inflating the band for hours.
+Decay is in time, not in samples (``1 - 0.5**(dt / halflife)``), so gaps and irregular
+scrapes weigh correctly. A run of out-of-band points longer than ``adopt_after`` resets the
+level: the new normal is adopted instead of alerting forever.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from alerter.detect import hygiene
+from alerter.detect.base import ArrayState, Detector, NotEnoughData
+from alerter.detect.registry import register
+from alerter.model import FloatArray
+
+#: Samples needed before the moving statistics mean anything.
+WARMUP_POINTS = 12
+CLIP = 3.0
+
+
+@dataclass
+class EwmaState:
+    """The complete learned state; small enough to persist as JSON scalars."""
+
+    mean: float = float("nan")
+    var: float = 0.0
+    count: int = 0
+    last_t: float = float("nan")
+    run_side: float = 0.0
+    run_start: float = float("nan")
+    run_sum: float = 0.0
+    run_count: int = 0
+
+
+def _init(state: EwmaState, ts: FloatArray, vs: FloatArray) -> None:
+    head = vs[:WARMUP_POINTS]
+    state.mean = float(np.median(head))
+    state.var = hygiene.robust_scale(head) ** 2
+    state.count = int(head.size)
+    state.last_t = float(ts[head.size - 1])
+
+
+def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> float:
+    """Score one point against the state, then learn from it; returns the score."""
+    scale = max(math.sqrt(state.var), 1e-6 * abs(state.mean), 1e-12)
+    half = float(params["sensitivity"] * scale + params["min_deviation"])
+    r = x - state.mean
+    direction = params["direction"]
+    dev = max(r, 0.0) if direction == "up" else min(r, 0.0) if direction == "down" else r
+    r2 = (dev / half) ** 2
+    score = r2 / (1.0 + r2)
+    alpha = 1.0 - 0.5 ** (max(t - state.last_t, 0.0) / params["halflife"])
+    side = math.copysign(1.0, r) if abs(r) > half else 0.0
+    if side and side == state.run_side:
+        state.run_sum += x
+        state.run_count += 1
+    elif side:
+        state.run_side, state.run_start, state.run_sum, state.run_count = side, t, x, 1
+    else:
+        state.run_side, state.run_count = 0.0, 0
+    adopt = params["adopt_after"]
+    if state.run_side and adopt > 0 and t - state.run_start >= adopt:
+        state.mean = state.run_sum / state.run_count
+        state.run_side, state.run_count = 0.0, 0
+    else:
+        bound = CLIP * scale
+        clipped = min(max(r, -bound), bound)
+        state.mean += alpha * clipped
+        state.var = (1.0 - alpha) * state.var + alpha * clipped * clipped
+    state.count += 1
+    state.last_t = t
+    return score
+
+
+def run(state: EwmaState, ts: FloatArray, vs: FloatArray, params: Mapping[str, Any]) -> FloatArray:
+    """Score each point causally while updating ``state``; the first points warm it up."""
+    scores = np.zeros(ts.shape[0], dtype=np.float64)
+    start = 0
+    if state.count == 0:
+        if ts.size < WARMUP_POINTS:
+            return scores
+        _init(state, ts, vs)
+        start = WARMUP_POINTS
+    tl, vl = ts.tolist(), vs.tolist()
+    for i in range(start, len(tl)):
+        if vl[i] == vl[i]:  # NaN (a dropped counter-reset artefact) is neither scored nor learned
+            scores[i] = _step(state, tl[i], vl[i], params)
+    return scores
+
+
+@register
+class EwmaDetector(Detector):
+    """Robust exponentially weighted moving mean and variance."""
+
+    name = "ewma"
+
+    def _fit(self, ts: FloatArray, vs: FloatArray, params: dict[str, Any]) -> None:
+        if ts.size < WARMUP_POINTS:
+            raise NotEnoughData(f"ewma needs at least {WARMUP_POINTS} samples, got {ts.size}")
+        self.state_ = EwmaState()
+        run(self.state_, ts, vs, params)
+
+    def _expect(self, ts: FloatArray) -> tuple[FloatArray, FloatArray]:
+        scale = hygiene.scale_floor(self.state_.mean, math.sqrt(self.state_.var))
+        return np.full(ts.shape[0], self.state_.mean), np.full(ts.shape[0], scale)
+
+    def _stream_block(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
+        return run(self.state_, ts, vs, self._check_fitted())
+
+    def score_stream(self, timestamps: Any, values: Any) -> FloatArray:
+        """One causal pass: each point is scored against the state before it, then learned."""
+        params = self._validated()
+        ts_all = hygiene.as_seconds(timestamps)
+        vs_all = hygiene.as_values(values, ts_all.shape[0])
+        scores = np.zeros(ts_all.shape[0], dtype=np.float64)
+        valid = np.flatnonzero(np.isfinite(ts_all) & np.isfinite(vs_all))
+        idx = valid[np.argsort(ts_all[valid], kind="stable")]
+        scores[idx] = run(EwmaState(), ts_all[idx], hygiene.drop_reset_artefacts(vs_all[idx]), params)
+        return np.nan_to_num(scores, nan=0.0)
+
+    def _state(self) -> tuple[dict[str, Any], ArrayState]:
+        return asdict(self.state_), {}
+
+    def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
+        self.state_ = EwmaState(**scalars)

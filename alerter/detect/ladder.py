@@ -1,0 +1,178 @@
+"""The cold-start ladder (``detector: auto``) and season detection.
+
+Called through the registry as the default detector. A new series has no history, yet the
+engine must not alert blindly nor stay silent for weeks, so the baseline climbs as history
+accumulates and each verdict names the rung that judged (``static`` -> ``ewma`` ->
+``stl(1d)`` -> ``mstl(1d,1w)``):
+
+- fewer than a dozen samples: the static thresholds (``above``/``below``) if any, else
+  nothing can be said yet (:class:`NotEnoughData`);
+- hours of data, or history without a detectable daily pattern: robust EWMA;
+- at least 3 days with a daily pattern: robust daily STL;
+- at least 4 weeks with a weekly pattern on top: daily+weekly MSTL. A weekly component fitted
+  on two weeks absorbs real anomalies (each weekday is seen only twice), hence four.
+
+When ``seasonality`` is given, detection is skipped but the history requirements still hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from alerter.detect import hygiene
+from alerter.detect.base import ArrayState, Detector, NotEnoughData
+from alerter.detect.ewma import WARMUP_POINTS
+from alerter.detect.registry import REGISTRY, from_bytes, register
+from alerter.model import FloatArray
+
+DAY, WEEK = 86400.0, 7 * 86400.0
+#: Cycles of history a season needs before the ladder uses it.
+CYCLES_NEEDED = {DAY: 3, WEEK: 4}
+#: Share of the detrended variance a season must explain to count as present.
+MIN_STRENGTH = 0.3
+
+
+def _cycles_needed(season: float) -> int:
+    return CYCLES_NEEDED.get(season, 4 if season >= WEEK else 3)
+
+
+def seasonal_strength(y: FloatArray, period: int) -> float:
+    """Share of the detrended variance explained by the mean profile over ``period`` bins.
+
+    Detrending uses a centred moving average of one period, so a daily cycle is not
+    mistaken for trend; the strength is ``1 - var(remainder) / var(detrended)``.
+    """
+    n = y.size // period * period
+    if n < 2 * period:
+        return 0.0
+    y = y[-n:]
+    kernel = np.ones(period) / period
+    trend = np.convolve(y, kernel, mode="same")
+    half = period // 2
+    detrended = (y - trend)[half : n - half]
+    phase = np.arange(half, n - half) % period
+    sums = np.bincount(phase, weights=detrended, minlength=period)
+    counts = np.maximum(np.bincount(phase, minlength=period), 1)
+    remainder = detrended - (sums / counts)[phase]
+    total = float(np.var(detrended))
+    if total <= 0:
+        return 0.0
+    return max(0.0, 1.0 - float(np.var(remainder)) / total)
+
+
+def detect_seasons(ts: FloatArray, vs: FloatArray, candidates: Sequence[float] = (DAY, WEEK)) -> list[float]:
+    """Candidate seasons present in the data, judged on an hourly (or coarser) grid."""
+    step = max(3600.0, hygiene.native_step(ts))
+    _, y = hygiene.resample(ts, vs, step)
+    if y.size == 0 or np.isfinite(y).mean() < 0.5:
+        return []
+    y = hygiene.fill_gaps(y)
+    found: list[float] = []
+    for season in sorted(candidates):
+        period = round(season / step)
+        if period < 4 or seasonal_strength(y, period) < MIN_STRENGTH:
+            continue
+        found.append(season)
+    return found
+
+
+def choose(ts: FloatArray, vs: FloatArray, params: Mapping[str, Any]) -> tuple[str, list[float]]:
+    """The rung for this history: detector name and the seasons it should use."""
+    span = float(ts[-1] - ts[0]) if ts.size else 0.0
+    candidates = params["seasonality"] or (DAY, WEEK)
+    affordable = [s for s in candidates if span >= _cycles_needed(s) * s]
+    seasons = affordable if params["seasonality"] else detect_seasons(ts, vs, affordable)
+    if seasons:
+        return ("stl" if len(seasons) == 1 else "mstl"), seasons
+    if ts.size >= WARMUP_POINTS:
+        return "ewma", []
+    if params["above"] is not None or params["below"] is not None:
+        return "static", []
+    raise NotEnoughData(f"auto needs {WARMUP_POINTS} samples or a static threshold, got {ts.size} samples")
+
+
+_PASS_ON = {
+    "stl": (
+        "history",
+        "resolution",
+        "refit",
+        "sensitivity",
+        "direction",
+        "min_deviation",
+        "adopt_after",
+        "per_phase_scale",
+    ),
+    "ewma": (
+        "history",
+        "resolution",
+        "refit",
+        "sensitivity",
+        "direction",
+        "min_deviation",
+        "adopt_after",
+        "halflife",
+    ),
+    "static": (
+        "history",
+        "resolution",
+        "refit",
+        "sensitivity",
+        "direction",
+        "min_deviation",
+        "adopt_after",
+        "above",
+        "below",
+    ),
+}
+_PASS_ON["mstl"] = _PASS_ON["stl"]
+
+
+@register
+class AutoDetector(Detector):
+    """Picks the best detector the history affords; delegates everything to it."""
+
+    name = "auto"
+
+    def _fit(self, ts: FloatArray, vs: FloatArray, params: dict[str, Any]) -> None:
+        rung, seasons = choose(ts, vs, params)
+        inner_params = {k: v for k, v in self._raw.items() if k in _PASS_ON[rung]}
+        if seasons:
+            inner_params["seasonality"] = seasons
+        inner = REGISTRY[rung](**inner_params)
+        try:
+            inner.fit(ts, vs)
+        except NotEnoughData:
+            if rung in ("ewma", "static"):
+                raise
+            inner = REGISTRY["ewma"](**{k: v for k, v in self._raw.items() if k in _PASS_ON["ewma"]})
+            inner.fit(ts, vs)
+        self.inner_ = inner
+
+    @property
+    def tier(self) -> str:
+        return self.inner_.tier if self.is_fitted else "auto"
+
+    @property
+    def lookback(self) -> float:
+        return self.inner_.lookback if self.is_fitted else 0.0
+
+    def band(self, timestamps: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+        self._check_fitted()
+        return self.inner_.band(timestamps)
+
+    def _score(self, ts: FloatArray, vs: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        self._check_fitted()
+        return self.inner_._score(ts, vs)
+
+    def _stream_block(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
+        return self.inner_._stream_block(ts, vs)
+
+    def _state(self) -> tuple[dict[str, Any], ArrayState]:
+        data = self.inner_.to_bytes()
+        return {"inner": self.inner_.name}, {"inner": np.frombuffer(data, dtype=np.uint8)}
+
+    def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
+        self.inner_ = from_bytes(arrays["inner"].astype(np.uint8).tobytes())
