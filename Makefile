@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEB_PACKAGES := prometheus victoria-metrics prometheus-alertmanager
 DEB_BINARIES := prometheus promtool victoria-metrics prometheus-alertmanager amtool
+LINT_PATHS := $(wildcard alerter tests benchmarks)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test demo lint typecheck check-rules unit venv debs clean
@@ -40,8 +41,8 @@ debs:
 	fi
 
 lint: venv
-	$(BIN)/ruff check alerter tests benchmarks
-	$(BIN)/ruff format --check alerter tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: venv
 	$(BIN)/mypy

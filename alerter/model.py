@@ -20,7 +20,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def _frozen(array: npt.ArrayLike, dtype: type = np.float64) -> npt.NDArray[np.generic]:
-    out = np.array(array, dtype=dtype, copy=True)
+    out: npt.NDArray[np.generic] = np.array(array, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
 

@@ -1,0 +1,78 @@
+"""The ``alerter`` command: parses arguments and hands over to the module that does the work.
+
+Every subcommand returns an exit code; errors a user can fix are printed as one line each
+(``file:line:col: field: message (hint)``), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from alerter import __version__
+from alerter.config import load
+from alerter.errors import AlerterError, ConfigErrors
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.config is None and not args.rule_files:
+        print("alerter check: give --config FILE and/or rule files or directories", file=sys.stderr)
+        return 2
+    try:
+        bundle = load(args.config, args.rule_files)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        files = len({e.location.file for e in exc.errors})
+        print(f"{len(exc.errors)} error(s) in {files} file(s)", file=sys.stderr)
+        return 1
+    if bundle.config is not None and bundle.config_path is not None:
+        cfg = bundle.config
+        counts = _count(len(cfg.receivers), "receiver"), _count(len(cfg.policies), "policy", "policies")
+        print(
+            f"{bundle.config_path}: OK ({', '.join(counts)}, {_count(len(cfg.maintenance), 'maintenance window')})"
+        )
+    for loaded in bundle.rule_files:
+        print(
+            f"{loaded.path}: OK ({_count(len(loaded.rules.groups), 'group')}, {_count(loaded.rule_count, 'rule')})"
+        )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="alerter", description="Anomaly-detection alerting for LLM inference services."
+    )
+    root.add_argument("--version", action="version", version=f"alerter {__version__}")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser(
+        "check",
+        help="validate the config and rule files without side effects",
+        description="Validate alerter.yaml and rule files; report every error as file:line:col.",
+    )
+    check.add_argument("--config", "-c", help="alerter.yaml (its rule_files are checked too)")
+    check.add_argument("rule_files", nargs="*", help="rule files, directories of them, or globs")
+    check.set_defaults(func=_check)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except AlerterError as exc:
+        print(f"alerter {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

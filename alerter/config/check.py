@@ -1,0 +1,191 @@
+"""Checks that need more than one field: names, references, PromQL, templates, detector specs.
+
+Pydantic validates each value; this module validates how values relate (an alert name used twice
+in a group, a route naming a receiver that does not exist, a rule asking for a policy nobody
+defined) and the embedded languages (PromQL structure, Jinja2 templates, baseline specs).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from alerter.config import promql, templates
+from alerter.config.engine import AppConfig, Route
+from alerter.config.validate import field_path
+from alerter.config.yamlfile import Document, Loc
+from alerter.detect.spec import spec_problems
+from alerter.errors import ConfigError, Location
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return f"defined: {', '.join(known)}" if known else "none are defined"
+
+
+def _duplicates(doc: Document, names: list[str], loc: Loc, what: str) -> Iterator[ConfigError]:
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if not name:
+            continue  # a missing name is reported by validation
+        if name in seen:
+            where = (*loc, index, "name") if what != "alert" else (*loc, index, "alert")
+            yield ConfigError(
+                doc.location(where),
+                field_path(where),
+                f"duplicate {what} name `{name}`",
+                f"already used at index {seen[name]}; names must be unique",
+            )
+        else:
+            seen[name] = index
+
+
+def _offset_location(doc: Document, loc: Loc, offset: int) -> Location:
+    """Position of character ``offset`` inside the scalar at ``loc`` (exact for one-line plain scalars)."""
+    start = doc.location(loc)
+    value = doc.tree
+    for part in loc:
+        value = value[part]
+    text = str(value)
+    before = text[:offset]
+    lines = before.count("\n")
+    if lines == 0:
+        return Location(start.file, start.line, start.column + offset)
+    return Location(start.file, start.line + lines + 1, len(before) - before.rfind("\n"))
+
+
+def _names(items: Any, key: str) -> list[str]:
+    """The ``key`` of each mapping in a raw list (an empty string where there is none)."""
+    if not isinstance(items, list):
+        return []
+    return [str(i.get(key, "")) if isinstance(i, dict) else "" for i in items]
+
+
+def rule_file(doc: Document, policies: set[str] | None) -> list[ConfigError]:
+    """Every semantic problem of one rule file; ``policies`` None skips reference checks.
+
+    Works on the raw data, rule by rule, so a type error in one rule does not hide the
+    problems of the others: a check lists every mistake of the file at once.
+    """
+    groups = doc.data.get("groups")
+    errors = list(_duplicates(doc, _names(groups, "name"), ("groups",), "group"))
+    for gi, group in enumerate(groups if isinstance(groups, list) else []):
+        raw_rules = group.get("rules") if isinstance(group, dict) else None
+        base: Loc = ("groups", gi, "rules")
+        errors += _duplicates(doc, _names(raw_rules, "alert"), base, "alert")
+        for ri, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+            if isinstance(raw, dict):
+                errors += _rule(doc, raw, (*base, ri), policies)
+    return errors
+
+
+def _strings(raw: Any) -> dict[str, str]:
+    return {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
+
+
+def _rule(doc: Document, raw: dict[str, Any], at: Loc, policies: set[str] | None) -> list[ConfigError]:
+    """Checks of one raw rule mapping; fields of the wrong type are skipped (validation reports them)."""
+    errors: list[ConfigError] = []
+    expr = raw.get("expr")
+    for offset, message in promql.problems(expr) if isinstance(expr, str) and expr.strip() else []:
+        where = (*at, "expr")
+        errors.append(
+            ConfigError(
+                _offset_location(doc, where, offset),
+                field_path(where),
+                f"PromQL: {message}",
+                "check brackets and quotes",
+            )
+        )
+    for key, source in _strings(raw.get("annotations")).items():
+        where = (*at, "annotations", key)
+        for line, message, hint in templates.problems(source):
+            loc = doc.location(where)
+            errors.append(
+                ConfigError(
+                    Location(loc.file, loc.line + line - 1, loc.column), field_path(where), message, hint
+                )
+            )
+    baseline = raw.get("baseline")
+    for problem in spec_problems(baseline) if isinstance(baseline, dict) else []:
+        parts: list[str | int] = [*at, "baseline"]
+        for piece in problem.field.replace("]", "").replace("[", ".").split("."):
+            if piece:
+                parts.append(int(piece) if piece.isdigit() else piece)
+        unknown = problem.message.startswith("unknown key")
+        errors.append(
+            ConfigError(doc.location(parts, at_key=unknown), field_path(parts), problem.message, problem.hint)
+        )
+    remediate = raw.get("remediate")
+    for pi, name in enumerate(remediate if isinstance(remediate, list) and policies is not None else []):
+        if policies is not None and isinstance(name, str) and name not in policies:
+            where = (*at, "remediate", pi)
+            errors.append(
+                ConfigError(
+                    doc.location(where),
+                    field_path(where),
+                    f"policy `{name}` is not defined in the config",
+                    _suggest(name, policies),
+                )
+            )
+    return errors
+
+
+def _routes(route: Route, loc: Loc) -> Iterator[tuple[Route, Loc]]:
+    yield route, loc
+    for index, child in enumerate(route.routes):
+        yield from _routes(child, (*loc, "routes", index))
+
+
+def config(doc: Document, cfg: AppConfig) -> list[ConfigError]:
+    """Every semantic problem of ``alerter.yaml`` on its own."""
+    errors: list[ConfigError] = []
+    errors += _duplicates(doc, [r.name for r in cfg.receivers], ("receivers",), "receiver")
+    errors += _duplicates(doc, [p.name for p in cfg.policies], ("policies",), "policy")
+    errors += _duplicates(doc, [m.name for m in cfg.maintenance], ("maintenance",), "maintenance window")
+    receivers = {r.name for r in cfg.receivers}
+    if cfg.route is None:
+        if cfg.receivers:
+            errors.append(
+                ConfigError(
+                    doc.location(("receivers",), at_key=True),
+                    "route",
+                    "receivers are defined but no `route` sends anything to them",
+                    "add `route: {receiver: <name>}`",
+                )
+            )
+        return errors
+    if cfg.route.receiver is None:
+        errors.append(
+            ConfigError(
+                doc.location(("route",)),
+                "route.receiver",
+                "the top-level route needs a default receiver",
+                "add `receiver: <name>`",
+            )
+        )
+    if cfg.route.matchers:
+        errors.append(
+            ConfigError(
+                doc.location(("route", "matchers")),
+                "route.matchers",
+                "the top-level route must match every alert",
+                "move matchers into a child route",
+            )
+        )
+    for route, loc in _routes(cfg.route, ("route",)):
+        if route.receiver is not None and route.receiver not in receivers:
+            where = (*loc, "receiver")
+            errors.append(
+                ConfigError(
+                    doc.location(where),
+                    field_path(where),
+                    f"receiver `{route.receiver}` is not defined",
+                    _suggest(route.receiver, receivers),
+                )
+            )
+    return errors

@@ -1,0 +1,337 @@
+"""Pydantic models of ``alerter.yaml``: source, storage, receivers, routing, maintenance, policies.
+
+Secrets are never written inline: every credential is a ``*_env`` (name of an environment
+variable) or ``*_file`` (path of a mounted secret) field, so a config file can be committed and
+shown in review. The loader turns an inline ``token:``/``password:`` into an error with that hint.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from alerter.config.types import Duration, LabelName, Matcher, Model
+
+INLINE_SECRET_KEYS = {
+    "token": "token_env or token_file",
+    "bearer_token": "bearer_token_env or bearer_token_file",
+    "password": "password_env or password_file",
+    "webhook_url": "webhook_url_env or webhook_url_file",
+    "signing_secret": "signing_secret_env or signing_secret_file",
+    "hmac_secret": "hmac_secret_env or hmac_secret_file",
+    "api_key": "an *_env or *_file field",
+    "secret": "an *_env or *_file field",
+}
+"""Keys that would hold a secret inline, and the fields to use instead."""
+
+
+class SecretRef(Model):
+    """Where a secret lives; resolved only when an adapter is built, never stored in config."""
+
+    env: str | None = None
+    file: str | None = None
+
+    def resolve(self) -> str | None:
+        """Read the secret; None when neither place is configured. Raises OSError/KeyError when missing."""
+        if self.env:
+            return os.environ[self.env]
+        if self.file:
+            return Path(self.file).read_text().strip()
+        return None
+
+
+def _one_of(model: Model, *names: str, required: bool = True) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) > 1:
+        raise ValueError(f"give only one of {', '.join(names)}; got {', '.join(given)}")
+    if required and not given:
+        raise ValueError(f"give one of {', '.join(names)}")
+
+
+class BasicAuth(Model):
+    username: str
+    password_env: str | None = None
+    password_file: str | None = None
+
+    @model_validator(mode="after")
+    def _password(self) -> BasicAuth:
+        _one_of(self, "password_env", "password_file")
+        return self
+
+    @property
+    def password(self) -> SecretRef:
+        return SecretRef(env=self.password_env, file=self.password_file)
+
+
+class PrometheusConfig(Model):
+    """Any Prometheus-compatible query API: Prometheus, VictoriaMetrics, Thanos, Mimir."""
+
+    url: str
+    timeout: Duration = Field(default=30.0, gt=0)
+    bearer_token_env: str | None = None
+    bearer_token_file: str | None = None
+    basic_auth: BasicAuth | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    ca_file: str | None = None
+    tls_verify: bool = True
+    compression: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _auth(self) -> PrometheusConfig:
+        _one_of(self, "bearer_token_env", "bearer_token_file", "basic_auth", required=False)
+        return self
+
+    @property
+    def bearer_token(self) -> SecretRef:
+        return SecretRef(env=self.bearer_token_env, file=self.bearer_token_file)
+
+
+class StorageConfig(Model):
+    path: str = "/var/lib/alerter/state.db"
+
+
+class SlackReceiver(Model):
+    """Bot-token mode (threads, chart uploads, buttons) or incoming-webhook mode (plain messages)."""
+
+    channel: str | None = None
+    token_env: str | None = None
+    token_file: str | None = None
+    webhook_url_env: str | None = None
+    webhook_url_file: str | None = None
+    signing_secret_env: str | None = None
+    signing_secret_file: str | None = None
+    digest_threshold: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _mode(self) -> SlackReceiver:
+        _one_of(self, "token_env", "token_file", "webhook_url_env", "webhook_url_file")
+        if (self.token_env or self.token_file) and not self.channel:
+            raise ValueError('bot-token mode needs `channel` (e.g. "#llm-oncall")')
+        return self
+
+    @property
+    def token(self) -> SecretRef:
+        return SecretRef(env=self.token_env, file=self.token_file)
+
+    @property
+    def webhook_url(self) -> SecretRef:
+        return SecretRef(env=self.webhook_url_env, file=self.webhook_url_file)
+
+    @property
+    def signing_secret(self) -> SecretRef:
+        return SecretRef(env=self.signing_secret_env, file=self.signing_secret_file)
+
+
+class AlertmanagerReceiver(Model):
+    url: str
+    timeout: Duration = Field(default=10.0, gt=0)
+
+
+class WebhookReceiver(Model):
+    url: str | None = None
+    url_env: str | None = None
+    url_file: str | None = None
+    hmac_secret_env: str | None = None
+    hmac_secret_file: str | None = None
+    timeout: Duration = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _target(self) -> WebhookReceiver:
+        _one_of(self, "url", "url_env", "url_file")
+        _one_of(self, "hmac_secret_env", "hmac_secret_file", required=False)
+        return self
+
+
+class Receiver(Model):
+    name: str = Field(min_length=1)
+    slack: SlackReceiver | None = None
+    alertmanager: AlertmanagerReceiver | None = None
+    webhook: WebhookReceiver | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> Receiver:
+        _one_of(self, "slack", "alertmanager", "webhook")
+        return self
+
+
+class Route(Model):
+    """Alertmanager's routing tree (a subset); unset fields are inherited from the parent."""
+
+    receiver: str | None = None
+    group_by: list[LabelName | Literal["..."]] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = Field(default=None, gt=0)
+    repeat_interval: Duration | None = Field(default=None, gt=0)
+    matchers: list[Matcher] = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue")
+    routes: list[Route] = Field(default_factory=list)
+
+
+class MaintenanceWindow(Model):
+    """A recurring period that mutes notifications and is kept out of baseline training."""
+
+    name: str = Field(min_length=1)
+    cron: str
+    duration: Duration = Field(gt=0)
+    matchers: list[Matcher] = Field(default_factory=list)
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                f"cron must have 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        return value
+
+
+def _namespaced(value: str) -> str:
+    parts = value.split("/")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected namespace/name, got {value!r}")
+    return value
+
+
+NamespacedName = Annotated[str, AfterValidator(_namespaced)]
+
+
+class ScaleAction(Model):
+    deployment: NamespacedName
+    step: int | None = Field(default=None, gt=0)
+    factor: float | None = Field(default=None, gt=1)
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _amount(self) -> ScaleAction:
+        if self.step is None and self.factor is None:
+            raise ValueError("give `step` (replicas to add) or `factor` (e.g. 1.5)")
+        _one_of(self, "step", "factor")
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) exceeds max_replicas ({self.max_replicas})")
+        return self
+
+
+class RouteAction(Model):
+    httproute: NamespacedName
+    rule: int = Field(default=0, ge=0)
+    backend: str
+    weight: int = Field(default=100, ge=0, le=1_000_000)
+
+
+class ConfigMapAction(Model):
+    configmap: NamespacedName
+    key: str
+    value: str
+    restart: NamespacedName | None = None
+
+
+class MaxActions(Model):
+    count: int = Field(default=3, gt=0)
+    per: Duration = Field(default=3600.0, gt=0)
+
+
+class Verify(Model):
+    within: Duration = Field(default=600.0, gt=0)
+
+
+class CircuitBreaker(Model):
+    after_ineffective: int = Field(default=2, gt=0)
+
+
+class Policy(Model):
+    """A remediation policy; deny-by-default (``dry-run`` unless the user says otherwise)."""
+
+    name: str = Field(min_length=1)
+    mode: Literal["off", "dry-run", "approve", "auto"] = "dry-run"
+    scale: ScaleAction | None = None
+    route: RouteAction | None = None
+    configmap: ConfigMapAction | None = None
+    cooldown: Duration = 600.0
+    min_firing: Duration = 0.0
+    max_actions: MaxActions = Field(default_factory=MaxActions)
+    verify: Verify = Field(default_factory=Verify)
+    circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    revert_on_resolve: bool = False
+    approval_expiry: Duration = Field(default=1800.0, gt=0)
+
+    @model_validator(mode="after")
+    def _action(self) -> Policy:
+        _one_of(self, "scale", "route", "configmap")
+        return self
+
+
+class KubernetesConfig(Model):
+    in_cluster: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+class LeaseConfig(Model):
+    namespace: str = "default"
+    name: str = "alerter-remediation"
+    duration: Duration = Field(default=15.0, gt=0)
+
+
+class RemediationConfig(Model):
+    paused: bool = False
+    max_concurrent: int = Field(default=1, gt=0)
+    allow_namespaces: list[str] = Field(default_factory=list)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    lease: LeaseConfig = Field(default_factory=LeaseConfig)
+
+
+class ServerConfig(Model):
+    listen: str = "127.0.0.1:9464"
+    external_url: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, e.g. 0.0.0.0:9464, got {value!r}")
+        return value
+
+
+class LoggingConfig(Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class AppConfig(Model):
+    """The whole of ``alerter.yaml``."""
+
+    prometheus: PrometheusConfig
+    rule_files: list[str] = Field(default_factory=list)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    receivers: list[Receiver] = Field(default_factory=list)
+    route: Route | None = None
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    policies: list[Policy] = Field(default_factory=list)
+    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)

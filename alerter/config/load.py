@@ -1,0 +1,145 @@
+"""Loading ``alerter.yaml`` and rule files into validated, frozen models.
+
+``load`` reads everything first and reports every problem of every file together (as
+ConfigErrors); only a fully valid set is returned. That is what lets a hot reload keep the old
+configuration running when a new file is broken, and ``alerter check`` list all mistakes at once.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from alerter.config import check
+from alerter.config.engine import AppConfig
+from alerter.config.rules import RuleFile
+from alerter.config.validate import errors_from
+from alerter.config.yamlfile import Document, read
+from alerter.errors import ConfigError, ConfigErrors, Location
+
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class LoadedRules:
+    """One valid rule file and where it came from."""
+
+    path: str
+    rules: RuleFile
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(g.rules) for g in self.rules.groups)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A complete, valid configuration: the engine config (if any) and every rule file."""
+
+    config: AppConfig | None
+    config_path: str | None
+    rule_files: list[LoadedRules] = field(default_factory=list)
+
+
+def expand(patterns: Sequence[str], base: Path | None = None) -> tuple[list[Path], list[ConfigError]]:
+    """Rule paths from files, directories (their *.yaml / *.yml) and globs, relative to ``base``.
+
+    A pattern that matches nothing is an error: a typo in ``rule_files`` would otherwise silently
+    disable every rule it was meant to load.
+    """
+    paths: list[Path] = []
+    errors: list[ConfigError] = []
+    for pattern in patterns:
+        full = Path(pattern) if base is None or Path(pattern).is_absolute() else base / pattern
+        if full.is_dir():
+            found = sorted(p for p in full.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file())
+        elif glob.has_magic(str(full)):
+            found = sorted(Path(p) for p in glob.glob(str(full)) if Path(p).is_file())
+        else:
+            found = [full]
+        if not found:
+            errors.append(
+                ConfigError(Location(str(full)), "", "no rule files match", "check the path or glob")
+            )
+        paths += found
+    return _unique(paths), errors
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    """Paths without repeats (the same file reached twice, e.g. by a glob and by name)."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for path in paths:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(Path(os.path.normpath(path)))
+    return out
+
+
+def _validate_rules(doc: Document, policies: set[str] | None) -> tuple[RuleFile | None, list[ConfigError]]:
+    problems = check.rule_file(doc, policies)
+    try:
+        return RuleFile.model_validate(doc.data), problems
+    except ValidationError as exc:
+        return None, errors_from(exc, doc, RuleFile) + problems
+
+
+def _validate_config(doc: Document) -> tuple[AppConfig | None, list[ConfigError]]:
+    try:
+        cfg = AppConfig.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, errors_from(exc, doc, AppConfig)
+    return cfg, check.config(doc, cfg)
+
+
+def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) -> Bundle:
+    """Load the config (whose ``rule_files`` are added to ``rule_paths``) and all rule files.
+
+    Raises ConfigErrors with every problem found in any file.
+    """
+    errors: list[ConfigError] = []
+    cfg: AppConfig | None = None
+    patterns = [str(p) for p in rule_paths]
+    paths, missing = expand(patterns)
+    errors += missing
+    if config_path is not None:
+        try:
+            doc = read(config_path, what="config file")
+            cfg, found = _validate_config(doc)
+            errors += found
+        except ConfigError as exc:
+            errors.append(exc)
+        if cfg is not None:
+            for index, pattern in enumerate(cfg.rule_files):
+                more, missing = expand([pattern], Path(config_path).parent)
+                if missing:
+                    errors.append(
+                        ConfigError(
+                            doc.location(("rule_files", index)),
+                            f"rule_files[{index}]",
+                            f"no rule files match `{pattern}`",
+                            "paths are relative to the config file",
+                        )
+                    )
+                paths = _unique(paths + more)
+    policies = {p.name for p in cfg.policies} if cfg is not None else None
+    loaded: list[LoadedRules] = []
+    for path in paths:
+        try:
+            doc = read(path, what="rule file")
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        rules, found = _validate_rules(doc, policies)
+        errors += found
+        if rules is not None and not found:
+            loaded.append(LoadedRules(str(path), rules))
+    if errors:
+        raise ConfigErrors(errors)
+    return Bundle(cfg, str(config_path) if config_path is not None else None, loaded)

@@ -1,0 +1,146 @@
+"""Reading YAML files while remembering where every key and value came from.
+
+Validation happens on plain Python data, but errors must point at ``file:line:col``; ruamel's
+round-trip loader keeps positions on its containers, so this module loads once with ruamel and
+keeps both views. Anything that is not a readable YAML mapping becomes a ConfigError here, so
+nothing further down meets bytes, tracebacks or half-parsed documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from alerter.errors import ConfigError, Location
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Config and rule files above this are refused: a 4 MiB rule file is a mistake (a log, a
+binary, a generated dump), and parsing one would stall every reload."""
+
+Loc = Sequence[int | str]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML file: ``data`` is plain Python, ``tree`` keeps ruamel's positions."""
+
+    path: str
+    data: Any
+    tree: Any
+
+    def location(self, loc: Loc, *, at_key: bool = False) -> Location:
+        """Position of the value at ``loc`` (or of its key with ``at_key``), else its nearest parent."""
+        node = self.tree
+        line, col = _start(node)
+        for index, part in enumerate(loc):
+            last = index == len(loc) - 1
+            if isinstance(node, CommentedMap) and part in node:
+                key_line, key_col = node.lc.key(part)
+                val_line, val_col = node.lc.value(part)
+                node = node[part]
+                # A problem with a whole mapping or list is shown on its key's line.
+                on_key = last and (at_key or isinstance(node, CommentedMap | CommentedSeq))
+                line, col = (key_line, key_col) if on_key else (val_line, val_col)
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                line, col = node.lc.item(part)
+                node = node[part]
+            else:
+                break
+            if isinstance(node, CommentedMap | CommentedSeq) and not last:
+                line, col = _start(node, default=(line, col))
+        return Location(self.path, line + 1, col + 1)
+
+
+def _start(node: Any, default: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return default
+    return int(lc.line), int(lc.col)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types converted to plain dict/list/str/int/float/bool/None."""
+    if isinstance(node, dict):
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def read(path: str | Path, *, what: str) -> Document:
+    """Load ``path`` as a YAML mapping; raise ConfigError (with position) for anything else.
+
+    ``what`` names the kind of file for messages ("rule file", "config file").
+    """
+    name = str(path)
+    where = Location(name)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                where,
+                "",
+                f"{what} is {size / 1e6:.1f} MB, above the {MAX_FILE_BYTES // (1024 * 1024)} MiB limit",
+                "is this the right file? split very large rule sets into several files",
+            )
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(where, "", f"{what} not found", "check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(where, "", f"{what} is a directory", "name a .yaml file") from None
+    except OSError as exc:
+        raise ConfigError(where, "", f"cannot read {what}: {exc.strerror}") from None
+    return parse(raw, name, what=what)
+
+
+def parse(raw: bytes, name: str, *, what: str) -> Document:
+    """Parse bytes already read from ``name``; see ``read``."""
+    where = Location(name)
+    if b"\x00" in raw:
+        raise ConfigError(where, "", f"{what} is binary, not YAML text", "point at a .yaml file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            Location(name, line, 1), "", f"{what} is not valid UTF-8 text", "save the file as UTF-8"
+        ) from None
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        hint = "a rule file starts with `groups:`" if what == "rule file" else "see alerter.yaml in deploy/"
+        raise ConfigError(where, "", f"{what} is empty", hint)
+    loader = YAML(typ="rt", pure=True)
+    try:
+        tree = loader.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else where
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise ConfigError(loc, "", f"YAML syntax error: {message}", "check indentation and quoting") from None
+    except YAMLError as exc:
+        raise ConfigError(where, "", f"YAML syntax error: {exc}") from None
+    except RecursionError:
+        raise ConfigError(where, "", "YAML nesting is too deep") from None
+    if not isinstance(tree, CommentedMap):
+        kind = {CommentedSeq: "a list", type(None): "nothing"}.get(type(tree), f"a {type(tree).__name__}")
+        line, col = _start(tree)
+        raise ConfigError(
+            Location(name, line + 1, col + 1),
+            "",
+            f"{what} must be a mapping at the top level, got {kind}",
+            "a rule file starts with `groups:`" if what == "rule file" else "start with `prometheus:`",
+        )
+    return Document(name, _plain(tree), tree)

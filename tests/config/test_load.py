@@ -1,0 +1,123 @@
+"""Loading and checking config and rule files: every bad input gives file:line, field and a hint."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from alerter import cli
+from alerter.config import load
+from alerter.errors import ConfigErrors
+
+REPO = Path(__file__).resolve().parents[2]
+BAD = Path(__file__).parent / "bad"
+BASE_CONFIG = BAD / "_base.config.yaml"
+FIXTURES = sorted(p for p in BAD.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def _expectation(path: Path) -> tuple[str, str, int | None]:
+    """(field path, message fragment, line) from the fixture's header and `# <-` marker."""
+    lines = path.read_text().splitlines()
+    header = re.match(r"# expect: ?(.*?) ?\| (.*)$", lines[0])
+    assert header, f"{path.name}: first line must be '# expect: FIELD | MESSAGE'"
+    marked = [n for n, text in enumerate(lines, start=1) if text.rstrip().endswith("# <-")]
+    return header.group(1).strip(), header.group(2).strip(), marked[0] if marked else None
+
+
+def _check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    if path.name.startswith("c-"):
+        code = cli.main(["check", "--config", str(path)])
+    else:
+        code = cli.main(["check", "--config", str(BASE_CONFIG), str(path)])
+    return code, capsys.readouterr().err
+
+
+def test_there_are_enough_bad_fixtures() -> None:
+    assert len(FIXTURES) >= 40
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.stem)
+def test_bad_fixture_reports_file_line_field_and_message(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    field, fragment, line = _expectation(path)
+    code, err = _check(path, capsys)
+    assert code == 1
+    assert "Traceback" not in err
+    errors = [e for e in err.splitlines() if e.startswith(str(path))]
+    assert errors, f"no error names {path}:\n{err}"
+    prefix = f"{path}:{line}:" if line else str(path)
+    matching = [
+        e for e in errors if e.startswith(prefix) and fragment in e and (not field or f" {field}: " in e)
+    ]
+    assert matching, f"expected {prefix} ... {field}: ...{fragment}... in:\n{err}"
+
+
+def test_shipped_rules_and_example_config_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["check", "--config", str(REPO / "deploy" / "alerter.yaml"), str(REPO / "rules")])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "rules/vllm-latency.yaml: OK" in out.out
+
+
+def test_all_errors_of_a_file_are_reported_together(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n        expr: up\n        for: -1m\n"
+        "      - alert: B\n        expr: 'sum(x'\n        baseline: {sensitivity: 0}\n"
+        "      - alert: A\n        expr: up\n        labelz: {}\n"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load(None, [path])
+    lines = [e.location.line for e in caught.value.errors]
+    assert sorted(lines) == [6, 8, 9, 10, 12]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (bytes(range(256)) * 4, "binary"),
+        (b"groups:\n  - name: caf\xe9\n", "not valid UTF-8"),
+        (b"", "is empty"),
+        (b"\n\n   \n", "is empty"),
+        (b"groups: " + b"[" * 5000, "YAML"),
+    ],
+    ids=["binary", "latin1", "empty", "blank", "deep-nesting"],
+)
+def test_unreadable_files_give_one_clear_error(
+    tmp_path: Path, content: bytes, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(content)
+    assert cli.main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith(str(path)) and message in err
+
+
+def test_ten_megabyte_file_is_refused_without_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("groups:\n" + "  - name: g\n    rules: []\n" * 400_000)
+    assert path.stat().st_size > 10_000_000
+    assert cli.main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: rule file is" in err and "MiB limit" in err
+
+
+def test_missing_and_directory_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check", str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml: rule file not found" in capsys.readouterr().err
+    empty = tmp_path / "empty-dir"
+    empty.mkdir()
+    assert cli.main(["check", str(empty)]) == 1
+    assert "no rule files match" in capsys.readouterr().err
+
+
+def test_check_without_arguments_explains_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check"]) == 2
+    assert "--config" in capsys.readouterr().err
