@@ -80,9 +80,21 @@ class Payload:
 
 
 class Notifier(Protocol):
-    """A receiver. ``deliver`` raises ``NotifyError`` saying whether a retry can help."""
+    """A receiver. ``deliver`` raises ``NotifyError`` saying whether a retry can help.
 
-    name: str
+    ``resend_interval`` (seconds, or None) makes the pipeline re-send a firing group at least
+    that often, for receivers that expire alerts on their own (Alertmanager). ``coalesce`` says
+    each payload carries the group's whole state, so older undelivered ones may be dropped.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def resend_interval(self) -> float | None: ...
+
+    @property
+    def coalesce(self) -> bool: ...
 
     def render(self, notification: Notification) -> Payload:
         """Pure: the payload for ``notification`` (no I/O, no clock)."""

@@ -91,6 +91,9 @@ class _Redacting(logging.Filter):
 class SlackNotifier:
     """One Slack receiver: a channel plus a bot token or an incoming-webhook URL."""
 
+    coalesce = False
+    resend_interval = None
+
     def __init__(
         self,
         name: str,
