@@ -102,7 +102,9 @@ class Series:
         ts = _frozen(self.timestamps)
         vs = _frozen(self.values)
         if ts.shape != vs.shape or ts.ndim != 1:
-            raise ValueError(f"timestamps and values must be 1-D of equal length, got {ts.shape} and {vs.shape}")
+            raise ValueError(
+                f"timestamps and values must be 1-D of equal length, got {ts.shape} and {vs.shape}"
+            )
         object.__setattr__(self, "timestamps", ts)
         object.__setattr__(self, "values", vs)
 
