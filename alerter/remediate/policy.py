@@ -36,6 +36,7 @@ class Outcome(enum.StrEnum):
     """Where one action on a target stands; the gates read these from the audit history."""
 
     PENDING_APPROVAL = "pending-approval"
+    APPROVED = "approved"  # a human approved; the Lease holder applies it next
     APPLIED = "applied"  # done, verification still open: the action is in flight
     EFFECTIVE = "effective"
     INEFFECTIVE = "ineffective"
@@ -46,10 +47,17 @@ class Outcome(enum.StrEnum):
     BREAKER_RESET = "breaker-reset"  # a human closed the circuit breaker again
 
 
-IN_FLIGHT = frozenset({Outcome.PENDING_APPROVAL, Outcome.APPLIED})
+IN_FLIGHT = frozenset({Outcome.PENDING_APPROVAL, Outcome.APPROVED, Outcome.APPLIED})
 # Attempts that count against cooldown and rate limit: the cluster was (or was nearly) touched.
 COUNTED = frozenset(
-    {Outcome.APPLIED, Outcome.EFFECTIVE, Outcome.INEFFECTIVE, Outcome.FAILED, Outcome.PENDING_APPROVAL}
+    {
+        Outcome.APPLIED,
+        Outcome.EFFECTIVE,
+        Outcome.INEFFECTIVE,
+        Outcome.FAILED,
+        Outcome.PENDING_APPROVAL,
+        Outcome.APPROVED,
+    }
 )
 
 
@@ -186,7 +194,10 @@ def _relevant(s: Situation) -> list[Attempt]:
 def one_in_flight(s: Situation) -> Decision:
     for attempt in s.history:
         if attempt.outcome in IN_FLIGHT:
-            what = "awaits approval" if attempt.outcome is Outcome.PENDING_APPROVAL else "is being verified"
+            what = {
+                Outcome.PENDING_APPROVAL: "awaits approval",
+                Outcome.APPROVED: "is approved and about to be applied",
+            }.get(attempt.outcome, "is being verified")
             owner = f" (alert {attempt.alert})" if attempt.alert else ""
             return _deny(f"another action on {s.namespace}/{s.name}{owner} {what}")
     return _allow("no action in flight on the target")
@@ -265,11 +276,20 @@ GATES: tuple[Gate, ...] = (
 
 def evaluate(s: Situation) -> Decision:
     """The first refusal of ``GATES``, or an allowing decision saying the mode it will act in."""
+    return refusal(s)[1]
+
+
+def refusal(s: Situation) -> tuple[str, Decision]:
+    """Like ``evaluate``, also naming the gate that refused (``""`` when all passed).
+
+    The gate name is a stable key: the runner records a refusal again only when a different
+    gate refuses, since reasons carry times that change every tick.
+    """
     for gate in GATES:
         decision = gate(s)
         if not decision.allowed:
-            return decision
-    return _allow(f"all gates passed; policy {s.limits.name!r} in {s.limits.mode} mode")
+            return gate.__name__, decision
+    return "", _allow(f"all gates passed; policy {s.limits.name!r} in {s.limits.mode} mode")
 
 
 def bounds(current: int, desired: int, low: int, high: int) -> Decision:

@@ -1,0 +1,319 @@
+"""The remediation audit log: every action's state and every decision, in SQLite.
+
+Written only by ``remediate.runner``; read by the runner (history for the policy gates), by
+``alerter actions list`` and by ``/api/v1/actions``. Two tables: ``remediation_actions`` holds one
+row per action whose outcome moves (pending approval -> applied -> effective...), and
+``remediation_events`` is append-only, one row per decision with its reason, so the log says
+what happened even after an action's row has moved on. The kill switch set by
+``alerter remediation pause`` lives here too, so every replica and restart sees it.
+
+The database is anything with ``ensure_schema(component, version, statements)`` and
+``transaction()``: the engine's ``Store``, or ``SqliteDatabase`` over a plain connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from alerter.remediate.actions import Change
+from alerter.remediate.policy import IN_FLIGHT, Attempt, Outcome
+
+COMPONENT = "remediation"
+SCHEMA_VERSION = 1
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS remediation_actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        policy TEXT NOT NULL,
+        target TEXT NOT NULL,
+        alert TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        change TEXT,
+        reason TEXT NOT NULL,
+        verify_by REAL,
+        expires_at REAL,
+        reverted_at REAL,
+        decided_by TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX IF NOT EXISTS remediation_actions_target ON remediation_actions (target, created_at)",
+    "CREATE INDEX IF NOT EXISTS remediation_actions_outcome ON remediation_actions (outcome)",
+    """CREATE TABLE IF NOT EXISTS remediation_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        action_id INTEGER,
+        policy TEXT NOT NULL,
+        target TEXT NOT NULL,
+        alert TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        gate TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS remediation_events_alert ON remediation_events (alert, policy, id)",
+    """CREATE TABLE IF NOT EXISTS remediation_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        updated_by TEXT NOT NULL
+    )""",
+)
+
+
+class Database(Protocol):
+    """What the audit log needs from the engine's store."""
+
+    def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+
+class SqliteDatabase:
+    """``Database`` over one sqlite3 connection, for tools and tests that have no ``Store``."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: str) -> SqliteDatabase:
+        return cls(sqlite3.connect(path, check_same_thread=False, isolation_level=None))
+
+    def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)"
+            )
+            row = db.execute(
+                "SELECT version FROM schema_versions WHERE component = ?", (component,)
+            ).fetchone()
+            if row is not None and row[0] > version:
+                raise RuntimeError(
+                    f"{component} schema version {row[0]} is newer than this engine's {version}"
+                )
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)", (component, version))
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One row of ``remediation_actions``."""
+
+    id: int
+    created_at: float
+    updated_at: float
+    policy: str
+    target: str
+    alert: str
+    rule: str
+    mode: str
+    outcome: Outcome
+    dry_run: bool
+    change: Change | None
+    reason: str
+    verify_by: float | None = None
+    expires_at: float | None = None
+    reverted_at: float | None = None
+    decided_by: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``/api/v1/actions`` serves."""
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "policy": self.policy,
+            "target": self.target,
+            "alert": self.alert,
+            "rule": self.rule,
+            "mode": self.mode,
+            "outcome": str(self.outcome),
+            "dry_run": self.dry_run,
+            "change": self.change.to_json() if self.change else None,
+            "reason": self.reason,
+            "verify_by": self.verify_by,
+            "expires_at": self.expires_at,
+            "reverted_at": self.reverted_at,
+            "decided_by": self.decided_by,
+        }
+
+
+_COLUMNS = (
+    "id, created_at, updated_at, policy, target, alert, rule, mode, outcome, dry_run, change, reason, "
+    "verify_by, expires_at, reverted_at, decided_by"
+)
+
+
+def _record(row: Sequence[Any]) -> ActionRecord:
+    change = Change.from_json(json.loads(row[10])) if row[10] else None
+    return ActionRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], Outcome(row[8]), bool(row[9]),
+        change, row[11], row[12], row[13], row[14], row[15],
+    )  # fmt: skip
+
+
+class AuditLog:
+    """Typed access to the audit tables; each method is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        db.ensure_schema(COMPONENT, SCHEMA_VERSION, SCHEMA)
+
+    def add_action(self, record: ActionRecord) -> int:
+        """Insert ``record`` (its id is ignored) and return the new id."""
+        change = json.dumps(record.change.to_json()) if record.change else None
+        with self._db.transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO remediation_actions ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.created_at, record.updated_at, record.policy, record.target, record.alert, record.rule,
+                 record.mode, str(record.outcome), int(record.dry_run), change, record.reason, record.verify_by,
+                 record.expires_at, record.reverted_at, record.decided_by),
+            )  # fmt: skip
+            return int(cursor.lastrowid or 0)
+
+    def update(self, action_id: int, now: float, **fields: Any) -> None:
+        """Set ``fields`` (outcome, reason, change, verify_by, reverted_at, decided_by) of one action."""
+        allowed = {"outcome", "reason", "change", "verify_by", "reverted_at", "decided_by", "expires_at"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)} of an action")
+        values: dict[str, Any] = {}
+        for key, value in fields.items():
+            if isinstance(value, Change):
+                value = json.dumps(value.to_json())
+            values[key] = str(value) if key == "outcome" else value
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        with self._db.transaction() as db:
+            db.execute(
+                f"UPDATE remediation_actions SET {assignments}, updated_at = ? WHERE id = ?",
+                (*values.values(), now, action_id),
+            )
+
+    def get(self, action_id: int) -> ActionRecord | None:
+        with self._db.transaction() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM remediation_actions WHERE id = ?", (action_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def actions(
+        self, *, where: str = "1 = 1", params: Sequence[Any] = (), limit: int = 1000
+    ) -> list[ActionRecord]:
+        with self._db.transaction() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM remediation_actions WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def history(self, target: str, limit: int = 200) -> list[Attempt]:
+        """The latest attempts on ``target``, for the policy gates.
+
+        By count, not by time: the circuit breaker stays open however long ago the ineffective
+        actions were, until a human resets it.
+        """
+        records = self.actions(where="target = ?", params=(target,), limit=limit)
+        return [Attempt(at=r.created_at, outcome=r.outcome, dry_run=r.dry_run, alert=r.rule) for r in records]
+
+    def in_flight(self) -> list[ActionRecord]:
+        flight = ",".join("?" * len(IN_FLIGHT))
+        return self.actions(where=f"outcome IN ({flight}) AND dry_run = 0", params=sorted(IN_FLIGHT))
+
+    def add_event(self, at: float, action_id: int | None, policy: str, target: str, alert: str, rule: str,
+                  decision: str, gate: str, reason: str) -> None:  # fmt: skip
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT INTO remediation_events (at, action_id, policy, target, alert, rule, decision, gate, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (at, action_id, policy, target, alert, rule, decision, gate, reason),
+            )
+
+    def last_event(self, alert: str, policy: str) -> tuple[str, str] | None:
+        """(decision, gate) of the latest event for this alert and policy."""
+        with self._db.transaction() as db:
+            row = db.execute(
+                "SELECT decision, gate FROM remediation_events WHERE alert = ? AND policy = ? ORDER BY id DESC LIMIT 1",
+                (alert, policy),
+            ).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def events(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT id, at, action_id, policy, target, alert, rule, decision, gate, reason "
+                "FROM remediation_events ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        keys = ("id", "at", "action_id", "policy", "target", "alert", "rule", "decision", "gate", "reason")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def paused(self) -> bool:
+        with self._db.transaction() as db:
+            row = db.execute("SELECT value FROM remediation_settings WHERE name = 'paused'").fetchone()
+        return bool(row and row[0] == "true")
+
+    def set_paused(self, paused: bool, now: float, by: str) -> None:
+        with self._db.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO remediation_settings VALUES ('paused', ?, ?, ?)",
+                ("true" if paused else "false", now, by),
+            )
+
+
+# ---- CLI entry points ----------------------------------------------------------------------
+
+
+def list_actions(db: Database, limit: int = 50) -> list[ActionRecord]:
+    """The latest actions, newest first, for ``alerter actions list`` and ``/api/v1/actions``."""
+    return AuditLog(db).actions(limit=limit)
+
+
+def format_actions(records: Sequence[ActionRecord]) -> str:
+    """A plain table of actions for the terminal."""
+    header = ("ID", "CREATED", "POLICY", "TARGET", "MODE", "OUTCOME", "REASON")
+    rows = [header]
+    for r in records:
+        rows.append((str(r.id), _iso(r.created_at), r.policy, r.target, r.mode, str(r.outcome), r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows
+    )
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pause(db: Database, now: float, by: str) -> None:
+    """The kill switch (``alerter remediation pause``): no replica acts until ``resume``."""
+    AuditLog(db).set_paused(True, now, by)
+
+
+def resume(db: Database, now: float, by: str) -> None:
+    AuditLog(db).set_paused(False, now, by)
+
+
+def is_paused(db: Database) -> bool:
+    return AuditLog(db).paused()

@@ -1,0 +1,402 @@
+"""Plan -> gate -> act -> audit -> verify -> revert, for firing alerts whose rules name policies.
+
+The composition root builds one ``Runner`` and calls ``step(alerts, now)`` after every
+evaluation tick; the HTTP server calls ``approve`` / ``reject`` once it has verified a Slack
+button's signature (the CLI's ``list_actions``, ``pause`` and ``resume`` live in ``audit``). Only the holder of
+the Lease decides: other replicas return no events, so nothing is recorded or posted twice.
+
+Every decision returns an ``Event`` (also written to the audit log and logged as a structured
+line) and, where a human should hear of it, a ``Message`` for the alert's Slack thread; this
+module does not talk to Slack. A refusal is recorded again only when a different gate refuses,
+so a flapping alert leaves one line per change of reason, not one per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from alerter.durations import format_duration
+from alerter.errors import ActionError
+from alerter.model import Alert, AlertState, Decision
+from alerter.remediate import policy as gates
+from alerter.remediate.actions import ActionSpec, Change, ScaleSpec, target_key
+from alerter.remediate.audit import ActionRecord, AuditLog
+from alerter.remediate.policy import Limits, Mode, Outcome, Situation, Switches
+
+log = logging.getLogger("alerter.remediate")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named remediation: its gate limits and the action it takes."""
+
+    limits: Limits
+    action: ActionSpec
+
+    @property
+    def name(self) -> str:
+        return self.limits.name
+
+
+@dataclass(frozen=True)
+class Message:
+    """A line for the alert's Slack thread (``alert`` is the alert fingerprint keying the thread).
+
+    ``buttons`` asks the notifier for Approve / Reject buttons whose value is ``action_id``.
+    """
+
+    alert: str
+    rule: str
+    text: str
+    action_id: int | None = None
+    buttons: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decision: taken, skipped, failed, proposed, approved, verified, reverted..."""
+
+    at: float
+    decision: str
+    policy: str
+    target: str
+    alert: str
+    rule: str
+    reason: str
+    gate: str = ""
+    action_id: int | None = None
+    message: Message | None = None
+
+
+class Actuator(Protocol):
+    """What the runner needs from ``remediate.kubernetes.KubeActuator`` (or a recording double)."""
+
+    def annotations(self, spec: ActionSpec) -> Mapping[str, str]: ...
+
+    def plan(self, spec: ActionSpec) -> Change: ...
+
+    def apply(self, change: Change, now: float) -> Change: ...
+
+    def revert(self, change: Change, now: float) -> tuple[bool, str]: ...
+
+
+class Leader(Protocol):
+    def acquire(self, now: float) -> bool: ...
+
+
+_REVERTIBLE = (Outcome.APPLIED, Outcome.EFFECTIVE, Outcome.INEFFECTIVE)
+
+
+def back_in_band(alert: Alert) -> bool:
+    """Whether the metric is inside its band again (or the alert is over)."""
+    if alert.state in (AlertState.RESOLVED, AlertState.INACTIVE):
+        return True
+    value, lower, upper = alert.value, alert.lower, alert.upper
+    if math.isnan(value) or math.isnan(lower) or math.isnan(upper):
+        return False
+    return lower <= value <= upper
+
+
+class Runner:
+    """Owns remediation decisions for one engine; all state lives in the audit log."""
+
+    def __init__(
+        self,
+        audit: AuditLog,
+        actuator: Actuator,
+        policies: Sequence[Policy],
+        switches: Switches,
+        leader: Leader | None = None,
+    ) -> None:
+        self.audit = audit
+        self.actuator = actuator
+        self.policies = {p.name: p for p in policies}
+        self.switches = switches
+        self.leader = leader
+
+    # ---- entry points ------------------------------------------------------------------------
+
+    def step(self, alerts: Sequence[tuple[Alert, Sequence[str]]], now: float) -> list[Event]:
+        """One pass over the current alerts, each with the policy names its rule lists."""
+        if self.leader is not None and not self.leader.acquire(now):
+            log.debug("not the remediation leader; not acting")
+            return []
+        events = self._expire(now) + self._apply_approved(now)
+        seen = set()
+        for alert, names in alerts:
+            seen.add(alert.fingerprint)
+            events += self._verify(alert, now)
+            for name in names:
+                events += self._handle(alert, name, now)
+        events += self._verify_unseen(seen, now)
+        return events
+
+    def approve(self, action_id: int, by: str, now: float) -> list[Event]:
+        """A human approved a pending action; the leader applies it (now, if this is the leader)."""
+        record = self._pending(action_id)
+        if record.expires_at is not None and now >= record.expires_at:
+            return self._expire(now)
+        self.audit.update(action_id, now, outcome=Outcome.APPROVED, decided_by=by)
+        events = [self._event(record, now, "approved", f"approved by {by}", text=f"Approved by {by}.")]
+        if self.leader is None or self.leader.acquire(now):
+            events += self._apply_approved(now)
+        return events
+
+    def reject(self, action_id: int, by: str, now: float) -> list[Event]:
+        record = self._pending(action_id)
+        self.audit.update(action_id, now, outcome=Outcome.REJECTED, decided_by=by, reason=f"rejected by {by}")
+        return [
+            self._event(record, now, "rejected", f"rejected by {by}", text=f"Rejected by {by}; nothing done.")
+        ]
+
+    def reset_breaker(self, target: str, by: str, now: float) -> list[Event]:
+        """Close a target's circuit breaker after a human looked at why actions did not help."""
+        record = ActionRecord(0, now, now, "", target, "", "", "", Outcome.BREAKER_RESET, False, None,
+                              f"circuit breaker reset by {by}", decided_by=by)  # fmt: skip
+        action_id = self.audit.add_action(record)
+        return [self._event(replace(record, id=action_id), now, "breaker-reset", record.reason)]
+
+    @property
+    def paused(self) -> bool:
+        return self.switches.paused or self.audit.paused()
+
+    # ---- deciding ----------------------------------------------------------------------------
+
+    def _handle(self, alert: Alert, name: str, now: float) -> list[Event]:
+        policy = self.policies.get(name)
+        if policy is None:
+            return self._note(alert, name, "", now, "skipped", "config", f"policy {name!r} is not configured")
+        if alert.state is AlertState.FIRING:
+            # keep_firing_for holds an alert that is already back in band: nothing to fix.
+            return [] if back_in_band(alert) else self._decide(alert, policy, now)
+        if alert.state in (AlertState.RESOLVED, AlertState.INACTIVE):
+            return self._on_resolved(alert, policy, now)
+        return []
+
+    def _decide(self, alert: Alert, policy: Policy, now: float) -> list[Event]:
+        target = target_key(policy.action)
+        namespace, name = policy.action.target
+        situation = Situation(
+            limits=policy.limits,
+            switches=replace(self.switches, paused=self.paused),
+            alert=alert,
+            namespace=namespace,
+            name=name,
+            history=self.audit.history(target),
+            in_flight_total=len(self.audit.in_flight()),
+            now=now,
+        )
+        gate, decision = gates.refusal(situation)
+        if not decision.allowed:
+            return self._note(alert, policy.name, target, now, "skipped", gate, decision.reason)
+        try:
+            decision = gates.opt_out(replace(situation, annotations=self.actuator.annotations(policy.action)))
+            if not decision.allowed:
+                return self._note(alert, policy.name, target, now, "skipped", "opt_out", decision.reason)
+            change = self.actuator.plan(policy.action)
+        except ActionError as exc:
+            return self._note(alert, policy.name, target, now, "failed", "plan", f"cannot plan: {exc}")
+        decision = _bounds(policy.action, change)
+        if not decision.allowed:
+            return self._note(alert, policy.name, target, now, "skipped", "bounds", decision.reason)
+        return self._start(alert, policy, target, change, now)
+
+    def _start(self, alert: Alert, policy: Policy, target: str, change: Change, now: float) -> list[Event]:
+        mode = policy.limits.mode
+        base = ActionRecord(0, now, now, policy.name, target, alert.fingerprint, alert.rule, str(mode),
+                            Outcome.APPROVED, mode is Mode.DRY_RUN, change, change.summary, decided_by="auto")  # fmt: skip
+        if mode is Mode.DRY_RUN:
+            record = self._add(replace(base, outcome=Outcome.WOULD_APPLY, decided_by=""))
+            text = f"Dry run ({policy.name}): would {change.summary}. Nothing was changed."
+            return [self._event(record, now, "would-act", f"would {change.summary}", text=text)]
+        if mode is Mode.APPROVE:
+            expires = now + policy.limits.approval_expiry
+            record = self._add(
+                replace(base, outcome=Outcome.PENDING_APPROVAL, expires_at=expires, decided_by="")
+            )
+            text = (f"Proposed ({policy.name}): {change.summary}. Approve within "
+                    f"{format_duration(policy.limits.approval_expiry)}.")  # fmt: skip
+            return [self._event(record, now, "pending-approval", f"proposed: {change.summary}", text=text,
+                                buttons=True)]  # fmt: skip
+        return self._act(self._add(base), policy, change, now)
+
+    def _act(self, record: ActionRecord, policy: Policy, change: Change, now: float) -> list[Event]:
+        try:
+            done = self.actuator.apply(change, now)
+        except ActionError as exc:
+            reason = f"failed to {change.summary}: {exc}"
+            self.audit.update(record.id, now, outcome=Outcome.FAILED, reason=reason)
+            hint = (
+                " Retrying after the cooldown."
+                if exc.retryable
+                else " A human must fix this; not retrying soon."
+            )
+            return [
+                self._event(
+                    record, now, "failed", reason, gate=exc.reason, text=f"Remediation {reason}.{hint}"
+                )
+            ]
+        verify_by = now + policy.limits.verify_within
+        self.audit.update(record.id, now, outcome=Outcome.APPLIED, change=done, verify_by=verify_by)
+        notes = "".join(f" ({n})" for n in done.notes)
+        text = (f"Remediation ({policy.name}): {done.summary}{notes}. Verifying that the metric is back in "
+                f"its band within {format_duration(policy.limits.verify_within)}.")  # fmt: skip
+        return [self._event(record, now, "taken", done.summary + notes, text=text)]
+
+    def _apply_approved(self, now: float) -> list[Event]:
+        events: list[Event] = []
+        for record in self.audit.actions(where="outcome = ?", params=(str(Outcome.APPROVED),)):
+            policy = self.policies.get(record.policy)
+            if policy is None or self.paused:
+                why = (
+                    "remediation is paused (kill switch)"
+                    if self.paused
+                    else f"policy {record.policy!r} is gone"
+                )
+                self.audit.update(record.id, now, outcome=Outcome.FAILED, reason=f"not applied: {why}")
+                events.append(
+                    self._event(record, now, "failed", f"not applied: {why}", text=f"Not applied: {why}.")
+                )
+                continue
+            try:  # plan again: absolute targets come from the values as they are now
+                change = self.actuator.plan(policy.action)
+            except ActionError as exc:
+                self.audit.update(record.id, now, outcome=Outcome.FAILED, reason=f"cannot plan: {exc}")
+                events.append(
+                    self._event(record, now, "failed", f"cannot plan: {exc}", text=f"Failed: {exc}.")
+                )
+                continue
+            events += self._act(record, policy, change, now)
+        return events
+
+    # ---- after acting ------------------------------------------------------------------------
+
+    def _verify(self, alert: Alert, now: float) -> list[Event]:
+        events = []
+        for record in self.audit.actions(
+            where="alert = ? AND outcome = ? AND dry_run = 0",
+            params=(alert.fingerprint, str(Outcome.APPLIED)),
+        ):
+            if back_in_band(alert):
+                self.audit.update(record.id, now, outcome=Outcome.EFFECTIVE)
+                text = f"Verified: the metric is back in its band after {format_duration(now - record.created_at)}."
+                events.append(self._event(record, now, "effective", "back in band", text=text))
+            elif record.verify_by is not None and now >= record.verify_by:
+                events.append(
+                    self._ineffective(record, now, "still out of band at the verification deadline")
+                )
+        return events
+
+    def _verify_unseen(self, seen: set[str], now: float) -> list[Event]:
+        # An alert that vanished cannot be verified; its action must not stay in flight forever.
+        events = []
+        for record in self.audit.actions(
+            where="outcome = ? AND verify_by <= ?", params=(str(Outcome.APPLIED), now)
+        ):
+            if record.alert not in seen:
+                events.append(self._ineffective(record, now, "the alert was not evaluated by the deadline"))
+        return events
+
+    def _ineffective(self, record: ActionRecord, now: float, why: str) -> Event:
+        self.audit.update(record.id, now, outcome=Outcome.INEFFECTIVE, reason=f"ineffective: {why}")
+        return self._event(record, now, "ineffective", why, text=f"Ineffective: {why}.")
+
+    def _on_resolved(self, alert: Alert, policy: Policy, now: float) -> list[Event]:
+        events = []
+        mine = "alert = ? AND policy = ? AND dry_run = 0"
+        for record in self.audit.actions(
+            where=f"{mine} AND outcome = ?",
+            params=(alert.fingerprint, policy.name, str(Outcome.PENDING_APPROVAL)),
+        ):
+            self.audit.update(
+                record.id, now, outcome=Outcome.EXPIRED, reason="alert resolved before approval"
+            )
+            events.append(self._event(record, now, "expired", "alert resolved before approval",
+                                      text="The alert resolved before approval; the proposal is void."))  # fmt: skip
+        if not policy.limits.revert_on_resolve:
+            return events
+        flags = ",".join("?" * len(_REVERTIBLE))
+        for record in self.audit.actions(
+            where=f"{mine} AND outcome IN ({flags}) AND reverted_at IS NULL AND change IS NOT NULL",
+            params=(alert.fingerprint, policy.name, *map(str, _REVERTIBLE)),
+        ):
+            events += self._revert(alert, record, now)
+        return events
+
+    def _revert(self, alert: Alert, record: ActionRecord, now: float) -> list[Event]:
+        assert record.change is not None
+        if self.paused:
+            return self._note(alert, record.policy, record.target, now, "skipped", "kill_switch",
+                              "revert held: remediation is paused (kill switch)")  # fmt: skip
+        try:
+            reverted, message = self.actuator.revert(record.change, now)
+        except ActionError as exc:
+            return self._note(
+                alert, record.policy, record.target, now, "failed", "revert", f"revert failed: {exc}"
+            )
+        self.audit.update(record.id, now, reverted_at=now, reason=f"{record.reason}; {message}")
+        decision = "reverted" if reverted else "revert-skipped"
+        return [self._event(record, now, decision, message, text=f"Alert resolved: {message}.")]
+
+    # ---- records -----------------------------------------------------------------------------
+
+    def _pending(self, action_id: int) -> ActionRecord:
+        record = self.audit.get(action_id)
+        if record is None:
+            raise ActionError(f"no remediation action {action_id}", retryable=False, reason="not-found")
+        if record.outcome is not Outcome.PENDING_APPROVAL:
+            raise ActionError(f"action {action_id} is {record.outcome}, not awaiting approval", retryable=False,
+                              reason="not-pending")  # fmt: skip
+        return record
+
+    def _expire(self, now: float) -> list[Event]:
+        events = []
+        for record in self.audit.actions(
+            where="outcome = ? AND expires_at <= ?", params=(str(Outcome.PENDING_APPROVAL), now)
+        ):
+            self.audit.update(record.id, now, outcome=Outcome.EXPIRED, reason="approval expired")
+            events.append(self._event(record, now, "expired", "approval expired",
+                                      text="Approval expired; nothing was done."))  # fmt: skip
+        return events
+
+    def _add(self, record: ActionRecord) -> ActionRecord:
+        return replace(record, id=self.audit.add_action(record))
+
+    def _event(self, record: ActionRecord, now: float, decision: str, reason: str, *, gate: str = "",
+               text: str = "", buttons: bool = False) -> Event:  # fmt: skip
+        message = (
+            Message(record.alert, record.rule, text, record.id, buttons) if text and record.alert else None
+        )
+        event = Event(now, decision, record.policy, record.target, record.alert, record.rule, reason, gate,
+                      record.id, message)  # fmt: skip
+        return self._emit(event)
+
+    def _note(self, alert: Alert, policy: str, target: str, now: float, decision: str, gate: str,
+              reason: str) -> list[Event]:  # fmt: skip
+        """A decision without an action row, recorded only when it differs from the last one."""
+        if self.audit.last_event(alert.fingerprint, policy) == (decision, gate):
+            return []
+        label = "Remediation skipped" if decision == "skipped" else "Remediation failed"
+        message = Message(alert.fingerprint, alert.rule, f"{label} ({policy}): {reason}.")
+        return [self._emit(Event(now, decision, policy, target, alert.fingerprint, alert.rule, reason, gate,
+                                 None, message))]  # fmt: skip
+
+    def _emit(self, event: Event) -> Event:
+        self.audit.add_event(event.at, event.action_id, event.policy, event.target, event.alert, event.rule,
+                             event.decision, event.gate, event.reason)  # fmt: skip
+        level = logging.WARNING if event.decision in ("failed", "ineffective") else logging.INFO
+        log.log(level, "remediation %s: %s", event.decision, event.reason,
+                extra={"remediation": {k: v for k, v in vars(event).items() if k != "message"}})  # fmt: skip
+        return event
+
+
+def _bounds(spec: ActionSpec, change: Change) -> Decision:
+    if isinstance(spec, ScaleSpec) and change.via == "deployment/scale":
+        return gates.bounds(int(change.previous), int(change.desired), spec.min_replicas, spec.max_replicas)
+    if not change.changes_anything:
+        return Decision(False, f"nothing to change: {change.summary} is already in place")
+    return Decision(True, change.summary)

@@ -1,0 +1,267 @@
+"""Scenario tests: the runner with the real Kubernetes client against the local API server."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubeapi_server import Cluster, deployment, hpa, httproute
+
+from alerter.errors import ActionError
+from alerter.model import Alert, AlertState, Labels
+from alerter.remediate import audit as audit_mod
+from alerter.remediate.actions import RouteSpec, ScaleSpec
+from alerter.remediate.audit import AuditLog, SqliteDatabase
+from alerter.remediate.kubernetes import KubeActuator
+from alerter.remediate.lease import LeaseLock
+from alerter.remediate.policy import Limits, Mode, Outcome, Switches
+from alerter.remediate.runner import Event, Policy, Runner
+
+T0 = 1_800_000_000.0
+SCALE = ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)
+ROUTE = RouteSpec(httproute="inference/chat", backend="backup", weight=100)
+
+
+def alert(state: AlertState = AlertState.FIRING, fired_at: float = T0 - 600, value: float = 2.0) -> Alert:
+    return Alert(rule="TTFTAnomaly", group="latency", labels=Labels(model_name="llama3"), state=state,
+                 fired_at=fired_at, value=value, expected=0.3, lower=0.1, upper=0.5)  # fmt: skip
+
+
+def in_band(at: float = T0) -> Alert:
+    return replace(alert(), value=0.3, fired_at=at)
+
+
+RESOLVED = alert(AlertState.RESOLVED, value=0.3)
+
+
+def limits(**changes: Any) -> Limits:
+    base = Limits(name="scale-vllm", mode=Mode.AUTO, min_firing=300, cooldown=600, max_actions=3, per=3600,
+                  verify_within=300, after_ineffective=2, revert_on_resolve=True)  # fmt: skip
+    return replace(base, **changes)
+
+
+def make_runner(api_client: Any, db_path: Path, action: Any = SCALE, *, leader: Any = None,
+                switches: Switches | None = None, **limit_changes: Any) -> Runner:  # fmt: skip
+    db = SqliteDatabase.open(str(db_path))
+    return Runner(AuditLog(db), KubeActuator(api_client), [Policy(limits(**limit_changes), action)],
+                  switches or Switches(max_concurrent=2, allow=("inference",)), leader=leader)  # fmt: skip
+
+
+def decisions(events: list[Event]) -> list[str]:
+    return [e.decision for e in events]
+
+
+def replicas(cluster: Cluster) -> int:
+    return int(cluster.get("deployments", "inference", "vllm")["spec"]["replicas"])
+
+
+@pytest.fixture
+def vllm(cluster: Cluster) -> Cluster:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    return cluster
+
+
+def test_scale_verify_and_revert_on_resolve(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    (taken,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert (taken.decision, taken.target) == ("taken", "deployment/inference/vllm")
+    assert (
+        taken.message is not None and "scale deployment inference/vllm 2 -> 4 replicas" in taken.message.text
+    )
+    assert replicas(vllm) == 4
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0 + 60)) == ["skipped"]
+    assert runner.step([(alert(), ["scale-vllm"])], T0 + 120) == [], "the same refusal is recorded once"
+    assert decisions(runner.step([(in_band(), ["scale-vllm"])], T0 + 180)) == ["effective"]
+    (reverted,) = runner.step([(RESOLVED, ["scale-vllm"])], T0 + 900)
+    assert reverted.decision == "reverted" and replicas(vllm) == 2
+    assert runner.step([(RESOLVED, ["scale-vllm"])], T0 + 960) == [], "reverted once"
+    assert len(vllm.calls_of("patch", "deployments/scale")) == 2
+    (record,) = runner.audit.actions()
+    assert record.outcome is Outcome.EFFECTIVE and record.reverted_at == T0 + 900
+
+
+def test_scale_with_hpa_raises_min_replicas(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    vllm.put("horizontalpodautoscalers", hpa("inference", "vllm", "vllm", 2, 10))
+    runner = make_runner(api_client, tmp_path / "db")
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    assert vllm.get("horizontalpodautoscalers", "inference", "vllm")["spec"]["minReplicas"] == 4
+    assert replicas(vllm) == 2 and not vllm.calls_of("patch", "deployments/scale")
+    runner.step([(RESOLVED, ["scale-vllm"])], T0 + 900)
+    assert vllm.get("horizontalpodautoscalers", "inference", "vllm")["spec"]["minReplicas"] == 2
+
+
+def test_route_flip_and_revert(cluster: Cluster, api_client: Any, tmp_path: Path) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 100), ("backup", 0)]))
+    runner = make_runner(api_client, tmp_path / "db", ROUTE)
+
+    def weights() -> list[int]:
+        refs = cluster.get("httproutes", "inference", "chat")["spec"]["rules"][0]["backendRefs"]
+        return [int(r["weight"]) for r in refs]
+
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    assert weights() == [0, 100]
+    assert decisions(runner.step([(RESOLVED, ["scale-vllm"])], T0 + 600)) == ["effective", "reverted"]
+    assert weights() == [100, 0]
+
+
+def test_revert_leaves_a_human_change_and_says_so(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    runner.step([(alert(), ["scale-vllm"])], T0)
+    vllm.put("deployments", deployment("inference", "vllm", 9))
+    events = runner.step([(RESOLVED, ["scale-vllm"])], T0 + 600)
+    assert decisions(events) == ["effective", "revert-skipped"]
+    assert "changed since" in events[-1].reason and replicas(vllm) == 9
+
+
+def test_cooldown_and_rate_limit_hold_under_a_flapping_alert(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    scale = ScaleSpec(deployment="inference/vllm", step=1, max_replicas=64)
+    runner = make_runner(api_client, tmp_path / "db", scale, min_firing=0, revert_on_resolve=False)
+    applied: list[float] = []
+    for minute in range(0, 180):
+        now = T0 + minute * 60
+        firing = (minute // 2) % 2 == 0  # two minutes firing, two resolved, for three hours
+        current = alert(fired_at=now - (minute % 2) * 60) if firing else RESOLVED
+        events = runner.step([(current, ["scale-vllm"])], now)
+        applied += [e.at for e in events if e.decision == "taken"]
+    gaps = [b - a for a, b in itertools.pairwise(applied)]
+    assert len(applied) >= 6 and min(gaps) >= 600, gaps
+    per_hour = [sum(1 for t in applied if start <= t < start + 3600) for start in applied]
+    assert max(per_hour) == 3, per_hour
+    assert len(vllm.calls_of("patch", "deployments/scale")) == len(applied)
+
+
+def test_circuit_breaker_trips_after_ineffective_actions(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    runner = make_runner(api_client, tmp_path / "db", cooldown=0, max_actions=100)
+    seen: list[str] = []
+    for minute in range(0, 60):
+        seen += decisions(runner.step([(alert(), ["scale-vllm"])], T0 + minute * 60))
+    assert seen.count("taken") == 2 and seen.count("ineffective") == 2
+    assert replicas(vllm) == 6
+    last = runner.audit.events(limit=1)[0]
+    assert last["gate"] == "circuit_breaker" and "circuit breaker open" in last["reason"]
+    runner.reset_breaker("deployment/inference/vllm", "alice", T0 + 3600)
+    assert "taken" in decisions(runner.step([(alert(), ["scale-vllm"])], T0 + 3660))
+
+
+def test_kill_switch_from_cli_and_from_config(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    db = SqliteDatabase.open(str(tmp_path / "db"))
+    audit_mod.pause(db, T0 - 1, "alice")
+    assert audit_mod.is_paused(db)
+    (skipped,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert skipped.decision == "skipped" and "kill switch" in skipped.reason
+    assert skipped.message is not None and "kill switch" in skipped.message.text
+    assert not vllm.calls_of("patch", "deployments/scale")
+    audit_mod.resume(db, T0 + 1, "alice")
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0 + 60)) == ["taken"]
+    paused = make_runner(api_client, tmp_path / "other", switches=Switches(paused=True, allow=("inference",)))
+    assert "kill switch" in paused.step([(alert(), ["scale-vllm"])], T0 + 120)[0].reason
+
+
+def test_opt_out_annotation_keeps_hands_off(cluster: Cluster, api_client: Any, tmp_path: Path) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2, {"alerter.io/remediation": "disabled"}))
+    runner = make_runner(api_client, tmp_path / "db")
+    (skipped,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert skipped.gate == "opt_out" and "opted out" in skipped.reason
+    assert not cluster.calls_of("patch", "deployments/scale")
+
+
+def test_two_replicas_one_lease_exactly_one_action(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    def lease(identity: str) -> LeaseLock:
+        return LeaseLock(api_client, namespace="alerter", name="alerter", identity=identity, duration=15)
+
+    a = make_runner(api_client, tmp_path / "a", leader=lease("pod-a"))
+    b = make_runner(api_client, tmp_path / "b", leader=lease("pod-b"))
+    taken = []
+    for tick in range(10):
+        now = T0 + tick * 10
+        for runner in (a, b) if tick % 2 else (b, a):
+            taken += [e for e in runner.step([(alert(), ["scale-vllm"])], now) if e.decision == "taken"]
+    assert len(taken) == 1
+    assert len(vllm.calls_of("patch", "deployments/scale")) == 1
+    assert replicas(vllm) == 4
+
+
+def test_forbidden_gives_an_audit_entry_and_a_message(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    vllm.forbidden.add(("deployments/scale", "patch"))
+    runner = make_runner(api_client, tmp_path / "db")
+    (failed,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert failed.decision == "failed" and failed.gate == "forbidden"
+    assert (
+        failed.message is not None
+        and "forbidden" in failed.message.text
+        and "not retrying" in failed.message.text
+    )
+    (record,) = runner.audit.actions()
+    assert record.outcome is Outcome.FAILED and 'cannot patch resource "deployments/scale"' in record.reason
+    assert replicas(vllm) == 2
+
+
+def test_plan_failure_is_recorded_not_raised(cluster: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    (failed,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert failed.decision == "failed" and "not found" in failed.reason
+
+
+def test_dry_run_records_and_changes_nothing(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db", mode=Mode.DRY_RUN)
+    (would,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert would.decision == "would-act" and would.message is not None
+    assert "Dry run (scale-vllm): would scale deployment inference/vllm 2 -> 4" in would.message.text
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0 + 60)) == ["skipped"]
+    assert not vllm.calls_of("patch", "deployments/scale") and replicas(vllm) == 2
+
+
+def test_approve_mode_waits_for_a_human(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db", mode=Mode.APPROVE, approval_expiry=900)
+    (proposed,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert proposed.decision == "pending-approval" and proposed.message is not None
+    assert proposed.message.buttons and proposed.message.action_id == proposed.action_id
+    runner.step([(alert(), ["scale-vllm"])], T0 + 60)
+    assert not vllm.calls_of("patch", "deployments/scale")
+    assert proposed.action_id is not None
+    assert decisions(runner.approve(proposed.action_id, "alice", T0 + 120)) == ["approved", "taken"]
+    assert replicas(vllm) == 4
+    with pytest.raises(ActionError, match="not awaiting approval"):
+        runner.approve(proposed.action_id, "bob", T0 + 130)
+
+
+def test_rejected_and_expired_approvals_do_nothing(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db", mode=Mode.APPROVE, approval_expiry=900, cooldown=0)
+    (first,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert first.action_id is not None
+    assert decisions(runner.reject(first.action_id, "alice", T0 + 10)) == ["rejected"]
+    (second,) = runner.step([(alert(), ["scale-vllm"])], T0 + 20)
+    assert second.decision == "pending-approval" and second.action_id is not None
+    assert decisions(runner.approve(second.action_id, "bob", T0 + 20 + 900)) == ["expired"]
+    assert not vllm.calls_of("patch", "deployments/scale")
+    with pytest.raises(ActionError, match="no remediation action 999"):
+        runner.reject(999, "alice", T0)
+
+
+def test_min_firing_and_unknown_policy(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    events = runner.step([(alert(fired_at=T0 - 60), ["scale-vllm", "nope"])], T0)
+    assert [e.reason for e in events] == [
+        "alert has been firing for 1m, policy needs 5m",
+        "policy 'nope' is not configured",
+    ]
+
+
+def test_actions_list_prints_every_action(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    runner.step([(alert(), ["scale-vllm"])], T0)
+    db = SqliteDatabase.open(str(tmp_path / "db"))
+    records = audit_mod.list_actions(db)
+    table = audit_mod.format_actions(records).splitlines()
+    assert table[0].split()[:6] == ["ID", "CREATED", "POLICY", "TARGET", "MODE", "OUTCOME"]
+    assert table[1].split()[:6] == ["1", "2027-01-15T08:00:00Z", "scale-vllm", "deployment/inference/vllm",
+                                    "auto", "applied"]  # fmt: skip
+    assert records[0].to_json()["change"]["desired"] == 4
