@@ -15,7 +15,7 @@ Public API (all methods are safe to call from any thread)::
 
     Store(path, *, synchronous="FULL"); close(); usable as a context manager
     transaction() -> ContextManager[sqlite3.Connection]
-    ensure_schema(component, version, statements) -> bool; schema_version(component) -> int
+    ensure_schema(component, version, statements); schema_version(component) -> int
     save_alerts(alerts, *, drop=()); load_alerts(*, group=None, rule=None) -> list[AlertRecord]
     delete_alerts(fingerprints) -> int; count_alerts() -> dict[AlertState, int]
     save_baseline(rule_key, fingerprint, fitted_at, blob); load_baseline(rule_key, fingerprint)
@@ -40,7 +40,7 @@ import math
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,8 +217,8 @@ class Store:
             )
         return int(row[0]) if row else 0
 
-    def ensure_schema(self, component: str, version: int, statements: list[str]) -> bool:
-        """Bring ``component``'s tables to ``version`` by running ``statements``; True if they ran.
+    def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
+        """Bring ``component``'s tables to ``version`` by running ``statements``.
 
         Call once per version, in ascending order, at start-up: version 1 creates the tables,
         version N migrates from N-1. A version the database already has is skipped, so the calls
@@ -228,9 +228,9 @@ class Store:
             raise ValueError(
                 f"component must be a lowercase identifier other than {CORE!r}, e.g. 'outbox', got {component!r}"
             )
-        return self._migrate(component, version, statements)
+        self._migrate(component, version, statements)
 
-    def _migrate(self, component: str, version: int, statements: list[str]) -> bool:
+    def _migrate(self, component: str, version: int, statements: Sequence[str]) -> bool:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise ValueError(f"schema version must be an integer >= 1, got {version!r}")
         if not statements or not all(isinstance(s, str) and s.strip() for s in statements):
