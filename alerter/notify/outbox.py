@@ -1,0 +1,197 @@
+"""The durable outbox: notifications wait here, in SQLite, until their receiver took them.
+
+The pipeline enqueues a rendered payload in the same transaction that records the group's
+notification log, so a decision to notify is never lost and never taken twice. Sending marks an
+entry ``inflight`` before the network call and ``sent`` after it; an entry found ``inflight``
+at the next flush was interrupted by a crash, and the receiver's ``recover`` decides whether it
+arrived. Entries of one group go out strictly in order; a retryable failure holds the group
+back until its ``next_attempt`` (exponential backoff, or the receiver's ``Retry-After``).
+The sent and failed entries are the notification log that the API and CLI show.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerter.notify.base import Payload, PayloadKind
+from alerter.store import Store
+
+SCHEMA = [
+    """CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, receiver TEXT NOT NULL,
+        group_key TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+        created REAL NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at REAL)""",
+    "CREATE INDEX notify_outbox_pending ON notify_outbox (state, group_key, id)",
+    """CREATE TABLE notify_threads (
+        receiver TEXT NOT NULL, group_key TEXT NOT NULL, thread TEXT NOT NULL,
+        PRIMARY KEY (receiver, group_key))""",
+    """CREATE TABLE notify_groups (
+        key TEXT PRIMARY KEY, receiver TEXT NOT NULL, route TEXT NOT NULL, labels TEXT NOT NULL,
+        created REAL NOT NULL, next_flush REAL NOT NULL)""",
+    """CREATE TABLE notify_group_alerts (
+        group_key TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL,
+        PRIMARY KEY (group_key, fingerprint))""",
+    """CREATE TABLE notify_log (
+        group_key TEXT PRIMARY KEY, firing TEXT NOT NULL, resolved TEXT NOT NULL, sent_at REAL NOT NULL)""",
+]
+
+PENDING, INFLIGHT, SENT, FAILED, SUPERSEDED = "pending", "inflight", "sent", "failed", "superseded"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How the outbox backs off: ``initial`` seconds doubling up to ``maximum``, then gives up.
+
+    ``give_up_after`` bounds how long a notification may wait (seconds since enqueued): an
+    alert from yesterday delivered today misleads more than it helps.
+    """
+
+    initial: float = 5.0
+    maximum: float = 300.0
+    factor: float = 2.0
+    give_up_after: float = 24 * 3600.0
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds before attempt ``attempts + 1``; a receiver's ``Retry-After`` wins when longer."""
+        backoff = min(self.maximum, self.initial * self.factor ** max(0, attempts - 1))
+        return max(backoff, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One outbox row."""
+
+    id: int
+    key: str
+    receiver: str
+    group_key: str
+    reason: str
+    payload: Payload = field(repr=False)
+    created: float
+    state: str
+    attempts: int
+    next_attempt: float
+    last_error: str
+    done_at: float | None
+
+
+class Outbox:
+    """Rows of ``notify_outbox`` and the conversation references in ``notify_threads``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.ensure_schema("notify", 1, SCHEMA)
+
+    def enqueue(
+        self, db: sqlite3.Connection, receiver: str, group_key: str, reason: str, payload: Payload, now: float
+    ) -> str:
+        """Add an entry inside the caller's transaction; returns its key."""
+        key = uuid.uuid4().hex
+        db.execute(
+            "INSERT INTO notify_outbox (key, receiver, group_key, reason, kind, payload, created, state, "
+            "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, receiver, group_key, reason, payload.kind.value, encode(payload), now, PENDING, now),
+        )
+        return key
+
+    def open_entries(self) -> list[Entry]:
+        """Pending and in-flight entries, oldest first."""
+        with self.store.transaction() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM notify_outbox WHERE state IN (?, ?) ORDER BY id", (PENDING, INFLIGHT)
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def mark(self, entry_id: int, state: str, *, now: float, error: str = "") -> None:
+        """Move an entry to ``inflight`` (about to send) or a final state (sent, failed, superseded)."""
+        with self.store.transaction() as db:
+            if state == INFLIGHT:
+                db.execute("UPDATE notify_outbox SET state = ? WHERE id = ?", (INFLIGHT, entry_id))
+            else:
+                db.execute(
+                    "UPDATE notify_outbox SET state = ?, done_at = ?, last_error = ? WHERE id = ?",
+                    (state, now, error, entry_id),
+                )
+
+    def retry(self, entry_id: int, *, error: str, next_attempt: float) -> None:
+        """Count a failed attempt; the entry stays ``inflight`` because whether a failed request
+        reached the receiver is not always knowable (a timeout after the receiver took it), so
+        the next attempt asks the receiver first."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE notify_outbox SET state = ?, attempts = attempts + 1, next_attempt = ?, last_error = ? "
+                "WHERE id = ?",
+                (INFLIGHT, next_attempt, error, entry_id),
+            )
+
+    def thread(self, receiver: str, group_key: str) -> str | None:
+        with self.store.transaction() as db:
+            row = db.execute(
+                "SELECT thread FROM notify_threads WHERE receiver = ? AND group_key = ?",
+                (receiver, group_key),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_thread(self, receiver: str, group_key: str, thread: str | None) -> None:
+        with self.store.transaction() as db:
+            if thread is None:
+                db.execute(
+                    "DELETE FROM notify_threads WHERE receiver = ? AND group_key = ?", (receiver, group_key)
+                )
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO notify_threads VALUES (?, ?, ?)", (receiver, group_key, thread)
+                )
+
+    def history(self, *, receiver: str | None = None, limit: int = 100) -> list[Entry]:
+        """The most recent entries, newest first (the notification log)."""
+        query = f"SELECT {_COLUMNS} FROM notify_outbox"
+        args: tuple[Any, ...] = ()
+        if receiver is not None:
+            query += " WHERE receiver = ?"
+            args = (receiver,)
+        with self.store.transaction() as db:
+            rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_entry(r) for r in rows]
+
+
+_COLUMNS = (
+    "id, key, receiver, group_key, reason, kind, payload, created, state, attempts, next_attempt, "
+    "last_error, done_at"
+)
+
+
+def encode(payload: Payload) -> str:
+    image = base64.b64encode(payload.image).decode() if payload.image is not None else None
+    return json.dumps({"body": payload.body, "edit": payload.edit, "image": image})
+
+
+def decode(kind: str, text: str) -> Payload:
+    data: Mapping[str, Any] = json.loads(text)
+    image = base64.b64decode(data["image"]) if data.get("image") is not None else None
+    return Payload(PayloadKind(kind), data["body"], edit=data.get("edit"), image=image)
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    eid, key, receiver, group_key, reason, kind, payload, created, state, attempts, nxt, error, done = row
+    return Entry(
+        eid,
+        key,
+        receiver,
+        group_key,
+        reason,
+        decode(kind, payload),
+        created,
+        state,
+        attempts,
+        nxt,
+        error,
+        done,
+    )

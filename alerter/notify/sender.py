@@ -1,0 +1,129 @@
+"""Sending the outbox: per-group order, retry with backoff, crash recovery, one log line per change.
+
+Called by ``Pipeline.flush`` after new entries were enqueued. Each group's entries go out in
+order and a retryable failure holds back the rest of that group; it also pauses the whole
+receiver until the retry time, so an outage costs one failed request per flush, not one per
+group. An entry found ``inflight`` was interrupted by a crash: the receiver's ``recover`` says
+whether it arrived (then it is not sent again). Errors are logged when they change, not on
+every attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from alerter.errors import NotifyError
+from alerter.notify.base import Notifier, PayloadKind
+from alerter.notify.outbox import FAILED, INFLIGHT, PENDING, SENT, SUPERSEDED, Entry, Outbox, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    recovered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+class Sender:
+    """Delivers outbox entries through their receivers."""
+
+    def __init__(self, outbox: Outbox, notifiers: Mapping[str, Notifier], retry: RetryPolicy) -> None:
+        self.outbox = outbox
+        self.notifiers = notifiers
+        self.retry = retry
+        self._paused: dict[str, float] = {}
+
+    def send(self, now: float) -> SendReport:
+        report = SendReport()
+        groups: dict[tuple[str, str], list[Entry]] = {}
+        for entry in self.outbox.open_entries():
+            groups.setdefault((entry.receiver, entry.group_key), []).append(entry)
+        for (receiver, _), entries in groups.items():
+            notifier = self.notifiers.get(receiver)
+            if notifier is None:
+                for entry in entries:
+                    self.outbox.mark(
+                        entry.id, FAILED, now=now, error=f"receiver {receiver} is not configured"
+                    )
+                    report.failed += 1
+                continue
+            if self._paused.get(receiver, -1.0) > now:
+                continue
+            if notifier.coalesce:
+                entries = self._coalesce(entries, now)
+            self._send_group(notifier, entries, now, report)
+        return report
+
+    def _coalesce(self, entries: list[Entry], now: float) -> list[Entry]:
+        """Keep in-flight entries and the newest pending one: each carries the group's whole state."""
+        pending = [e for e in entries if e.state == PENDING]
+        for entry in pending[:-1]:
+            self.outbox.mark(entry.id, SUPERSEDED, now=now, error="superseded by a newer state of the group")
+        return [e for e in entries if e.state == INFLIGHT] + pending[-1:]
+
+    def _send_group(self, notifier: Notifier, entries: list[Entry], now: float, report: SendReport) -> None:
+        for entry in entries:
+            if entry.next_attempt > now:
+                return
+            if now - entry.created > self.retry.give_up_after:
+                error = f"gave up after {now - entry.created:.0f}s: {entry.last_error or 'never delivered'}"
+                log.error("notification to %s dropped: %s", entry.receiver, error)
+                self.outbox.mark(entry.id, FAILED, now=now, error=error)
+                report.failed += 1
+                continue
+            if not self._send_one(notifier, entry, now, report):
+                return
+
+    def _send_one(self, notifier: Notifier, entry: Entry, now: float, report: SendReport) -> bool:
+        """Send (or recover) one entry; False when the group must wait for a retry."""
+        thread = self.outbox.thread(entry.receiver, entry.group_key)
+        try:
+            if entry.state == INFLIGHT:
+                found, recovered_thread = notifier.recover(entry.payload, entry.key, thread)
+                if found:
+                    self._done(entry, recovered_thread, now)
+                    report.recovered += 1
+                    return True
+            self.outbox.mark(entry.id, INFLIGHT, now=now)
+            new_thread = notifier.deliver(entry.payload, entry.key, thread)
+        except NotifyError as err:
+            return self._failed(entry, err, now, report)
+        except Exception as err:  # a receiver bug must not stop other groups; the entry is retried
+            log.exception("receiver %s raised unexpectedly", entry.receiver)
+            return self._failed(
+                entry, NotifyError(f"unexpected {type(err).__name__}: {err}", retryable=True), now, report
+            )
+        self._done(entry, new_thread, now)
+        report.sent += 1
+        return True
+
+    def _done(self, entry: Entry, thread: str | None, now: float) -> None:
+        self.outbox.mark(entry.id, SENT, now=now)
+        if entry.payload.kind is PayloadKind.CLOSE:
+            self.outbox.set_thread(entry.receiver, entry.group_key, None)
+        elif thread is not None:
+            self.outbox.set_thread(entry.receiver, entry.group_key, thread)
+        if entry.attempts:
+            log.info(
+                "notification to %s delivered after %d failed attempt(s)", entry.receiver, entry.attempts
+            )
+
+    def _failed(self, entry: Entry, err: NotifyError, now: float, report: SendReport) -> bool:
+        message = str(err)
+        if not err.retryable:
+            log.error("notification to %s failed permanently: %s", entry.receiver, message)
+            self.outbox.mark(entry.id, FAILED, now=now, error=message)
+            report.failed += 1
+            return True
+        delay = self.retry.delay(entry.attempts + 1, err.retry_after)
+        if message != entry.last_error:
+            log.warning("notification to %s failed, retrying in %.0fs: %s", entry.receiver, delay, message)
+        self.outbox.retry(entry.id, error=message, next_attempt=now + delay)
+        self._paused[entry.receiver] = now + delay
+        report.retrying += 1
+        return False

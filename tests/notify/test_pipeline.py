@@ -1,0 +1,266 @@
+"""The whole pipeline with slack-sdk against the local sink and a real SQLite store, time stepped by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerter.config.engine import Route as RouteConfig
+from alerter.model import Alert, AlertState
+from alerter.notify import route as routing
+from alerter.notify.base import NotifyReason
+from alerter.notify.blocks import RenderContext
+from alerter.notify.mute import Window
+from alerter.notify.outbox import RetryPolicy
+from alerter.notify.pipeline import Pipeline
+from alerter.notify.secret import Secret
+from alerter.notify.slack import SlackNotifier
+from alerter.notify.slack_sink import SlackSink
+from alerter.store import Store
+
+AlertFactory = Callable[..., Alert]
+TOKEN = "xoxb-test-0123456789-secret"
+T0 = 1_767_225_600.0
+ROUTE = {"receiver": "oncall", "group_by": ["alertname"], "group_wait": "30s", "group_interval": "5m"}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state.db") as opened:
+        yield opened
+
+
+def make_pipeline(
+    store: Store, sink: SlackSink, route: dict[str, Any] | None = None, **kw: Any
+) -> tuple[Pipeline, SlackNotifier]:
+    chart = kw.pop("chart", lambda n: b"\x89PNG-chart")
+    notifier = SlackNotifier(
+        "oncall", "#alerts", token=Secret(TOKEN), base_url=sink.api_url, context=RenderContext(chart=chart)
+    )
+    root = routing.build(RouteConfig.model_validate(route or ROUTE))
+    return Pipeline(store, root, {"oncall": notifier}, **kw), notifier
+
+
+def top_messages(sink: SlackSink) -> list[dict[str, Any]]:
+    return [m for m in sink.messages("C0001") if not m.get("thread_ts")]
+
+
+def replies(sink: SlackSink, ts: str) -> list[dict[str, Any]]:
+    return [m for m in sink.messages("C0001") if m.get("thread_ts") == ts]
+
+
+def resolve(alert: Alert, at: float) -> Alert:
+    return Alert(**{**alert.__dict__, "state": AlertState.RESOLVED, "resolved_at": at})
+
+
+def test_lifecycle_opens_threads_updates_and_edits_the_original_on_resolution(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    a, b = make_alert(pod="a"), make_alert(pod="b")
+    pipeline.ingest([a], T0)
+    assert pipeline.flush(T0 + 29).notified == 0, "group_wait not over"
+    first = pipeline.flush(T0 + 30)
+    assert (first.notified, first.sent, first.reasons) == (1, 1, [NotifyReason.FIRST])
+    [top] = top_messages(sink)
+    assert "[FIRING:1] TTFTAnomaly" in top["text"]
+    assert [f["name"] for m in replies(sink, top["ts"]) for f in m.get("files") or []], "chart in thread"
+
+    pipeline.ingest([a, b], T0 + 60)
+    assert pipeline.flush(T0 + 60).notified == 0, "a flushed group waits for group_interval"
+    update = pipeline.flush(T0 + 330)
+    assert update.reasons == [NotifyReason.NEW_ALERTS]
+    assert len(top_messages(sink)) == 1, "updates go into the thread"
+    assert "[FIRING:2]" in replies(sink, top["ts"])[-1]["text"]
+    assert "[FIRING:2]" in top_messages(sink)[0]["text"], "the original shows the current state"
+
+    pipeline.ingest([resolve(a, T0 + 400), resolve(b, T0 + 400)], T0 + 400)
+    done = pipeline.flush(T0 + 630)
+    assert done.reasons == [NotifyReason.RESOLVED]
+    [original] = top_messages(sink)
+    assert original["edited"] and original["text"].startswith("[RESOLVED] TTFTAnomaly")
+    assert original["attachments"][0]["color"] == "#2EB67D"
+    assert "Resolved" in replies(sink, top["ts"])[-1]["text"]
+
+    assert pipeline.flush(T0 + 5000).notified == 0 and pipeline.pending_groups() == []
+    pipeline.ingest([make_alert(pod="a", fired_at=T0 + 6000)], T0 + 6000)
+    pipeline.flush(T0 + 6030)
+    assert len(top_messages(sink)) == 2, "a new incident opens a new message"
+
+
+def test_no_duplicates_without_change_and_repeat_after_interval(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink, {**ROUTE, "repeat_interval": "1h"})
+    alert = make_alert()
+    reasons = []
+    for step in range(0, 3900, 30):
+        pipeline.ingest([alert], T0 + step)
+        reasons += pipeline.flush(T0 + step).reasons
+    assert reasons == [NotifyReason.FIRST, NotifyReason.REPEAT]
+    assert len(sink.requests("chat.postMessage")) == 2
+
+
+def test_burst_of_200_alerts_is_one_digest_message(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    for i in range(200):
+        pipeline.ingest([make_alert(pod=f"vllm-{i:03d}")], T0 + i * 0.1)
+    report = pipeline.flush(T0 + 30)
+    assert (report.notified, report.sent) == (1, 1)
+    [message] = sink.requests("chat.postMessage")
+    assert "Digest of 200 alerts" in str(message.params["attachments"])
+    assert len(message.params["attachments"][0]["blocks"]) <= 50
+
+
+def test_slack_down_ten_minutes_then_every_notification_arrives_once_in_order(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink, {**ROUTE, "group_by": ["alertname", "model_name"]})
+    models = ["llama3-70b", "mistral-7b", "qwen2-7b"]
+    sink.set_down(True)
+    alerts = {m: make_alert(model_name=m) for m in models}
+    pipeline.ingest(alerts.values(), T0)
+    retrying = [pipeline.flush(T0 + 30).retrying]
+    pipeline.ingest([resolve(alerts["qwen2-7b"], T0 + 100)], T0 + 100)
+    for step in range(60, 600, 15):
+        retrying.append(pipeline.flush(T0 + step).retrying)
+    assert sink.messages("C0001") == []
+    calls_while_down = len(sink.requests())
+    assert calls_while_down < 40, "backoff and receiver pause keep an outage from hammering Slack"
+    sink.set_down(False)
+    for step in range(600, 1500, 15):
+        pipeline.flush(T0 + step)
+    tops = top_messages(sink)
+    assert [sum(f"model_name={m}:" in t["text"] for t in tops) for m in models] == [1, 1, 1]
+    qwen = next(m for m in tops if "qwen2-7b" in m["text"])
+    assert qwen["text"].startswith("[RESOLVED]"), "resolution edited the original after the outage"
+    assert [m["text"].split(" ")[1] for m in replies(sink, qwen["ts"]) if m.get("text")] == ["*Resolved*"]
+    keys = [
+        r.params["metadata"]["event_payload"]["key"]
+        for r in sink.requests("chat.postMessage")
+        if r.answered == 200
+    ]
+    assert len(keys) == len(set(keys)) == 4
+
+
+def test_rate_limit_retry_after_is_honoured(store: Store, sink: SlackSink, make_alert: AlertFactory) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    sink.fail("chat.postMessage", status=429, retry_after=120)
+    pipeline.ingest([make_alert()], T0)
+    assert pipeline.flush(T0 + 30).retrying == 1
+    assert pipeline.flush(T0 + 149).sent == 0, "Retry-After 120s not over"
+    assert pipeline.flush(T0 + 150).sent == 1
+    assert len(top_messages(sink)) == 1
+
+
+def test_permanent_failure_is_logged_and_does_not_block_the_group(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    sink.fail("chat.postMessage", error="not_in_channel")
+    pipeline.ingest([make_alert()], T0)
+    assert pipeline.flush(T0 + 30).failed == 1
+    [entry] = pipeline.outbox.history()
+    assert entry.state == "failed" and "invite the bot" in entry.last_error
+    pipeline.ingest([make_alert(pod="b")], T0 + 40)
+    assert pipeline.flush(T0 + 330).sent == 1
+
+
+def test_gives_up_after_the_configured_age(store: Store, sink: SlackSink, make_alert: AlertFactory) -> None:
+    retry = RetryPolicy(initial=10, maximum=60, give_up_after=600)
+    pipeline, _ = make_pipeline(store, sink, retry=retry)
+    sink.set_down(True)
+    pipeline.ingest([make_alert()], T0)
+    for step in range(30, 700, 30):
+        pipeline.flush(T0 + step)
+    [entry] = pipeline.outbox.history()
+    assert entry.state == "failed" and entry.last_error.startswith("gave up after")
+
+
+def test_silence_mutes_and_its_expiry_unmutes(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    silence = pipeline.silences.add(['model_name="llama3-70b"'], ends_at=T0 + 3600, now=T0, created_by="ops")
+    pipeline.ingest([make_alert()], T0)
+    report = pipeline.flush(T0 + 30)
+    assert (report.notified, report.muted) == (0, 1)
+    assert pipeline.flush(T0 + 330).notified == 0
+    pipeline.silences.expire(silence.id, T0 + 400)
+    assert pipeline.flush(T0 + 630).reasons == [NotifyReason.FIRST]
+    assert len(top_messages(sink)) == 1
+
+
+def test_silence_that_ends_by_itself_unmutes(store: Store, sink: SlackSink, make_alert: AlertFactory) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    pipeline.silences.add(['alertname="TTFTAnomaly"'], ends_at=T0 + 200, now=T0)
+    pipeline.ingest([make_alert()], T0)
+    assert pipeline.flush(T0 + 30).notified == 0
+    assert pipeline.flush(T0 + 330).notified == 1
+
+
+def test_maintenance_window_mutes_only_inside_it(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    # T0 is Thursday 2026-01-01 00:00 UTC: a daily 00:00 window of 20 minutes covers the first flush.
+    window = Window.build("nightly", "0 0 * * *", 1200, ['model_name=~"llama.*"'])
+    pipeline, _ = make_pipeline(store, sink, windows=[window])
+    pipeline.ingest([make_alert(), make_alert(model_name="mistral-7b")], T0)
+    first = pipeline.flush(T0 + 30)
+    assert (first.notified, first.muted) == (1, 1)
+    assert "llama3" not in top_messages(sink)[0]["text"]
+    assert pipeline.flush(T0 + 1230).reasons == [NotifyReason.NEW_ALERTS], "window closed at 00:20"
+
+
+def test_routes_send_to_matching_receivers(store: Store, sink: SlackSink, make_alert: AlertFactory) -> None:
+    other = SlackNotifier("info", "#other", token=Secret(TOKEN), base_url=sink.api_url)
+    oncall = SlackNotifier("oncall", "#alerts", token=Secret(TOKEN), base_url=sink.api_url)
+    config = {
+        **ROUTE,
+        "routes": [{"matchers": ['severity="info"'], "receiver": "info"}],
+    }
+    root = routing.build(RouteConfig.model_validate(config))
+    pipeline = Pipeline(store, root, {"oncall": oncall, "info": other})
+    pipeline.ingest([make_alert(), make_alert("KVCache", severity="info")], T0)
+    pipeline.flush(T0 + 30)
+    assert ["TTFTAnomaly" in m["text"] for m in sink.messages("C0001")] == [True]
+    assert ["KVCache" in m["text"] for m in sink.messages("C0002")] == [True]
+
+
+def test_route_to_unknown_receiver_is_refused(store: Store) -> None:
+    root = routing.build(RouteConfig.model_validate(ROUTE))
+    with pytest.raises(ValueError, match="oncall"):
+        Pipeline(store, root, {})
+
+
+def test_pending_and_nodata_states_do_not_notify_or_resolve(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    alert = make_alert()
+    pipeline.ingest([alert], T0)
+    pipeline.flush(T0 + 30)
+    nodata = Alert(**{**alert.__dict__, "state": AlertState.NODATA})
+    pipeline.ingest([nodata, make_alert(pod="p", state=AlertState.PENDING)], T0 + 60)
+    assert pipeline.flush(T0 + 330).notified == 0
+    assert len(sink.requests("chat.postMessage")) == 1
+
+
+def test_state_survives_a_restart(tmp_path: Path, sink: SlackSink, make_alert: AlertFactory) -> None:
+    with Store(tmp_path / "s.db") as first:
+        pipeline, _ = make_pipeline(first, sink)
+        pipeline.ingest([make_alert()], T0)
+        pipeline.flush(T0 + 30)
+    with Store(tmp_path / "s.db") as second:
+        pipeline, _ = make_pipeline(second, sink)
+        pipeline.ingest([make_alert()], T0 + 60)
+        assert pipeline.flush(T0 + 330).notified == 0, "the log survived: no duplicate"
+        pipeline.ingest([resolve(make_alert(), T0 + 400)], T0 + 400)
+        assert pipeline.flush(T0 + 630).sent == 1
+    [top] = top_messages(sink)
+    assert top["edited"], "the thread reference survived: resolution edited the original"
