@@ -7,17 +7,16 @@ row per action whose outcome moves (pending approval -> applied -> effective...)
 what happened even after an action's row has moved on. The kill switch set by
 ``alerter remediation pause`` lives here too, so every replica and restart sees it.
 
-The database is anything with ``ensure_schema(component, version, statements)`` and
-``transaction()``: the engine's ``Store``, or ``SqliteDatabase`` over a plain connection.
+The database is the engine's ``alerter.store.Store`` (its ``ensure_schema`` and ``transaction``
+hooks), typed here as a small Protocol so the audit log depends on nothing else of it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -73,48 +72,9 @@ SCHEMA = (
 class Database(Protocol):
     """What the audit log needs from the engine's store."""
 
-    def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None: ...
+    def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> object: ...
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-
-class SqliteDatabase:
-    """``Database`` over one sqlite3 connection, for tools and tests that have no ``Store``."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._connection = connection
-        self._lock = threading.RLock()
-
-    @classmethod
-    def open(cls, path: str) -> SqliteDatabase:
-        return cls(sqlite3.connect(path, check_same_thread=False, isolation_level=None))
-
-    def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)"
-            )
-            row = db.execute(
-                "SELECT version FROM schema_versions WHERE component = ?", (component,)
-            ).fetchone()
-            if row is not None and row[0] > version:
-                raise RuntimeError(
-                    f"{component} schema version {row[0]} is newer than this engine's {version}"
-                )
-            for statement in statements:
-                db.execute(statement)
-            db.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)", (component, version))
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._connection
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from alerter.errors import ActionError
 from alerter.model import Alert, AlertState, Labels
 from alerter.remediate import audit as audit_mod
 from alerter.remediate.actions import RouteSpec, ScaleSpec
-from alerter.remediate.audit import AuditLog, SqliteDatabase
+from alerter.remediate.audit import AuditLog
 from alerter.remediate.kubernetes import KubeActuator
 from alerter.remediate.lease import LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
+from alerter.store import Store
 
 T0 = 1_800_000_000.0
 SCALE = ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)
@@ -45,7 +46,7 @@ def limits(**changes: Any) -> Limits:
 
 def make_runner(api_client: Any, db_path: Path, action: Any = SCALE, *, leader: Any = None,
                 switches: Switches | None = None, **limit_changes: Any) -> Runner:  # fmt: skip
-    db = SqliteDatabase.open(str(db_path))
+    db = Store(db_path, synchronous="NORMAL")
     return Runner(AuditLog(db), KubeActuator(api_client), [Policy(limits(**limit_changes), action)],
                   switches or Switches(max_concurrent=2, allow=("inference",)), leader=leader)  # fmt: skip
 
@@ -152,7 +153,7 @@ def test_circuit_breaker_trips_after_ineffective_actions(
 
 def test_kill_switch_from_cli_and_from_config(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
     runner = make_runner(api_client, tmp_path / "db")
-    db = SqliteDatabase.open(str(tmp_path / "db"))
+    db = Store(tmp_path / "db")
     audit_mod.pause(db, T0 - 1, "alice")
     assert audit_mod.is_paused(db)
     (skipped,) = runner.step([(alert(), ["scale-vllm"])], T0)
@@ -258,7 +259,7 @@ def test_min_firing_and_unknown_policy(vllm: Cluster, api_client: Any, tmp_path:
 def test_actions_list_prints_every_action(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
     runner = make_runner(api_client, tmp_path / "db")
     runner.step([(alert(), ["scale-vllm"])], T0)
-    db = SqliteDatabase.open(str(tmp_path / "db"))
+    db = Store(tmp_path / "db")
     records = audit_mod.list_actions(db)
     table = audit_mod.format_actions(records).splitlines()
     assert table[0].split()[:6] == ["ID", "CREATED", "POLICY", "TARGET", "MODE", "OUTCOME"]
