@@ -1,0 +1,42 @@
+"""Real-backend test harness: Prometheus, VictoriaMetrics and the simulator, started for tests.
+
+Engine tests use the fixtures (registered for all of ``tests/`` by ``tests/conftest.py``)::
+
+    def test_ttft_rule(prometheus_source, sim_history):
+        series = prometheus_source.query_range(
+            'vllm:kv_cache_usage_perc', sim_history.start, sim_history.end, 300)
+        truth = json.loads(sim_history.truth_path.read_text())["incidents"]
+
+- ``sim_history``: 14 days, 1-minute grid, 2 models, one incident of every fault kind; all
+  series carry ``job="sim", instance="sim:8000"``; ``sim_history.expected(name, labels)``
+  recomputes any series from the model.
+- ``prometheus`` / ``victoria`` (session): real servers loaded with that history; ``.url``.
+- ``prometheus_source`` / ``victoria_source`` (session): ``PrometheusSource`` clients.
+- ``prometheus_factory(scrape_targets=[...], extra_args=[...])``: more Prometheus servers.
+- ``sim_process``: ``python -m alerter.sim serve`` on a free port; ``.url``.
+- ``garbage_server``: canned HTTP replies (``GarbageServer.reply = Reply(...)``).
+
+Outside pytest, the same pieces are plain functions: ``build_history``, ``backfill_prometheus``,
+``start_prometheus``, ``start_victoria``, ``import_victoria`` (see ``backends`` and ``history``).
+Session fixtures are shared: tests must not write into those servers.
+"""
+
+from .backends import backfill_prometheus, import_victoria, start_prometheus, start_victoria
+from .garbage import GarbageServer, Reply
+from .history import DEFAULT_LABELS, SimHistory, build_history
+from .processes import ManagedProcess, free_port, wait_until
+
+__all__ = [
+    "DEFAULT_LABELS",
+    "GarbageServer",
+    "ManagedProcess",
+    "Reply",
+    "SimHistory",
+    "backfill_prometheus",
+    "build_history",
+    "free_port",
+    "import_victoria",
+    "start_prometheus",
+    "start_victoria",
+    "wait_until",
+]

@@ -1,0 +1,100 @@
+"""pytest fixtures over the real backends; registered for every test by ``tests/conftest.py``.
+
+Session-scoped (built once, shared, read-only for tests):
+
+- ``sim_history``: a ``SimHistory`` of 14 days at 1 minute for 2 models with one incident of
+  every fault kind (``sim_history.truth_path`` is the ground-truth JSON).
+- ``prometheus``: a real Prometheus backfilled with ``sim_history`` (``prometheus.url``).
+- ``victoria``: a real VictoriaMetrics with the same history imported (``victoria.url``).
+- ``prometheus_source`` / ``victoria_source``: ``PrometheusSource`` clients of the two.
+
+Function-scoped:
+
+- ``prometheus_factory(**kwargs)``: starts extra Prometheus servers (see
+  ``backends.start_prometheus``), stopped after the test; for tests that stop a server, need
+  special flags or scrape a live simulator.
+- ``sim_process``: ``python -m alerter.sim serve`` in a subprocess on a free port.
+- ``garbage_server``: a ``GarbageServer`` whose ``reply`` a test sets.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerter.source.prometheus import PrometheusSource
+
+from .backends import backfill_prometheus, import_victoria, start_prometheus, start_victoria
+from .garbage import GarbageServer
+from .history import SimHistory, build_history
+from .processes import ManagedProcess, free_port
+
+
+@pytest.fixture(scope="session")
+def sim_history(tmp_path_factory: pytest.TempPathFactory) -> SimHistory:
+    return build_history(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory) -> Iterator[ManagedProcess]:
+    workdir = tmp_path_factory.mktemp("prometheus")
+    backfill_prometheus(sim_history, workdir / "data")
+    server = start_prometheus(workdir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def victoria(tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory) -> Iterator[ManagedProcess]:
+    server = start_victoria(tmp_path_factory.mktemp("victoria"))
+    import_victoria(server.url, sim_history)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus_source(prometheus: ManagedProcess) -> Iterator[PrometheusSource]:
+    with PrometheusSource(prometheus.url, timeout=60) as source:
+        yield source
+
+
+@pytest.fixture(scope="session")
+def victoria_source(victoria: ManagedProcess) -> Iterator[PrometheusSource]:
+    with PrometheusSource(victoria.url, timeout=60) as source:
+        yield source
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+    started: list[ManagedProcess] = []
+
+    def start(**kwargs: Any) -> ManagedProcess:
+        server = start_prometheus(tmp_path / f"prometheus-{len(started)}", **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sim_process(tmp_path: Path) -> Iterator[ManagedProcess]:
+    port = free_port()
+    argv = [sys.executable, "-m", "alerter.sim", "serve", "--port", str(port), "--models", "2", "--seed", "7"]
+    server = ManagedProcess(
+        "alerter sim serve", argv, f"http://127.0.0.1:{port}", tmp_path / "sim.log", "/healthz"
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def garbage_server() -> Iterator[GarbageServer]:
+    with GarbageServer() as server:
+        yield server

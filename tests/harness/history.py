@@ -1,0 +1,134 @@
+"""Simulated history for the real backends: written once per session, loaded into each backend.
+
+``build_history`` fixes a small fleet, a seed and one incident of every fault kind, and renders
+the history piece by piece (pieces aligned with promtool's 18h blocks, see
+``alerter.sim.history.PROMTOOL_BLOCK``). ``SimHistory.expected`` recomputes any series from the
+pure model, which is what "the data came back exactly" is checked against.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alerter.model import Labels
+from alerter.sim.exposition import render_history
+from alerter.sim.fleet import DEFAULT_MODELS, Fleet
+from alerter.sim.history import PROMTOOL_BLOCK, history_times, random_faults, write_history, write_truth
+from alerter.sim.metrics import Family, fleet_samples
+
+__all__ = ["DEFAULT_LABELS", "SimHistory", "build_history"]
+
+DEFAULT_LABELS: Mapping[str, str] = {"job": "sim", "instance": "sim:8000"}
+"""Labels on every backfilled series; the live-scrape helpers relabel the simulator to match."""
+
+
+@dataclass(frozen=True)
+class SimHistory:
+    """A simulated history: the fleet (with its faults), the time grid and where it was written."""
+
+    fleet: Fleet
+    start: float
+    end: float
+    step: float
+    directory: Path
+    extra_labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LABELS))
+
+    @property
+    def truth_path(self) -> Path:
+        return self.directory / "truth.json"
+
+    @property
+    def times(self) -> np.ndarray[Any, Any]:
+        return history_times(self.start, self.end, self.step)
+
+    @property
+    def model_names(self) -> list[str]:
+        return [m.name for m in self.fleet.models]
+
+    def pieces(self) -> Iterator[np.ndarray[Any, Any]]:
+        """The grid cut at promtool's block boundaries."""
+        times = self.times
+        cuts = np.flatnonzero(np.diff(np.floor(times / PROMTOOL_BLOCK))) + 1
+        yield from np.split(times, cuts)
+
+    def openmetrics_files(self) -> Iterator[Path]:
+        """Write one OpenMetrics file per piece, yielding each as soon as it is complete."""
+        for i, piece in enumerate(self.pieces()):
+            path = self.directory / f"history-{i:03d}.om"
+            write_history(
+                self.fleet, piece[0], piece[-1], self.step, path, extra_labels=dict(self.extra_labels)
+            )
+            yield path
+
+    def prometheus_texts(self) -> Iterator[bytes]:
+        """Prometheus text with millisecond timestamps, one body per piece (VictoriaMetrics import)."""
+        for piece in self.pieces():
+            out = io.StringIO()
+            render_history(
+                fleet_samples(self.fleet, piece),
+                piece,
+                out,
+                fmt="prometheus",
+                extra_labels=dict(self.extra_labels),
+            )
+            yield out.getvalue().encode()
+
+    @cached_property
+    def families(self) -> list[Family]:
+        return fleet_samples(self.fleet, self.times)
+
+    def expected(
+        self, name: str, labels: Mapping[str, str]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Timestamps and values the model wrote for one series (without the extra labels)."""
+        wanted = Labels(labels)
+        for family in self.families:
+            for sample in family.samples:
+                if sample.name == name and Labels(dict(sample.labels)) == wanted:
+                    mask = np.ones(len(self.times), bool) if sample.present is None else sample.present
+                    return self.times[mask], sample.values[mask]
+        raise KeyError(f"no simulated series {name}{wanted!r}")
+
+    def series_labels(self, name: str) -> list[Labels]:
+        """Label sets (with the extra labels) of every written series called ``name``."""
+        return [
+            Labels({**dict(s.labels), **self.extra_labels, "__name__": name})
+            for f in self.families
+            for s in f.samples
+            if s.name == name
+        ]
+
+
+def build_history(
+    directory: Path,
+    *,
+    days: float = 14.0,
+    step: float = 60.0,
+    models: int = 2,
+    seed: int = 7,
+    end: float | None = None,
+    incidents: int = 7,
+) -> SimHistory:
+    """A history of ``days`` ending at ``end`` (default: the last full hour), with its truth file.
+
+    ``incidents`` faults are spread over the range, cycling through every fault kind. Files
+    are written lazily by ``openmetrics_files``/``prometheus_texts``; the truth file right away.
+    """
+    if end is None:
+        end = math.floor(time.time() / 3600.0) * 3600.0
+    start = end - days * 86400.0
+    base = Fleet(DEFAULT_MODELS[:models], seed)
+    fleet = Fleet(base.models, seed, random_faults(base, start, end, incidents))
+    directory.mkdir(parents=True, exist_ok=True)
+    times = history_times(start, end, step)
+    write_truth(fleet, float(times[0]), float(times[-1]), step, directory / "truth.json")
+    return SimHistory(fleet, float(times[0]), float(times[-1]), step, directory)
