@@ -1,0 +1,86 @@
+"""From alerter.yaml models to a working runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubeapi_server import Cluster, deployment
+
+from alerter.config.engine import AppConfig
+from alerter.config.engine import Policy as PolicyConfig
+from alerter.model import Alert, AlertState, Labels
+from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
+from alerter.remediate.policy import Mode
+from alerter.remediate.wiring import build_runner, policy_from_config, switches_from_config
+from alerter.store import Store
+
+T0 = 1_800_000_000.0
+
+
+def config(**extra: Any) -> AppConfig:
+    return AppConfig.model_validate(
+        {
+            "prometheus": {"url": "http://127.0.0.1:9090"},
+            "policies": [
+                {"name": "scale-vllm", "mode": "auto", "scale": {"deployment": "inference/vllm", "step": 2,
+                                                                 "max_replicas": 16},
+                 "cooldown": "10m", "max_actions": {"count": 3, "per": "1h"}, "verify": {"within": "10m"},
+                 "circuit_breaker": {"after_ineffective": 2}, "revert_on_resolve": True},
+                {"name": "fallback", "mode": "approve",
+                 "route": {"httproute": "inference/chat", "backend": "backup", "weight": 100}},
+                {"name": "router", "configmap": {"configmap": "inference/router", "key": "model", "value": "8b",
+                                                 "restart": "inference/router"}},
+            ],
+            "remediation": {"allow_namespaces": ["inference"], "max_concurrent": 2,
+                            "lease": {"namespace": "alerter", "name": "alerter", "duration": "15s"}},
+            **extra,
+        }
+    )  # fmt: skip
+
+
+def test_policies_convert_field_by_field() -> None:
+    scale, route, router = (policy_from_config(p) for p in config().policies)
+    assert scale.action == ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)
+    assert (scale.limits.mode, scale.limits.cooldown, scale.limits.max_actions, scale.limits.per) == (
+        Mode.AUTO, 600.0, 3, 3600.0)  # fmt: skip
+    assert (scale.limits.verify_within, scale.limits.after_ineffective, scale.limits.revert_on_resolve) == (
+        600.0, 2, True)  # fmt: skip
+    assert route.action == RouteSpec(httproute="inference/chat", backend="backup", weight=100)
+    assert route.limits.mode is Mode.APPROVE
+    assert router.action == ConfigMapSpec(configmap="inference/router", key="model", value="8b",
+                                          restart="inference/router")  # fmt: skip
+    assert router.limits.mode is Mode.DRY_RUN, "dry-run unless the user says otherwise"
+    switches = switches_from_config(config().remediation)
+    assert (switches.paused, switches.max_concurrent, switches.allow) == (False, 2, ("inference",))
+
+
+def test_route_weight_beyond_a_percentage_names_the_policy() -> None:
+    bad = PolicyConfig.model_validate(
+        {"name": "flip", "route": {"httproute": "a/b", "backend": "x", "weight": 500}}
+    )
+    with pytest.raises(
+        ValueError, match=r"policy 'flip': route.weight is a percentage in \[0, 100\], got 500"
+    ):
+        policy_from_config(bad)
+
+
+def test_built_runner_acts_as_lease_holder(cluster: Cluster, api_client: Any, tmp_path: Path) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    with Store(tmp_path / "state.db", synchronous="NORMAL") as store:
+        runner = build_runner(config(), store, identity="pod-a", api_client=api_client)
+        firing = Alert(rule="TTFT", group="g", labels=Labels(), state=AlertState.FIRING, fired_at=T0 - 60, value=2.0,
+                       lower=0.0, upper=1.0)  # fmt: skip
+        (event,) = runner.step([(firing, ["scale-vllm"])], T0)
+    assert event.decision == "taken"
+    assert cluster.get("deployments", "inference", "vllm")["spec"]["replicas"] == 4
+    assert cluster.get("leases", "alerter", "alerter")["spec"]["holderIdentity"] == "pod-a"
+
+
+def test_unusable_credentials_are_reported(tmp_path: Path) -> None:
+    from alerter.errors import ActionError
+
+    cfg = config(remediation={"kubernetes": {"kubeconfig": str(tmp_path / "none")}})
+    with Store(":memory:") as store, pytest.raises(ActionError, match="cannot load Kubernetes credentials"):
+        build_runner(cfg, store, identity="pod-a")
