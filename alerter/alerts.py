@@ -210,7 +210,8 @@ def step(
 
     ``prev`` is what the previous step returned (``None`` for a series seen for the first time);
     the result is the new state, with ``last_eval=now``. Annotations are kept as they were: the
-    evaluator renders templates after the step.
+    evaluator renders templates after the step. A wall clock stepped backwards (NTP) is not an
+    error: elapsed times come out negative, which only delays transitions.
     """
     current = _start(prev, now, life, rule=rule, group=group, labels=labels)
     after = _HANDLERS[obs.signal](current, obs, now, life)
@@ -324,8 +325,6 @@ def _start(
                 f"previous alert belongs to {prev.group}/{prev.rule}{prev.labels!r}, "
                 f"not {group}/{rule}{labels!r}"
             )
-        if prev.last_eval is not None and now < prev.last_eval:
-            raise ValueError(f"time went backwards: now={now} is before the last evaluation {prev.last_eval}")
         current = _as_record(prev)
     recent = (
         tuple(t for t in current.transitions if t > now - life.flap_window) if life.damps_flapping else ()
