@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -266,3 +267,16 @@ def test_actions_list_prints_every_action(vllm: Cluster, api_client: Any, tmp_pa
     assert table[1].split()[:6] == ["1", "2027-01-15T08:00:00Z", "scale-vllm", "deployment/inference/vllm",
                                     "auto", "applied"]  # fmt: skip
     assert records[0].to_json()["change"]["desired"] == 4
+
+
+def test_every_decision_is_a_structured_log_line(
+    vllm: Cluster, api_client: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner(api_client, tmp_path / "db")
+    with caplog.at_level(logging.INFO, logger="alerter.remediate"):
+        events = runner.step([(alert(fired_at=T0 - 60), ["scale-vllm"])], T0)
+        events += runner.step([(alert(), ["scale-vllm"])], T0 + 300)
+    lines = [r for r in caplog.records if hasattr(r, "remediation")]
+    assert [r.remediation["decision"] for r in lines] == decisions(events) == ["skipped", "taken"]
+    assert lines[1].remediation["target"] == "deployment/inference/vllm"
+    assert [e["decision"] for e in runner.audit.events()] == ["taken", "skipped"]
