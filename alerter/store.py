@@ -40,7 +40,7 @@ import math
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,11 +76,10 @@ _MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-_ALERT_COLUMNS = (
-    "fingerprint, grp, rule, labels, state, active_at, fired_at, resolved_at, keep_firing_since, "
-    "last_eval, last_sent_at, value, expected, lower, upper, score, fraction, tier, reason, "
-    "annotations, transitions, flapping"
-)
+_TIMES = ("active_at", "fired_at", "resolved_at", "keep_firing_since", "last_eval", "last_sent_at")
+_NUMBERS = ("value", "expected", "lower", "upper")
+_OTHERS = ("score", "fraction", "tier", "reason", "annotations", "transitions", "flapping")
+_ALERT_COLUMNS = ", ".join(("fingerprint", "grp", "rule", "labels", "state", *_TIMES, *_NUMBERS, *_OTHERS))
 
 
 class StoreError(AlerterError):
@@ -377,65 +376,33 @@ def _real(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def _json(mapping: Mapping[str, str]) -> str:
+    return json.dumps(dict(mapping), sort_keys=True)
+
+
 def _alert_row(alert: Alert) -> tuple[Any, ...]:
     if not isinstance(alert, Alert):
         raise TypeError(f"save_alerts takes alerter.model.Alert values, got {type(alert).__name__}")
-    times = (alert.active_at, alert.fired_at, alert.resolved_at, alert.keep_firing_since)
-    transitions = [_time(t) for t in getattr(alert, "transitions", ())]
+    transitions = json.dumps([_time(t) for t in getattr(alert, "transitions", ())])
     return (
-        alert.fingerprint,
-        alert.group,
-        alert.rule,
-        json.dumps(dict(alert.labels), sort_keys=True),
-        AlertState(alert.state).value,
-        *(_optional_time(t) for t in times),
-        _optional_time(alert.last_eval),
-        _optional_time(alert.last_sent_at),
-        *(_real(v) for v in (alert.value, alert.expected, alert.lower, alert.upper)),
-        float(alert.score),
-        float(alert.fraction),
-        alert.tier,
-        alert.reason,
-        json.dumps(dict(alert.annotations), sort_keys=True),
-        json.dumps(transitions),
-        int(bool(getattr(alert, "flapping", False))),
-    )
+        alert.fingerprint, alert.group, alert.rule, _json(alert.labels), AlertState(alert.state).value,
+        *(_optional_time(getattr(alert, name)) for name in _TIMES),
+        *(_real(getattr(alert, name)) for name in _NUMBERS),
+        float(alert.score), float(alert.fraction), alert.tier, alert.reason, _json(alert.annotations),
+        transitions, int(bool(getattr(alert, "flapping", False))),
+    )  # fmt: skip
 
 
 def _alert_from_row(row: tuple[Any, ...]) -> AlertRecord:
-    _, group, rule, labels, state, active_at, fired_at, resolved_at, keep_since, last_eval, last_sent = row[
-        :11
-    ]
-    value, expected, lower, upper, score, fraction, tier, reason, annotations, transitions, flapping = row[
-        11:
-    ]
-
-    def real(v: float | None) -> float:
-        return math.nan if v is None else float(v)
-
+    _, group, rule, labels, state = row[:5]
+    times = dict(zip(_TIMES, row[5:11], strict=True))
+    numbers = {name: math.nan if v is None else v for name, v in zip(_NUMBERS, row[11:15], strict=True)}
+    score, fraction, tier, reason, annotations, transitions, flapping = row[15:]
     return AlertRecord(
-        rule=rule,
-        group=group,
-        labels=Labels(json.loads(labels)),
-        state=AlertState(state),
-        active_at=active_at,
-        fired_at=fired_at,
-        resolved_at=resolved_at,
-        keep_firing_since=keep_since,
-        last_eval=last_eval,
-        last_sent_at=last_sent,
-        value=real(value),
-        expected=real(expected),
-        lower=real(lower),
-        upper=real(upper),
-        score=score,
-        fraction=fraction,
-        tier=tier,
-        reason=reason,
-        annotations=json.loads(annotations),
-        transitions=tuple(json.loads(transitions)),
-        flapping=bool(flapping),
-    )
+        rule, group, Labels(json.loads(labels)), AlertState(state), **times, **numbers,
+        score=score, fraction=fraction, tier=tier, reason=reason, annotations=json.loads(annotations),
+        transitions=tuple(json.loads(transitions)), flapping=bool(flapping),
+    )  # fmt: skip
 
 
 def _health_row(health: RuleHealth) -> tuple[Any, ...]:
