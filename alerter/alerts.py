@@ -125,7 +125,11 @@ class Signal(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Observation:
-    """One series at one tick, with the numbers an alert carries into its messages."""
+    """One series at one tick, with the numbers an alert carries into its messages.
+
+    ``reason`` becomes the alert's ``reason``: why there is no data, what failed, or a detector's
+    remark (e.g. saturation); it is required for errors.
+    """
 
     signal: Signal
     value: float = math.nan
@@ -171,7 +175,8 @@ class Observation:
             reason = verdict.reason or ("no samples in window" if len(verdict) == 0 else "no usable value")
             return cls(Signal.NODATA, reason=reason, **numbers)
         out_of_band = verdict.fraction + _FLOAT_TOLERANCE >= trigger_fraction
-        return cls(Signal.ANOMALOUS if out_of_band and guard else Signal.NORMAL, **numbers)
+        signal = Signal.ANOMALOUS if out_of_band and guard else Signal.NORMAL
+        return cls(signal, reason=verdict.reason, **numbers)
 
     @classmethod
     def nodata(cls, reason: str = "", tier: str = "") -> Observation:
@@ -410,7 +415,7 @@ def _age_resolved(alert: AlertRecord, now: float, life: Lifecycle, then: AlertSt
 
 
 def _on_anomalous(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
-    alert = _with_numbers(alert, obs, reason="")
+    alert = _with_numbers(alert, obs, reason=obs.reason)
     if alert.state is AlertState.FIRING:
         return replace(alert, keep_firing_since=None)
     active_at = alert.active_at
@@ -423,7 +428,7 @@ def _on_anomalous(alert: AlertRecord, obs: Observation, now: float, life: Lifecy
 
 
 def _on_normal(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
-    alert = _with_numbers(alert, obs, reason="")
+    alert = _with_numbers(alert, obs, reason=obs.reason)
     if alert.state is AlertState.FIRING:
         return _recover(alert, now, life, life.keep_firing_for, waiting="")
     if alert.state is AlertState.RESOLVED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -273,6 +274,9 @@ def test_numbers_follow_observations_and_survive_outages() -> None:
     assert during_outage.reason == E.reason
     back = step(during_outage, A, 120, life, rule=RULE, group=GROUP, labels=LABELS)
     assert back.reason == ""
+    remark = replace(A, reason="p99 pinned at the top bucket: saturation")
+    saturated = step(back, remark, 150, life, rule=RULE, group=GROUP, labels=LABELS)
+    assert saturated.reason == remark.reason
     without_data = step(back, D, 180, life, rule=RULE, group=GROUP, labels=LABELS)
     assert math.isnan(without_data.value)
     assert without_data.reason == "quantile over no traffic"
@@ -341,7 +345,7 @@ def test_the_same_tick_may_be_evaluated_twice() -> None:
 # -- observations -------------------------------------------------------------------------------
 
 
-def verdict(values: list[float], anomalous: list[bool], tier: str = "stl") -> Verdict:
+def verdict(values: list[float], anomalous: list[bool], tier: str = "stl", reason: str = "") -> Verdict:
     n = len(values)
     ts = np.arange(n, dtype=float) * 60
     return Verdict(
@@ -353,6 +357,7 @@ def verdict(values: list[float], anomalous: list[bool], tier: str = "stl") -> Ve
         scores=np.where(anomalous, 0.99, 0.2),
         anomalous=np.array(anomalous, dtype=bool),
         tier=tier,
+        reason=reason,
     )
 
 
@@ -376,6 +381,13 @@ def test_from_verdict_applies_trigger_fraction_and_guard(
     assert obs.signal is signal
     assert obs.fraction == pytest.approx(out_of_band / 10)
     assert (obs.value, obs.expected, obs.tier) == (values[-1], 0.3, "stl")
+
+
+def test_from_verdict_carries_the_detector_remark() -> None:
+    remark = "cold start: ewma over 2h of data"
+    obs = Observation.from_verdict(verdict([0.9], [True], tier="ewma", reason=remark), 0.5)
+    assert (obs.signal, obs.reason) == (Signal.ANOMALOUS, remark)
+    assert step(None, obs, 0, Lifecycle(), rule=RULE, group=GROUP, labels=LABELS).reason == remark
 
 
 def test_from_verdict_without_usable_values_is_nodata() -> None:
