@@ -420,7 +420,7 @@ def _on_anomalous(alert: AlertRecord, obs: Observation, now: float, life: Lifecy
         return replace(alert, keep_firing_since=None)
     active_at = alert.active_at
     if alert.state is not AlertState.PENDING or active_at is None:
-        alert = replace(_quiet(alert, AlertState.PENDING, ""), active_at=now)
+        alert = replace(_quiet(alert, AlertState.PENDING, alert.reason), active_at=now)
         active_at = now
     if now - active_at + _FLOAT_TOLERANCE >= life.for_:
         return _fire(alert, now, life)
@@ -433,7 +433,7 @@ def _on_normal(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle
         return _recover(alert, now, life, life.keep_firing_for, waiting="")
     if alert.state is AlertState.RESOLVED:
         return _age_resolved(alert, now, life, then=AlertState.INACTIVE)
-    return _quiet(alert, AlertState.INACTIVE, "")
+    return _quiet(alert, AlertState.INACTIVE, alert.reason)
 
 
 def _on_nodata(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
