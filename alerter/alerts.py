@@ -430,7 +430,7 @@ def _on_anomalous(alert: AlertRecord, obs: Observation, now: float, life: Lifecy
 def _on_normal(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
     alert = _with_numbers(alert, obs, reason=obs.reason)
     if alert.state is AlertState.FIRING:
-        return _recover(alert, now, life, life.keep_firing_for, waiting="")
+        return _recover(alert, now, life, life.keep_firing_for, waiting=alert.reason)
     if alert.state is AlertState.RESOLVED:
         return _age_resolved(alert, now, life, then=AlertState.INACTIVE)
     return _quiet(alert, AlertState.INACTIVE, alert.reason)
