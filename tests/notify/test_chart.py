@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from alerter.notify.chart import render_chart
 T0 = 1_767_225_600.0
 
 
-def day_of_ttft() -> dict[str, np.ndarray]:
+def day_of_ttft() -> dict[str, Any]:
     ts = T0 + np.arange(0, 6 * 3600, 60, dtype=float)
     expected = 0.3 + 0.05 * np.sin(ts / 3600)
     values = expected + 0.01 * np.cos(ts / 97)

@@ -1,0 +1,127 @@
+"""Building the notification side from ``alerter.yaml``: receivers, routes, windows, pipeline.
+
+Called by the composition root (``app.py``) at start-up and on reload. Secrets are read here,
+once, from the ``*_env``/``*_file`` the config names; a missing one fails the start with the
+receiver named. ``slack_api_url`` lets the demo point every Slack receiver at the local sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from alerter.config.engine import AppConfig, MaintenanceWindow, Receiver
+from alerter.config.engine import Route as RouteConfig
+from alerter.model import Alert
+from alerter.notify import route as routing
+from alerter.notify.alertmanager import AlertmanagerNotifier
+from alerter.notify.base import Notifier
+from alerter.notify.blocks import RenderContext
+from alerter.notify.mute import Silences, Window
+from alerter.notify.outbox import RetryPolicy
+from alerter.notify.pipeline import Pipeline
+from alerter.notify.secret import Secret, load_secret
+from alerter.notify.slack import SlackNotifier
+from alerter.notify.webhook import WebhookNotifier
+from alerter.store import Store
+
+SLACK_API = "https://slack.com/api/"
+
+
+def notifiers_from_config(
+    receivers: Sequence[Receiver],
+    *,
+    context: RenderContext | None = None,
+    environ: Mapping[str, str] | None = None,
+    slack_api_url: str = SLACK_API,
+    external_url: str = "",
+    generator_url: Callable[[Alert, float], str] | None = None,
+) -> dict[str, Notifier]:
+    """One notifier per receiver, secrets loaded."""
+    out: dict[str, Notifier] = {}
+    for receiver in receivers:
+        where = f"receivers.{receiver.name}"
+        if receiver.slack is not None:
+            slack = receiver.slack
+            ctx = context or RenderContext()
+            ctx = RenderContext(**{**ctx.__dict__, "digest_threshold": slack.digest_threshold})
+            token = webhook = None
+            if slack.token_env or slack.token_file:
+                token = load_secret(
+                    f"{where}.slack.token", env=slack.token_env, file=slack.token_file, environ=environ
+                )
+            else:
+                webhook = load_secret(
+                    f"{where}.slack.webhook_url",
+                    env=slack.webhook_url_env,
+                    file=slack.webhook_url_file,
+                    environ=environ,
+                )
+            out[receiver.name] = SlackNotifier(
+                receiver.name,
+                slack.channel or "",
+                token=token,
+                webhook_url=webhook,
+                base_url=slack_api_url,
+                context=ctx,
+            )
+        elif receiver.alertmanager is not None:
+            am = receiver.alertmanager
+            out[receiver.name] = AlertmanagerNotifier(
+                receiver.name, am.url, timeout=am.timeout, generator_url=generator_url
+            )
+        elif receiver.webhook is not None:
+            hook = receiver.webhook
+            url: str | Secret = hook.url or load_secret(
+                f"{where}.webhook.url", env=hook.url_env, file=hook.url_file, environ=environ
+            )
+            secret = None
+            if hook.hmac_secret_env or hook.hmac_secret_file:
+                secret = load_secret(
+                    f"{where}.webhook.hmac_secret",
+                    env=hook.hmac_secret_env,
+                    file=hook.hmac_secret_file,
+                    environ=environ,
+                )
+            out[receiver.name] = WebhookNotifier(
+                receiver.name, url, hmac_secret=secret, timeout=hook.timeout, external_url=external_url
+            )
+    return out
+
+
+def signing_secrets(
+    receivers: Sequence[Receiver], *, environ: Mapping[str, str] | None = None
+) -> dict[str, Secret]:
+    """Slack signing secrets by receiver name, for verifying interactivity callbacks."""
+    out = {}
+    for receiver in receivers:
+        slack = receiver.slack
+        if slack is not None and (slack.signing_secret_env or slack.signing_secret_file):
+            out[receiver.name] = load_secret(
+                f"receivers.{receiver.name}.slack.signing_secret",
+                env=slack.signing_secret_env,
+                file=slack.signing_secret_file,
+                environ=environ,
+            )
+    return out
+
+
+def windows_from_config(windows: Sequence[MaintenanceWindow]) -> list[Window]:
+    return [Window.build(w.name, w.cron, w.duration, w.matchers, w.timezone) for w in windows]
+
+
+def pipeline_from_config(
+    config: AppConfig, store: Store, notifiers: Mapping[str, Notifier], *, retry: RetryPolicy | None = None
+) -> Pipeline:
+    """The pipeline for ``config``; without a ``route`` every alert goes to the first receiver."""
+    if not notifiers:
+        raise ValueError("no receivers configured: add one under `receivers` to send notifications")
+    route_config = config.route or RouteConfig(receiver=next(iter(notifiers)), group_by=["alertname"])
+    root = routing.build(route_config, known_receivers=list(notifiers))
+    return Pipeline(
+        store,
+        root,
+        notifiers,
+        silences=Silences(store),
+        windows=windows_from_config(config.maintenance),
+        retry=retry,
+    )

@@ -1,0 +1,86 @@
+"""Silences (persisted create/list/expire) and the muter that combines them with maintenance windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alerter.model import Labels
+from alerter.notify.mute import Muter, SilenceError, Silences, Window
+from alerter.store import Store
+
+T0 = 1_767_225_600.0  # Thursday 2026-01-01 00:00 UTC
+LLAMA = Labels(alertname="TTFTAnomaly", model_name="llama3-70b", namespace="inference")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state.db") as opened:
+        yield opened
+
+
+def test_add_list_expire_round_trip_and_persist(store: Store, tmp_path: Path) -> None:
+    silences = Silences(store)
+    made = silences.add(
+        ['model_name=~"llama.*"', "namespace!=dev"], ends_at=T0 + 3600, now=T0, comment="deploy"
+    )
+    assert [s.id for s in silences.list(T0)] == [made.id]
+    assert [str(m) for m in made.matchers] == ['model_name=~"llama.*"', 'namespace!="dev"']
+    assert made.state(T0) == "active" and made.mutes(LLAMA, T0)
+    expired = silences.expire(made.id, T0 + 60)
+    assert expired.state(T0 + 60) == "expired" and not expired.mutes(LLAMA, T0 + 60)
+    assert silences.list(T0 + 60) == []
+    assert [s.id for s in silences.list(T0 + 60, include_expired=True)] == [made.id]
+    store.close()
+    with Store(tmp_path / "state.db") as reopened:
+        again = Silences(reopened).get(made.id)
+    assert again.comment == "deploy" and again.ends_at == T0 + 60
+
+
+def test_future_silence_is_pending_until_it_starts(store: Store) -> None:
+    silence = Silences(store).add(["model_name=x"], starts_at=T0 + 600, ends_at=T0 + 1200, now=T0)
+    assert silence.state(T0) == "pending" and not silence.active(T0)
+    assert silence.active(T0 + 600) and not silence.active(T0 + 1200)
+
+
+@pytest.mark.parametrize(
+    ("matchers", "ends_at", "message"),
+    [
+        ([], T0 + 60, "at least one matcher"),
+        (['model_name=~".*"'], T0 + 60, "also match alerts without"),
+        (["model name=x"], T0 + 60, "invalid matcher"),
+        (['x=~"("'], T0 + 60, "invalid matcher"),
+        (["model_name=x"], T0, "end after it starts"),
+    ],
+)
+def test_bad_silences_are_refused(store: Store, matchers: list[str], ends_at: float, message: str) -> None:
+    with pytest.raises(SilenceError, match=message):
+        Silences(store).add(matchers, ends_at=ends_at, now=T0)
+
+
+def test_expire_unknown_or_expired_is_an_error(store: Store) -> None:
+    silences = Silences(store)
+    with pytest.raises(SilenceError, match="no silence with id"):
+        silences.expire("nope", T0)
+    made = silences.add(["model_name=x"], ends_at=T0 + 60, now=T0)
+    with pytest.raises(SilenceError, match="already expired"):
+        silences.expire(made.id, T0 + 60)
+
+
+def test_muter_names_what_mutes(store: Store) -> None:
+    silence = Silences(store).add(['model_name="mistral-7b"'], ends_at=T0 + 60, now=T0)
+    window = Window.build("deploys", "0 0 * * THU", 1800, ['namespace="inference"'])
+    muter = Muter([silence], [window], T0 + 10)
+    assert muter.reason(LLAMA) == "maintenance deploys"
+    assert muter.reason(LLAMA.with_(model_name="mistral-7b")) == f"silence {silence.id}"
+    assert muter.reason(LLAMA.with_(namespace="batch")) is None
+    assert Muter([silence], [window], T0 + 1800).reason(LLAMA) is None
+
+
+def test_window_validation() -> None:
+    with pytest.raises(ValueError, match="duration"):
+        Window.build("w", "0 0 * * *", 0, [])
+    with pytest.raises(ValueError, match="timezone"):
+        Window.build("w", "0 0 * * *", 60, [], "Nowhere/Land")
