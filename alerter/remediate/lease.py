@@ -7,11 +7,18 @@ expiry and takeover are tested without waiting. API calls go through ``remediate
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from alerter.errors import ActionError
 from alerter.remediate.kubernetes import coordination_api, microtime, translate
+
+RECENT_ACTIONS = "alerter.io/recent-actions"
+"""Lease annotation: JSON {target: [unix times of actions]}, so a new leader keeps cooldowns."""
+RETENTION = 86400.0
+KEEP_PER_TARGET = 20
 
 
 class LeaseLock:
@@ -21,6 +28,10 @@ class LeaseLock:
     has not renewed within the lease duration. Writes carry the resourceVersion read, so when
     two replicas race the API server accepts one and answers 409 to the other, which then
     simply is not the leader this round.
+
+    Each replica keeps its own audit log, so the Lease also carries the times of recent actions
+    per target (``record_action`` / ``recent_actions``): a replica that takes over still honours
+    the cooldowns and rate limits of actions its predecessor took.
     """
 
     def __init__(self, api_client: Any, *, namespace: str, name: str, identity: str, duration: float) -> None:
@@ -30,6 +41,7 @@ class LeaseLock:
             raise ValueError("lease identity must not be empty")
         self._api = coordination_api(api_client)
         self.namespace, self.name, self.identity, self.duration = namespace, name, identity, duration
+        self._recent: dict[str, list[float]] = {}
 
     def acquire(self, now: float) -> bool:
         """True when this replica holds the Lease until ``now + duration``."""
@@ -39,7 +51,9 @@ class LeaseLock:
         except ActionError as exc:
             if exc.reason != "not-found":
                 raise
+            self._recent = {}
             return self._write(None, now, transitions=0)
+        self._recent = _parse(lease.metadata.annotations, now)
         spec = lease.spec
         if spec.holder_identity == self.identity:
             return self._write(
@@ -54,7 +68,11 @@ class LeaseLock:
         body: dict[str, Any] = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {"name": self.name, "namespace": self.namespace},
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "annotations": {RECENT_ACTIONS: json.dumps(self._recent, sort_keys=True)},
+            },
             "spec": {
                 "holderIdentity": self.identity,
                 "leaseDurationSeconds": max(1, round(self.duration)),
@@ -75,3 +93,38 @@ class LeaseLock:
                 return False
             raise
         return True
+
+    def recent_actions(self) -> Mapping[str, tuple[float, ...]]:
+        """Action times per target as of the last ``acquire``, from every replica that led."""
+        return {target: tuple(times) for target, times in self._recent.items()}
+
+    def record_action(self, target: str, at: float) -> bool:
+        """Add an action on ``target`` to the Lease; False if this replica no longer holds it."""
+        for _ in range(3):
+            with translate(f"read lease {self.namespace}/{self.name}"):
+                lease = self._api.read_namespaced_lease(self.name, self.namespace)
+            if lease.spec.holder_identity != self.identity:
+                return False
+            self._recent = _parse(lease.metadata.annotations, at)
+            self._recent[target] = [*self._recent.get(target, []), at][-KEEP_PER_TARGET:]
+            if self._write(lease, at, transitions=int(lease.spec.lease_transitions or 0),
+                           acquired=lease.spec.acquire_time):  # fmt: skip
+                return True
+        return False
+
+
+def _parse(annotations: Mapping[str, str] | None, now: float) -> dict[str, list[float]]:
+    """The recent actions annotation, without entries older than ``RETENTION``; garbage is dropped."""
+    try:
+        raw = json.loads((annotations or {}).get(RECENT_ACTIONS, "{}"))
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, list[float]] = {}
+    for target, times in raw.items():
+        if isinstance(times, list):
+            kept = sorted(float(t) for t in times if isinstance(t, int | float) and now - t < RETENTION)
+            if kept:
+                out[str(target)] = kept[-KEEP_PER_TARGET:]
+    return out

@@ -45,6 +45,7 @@ class Outcome(enum.StrEnum):
     EXPIRED = "expired"
     WOULD_APPLY = "would-apply"  # dry-run: recorded what it would have done
     BREAKER_RESET = "breaker-reset"  # a human closed the circuit breaker again
+    ELSEWHERE = "applied-elsewhere"  # taken by another replica while it led (known from the Lease)
 
 
 IN_FLIGHT = frozenset({Outcome.PENDING_APPROVAL, Outcome.APPROVED, Outcome.APPLIED})
@@ -57,6 +58,7 @@ COUNTED = frozenset(
         Outcome.FAILED,
         Outcome.PENDING_APPROVAL,
         Outcome.APPROVED,
+        Outcome.ELSEWHERE,
     }
 )
 

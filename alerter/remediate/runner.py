@@ -17,7 +17,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from alerter.durations import format_duration
 from alerter.errors import ActionError
@@ -25,7 +25,7 @@ from alerter.model import Alert, AlertState, Decision
 from alerter.remediate import policy as gates
 from alerter.remediate.actions import ActionSpec, Change, ScaleSpec, target_key
 from alerter.remediate.audit import ActionRecord, AuditLog
-from alerter.remediate.policy import Limits, Mode, Outcome, Situation, Switches
+from alerter.remediate.policy import Attempt, Limits, Mode, Outcome, Situation, Switches
 
 log = logging.getLogger("alerter.remediate")
 
@@ -86,6 +86,15 @@ class Actuator(Protocol):
 
 class Leader(Protocol):
     def acquire(self, now: float) -> bool: ...
+
+
+@runtime_checkable
+class SharedHistory(Protocol):
+    """A leader that also shares action times between replicas (``remediate.lease.LeaseLock``)."""
+
+    def recent_actions(self) -> Mapping[str, Sequence[float]]: ...
+
+    def record_action(self, target: str, at: float) -> bool: ...
 
 
 _REVERTIBLE = (Outcome.APPLIED, Outcome.EFFECTIVE, Outcome.INEFFECTIVE)
@@ -186,7 +195,7 @@ class Runner:
             alert=alert,
             namespace=namespace,
             name=name,
-            history=self.audit.history(target),
+            history=self._history(target),
             in_flight_total=len(self.audit.in_flight()),
             now=now,
         )
@@ -204,6 +213,17 @@ class Runner:
         if not decision.allowed:
             return self._note(alert, policy.name, target, now, "skipped", "bounds", decision.reason)
         return self._start(alert, policy, target, change, now)
+
+    def _history(self, target: str) -> list[Attempt]:
+        local = self.audit.history(target)
+        if not isinstance(self.leader, SharedHistory):
+            return local
+        times = [a.at for a in local if not a.dry_run]
+        shared = self.leader.recent_actions().get(target, ())
+        # Actions this replica took are in its own log; the others were taken by a predecessor.
+        return local + [
+            Attempt(at=t, outcome=Outcome.ELSEWHERE) for t in shared if all(abs(t - u) > 1 for u in times)
+        ]
 
     def _start(self, alert: Alert, policy: Policy, target: str, change: Change, now: float) -> list[Event]:
         mode = policy.limits.mode
@@ -242,6 +262,11 @@ class Runner:
             ]
         verify_by = now + policy.limits.verify_within
         self.audit.update(record.id, now, outcome=Outcome.APPLIED, change=done, verify_by=verify_by)
+        if isinstance(self.leader, SharedHistory):
+            try:
+                self.leader.record_action(record.target, now)
+            except ActionError as exc:
+                log.warning("could not share the action on %s through the Lease: %s", record.target, exc)
         notes = "".join(f" ({n})" for n in done.notes)
         text = (f"Remediation ({policy.name}): {done.summary}{notes}. Verifying that the metric is back in "
                 f"its band within {format_duration(policy.limits.verify_within)}.")  # fmt: skip

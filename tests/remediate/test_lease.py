@@ -92,3 +92,25 @@ def test_forbidden_lease_is_an_error_not_silence(cluster: Cluster, api_client: A
 def test_bad_settings_are_refused(api_client: Any, duration: float, identity: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LeaseLock(api_client, namespace="alerter", name="x", identity=identity, duration=duration)
+
+
+def test_recent_actions_travel_with_the_lease(cluster: Cluster, api_client: Any) -> None:
+    a, b = lock(api_client, "pod-a"), lock(api_client, "pod-b")
+    assert a.acquire(NOW)
+    assert a.record_action("deployment/inference/vllm", NOW + 1)
+    assert a.acquire(NOW + 10), "renewing keeps the record"
+    assert not b.record_action("deployment/inference/vllm", NOW + 11), "only the holder records"
+    assert b.acquire(NOW + 60)
+    assert b.recent_actions() == {"deployment/inference/vllm": (NOW + 1,)}
+    assert b.acquire(NOW + 1 + 86400)
+    assert b.recent_actions() == {}, "a day later the record has aged out"
+
+
+@pytest.mark.parametrize("garbage", ["not json", "[1, 2]", '{"t": "x"}', '{"t": ["x"]}'])
+def test_a_garbled_record_is_ignored(cluster: Cluster, api_client: Any, garbage: str) -> None:
+    cluster.put("leases", {"metadata": {"namespace": "alerter", "name": "alerter-remediation",
+                                        "annotations": {"alerter.io/recent-actions": garbage}},
+                           "spec": {"holderIdentity": "pod-c", "leaseDurationSeconds": 30}})  # fmt: skip
+    a = lock(api_client, "pod-a")
+    assert a.acquire(NOW)
+    assert a.recent_actions() == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from alerter.remediate import audit as audit_mod
 from alerter.remediate.actions import RouteSpec, ScaleSpec
 from alerter.remediate.audit import AuditLog
 from alerter.remediate.kubernetes import KubeActuator
-from alerter.remediate.lease import LeaseLock
+from alerter.remediate.lease import RECENT_ACTIONS, LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
 from alerter.store import Store
@@ -280,3 +281,20 @@ def test_every_decision_is_a_structured_log_line(
     assert [r.remediation["decision"] for r in lines] == decisions(events) == ["skipped", "taken"]
     assert lines[1].remediation["target"] == "deployment/inference/vllm"
     assert [e["decision"] for e in runner.audit.events()] == ["taken", "skipped"]
+
+
+def test_a_new_leader_honours_its_predecessors_cooldown(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    def lease(identity: str) -> LeaseLock:
+        return LeaseLock(api_client, namespace="alerter", name="alerter", identity=identity, duration=15)
+
+    a = make_runner(api_client, tmp_path / "a", leader=lease("pod-a"))
+    b = make_runner(api_client, tmp_path / "b", leader=lease("pod-b"))
+    assert decisions(a.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    (skipped,) = b.step([(alert(), ["scale-vllm"])], T0 + 30)  # pod-a is gone; pod-b leads now
+    assert skipped.gate == "cooldown", skipped.reason
+    assert decisions(b.step([(alert(), ["scale-vllm"])], T0 + 600)) == ["taken"]
+    assert replicas(vllm) == 6
+    shared = json.loads(vllm.get("leases", "alerter", "alerter")["metadata"]["annotations"][RECENT_ACTIONS])
+    assert shared == {"deployment/inference/vllm": [T0, T0 + 600]}
