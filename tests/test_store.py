@@ -302,6 +302,17 @@ def test_a_file_store_uses_wal_and_the_requested_durability(tmp_path: Path) -> N
         assert db.execute("PRAGMA synchronous").fetchone() == (1,)
 
 
+def test_a_second_reader_sees_committed_state_while_a_write_is_open(tmp_path: Path) -> None:
+    """WAL: the CLI or a second replica reads while the engine is inside a transaction."""
+    path = tmp_path / "state.db"
+    with Store(path) as engine, Store(path) as cli:
+        engine.save_alerts([alert("committed")])
+        with engine.transaction():
+            engine.save_alerts([alert("uncommitted")])
+            assert [a.labels["model_name"] for a in cli.load_alerts()] == ["committed"]
+        assert len(cli.load_alerts()) == 2
+
+
 def test_a_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     Store(path).close()
