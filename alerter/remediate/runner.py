@@ -23,7 +23,7 @@ from alerter.durations import format_duration
 from alerter.errors import ActionError
 from alerter.model import Alert, AlertState, Decision
 from alerter.remediate import policy as gates
-from alerter.remediate.actions import ActionSpec, Change, ScaleSpec, target_key
+from alerter.remediate.actions import ActionSpec, Change, ConfigMapSpec, ScaleSpec, split_ref, target_key
 from alerter.remediate.audit import ActionRecord, AuditLog
 from alerter.remediate.policy import Attempt, Limits, Mode, Outcome, Situation, Switches
 
@@ -200,6 +200,13 @@ class Runner:
             now=now,
         )
         gate, decision = gates.refusal(situation)
+        if decision.allowed and isinstance(policy.action, ConfigMapSpec) and policy.action.restart:
+            # the Deployment restarted after a ConfigMap change must be allowed as well
+            namespace, name = split_ref(policy.action.restart, "configmap.restart")
+            gate, decision = (
+                "allow_list",
+                gates.allow_list(replace(situation, namespace=namespace, name=name)),
+            )
         if not decision.allowed:
             return self._note(alert, policy.name, target, now, "skipped", gate, decision.reason)
         try:

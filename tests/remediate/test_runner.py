@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeapi_server import Cluster, deployment, hpa, httproute
+from kubeapi_server import Cluster, configmap, deployment, hpa, httproute
 
 from alerter.errors import ActionError
 from alerter.model import Alert, AlertState, Labels
 from alerter.remediate import audit as audit_mod
-from alerter.remediate.actions import RouteSpec, ScaleSpec
+from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.audit import AuditLog
 from alerter.remediate.kubernetes import KubeActuator
 from alerter.remediate.lease import RECENT_ACTIONS, LeaseLock
@@ -298,3 +298,14 @@ def test_a_new_leader_honours_its_predecessors_cooldown(
     assert replicas(vllm) == 6
     shared = json.loads(vllm.get("leases", "alerter", "alerter")["metadata"]["annotations"][RECENT_ACTIONS])
     assert shared == {"deployment/inference/vllm": [T0, T0 + 600]}
+
+
+def test_a_restart_outside_the_allow_list_is_refused(
+    cluster: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    cluster.put("configmaps", configmap("inference", "router", {"model": "a"}))
+    spec = ConfigMapSpec(configmap="inference/router", key="model", value="b", restart="kube-system/router")
+    runner = make_runner(api_client, tmp_path / "db", spec)
+    (skipped,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert skipped.gate == "allow_list" and "kube-system/router is not in" in skipped.reason
+    assert not cluster.calls_of("patch", "configmaps")
