@@ -261,55 +261,20 @@ class KubeActuator:
         with translate(f"read the scale of deployment {namespace}/{name}"):
             current = int(self._apps.read_namespaced_deployment_scale(name, namespace).spec.replicas or 0)
         wanted = scale_target(current, spec)
-        scaled = self._scaledobject_for(namespace, name)
-        if scaled is not None:
-            so_spec = scaled.get("spec", {})
-            previous = so_spec.get("minReplicaCount")
-            desired = min(wanted, int(so_spec.get("maxReplicaCount", 100)))
-            if _scales_up(spec):
-                desired = max(desired, int(previous or 0))
-            so_name = scaled["metadata"]["name"]
-            return Change(
-                "scaledobject",
-                namespace,
-                so_name,
-                previous,
-                desired,
-                f"raise minReplicaCount of KEDA ScaledObject {namespace}/{so_name} "
-                f"{previous or 0} -> {desired} (deployment {name} at {current} replicas)",
-                extra={"deployment": name, "replicas": current},
-            )
+        context = {"deployment": name, "replicas": current}
+        owner = self._scaledobject_for(namespace, name)
+        if owner is not None:
+            so = owner.get("spec", {})
+            return _raise_floor("scaledobject", "ScaledObject minReplicaCount", namespace,
+                                owner["metadata"]["name"], so.get("minReplicaCount"), int(so.get("maxReplicaCount", 100)),
+                                spec, wanted, context)  # fmt: skip
         hpa = self._hpa_for(namespace, name)
         if hpa is not None:
-            previous = int(hpa.spec.min_replicas or 1)
-            desired = min(wanted, int(hpa.spec.max_replicas))
-            if _scales_up(spec):
-                desired = max(desired, previous)
-            notes = (
-                (f"HPA maxReplicas {hpa.spec.max_replicas} caps the target {wanted}",)
-                if wanted > desired
-                else ()
-            )
-            return Change(
-                "hpa",
-                namespace,
-                hpa.metadata.name,
-                previous,
-                desired,
-                f"set minReplicas of HPA {namespace}/{hpa.metadata.name} {previous} -> {desired} "
-                f"(deployment {name} at {current} replicas)",
-                notes=notes,
-                extra={"deployment": name, "replicas": current},
-            )
-        return Change(
-            "deployment/scale",
-            namespace,
-            name,
-            current,
-            wanted,
-            f"scale deployment {namespace}/{name} {current} -> {wanted} replicas",
-            extra={"deployment": name, "replicas": current},
-        )
+            return _raise_floor("hpa", "HPA minReplicas", namespace, hpa.metadata.name,
+                                int(hpa.spec.min_replicas or 1), int(hpa.spec.max_replicas), spec, wanted,
+                                context)  # fmt: skip
+        summary = f"scale deployment {namespace}/{name} {current} -> {wanted} replicas"
+        return Change("deployment/scale", namespace, name, current, wanted, summary, extra=context)
 
     # ---- writes ------------------------------------------------------------------------------
 
@@ -413,6 +378,28 @@ class KubeActuator:
                 auth_settings=["BearerToken"],
                 _return_http_data_only=True,
             )
+
+
+_CAP_FIELD = {"minReplicas": "maxReplicas", "minReplicaCount": "maxReplicaCount"}
+
+
+def _raise_floor(via: str, what: str, namespace: str, owner: str, previous: int | None, cap: int,
+                 spec: ScaleSpec, wanted: int, context: dict[str, Any]) -> Change:  # fmt: skip
+    """An autoscaler owns the Deployment: move its floor instead, within its own maximum.
+
+    Scaling the Deployment directly would be undone by the autoscaler within seconds. ``what``
+    is the owner's kind and floor field, e.g. ``"HPA minReplicas"``.
+    """
+    kind, floor_field = what.split(" ", 1)
+    desired = min(wanted, cap)
+    if _scales_up(spec):
+        desired = max(desired, previous or 0)
+    notes: tuple[str, ...] = ()
+    if wanted > desired:
+        notes = (f"{kind} {_CAP_FIELD[floor_field]} {cap} caps the target {wanted}",)
+    summary = (f"set {floor_field} of {kind} {namespace}/{owner} {previous or 0} -> {desired} "
+               f"(deployment {context['deployment']} at {context['replicas']} replicas)")  # fmt: skip
+    return Change(via, namespace, owner, previous, desired, summary, notes=notes, extra=context)
 
 
 def _value_ops(path: str, expected: Any, desired: Any) -> list[dict[str, Any]]:
