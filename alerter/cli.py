@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from alerter import __version__
 from alerter.config import load
 from alerter.errors import AlerterError, ConfigErrors
+from alerter.sim import cli as sim_cli
 
 
 def _count(n: int, one: str, many: str = "") -> str:
@@ -44,6 +45,17 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from alerter import app
+
+    try:
+        return app.run(args.config)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="alerter", description="Anomaly-detection alerting for LLM inference services."
@@ -59,6 +71,16 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--config", "-c", help="alerter.yaml (its rule_files are checked too)")
     check.add_argument("rule_files", nargs="*", help="rule files, directories of them, or globs")
     check.set_defaults(func=_check)
+
+    run = sub.add_parser(
+        "run",
+        help="run the engine",
+        description="Evaluate the rules on their schedules; SIGHUP reloads the config.",
+    )
+    run.add_argument("--config", "-c", required=True, help="alerter.yaml")
+    run.set_defaults(func=_run)
+
+    sim_cli.register(sub)
     return root
 
 

@@ -312,8 +312,10 @@ class ServerConfig(Model):
     @classmethod
     def _listen(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"expected host:port, e.g. 0.0.0.0:9464, got {value!r}")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(
+                f"expected host:port (port 0 picks a free one), e.g. 0.0.0.0:9464, got {value!r}"
+            )
         return value
 
 

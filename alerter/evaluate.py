@@ -1,0 +1,226 @@
+"""One rule over its series at one tick: query, judge against baselines, step the alerts.
+
+Called by the engine for every rule of a group at each tick, and by backtests with a clock that
+walks through history. It only produces values (alert records, verdicts, rule health); sending
+and acting happen elsewhere. A failing query puts the rule's alerts in ``error`` without ever
+resolving them; a failing series is isolated from the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from alerter import alerts
+from alerter.alerts import AlertRecord, Lifecycle, Observation
+from alerter.baselines import Baselines, BaselineSpec
+from alerter.config.rules import Rule, RuleGroup
+from alerter.config.templates import render
+from alerter.errors import AlerterError, SourceError
+from alerter.model import AlertState, Labels, Series, Verdict
+from alerter.source import Source
+from alerter.store import RuleHealth
+
+log = logging.getLogger(__name__)
+
+
+def rule_digest(group: RuleGroup, rule: Rule) -> str:
+    """Digest of everything that decides a rule's alerts; alert state survives a reload only
+    when it is unchanged (see ``alerts.carry_over``)."""
+    payload = json.dumps(
+        [group.interval, group.labels, rule.model_dump(mode="json", by_alias=True)], sort_keys=True
+    )
+    return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """A rule prepared for evaluation: its group, timing and baseline spec."""
+
+    group: RuleGroup
+    rule: Rule
+    lifecycle: Lifecycle
+    baseline: BaselineSpec
+    digest: str
+    lookback: float
+
+    @classmethod
+    def build(cls, group: RuleGroup, rule: Rule) -> RuleContext:
+        from alerter import detect
+
+        spec = BaselineSpec.for_rule(group.name, rule.alert, rule.expr, rule.baseline)
+        return cls(
+            group=group,
+            rule=rule,
+            lifecycle=Lifecycle.for_rule(
+                interval=group.interval, for_=rule.for_, keep_firing_for=rule.keep_firing_for
+            ),
+            baseline=spec,
+            digest=rule_digest(group, rule),
+            lookback=detect.build(rule.baseline).lookback,
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group.name, self.rule.alert)
+
+    @property
+    def window(self) -> float:
+        """Seconds of recent data fetched each tick: the trigger window plus what the detector needs."""
+        return self.rule.trigger.window + self.lookback
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """Everything one evaluation of one rule produced."""
+
+    alerts: tuple[AlertRecord, ...]
+    forget: tuple[str, ...]
+    verdicts: Mapping[str, Verdict]
+    health: RuleHealth
+    source_error: SourceError | None = None
+    series: Mapping[str, str] = field(default_factory=dict)
+    """Alert fingerprint -> fingerprint of the series labels (the baseline cache's key)."""
+
+
+def _tail(verdict: Verdict, since: float) -> Verdict:
+    """The verdict restricted to points after ``since`` (the trigger window)."""
+    keep = verdict.timestamps > since
+    if keep.all():
+        return verdict
+    scale = verdict.scale[keep] if verdict.scale is not None else None
+    return Verdict(
+        timestamps=verdict.timestamps[keep],
+        values=verdict.values[keep],
+        expected=verdict.expected[keep],
+        lower=verdict.lower[keep],
+        upper=verdict.upper[keep],
+        scores=verdict.scores[keep],
+        anomalous=verdict.anomalous[keep],
+        tier=verdict.tier,
+        scale=scale,
+        reason=verdict.reason,
+    )
+
+
+def _alert_labels(ctx: RuleContext, series_labels: Labels) -> Labels:
+    """Series labels plus group and rule labels plus ``alertname``, as Prometheus builds them."""
+    return Labels({**series_labels, **ctx.group.labels, **ctx.rule.labels, "alertname": ctx.rule.alert})
+
+
+def observe(
+    ctx: RuleContext, series: Series, baselines: Baselines, now: float
+) -> tuple[Observation, Verdict | None]:
+    """Judge one series: the observation for the state machine and the verdict behind it."""
+    labels = series.labels.without("__name__")
+    guard = ctx.rule.when
+    window_start = now - ctx.rule.trigger.window
+    recent = series.values[series.timestamps > window_start]
+    if recent.size == 0 or np.isnan(recent).all():
+        return Observation.nodata("no samples in the trigger window"), None
+    detector = baselines.detector(ctx.baseline, labels.fingerprint, now)
+    if detector is None:
+        if guard is None:
+            return Observation.nodata("learning the baseline", tier="none"), None
+        values = recent[~np.isnan(recent)]
+        held = np.array([guard.holds(float(v)) for v in values])
+        fraction = float(held.mean())
+        signal = alerts.Signal.ANOMALOUS if fraction >= ctx.rule.trigger.fraction else alerts.Signal.NORMAL
+        return Observation(signal, value=float(values[-1]), fraction=fraction, tier="static"), None
+    verdict = _tail(detector.evaluate(series.timestamps, series.values), window_start)
+    holds = guard.holds(verdict.value) if guard is not None else True
+    return Observation.from_verdict(verdict, ctx.rule.trigger.fraction, guard=holds), verdict
+
+
+def _annotate(ctx: RuleContext, alert: AlertRecord, now: float) -> AlertRecord:
+    if alert.state in (AlertState.INACTIVE,) or not ctx.rule.annotations:
+        return alert
+    context: dict[str, Any] = {
+        "labels": dict(alert.labels),
+        "value": alert.value,
+        "expected": alert.expected,
+        "lower": alert.lower,
+        "upper": alert.upper,
+        "score": alert.score,
+        "fraction": alert.fraction,
+        "since": alert.active_at,
+        "tier": alert.tier,
+        "rule": ctx.rule.alert,
+    }
+    return replace(alert, annotations={k: render(v, context) for k, v in ctx.rule.annotations.items()})
+
+
+def evaluate_rule(
+    ctx: RuleContext, source: Source, baselines: Baselines, previous: Mapping[str, AlertRecord], now: float
+) -> RuleResult:
+    """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records."""
+    started = time.perf_counter()
+    by_fingerprint: dict[str, tuple[Labels, Observation]] = {}
+    series_of: dict[str, str] = {}
+    verdicts: dict[str, Verdict] = {}
+    source_error: SourceError | None = None
+    error = ""
+    try:
+        fetched = source.query_range(ctx.rule.expr, now - ctx.window, now, ctx.group.interval)
+    except SourceError as exc:
+        source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
+    for series in fetched:
+        series_labels = series.labels.without("__name__")
+        labels = _alert_labels(ctx, series_labels)
+        try:
+            obs, verdict = observe(ctx, series, baselines, now)
+        except (AlerterError, ValueError, FloatingPointError) as exc:
+            log.warning(
+                "series evaluation failed",
+                extra={"rule": ctx.rule.alert, "labels": repr(labels), "error": str(exc)},
+            )
+            obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
+        fingerprint = _fingerprint(ctx, labels)
+        by_fingerprint[fingerprint] = (labels, obs)
+        series_of[fingerprint] = series_labels.fingerprint
+        if verdict is not None:
+            verdicts[fingerprint] = verdict
+    for fingerprint, prev in previous.items():
+        if fingerprint not in by_fingerprint:
+            by_fingerprint[fingerprint] = (
+                prev.labels,
+                Observation.error(error) if source_error else Observation.absent(),
+            )
+    out: list[AlertRecord] = []
+    forget: list[str] = []
+    for fingerprint, (labels, obs) in by_fingerprint.items():
+        record = alerts.step(
+            previous.get(fingerprint),
+            obs,
+            now,
+            ctx.lifecycle,
+            rule=ctx.rule.alert,
+            group=ctx.group.name,
+            labels=labels,
+        )
+        if alerts.is_forgettable(record):
+            if fingerprint in previous:
+                forget.append(fingerprint)
+            continue
+        out.append(_annotate(ctx, record, now))
+    health = RuleHealth(
+        group=ctx.group.name,
+        rule=ctx.rule.alert,
+        last_eval=now,
+        duration=time.perf_counter() - started,
+        last_error=error,
+        last_error_at=now if error else None,
+        digest=ctx.digest,
+    )
+    return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of)
+
+
+def _fingerprint(ctx: RuleContext, labels: Labels) -> str:
+    return labels.with_(__rule__=ctx.rule.alert, __group__=ctx.group.name).fingerprint
