@@ -2,8 +2,9 @@
 
 The composition root builds one ``Runner`` and calls ``step(alerts, now)`` after every
 evaluation tick; the HTTP server calls ``approve`` / ``reject`` once it has verified a Slack
-button's signature (the CLI's ``list_actions``, ``pause`` and ``resume`` live in ``audit``). Only the holder of
-the Lease decides: other replicas return no events, so nothing is recorded or posted twice.
+button's signature (the CLI's ``list_actions``, ``pause`` and ``resume`` live in ``audit``).
+Only the holder of the Lease decides: other replicas return no events, so nothing is recorded or
+posted twice.
 
 Every decision returns an ``Event`` (also written to the audit log and logged as a structured
 line) and, where a human should hear of it, a ``Message`` for the alert's Slack thread; this
@@ -15,9 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from dataclasses import replace
 
 from alerter.durations import format_duration
 from alerter.errors import ActionError
@@ -25,76 +25,12 @@ from alerter.model import Alert, AlertState, Decision
 from alerter.remediate import policy as gates
 from alerter.remediate.actions import ActionSpec, Change, ConfigMapSpec, ScaleSpec, split_ref, target_key
 from alerter.remediate.audit import ActionRecord, AuditLog
-from alerter.remediate.policy import Attempt, Limits, Mode, Outcome, Situation, Switches
+from alerter.remediate.contracts import Actuator, Event, Leader, Message, Policy, SharedHistory
+from alerter.remediate.policy import Attempt, Mode, Outcome, Situation, Switches
+
+__all__ = ["Actuator", "Event", "Leader", "Message", "Policy", "Runner", "SharedHistory", "back_in_band"]
 
 log = logging.getLogger("alerter.remediate")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A named remediation: its gate limits and the action it takes."""
-
-    limits: Limits
-    action: ActionSpec
-
-    @property
-    def name(self) -> str:
-        return self.limits.name
-
-
-@dataclass(frozen=True)
-class Message:
-    """A line for the alert's Slack thread (``alert`` is the alert fingerprint keying the thread).
-
-    ``buttons`` asks the notifier for Approve / Reject buttons whose value is ``action_id``.
-    """
-
-    alert: str
-    rule: str
-    text: str
-    action_id: int | None = None
-    buttons: bool = False
-
-
-@dataclass(frozen=True)
-class Event:
-    """One decision: taken, skipped, failed, proposed, approved, verified, reverted..."""
-
-    at: float
-    decision: str
-    policy: str
-    target: str
-    alert: str
-    rule: str
-    reason: str
-    gate: str = ""
-    action_id: int | None = None
-    message: Message | None = None
-
-
-class Actuator(Protocol):
-    """What the runner needs from ``remediate.kubernetes.KubeActuator`` (or a recording double)."""
-
-    def annotations(self, spec: ActionSpec) -> Mapping[str, str]: ...
-
-    def plan(self, spec: ActionSpec) -> Change: ...
-
-    def apply(self, change: Change, now: float) -> Change: ...
-
-    def revert(self, change: Change, now: float) -> tuple[bool, str]: ...
-
-
-class Leader(Protocol):
-    def acquire(self, now: float) -> bool: ...
-
-
-@runtime_checkable
-class SharedHistory(Protocol):
-    """A leader that also shares action times between replicas (``remediate.lease.LeaseLock``)."""
-
-    def recent_actions(self) -> Mapping[str, Sequence[float]]: ...
-
-    def record_action(self, target: str, at: float) -> bool: ...
 
 
 _REVERTIBLE = (Outcome.APPLIED, Outcome.EFFECTIVE, Outcome.INEFFECTIVE)
