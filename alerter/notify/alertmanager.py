@@ -33,6 +33,7 @@ class AlertmanagerNotifier:
     """One Alertmanager (or a load balancer in front of a cluster)."""
 
     coalesce = True
+    threads = False
 
     def __init__(
         self,

@@ -85,6 +85,7 @@ class Notifier(Protocol):
     ``resend_interval`` (seconds, or None) makes the pipeline re-send a firing group at least
     that often, for receivers that expire alerts on their own (Alertmanager). ``coalesce`` says
     each payload carries the group's whole state, so older undelivered ones may be dropped.
+    ``threads`` says whether notes (remediation decisions) can be posted under the group's message.
     """
 
     @property
@@ -95,6 +96,11 @@ class Notifier(Protocol):
 
     @property
     def coalesce(self) -> bool: ...
+
+    @property
+    def threads(self) -> bool:
+        """True when later payloads can go into the first message's thread (Slack bot mode)."""
+        ...
 
     def render(self, notification: Notification) -> Payload:
         """Pure: the payload for ``notification`` (no I/O, no clock)."""

@@ -131,6 +131,41 @@ def render_closing(notification: Notification) -> dict[str, Any]:
     return {"text": _clip(text, MAX_TEXT), "blocks": [_section(text)]}
 
 
+@dataclass(frozen=True)
+class Button:
+    """An interactive button; Slack posts ``action_id`` and ``value`` back to the callback URL."""
+
+    action_id: str
+    text: str
+    value: str
+    style: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.style not in (None, "primary", "danger"):
+            raise ValueError(f"button style must be primary, danger or None, got {self.style!r}")
+        if not 0 < len(self.action_id) <= 255 or len(self.value) > 2000:
+            raise ValueError("button action_id must be 1-255 characters and value at most 2000")
+
+
+def note_message(text: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
+    """A thread note (a remediation decision, an approval request) with optional buttons."""
+    blocks: list[dict[str, Any]] = [_section(text)]
+    if buttons:
+        elements = []
+        for button in buttons[:25]:
+            element: dict[str, Any] = {
+                "type": "button",
+                "action_id": button.action_id,
+                "text": {"type": "plain_text", "text": _clip(button.text, 75)},
+                "value": button.value,
+            }
+            if button.style:
+                element["style"] = button.style
+            elements.append(element)
+        blocks.append({"type": "actions", "elements": elements})
+    return {"text": _clip(text, MAX_TEXT), "blocks": blocks}
+
+
 def severity_of(notification: Notification) -> Severity:
     """The worst severity among firing alerts; green when nothing fires."""
     firing = notification.firing

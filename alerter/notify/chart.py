@@ -9,6 +9,8 @@ from any thread.
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Callable, Mapping
 from datetime import UTC
 
 import matplotlib
@@ -22,12 +24,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter
 
+from alerter.errors import AlerterError
+from alerter.model import Alert, Verdict
+from alerter.notify.base import Notification
+
 _SERIES = "#1f5fa8"
 _EXPECTED = "#555555"
 _BAND = "#9bbbe0"
 _ANOMALY = "#d0312d"
 _GUARD = "#f2a900"
 _DAY = 86400.0
+log = logging.getLogger(__name__)
 
 
 def render_chart(
@@ -101,3 +108,43 @@ def _shade(axes: Axes, ts: npt.NDArray[np.float64], mask: npt.NDArray[np.generic
         right = (ts[stop - 1] + step / 2) / _DAY
         label = "anomalous" if i == 0 else None
         axes.axvspan(left, right, color=_ANOMALY, alpha=0.18, linewidth=0, label=label)
+
+
+def chart_provider(
+    fetch: Callable[[Alert, float], Verdict | None],
+    *,
+    thresholds: Mapping[str, float] | None = None,
+) -> Callable[[Notification], bytes | None]:
+    """The ``RenderContext.chart`` hook: chart the group's most anomalous alert.
+
+    ``fetch(alert, now)`` returns the detector's verdict over the recent hours (the engine
+    queries the source and evaluates the baseline). A failing fetch leaves the message without
+    a chart rather than holding it back.
+    """
+    limits = dict(thresholds or {})
+
+    def provide(notification: Notification) -> bytes | None:
+        candidates = notification.firing or notification.alerts
+        if not candidates:
+            return None
+        alert = max(candidates, key=lambda a: (a.score, a.fingerprint))
+        try:
+            verdict = fetch(alert, notification.now)
+        except (AlerterError, OSError) as err:
+            log.warning("no chart for %s: %s", alert.rule, err)
+            return None
+        if verdict is None or len(verdict) == 0:
+            return None
+        series = ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
+        return render_chart(
+            verdict.timestamps,
+            verdict.values,
+            verdict.expected,
+            verdict.lower,
+            verdict.upper,
+            verdict.anomalous,
+            limits.get(alert.rule),
+            f"{alert.rule} · {series}" if series else alert.rule,
+        )
+
+    return provide

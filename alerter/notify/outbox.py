@@ -38,6 +38,8 @@ SCHEMA = [
     """CREATE TABLE notify_group_alerts (
         group_key TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL,
         PRIMARY KEY (group_key, fingerprint))""",
+    """CREATE TABLE notify_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, group_key TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL)""",
     """CREATE TABLE notify_log (
         group_key TEXT PRIMARY KEY, firing TEXT NOT NULL, resolved TEXT NOT NULL, sent_at REAL NOT NULL)""",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -21,7 +22,7 @@ from typing import Any
 
 from alerter.model import Alert, AlertState, Labels
 from alerter.notify import dedup, sender
-from alerter.notify.base import Notification, Notifier, NotifyReason
+from alerter.notify.base import Notification, Notifier, NotifyReason, Payload, PayloadKind
 from alerter.notify.mute import Muter, Silences, Window
 from alerter.notify.outbox import Outbox, RetryPolicy
 from alerter.notify.route import Route
@@ -186,7 +187,12 @@ class Pipeline:
             (a.fingerprint, t) for a, t in zip(alerts, texts, strict=True) if a.state is AlertState.RESOLVED
         )
         return _Decision(
-            key, receiver, notification, seen, now + route.group_interval, len(alerts) - len(unmuted)
+            key,
+            receiver,
+            notification,
+            seen,
+            now + min(route.group_interval, repeat),
+            len(alerts) - len(unmuted),
         )
 
     def _record(self, decisions: list[_Decision], payloads: Mapping[str, Any], now: float) -> None:
@@ -201,6 +207,7 @@ class Pipeline:
                         "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?)",
                         (d.key, json.dumps(firing), json.dumps(resolved), now),
                     )
+                    self._release_notes(db, d.key, d.receiver, now)
                 for fingerprint, text in d.seen_resolved:
                     db.execute(
                         "DELETE FROM notify_group_alerts WHERE group_key = ? AND fingerprint = ? AND alert = ?",
@@ -209,9 +216,48 @@ class Pipeline:
                 left = db.execute("SELECT COUNT(*) FROM notify_group_alerts WHERE group_key = ?", (d.key,))
                 if left.fetchone()[0] == 0:
                     db.execute("DELETE FROM notify_groups WHERE key = ?", (d.key,))
+                    db.execute("DELETE FROM notify_notes WHERE group_key = ?", (d.key,))
                     db.execute("DELETE FROM notify_log WHERE group_key = ?", (d.key,))
                 else:
                     db.execute("UPDATE notify_groups SET next_flush = ? WHERE key = ?", (d.next_flush, d.key))
+
+    def note(self, fingerprint: str, body: Mapping[str, Any], now: float) -> int:
+        """Post ``body`` under the messages of every open group holding the alert; returns how many.
+
+        For remediation decisions and approval requests: they join the alert's Slack thread
+        through the outbox, so they survive restarts. A group not notified yet keeps the note
+        until its first message is enqueued, so the note never arrives before the alert.
+        Receivers without threads, and alerts whose groups are closed, get nothing.
+        """
+        count = 0
+        with self._lock, self.store.transaction() as db:
+            rows = db.execute(
+                "SELECT g.key, g.receiver, l.group_key IS NOT NULL FROM notify_group_alerts a "
+                "JOIN notify_groups g ON a.group_key = g.key LEFT JOIN notify_log l ON l.group_key = g.key "
+                "WHERE a.fingerprint = ? ORDER BY g.key",
+                (fingerprint,),
+            ).fetchall()
+            for key, receiver, notified in rows:
+                notifier = self.notifiers.get(receiver)
+                if notifier is None or not notifier.threads:
+                    continue
+                if notified:
+                    self.outbox.enqueue(
+                        db, receiver, key, "note", Payload(PayloadKind.REPLY, dict(body)), now
+                    )
+                else:
+                    db.execute(
+                        "INSERT INTO notify_notes (group_key, body, created) VALUES (?, ?, ?)",
+                        (key, json.dumps(dict(body)), now),
+                    )
+                count += 1
+        return count
+
+    def _release_notes(self, db: sqlite3.Connection, key: str, receiver: str, now: float) -> None:
+        notes = db.execute("SELECT body FROM notify_notes WHERE group_key = ? ORDER BY id", (key,)).fetchall()
+        for (body,) in notes:
+            self.outbox.enqueue(db, receiver, key, "note", Payload(PayloadKind.REPLY, json.loads(body)), now)
+        db.execute("DELETE FROM notify_notes WHERE group_key = ?", (key,))
 
     def pending_groups(self) -> list[tuple[str, float]]:
         """(group key, next flush) of every group, for status pages."""

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import URLError
+from urllib.parse import parse_qs
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -71,6 +74,49 @@ def verify_signature(signing_secret: Secret, timestamp: str, body: bytes, signat
     expected = "v0=" + hmac.new(signing_secret.reveal().encode(), base, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
         raise SignatureError("X-Slack-Signature does not match the body (wrong signing secret?)")
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A button press from a Slack message (a ``block_actions`` callback), already verified."""
+
+    action_id: str
+    value: str
+    user_id: str
+    user_name: str
+    channel: str
+    message_ts: str
+    response_url: str
+
+
+def parse_interaction(body: bytes) -> Interaction:
+    """Read the form-encoded ``payload`` of an interactivity callback; ValueError says what is wrong.
+
+    Verify the signature over the same ``body`` with ``verify_signature`` first.
+    """
+    fields = parse_qs(body.decode(errors="replace"))
+    if "payload" not in fields:
+        raise ValueError("interaction body has no 'payload' form field")
+    try:
+        data = json.loads(fields["payload"][0])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"interaction payload is not JSON: {err}") from None
+    if not isinstance(data, dict) or data.get("type") != "block_actions":
+        raise ValueError("only block_actions interactions (button presses) are supported")
+    actions = data.get("actions") or []
+    if not actions:
+        raise ValueError("interaction has no action")
+    user = data.get("user") or {}
+    container = data.get("container") or {}
+    return Interaction(
+        action_id=str(actions[0].get("action_id", "")),
+        value=str(actions[0].get("value", "")),
+        user_id=str(user.get("id", "")),
+        user_name=str(user.get("username") or user.get("name") or ""),
+        channel=str(container.get("channel_id") or (data.get("channel") or {}).get("id", "")),
+        message_ts=str(container.get("message_ts", "")),
+        response_url=str(data.get("response_url", "")),
+    )
 
 
 class _Redacting(logging.Filter):
@@ -129,6 +175,10 @@ class SlackNotifier:
             self._hook = WebhookClient(
                 webhook_url.reveal(), timeout=int(timeout), logger=logger, retry_handlers=[]
             )
+
+    @property
+    def threads(self) -> bool:
+        return self._web is not None
 
     def __repr__(self) -> str:
         mode = "bot" if self._web is not None else "webhook"

@@ -33,6 +33,7 @@ class WebhookNotifier:
     """POSTs Alertmanager-compatible webhook payloads to one URL."""
 
     coalesce = False
+    threads = False
     resend_interval = None
 
     def __init__(

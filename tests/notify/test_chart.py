@@ -9,7 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alerter.notify.chart import render_chart
+from alerter.errors import SourceError
+from alerter.model import Alert, AlertState, Labels, Verdict
+from alerter.notify.base import Notification, NotifyReason
+from alerter.notify.chart import chart_provider, render_chart
 
 T0 = 1_767_225_600.0
 
@@ -81,3 +84,47 @@ def test_nan_values_are_gaps_not_errors() -> None:
 def test_bad_input_is_refused(kwargs: dict[str, list[float]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render_chart(**kwargs)  # type: ignore[arg-type]
+
+
+def test_chart_provider_charts_the_most_anomalous_firing_alert() -> None:
+    data = day_of_ttft()
+    verdict = Verdict(
+        data["timestamps"],
+        data["values"],
+        data["expected"],
+        data["lower"],
+        data["upper"],
+        np.zeros(data["timestamps"].size),
+        data["anomalous"],
+        tier="stl",
+    )
+    asked: list[tuple[str, float]] = []
+
+    def fetch(alert: Alert, now: float) -> Verdict | None:
+        asked.append((alert.labels["pod"], now))
+        return verdict
+
+    def alert(pod: str, score: float, state: AlertState = AlertState.FIRING) -> Alert:
+        return Alert("TTFT", "g", Labels(pod=pod), state=state, score=score)
+
+    alerts = (alert("calm", 0.2), alert("wild", 0.9), alert("gone", 1.0, AlertState.RESOLVED))
+    note = Notification("r", "k", Labels(), alerts, NotifyReason.FIRST, T0)
+    png = chart_provider(fetch, thresholds={"TTFT": 0.5})(note)
+    assert png is not None and png_chunks(png)[0][0] == b"IHDR"
+    assert asked == [("wild", T0)]
+
+
+def test_chart_provider_leaves_out_the_chart_when_the_source_fails() -> None:
+    def fetch(alert: Alert, now: float) -> Verdict | None:
+        raise SourceError("unreachable", "connection refused", retryable=True)
+
+    note = Notification(
+        "r",
+        "k",
+        Labels(),
+        (Alert("TTFT", "g", Labels(pod="a"), state=AlertState.FIRING),),
+        NotifyReason.FIRST,
+        T0,
+    )
+    assert chart_provider(fetch)(note) is None
+    assert chart_provider(lambda a, now: None)(note) is None

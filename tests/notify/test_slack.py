@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 import pytest
 
 from alerter.errors import NotifyError
 from alerter.model import Alert, AlertState, Labels
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
+from alerter.notify.blocks import Button, note_message
 from alerter.notify.secret import Secret
-from alerter.notify.slack import SignatureError, SlackNotifier, verify_signature
+from alerter.notify.slack import SignatureError, SlackNotifier, parse_interaction, verify_signature
 from alerter.notify.slack_sink import SlackSink
 
 AlertFactory = Callable[..., Alert]
@@ -213,3 +216,61 @@ def test_signature_rejections_say_why(
 def test_signature_covers_the_body() -> None:
     with pytest.raises(SignatureError):
         verify_signature(SECRET, "1700000000", b"tampered", sign("1700000000", b"body"), 1700000000)
+
+
+def interaction_body(payload: object) -> bytes:
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def test_parse_interaction_reads_a_button_press() -> None:
+    body = interaction_body(
+        {
+            "type": "block_actions",
+            "user": {"id": "U1", "username": "ann"},
+            "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0001"},
+            "response_url": "https://hooks.slack.com/actions/T/1/x",
+            "actions": [{"action_id": "approve", "value": "action-42", "type": "button"}],
+        }
+    )
+    got = parse_interaction(body)
+    assert (got.action_id, got.value, got.user_id, got.user_name) == ("approve", "action-42", "U1", "ann")
+    assert (got.channel, got.message_ts) == ("C0001", "1700000000.000100")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"nothing=1", "no 'payload'"),
+        (b"payload=%7Bnot-json", "not JSON"),
+        (interaction_body({"type": "view_submission"}), "only block_actions"),
+        (interaction_body({"type": "block_actions", "actions": []}), "no action"),
+    ],
+)
+def test_parse_interaction_refuses_malformed_bodies(body: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_interaction(body)
+
+
+def test_note_with_buttons_posts_an_actions_block(sink: SlackSink) -> None:
+    buttons = [
+        Button("approve", "Approve", "action-42", "primary"),
+        Button("reject", "Reject", "action-42", "danger"),
+    ]
+    note = note_message("Proposed: scale inference/vllm-llama3 from 4 to 6 replicas", buttons)
+    notifier = bot(sink)
+    ts = notifier.post(body("alert"), key="k1")
+    notifier.deliver(Payload(PayloadKind.REPLY, note), "k2", ts)
+    reply = sink.messages("C0001")[-1]
+    assert reply["thread_ts"] == ts
+    actions = reply["blocks"][1]
+    assert [(e["action_id"], e["style"], e["value"]) for e in actions["elements"]] == [
+        ("approve", "primary", "action-42"),
+        ("reject", "danger", "action-42"),
+    ]
+
+
+def test_button_validation() -> None:
+    with pytest.raises(ValueError, match="style"):
+        Button("a", "A", "v", "green")
+    with pytest.raises(ValueError, match="action_id"):
+        Button("", "A", "v")

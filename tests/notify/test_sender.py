@@ -1,0 +1,154 @@
+"""Outbox sending rules with a recording receiver handed in through the Notifier protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from alerter.config.engine import Route as RouteConfig
+from alerter.errors import NotifyError
+from alerter.model import Alert, AlertState
+from alerter.notify import route as routing
+from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
+from alerter.notify.outbox import RetryPolicy
+from alerter.notify.pipeline import Pipeline
+from alerter.store import Store
+
+AlertFactory = Callable[..., Alert]
+T0 = 1_767_225_600.0
+
+
+@dataclass
+class Recorder:
+    """A receiver that records payloads and fails while ``failures`` has entries."""
+
+    name: str = "rec"
+    resend_interval: float | None = None
+    coalesce: bool = False
+    threads: bool = True
+    failures: list[Exception] = field(default_factory=list)
+    delivered: list[tuple[str, Payload, str | None]] = field(default_factory=list)
+    attempts: int = 0
+
+    def render(self, notification: Notification) -> Payload:
+        kinds = {a.labels.get("pod", ""): a.state.value for a in notification.alerts}
+        return Payload(notification.kind, {"reason": notification.reason.value, "alerts": kinds})
+
+    def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.delivered.append((key, payload, thread))
+        return thread or f"thread-{len(self.delivered)}"
+
+    def recover(self, payload: Payload, key: str, thread: str | None) -> tuple[bool, str | None]:
+        return any(k == key for k, _, _ in self.delivered), thread
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state.db") as opened:
+        yield opened
+
+
+def pipeline(store: Store, recorder: Recorder, **kw: object) -> Pipeline:
+    config = {"receiver": "rec", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "5m"}
+    return Pipeline(store, routing.build(RouteConfig.model_validate(config)), {"rec": recorder}, **kw)  # type: ignore[arg-type]
+
+
+def test_resend_interval_re_sends_firing_groups_often_enough(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder(resend_interval=60)
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    times = []
+    for step in range(0, 600, 15):
+        if p.flush(T0 + step).sent:
+            times.append(step)
+    assert times == list(range(0, 600, 60)), "every resend_interval, although group_interval is 5m"
+
+
+def test_coalescing_receiver_gets_only_the_newest_state_after_an_outage(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    recorder = Recorder(coalesce=True, failures=[NotifyError("down", retryable=True)] * 6)
+    p = pipeline(store, recorder, retry=RetryPolicy(initial=1, maximum=1))
+    a = make_alert(pod="a")
+    p.ingest([a], T0)
+    p.flush(T0)
+    p.ingest([make_alert(pod="b")], T0 + 1)
+    p.flush(T0 + 300)
+    p.ingest([Alert(**{**a.__dict__, "state": AlertState.RESOLVED, "resolved_at": T0 + 400})], T0 + 400)
+    p.flush(T0 + 600)
+    for step in range(601, 620):
+        p.flush(T0 + step)
+    sent = [payload.body["alerts"] for _, payload, _ in recorder.delivered]
+    assert sent == [{"a": "firing"}, {"a": "resolved", "b": "firing"}]
+    assert [e.state for e in reversed(p.outbox.history())] == ["sent", "superseded", "sent"]
+
+
+def test_a_receiver_that_raises_unexpectedly_is_retried_not_fatal(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    recorder = Recorder(failures=[RuntimeError("bug")])
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    assert p.flush(T0).retrying == 1
+    assert p.flush(T0 + 5).sent == 1
+
+
+def test_interrupted_entry_that_arrived_is_not_sent_again(store: Store, make_alert: AlertFactory) -> None:
+    """A timeout after the receiver took the payload: the retry asks before sending."""
+    recorder = Recorder()
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+
+    def deliver_then_time_out(payload: Payload, key: str, thread: str | None) -> str | None:
+        recorder.delivered.append((key, payload, thread))
+        raise NotifyError("read timed out", retryable=True)
+
+    recorder.deliver = deliver_then_time_out  # type: ignore[method-assign]
+    assert p.flush(T0).retrying == 1
+    report = p.flush(T0 + 10)
+    assert (report.recovered, report.sent) == (1, 0) and len(recorder.delivered) == 1
+
+
+def test_notes_follow_the_group_message_into_its_thread(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder()
+    p = pipeline(store, recorder)
+    alert = make_alert()
+    p.ingest([alert], T0)
+    assert p.note(alert.fingerprint, {"text": "scaled vllm to 6 replicas"}, T0) == 1
+    p.flush(T0)
+    (_, first, _), (_, note, thread) = recorder.delivered
+    assert first.kind is PayloadKind.OPEN and note.body == {"text": "scaled vllm to 6 replicas"}
+    assert thread == "thread-1"
+    assert p.note("unknown-fingerprint", {"text": "x"}, T0) == 0
+    recorder.threads = False
+    assert p.note(alert.fingerprint, {"text": "x"}, T0) == 0
+
+
+def test_entries_of_a_removed_receiver_fail_with_a_reason(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder(failures=[NotifyError("down", retryable=True)])
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    p.flush(T0)
+    other = Recorder(name="other")
+    config = {"receiver": "other", "group_by": ["alertname"]}
+    reloaded = Pipeline(store, routing.build(RouteConfig.model_validate(config)), {"other": other})
+    assert reloaded.flush(T0 + 60).failed == 1
+    assert "receiver rec is not configured" in reloaded.outbox.history()[0].last_error
+
+
+def test_backoff_doubles_up_to_the_maximum_and_respects_retry_after() -> None:
+    policy = RetryPolicy(initial=5, maximum=60)
+    assert [policy.delay(n) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
+    assert policy.delay(1, retry_after=30) == 30 and policy.delay(4, retry_after=30) == 40
+
+
+def test_first_flush_reports_its_reason(store: Store, make_alert: AlertFactory) -> None:
+    p = pipeline(store, Recorder())
+    p.ingest([make_alert()], T0)
+    assert p.flush(T0).reasons == [NotifyReason.FIRST]
