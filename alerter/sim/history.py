@@ -76,7 +76,7 @@ def random_faults(
         model = fleet.models[int(uniform[3 * i] * len(fleet.models)) % len(fleet.models)].name
         duration = 900.0 + 300.0 * round(uniform[3 * i + 1] * 9)
         offset = (slot - duration) * (0.2 + 0.6 * uniform[3 * i + 2])
-        faults.append(Fault(kind, model, round(start + i * slot + offset, -1), duration))
+        faults.append(Fault(kind, model, float(round(start + i * slot + offset, -1)), duration))
     return tuple(faults)
 
 

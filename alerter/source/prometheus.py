@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import requests
+import urllib3
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
@@ -94,7 +95,7 @@ class PrometheusSource:
             url=self.url,
             session=session,
             disable_ssl=not tls_verify,
-            retry=Retry(total=0, raise_on_status=False),
+            retry=Retry(total=0, read=False, raise_on_status=False),
             **client_options,
         )
         self._session: requests.Session = session
@@ -169,7 +170,7 @@ class PrometheusSource:
             raise SourceError(
                 "timeout", f"no answer from {self.url} within {self.timeout:g}s", retryable=True, query=expr
             ) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise SourceError(
                 "unreachable", f"cannot reach {self.url}: {_reason(exc)}", retryable=True, query=expr
             ) from None
@@ -281,7 +282,7 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:.3f}"
 
 
-def _reason(exc: requests.RequestException) -> str:
+def _reason(exc: Exception) -> str:
     """The innermost cause ("Connection refused"), not urllib3's pool description."""
     cause: BaseException = exc
     while cause.__context__ is not None and cause.__context__ is not cause:

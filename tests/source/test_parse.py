@@ -1,0 +1,107 @@
+"""Parsing Prometheus API bodies: every result type, special values, error bodies and garbage."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from alerter.errors import SourceError
+from alerter.model import Labels
+from alerter.source.parse import ApiError, parse_response
+
+
+def _body(result_type: str, result: object) -> bytes:
+    return json.dumps({"status": "success", "data": {"resultType": result_type, "result": result}}).encode()
+
+
+def test_matrix_keeps_labels_times_and_special_values() -> None:
+    body = _body(
+        "matrix",
+        [
+            {
+                "metric": {"__name__": "up", "job": "a"},
+                "values": [[10, "1"], [20.5, "NaN"], [30, "+Inf"], [40, "-Inf"]],
+            },
+            {"metric": {"job": "b"}, "values": [[10, "0.25"]]},
+        ],
+    )
+    first, second = parse_response(body)
+    assert first.labels == Labels({"__name__": "up", "job": "a"})
+    np.testing.assert_array_equal(first.timestamps, [10, 20.5, 30, 40])
+    assert first.values[0] == 1 and math.isnan(first.values[1])
+    assert first.values[2] == math.inf and first.values[3] == -math.inf
+    assert second.values.tolist() == [0.25]
+
+
+def test_matrix_without_float_values_gives_an_empty_series() -> None:
+    (series,) = parse_response(_body("matrix", [{"metric": {"a": "b"}, "histograms": [[1, {}]]}]))
+    assert len(series) == 0
+
+
+def test_vector_gives_one_point_per_series() -> None:
+    series = parse_response(
+        _body("vector", [{"metric": {"m": "x"}, "value": [5, "2"]}, {"metric": {}, "value": [5, "3"]}])
+    )
+    assert [(s.labels, s.timestamps.tolist(), s.values.tolist()) for s in series] == [
+        (Labels(m="x"), [5.0], [2.0]),
+        (Labels(), [5.0], [3.0]),
+    ]
+
+
+def test_scalar_becomes_a_series_without_labels() -> None:
+    (series,) = parse_response(_body("scalar", [7, "NaN"]))
+    assert series.labels == Labels() and series.timestamps.tolist() == [7.0] and math.isnan(series.values[0])
+
+
+def test_string_result_is_a_bad_query() -> None:
+    with pytest.raises(SourceError) as info:
+        parse_response(_body("string", [7, "hello"]), "'hello'")
+    assert info.value.kind == "bad_query" and info.value.query == "'hello'"
+
+
+def test_error_body_is_reported_with_its_type() -> None:
+    body = json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error"}).encode()
+    with pytest.raises(ApiError) as info:
+        parse_response(body)
+    assert (info.value.error_type, info.value.message) == ("bad_data", "parse error")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"<html>502 Bad Gateway</html>", "not JSON"),
+        (
+            b'{"status": "success", "data": {"resultType": "matrix", "result": [{"values": [[1, "1"]]}]}}',
+            "unexpected",
+        ),
+        (
+            b'{"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1]]}]}}',
+            "unexpected",
+        ),
+        (
+            b'{"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "x"]}]}}',
+            "unexpected",
+        ),
+        (b'{"status": "success", "data": {"resultType": "table", "result": []}}', "resultType"),
+        (b'{"status": "maybe"}', "status"),
+        (b"[1, 2]", "status"),
+        (b'{"status": "success", "da', "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+    ],
+)
+def test_garbage_is_malformed(body: bytes, detail: str) -> None:
+    with pytest.raises(SourceError) as info:
+        parse_response(body, "up")
+    assert info.value.kind == "malformed" and info.value.retryable and detail in str(info.value)
+
+
+def test_large_bodies_parse_with_the_collector_paused_and_restored() -> None:
+    import gc
+
+    points = [[i * 60, str(i / 7)] for i in range(20_000)]
+    (series,) = parse_response(_body("matrix", [{"metric": {}, "values": points}]))
+    assert len(series) == 20_000 and series.values[7] == 1.0
+    assert gc.isenabled()
