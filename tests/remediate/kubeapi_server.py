@@ -134,6 +134,7 @@ class Cluster:
         self.objects: dict[tuple[str, str, str], Obj] = {}
         self.calls: list[Call] = []
         self.forbidden: set[tuple[str, str]] = set()  # (resource, verb) answered with 403
+        self.not_installed: set[str] = set()  # plurals whose CRD is absent: every path is a 404
         self._version = 100
 
     def put(self, plural: str, obj: Obj) -> Obj:
@@ -165,7 +166,7 @@ class Cluster:
 
     def handle(self, method: str, path: str, content_type: str, body: Any) -> tuple[int, Obj]:
         match = _PATH.match(path.split("?", 1)[0])
-        if not match or match["plural"] not in KINDS:
+        if not match or match["plural"] not in KINDS or match["plural"] in self.not_installed:
             raise ApiError(404, "NotFound", f"the server could not find the requested resource {path}")
         plural, ns, name, sub = match["plural"], match["ns"], match["name"], match["sub"]
         group = KINDS[plural][0]

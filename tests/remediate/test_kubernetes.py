@@ -243,3 +243,18 @@ def test_connect_selects_the_kubeconfig_context(kube: tuple[str, Cluster], tmp_p
 def test_connect_reports_a_bad_kubeconfig(tmp_path: Path) -> None:
     with pytest.raises(ActionError, match="cannot load Kubernetes credentials from kubeconfig"):
         connect(kubeconfig=str(tmp_path / "missing"))
+
+
+def test_without_keda_installed_the_deployment_is_scaled(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.not_installed.add("scaledobjects")
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=4))
+    assert (change.via, change.desired) == ("deployment/scale", 3)
+
+
+def test_an_unlistable_keda_is_reported_not_guessed(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.forbidden.add(("scaledobjects", "list"))
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    with pytest.raises(ActionError, match="forbidden to list scaledobjects in inference") as caught:
+        actuator.plan(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=4))
+    assert not caught.value.retryable
