@@ -26,9 +26,10 @@ from alerter.model import FloatArray, Verdict
 
 MAGIC = b"ALDT"
 FORMAT_VERSION = 1
-#: score_stream refits at most this many times per stream (plus the refit cadence), so that a
-#: 100k-point backtest costs a bounded number of fits however short ``refit`` is.
-MAX_STREAM_FITS = 48
+#: score_stream refits at most this many times per ``history`` span, so that a long backtest
+#: costs a bounded number of fits however short ``refit`` is. The cadence depends on the
+#: parameters only, never on how long the stream is, which keeps the scores strictly causal.
+STREAM_FITS_PER_HISTORY = 32
 ArrayState = dict[str, npt.NDArray[Any]]
 
 
@@ -203,8 +204,8 @@ class Detector:
     def score_stream(self, timestamps: npt.ArrayLike, values: npt.ArrayLike) -> FloatArray:
         """Causal scores in [0, 1], one per input point, in input order.
 
-        Starts from no history and refits every ``refit`` (at most ``MAX_STREAM_FITS`` times
-        over the stream) on the ``history`` before each block; a block's points are judged
+        Starts from no history and refits every ``refit`` (at most ``STREAM_FITS_PER_HISTORY``
+        times per ``history``) on the ``history`` before each block; a block's points are judged
         only by a model fitted on earlier points. Points with a NaN value score 0, and so do
         points seen before the detector has enough history to say anything.
         """
@@ -218,7 +219,7 @@ class Detector:
         idx = valid[np.argsort(ts_all[valid], kind="stable")]
         ts, vs = ts_all[idx], vs_all[idx]
         span = float(ts[-1] - ts[0])
-        cadence = max(params["refit"], span / MAX_STREAM_FITS, 1e-9)
+        cadence = max(params["refit"], params["history"] / STREAM_FITS_PER_HISTORY)
         edges = ts[0] + cadence * np.arange(1, int(span // cadence) + 2)
         lo = 0
         for edge_next in edges:

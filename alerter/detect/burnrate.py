@@ -14,12 +14,13 @@ Nothing is learned; ``lookback`` asks the engine for the longest window of data 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from alerter.detect import hygiene
-from alerter.detect.base import Detector, ratio_score
+from alerter.detect.base import ArrayState, Detector, ratio_score
 from alerter.detect.registry import register
 from alerter.durations import format_duration
 from alerter.model import FloatArray
@@ -46,6 +47,9 @@ class BurnRateDetector(Detector):
     def _fit(self, ts: FloatArray, vs: FloatArray, params: dict[str, Any]) -> None:
         self.windows_ = [dict(w) for w in params["windows"]]
         self.budget_ = 1.0 - params["objective"]
+
+    def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
+        self._fit(np.empty(0), np.empty(0), self._check_fitted())
 
     @property
     def lookback(self) -> float:

@@ -4,7 +4,7 @@ Called through the registry (``detector: ewma``) and by the cold-start ladder fo
 rung (hours of data, or history without a daily pattern). Fast (one pass, constant state),
 adapts to level shifts on its own, and needs no seasonality.
 
-Robustness: each update clips the residual at 3 scales (a Huber-style step), so a spike
+Robustness: each update clips the residual at 5 scales (a Huber-style step), so a spike
 moves the mean and variance by a bounded amount instead of inflating the band for hours.
 Decay is in time, not in samples (``1 - 0.5**(dt / halflife)``), so gaps and irregular
 scrapes weigh correctly. A run of out-of-band points longer than ``adopt_after`` resets the
@@ -27,7 +27,11 @@ from alerter.model import FloatArray
 
 #: Samples needed before the moving statistics mean anything.
 WARMUP_POINTS = 12
-CLIP = 3.0
+#: Residuals are clipped at this many scales before updating mean and variance: wide enough
+#: that heavy-tailed noise still widens the band, narrow enough that one spike cannot.
+CLIP = 5.0
+#: The effective half-life spans at least this many samples.
+MIN_HALFLIFE_SAMPLES = 6.0
 
 
 @dataclass
@@ -42,10 +46,13 @@ class EwmaState:
     run_start: float = float("nan")
     run_sum: float = 0.0
     run_count: int = 0
+    halflife: float = 3600.0
 
 
-def _init(state: EwmaState, ts: FloatArray, vs: FloatArray) -> None:
+def _init(state: EwmaState, ts: FloatArray, vs: FloatArray, halflife: float) -> None:
     head = vs[:WARMUP_POINTS]
+    # A half-life shorter than a few samples would chase the noise of coarse series.
+    state.halflife = max(halflife, MIN_HALFLIFE_SAMPLES * hygiene.native_step(ts[:WARMUP_POINTS]))
     state.mean = float(np.median(head))
     state.var = hygiene.robust_scale(head) ** 2
     state.count = int(head.size)
@@ -61,7 +68,7 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
     dev = max(r, 0.0) if direction == "up" else min(r, 0.0) if direction == "down" else r
     r2 = (dev / half) ** 2
     score = r2 / (1.0 + r2)
-    alpha = 1.0 - 0.5 ** (max(t - state.last_t, 0.0) / params["halflife"])
+    alpha = 1.0 - 0.5 ** (max(t - state.last_t, 0.0) / state.halflife)
     side = math.copysign(1.0, r) if abs(r) > half else 0.0
     if side and side == state.run_side:
         state.run_sum += x
@@ -91,7 +98,7 @@ def run(state: EwmaState, ts: FloatArray, vs: FloatArray, params: Mapping[str, A
     if state.count == 0:
         if ts.size < WARMUP_POINTS:
             return scores
-        _init(state, ts, vs)
+        _init(state, ts, vs, params["halflife"])
         start = WARMUP_POINTS
     tl, vl = ts.tolist(), vs.tolist()
     for i in range(start, len(tl)):

@@ -11,6 +11,7 @@ the detectors only ever see sorted, unique, finite samples.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,9 @@ Interval = tuple[float, float]
 #: Share of samples that must be non-negative before negative ones are treated as
 #: counter-reset artefacts rather than as data (gauges such as deltas may legitimately dip).
 NONNEGATIVE_SHARE = 0.99
+#: Quantile of absolute residuals that also estimates the scale (see :func:`robust_scale`).
+TAIL_QUANTILE = 0.99
+TAIL_Z = NormalDist().inv_cdf((1 + TAIL_QUANTILE) / 2)
 
 
 def as_seconds(timestamps: npt.ArrayLike) -> FloatArray:
@@ -157,9 +161,14 @@ def fill_gaps(vs: FloatArray) -> FloatArray:
 
 
 def robust_scale(residuals: FloatArray) -> float:
-    """Robust standard deviation: 1.4826·MAD, falling back to 1.2533·mean absolute deviation.
+    """Robust standard deviation that still respects heavy tails.
 
-    The fallback matters for sparse count series (mostly zeros) where MAD is 0 although the
+    The larger of two estimates that agree for Gaussian noise: 1.4826·MAD (insensitive to
+    the odd outlier) and the 99th percentile of absolute deviations divided by its Gaussian
+    z (2.576). Production metrics are heavy-tailed; MAD alone would draw a band that the
+    ordinary 1% of bumpy samples cross every day, which is exactly the noise that gets
+    alerting switched off. Below 20 residuals the tail is not estimable and MAD alone is used.
+    When both are 0, 1.2533·mean absolute deviation is used. The fallback matters for sparse count series (mostly zeros) where MAD is 0 although the
     series clearly varies; a zero scale would make every non-zero sample "infinitely" odd.
     """
     r = residuals[np.isfinite(residuals)]
@@ -168,6 +177,8 @@ def robust_scale(residuals: FloatArray) -> float:
     centre = float(np.median(r))
     dev = np.abs(r - centre)
     mad = 1.4826 * float(np.median(dev))
+    if r.size >= 20:
+        mad = max(mad, float(np.quantile(dev, TAIL_QUANTILE)) / TAIL_Z)
     if mad > 0:
         return mad
     return 1.2533 * float(np.mean(dev))

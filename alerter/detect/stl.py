@@ -26,7 +26,8 @@ import numpy as np
 from statsmodels.tsa.seasonal import STL
 
 from alerter.detect import hygiene
-from alerter.detect.base import ArrayState, Detector, NotEnoughData
+from alerter.detect.base import ArrayState, Detector, NotEnoughData, band_score
+from alerter.detect.ewma import CLIP
 from alerter.detect.registry import register
 from alerter.durations import format_duration
 from alerter.model import FloatArray
@@ -150,6 +151,29 @@ class StlDetector(Detector):
         buckets = self.phase_scale_.size
         scale = self.phase_scale_[(bins % self.periods_[0]) * buckets // self.periods_[0]]
         return expected.astype(np.float64), scale.astype(np.float64)
+
+    def _stream_block(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
+        """Between refits, let the level follow the data through a robust EWMA of residuals.
+
+        A refit re-estimates the trend only every so often; without this a slow drift
+        between refits would read as an anomaly. Residuals are clipped at ``CLIP`` scales
+        (one spike moves the level by a bounded amount); the half-life is a quarter season.
+        """
+        params = self._check_fitted()
+        expected, scale = self._expect(ts)
+        half = self._halfwidth(scale)
+        halflife = self.seasons_[0] / 4
+        offsets = np.zeros(ts.size)
+        offset, last = 0.0, self.trained_until_
+        for i, (t, x, e, s) in enumerate(
+            zip(ts.tolist(), vs.tolist(), expected.tolist(), scale.tolist(), strict=True)
+        ):
+            offsets[i] = offset
+            alpha = 1.0 - 0.5 ** (max(t - last, 0.0) / halflife)
+            r = x - e - offset
+            offset += alpha * min(max(r, -CLIP * s), CLIP * s)
+            last = t
+        return band_score(vs, expected + offsets, half, params["direction"])
 
     def _state(self) -> tuple[dict[str, Any], ArrayState]:
         scalars = {

@@ -1,0 +1,217 @@
+"""Detection quality and speed of every detector on labelled data, through ``score_stream``.
+
+Run ``python benchmarks/detection.py`` (a few minutes) or ``--full`` (also per-series rows and
+a threshold sweep). For each data set it prints event-wise precision, recall and F1, the
+median detection delay, false alerts per series-week and fit/scoring time, for the detectors
+and for two references measured in the same run: a rolling 1-day z-score and a static
+percentile threshold. Metrics are defined in ``benchmarks/_detection_metrics.py``.
+
+Data sets:
+
+- ``ms``: Microsoft's Cloud Monitoring data set (67 labelled series, ``TimeStamp,Value,Label``),
+  looked up in ``$ALERTER_MS_DATASET`` or ``../shared/datasets/ms-cloud-monitoring``.
+- ``sim``: the LLM-fleet simulator's injected incidents, when :mod:`alerter.sim` provides a
+  labelled history (:func:`sim_series` documents the hook); skipped otherwise.
+
+``burn_rate`` and ``forecast`` need an SLO objective or a budget, which these data sets do
+not have; they are timed on synthetic error-ratio and spend series instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import contextlib
+
+from _detection_metrics import FloatArray, Tally, rolling_zscore, score_series, static_percentile
+
+from alerter import detect
+
+Series = tuple[str, FloatArray, FloatArray, np.ndarray]  # name, ts (s), values, labels (bool)
+Scorer = Callable[[FloatArray, FloatArray], FloatArray]
+
+CONFIGS: dict[str, dict[str, object]] = {
+    "default (auto)": {},
+    "stl": {"detector": "stl"},
+    "mstl": {"detector": "mstl", "history": "28d"},
+    "ewma": {"detector": "ewma"},
+}
+
+
+def ms_dir() -> Path:
+    env = os.environ.get("ALERTER_MS_DATASET")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent
+    return here.parent / "shared" / "datasets" / "ms-cloud-monitoring"
+
+
+def ms_series(root: Path) -> Iterator[Series]:
+    """Every CSV of the MS data set, sorted by file name."""
+    for path in sorted(root.glob("data/**/*.csv")):
+        stamps, values, labels = [], [], []
+        with path.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                stamps.append(np.datetime64(row["TimeStamp"].strip().replace(" ", "T")))
+                values.append(float(row["Value"]) if row["Value"] not in ("", "NaN") else np.nan)
+                labels.append(row["Label"].strip() == "1")
+        ts = np.array(stamps, dtype="datetime64[s]").astype(np.int64).astype(np.float64)
+        yield f"{path.parent.name}/{path.stem}", ts, np.array(values), np.array(labels, dtype=bool)
+
+
+def sim_series() -> Iterator[Series]:
+    """Hook for the simulator's labelled incidents.
+
+    Uses ``alerter.sim.labelled_history() -> Iterable[(name, timestamps, values, labels)]`` when
+    the simulator provides it (labels: True while an injected incident is active).
+    """
+    try:
+        sim = importlib.import_module("alerter.sim")
+    except ImportError:
+        return
+    provider = getattr(sim, "labelled_history", None)
+    if provider is None:
+        return
+    for name, ts, vs, labels in provider():
+        yield name, np.asarray(ts, float), np.asarray(vs, float), np.asarray(labels, bool)
+
+
+def scorers() -> dict[str, tuple[Scorer, Callable[[FloatArray, FloatArray], None] | None]]:
+    """Name -> (causal scorer, single-fit function for timing or None)."""
+    out: dict[str, tuple[Scorer, Callable[[FloatArray, FloatArray], None] | None]] = {}
+    for name, spec in CONFIGS.items():
+        det = detect.build(spec)
+
+        def fit_once(ts: FloatArray, vs: FloatArray, det: detect.Detector = det) -> None:
+            with contextlib.suppress(detect.NotEnoughData):
+                det.clone().fit(ts, vs)
+
+        out[name] = (det.score_stream, fit_once)
+    out["ref: rolling 1d z-score"] = (rolling_zscore, None)
+    out["ref: static percentile"] = (static_percentile, None)
+    return out
+
+
+def run(data: list[Series], threshold: float, per_series: bool) -> dict[str, Tally]:
+    tallies: dict[str, Tally] = {}
+    for name, (scorer, fit_once) in scorers().items():
+        tally = tallies.setdefault(name, Tally())
+        for sname, ts, vs, labels in data:
+            start = time.perf_counter()
+            scores = scorer(ts, vs)
+            tally.stream_seconds += time.perf_counter() - start
+            tally.points += ts.size
+            if fit_once is not None:
+                start = time.perf_counter()
+                fit_once(ts, vs)
+                tally.fit_seconds.append(time.perf_counter() - start)
+            step = float(np.median(np.diff(ts)))
+            before = Tally()
+            score_series(before, ts, labels, scores, threshold, tolerance=3 * step)
+            score_series(tally, ts, labels, scores, threshold, tolerance=3 * step)
+            if per_series:
+                print(
+                    f"  {name:28s} {sname:40s} events {before.detected}/{before.events} "
+                    f"false {before.false_alarms}"
+                )
+    return tallies
+
+
+def table(title: str, tallies: dict[str, Tally]) -> str:
+    head = (
+        f"{'detector':28s} {'prec':>6s} {'recall':>6s} {'F1':>6s} {'events':>9s} {'delay':>8s} "
+        f"{'false/wk':>8s} {'fit ms':>7s} {'stream s':>8s} {'us/pt':>6s}"
+    )
+    lines = [f"== {title} ==", head, "-" * len(head)]
+    for name, t in tallies.items():
+        delay = f"{statistics.median(t.delays) / 60:.0f}m" if t.delays else "-"
+        fit = f"{1000 * statistics.mean(t.fit_seconds):.1f}" if t.fit_seconds else "-"
+        per_week = t.false_alarms / t.weeks if t.weeks else 0.0
+        lines.append(
+            f"{name:28s} {t.precision:6.3f} {t.recall:6.3f} {t.f1:6.3f} {t.detected:4d}/{t.events:<4d} "
+            f"{delay:>8s} {per_week:8.2f} {fit:>7s} {t.stream_seconds:8.2f} "
+            f"{1e6 * t.stream_seconds / max(t.points, 1):6.1f}"
+        )
+    return "\n".join(lines)
+
+
+def speed_table() -> str:
+    """Fit of a robust daily STL on 14 days of 1-minute data, and score_stream throughput."""
+    rng = np.random.default_rng(7)
+    lines = ["== speed (synthetic, one core) ==", f"{'case':44s} {'seconds':>8s}"]
+    ts = np.arange(0, 14 * 86400, 60.0)
+    vs = 100 + 30 * np.sin(2 * np.pi * ts / 86400) + rng.normal(0, 3, ts.size)
+    stl = detect.build({"detector": "stl"})
+    fits = []
+    for _ in range(5):
+        start = time.perf_counter()
+        stl.clone().fit(ts, vs)
+        fits.append(time.perf_counter() - start)
+    lines.append(f"{'stl(1d) fit, 14d of 1m data (median of 5)':44s} {statistics.median(fits):8.3f}")
+    ratio = np.clip(rng.normal(0.0005, 0.0003, 100_000), 0, 1)
+    spend = np.cumsum(rng.uniform(0, 0.01, 100_000))
+    specs: list[tuple[str, dict[str, object], FloatArray]] = [(n, s, vs) for n, s in CONFIGS.items()] + [
+        ("static", {"detector": "static", "above": 130}, vs),
+        ("burn_rate", {"detector": "burn_rate", "objective": 0.999}, ratio),
+        ("forecast", {"detector": "forecast", "budget": 500, "period": "week"}, spend),
+    ]
+    long_ts = np.arange(0, 100_000 * 60.0, 60.0)
+    long_vs = 100 + 30 * np.sin(2 * np.pi * long_ts / 86400) + rng.normal(0, 3, long_ts.size)
+    for name, spec, series in specs:
+        for n in (20_000, 100_000):
+            values = series[:n] if series is not vs else long_vs[:n]
+            start = time.perf_counter()
+            detect.build(spec).score_stream(long_ts[:n], values)
+            lines.append(
+                f"{'score_stream ' + name + f' ({n // 1000}k points)':44s} {time.perf_counter() - start:8.3f}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="per-series rows and a threshold sweep")
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="alarm when score > this (0.5 = band edge)"
+    )
+    parser.add_argument("--no-speed", action="store_true", help="skip the synthetic speed table")
+    args = parser.parse_args(argv)
+    root = ms_dir()
+    if not root.exists():
+        print(f"MS data set not found at {root} (set ALERTER_MS_DATASET)", file=sys.stderr)
+        return 2
+    datasets = {"ms-cloud-monitoring": list(ms_series(root)), "simulator incidents": list(sim_series())}
+    for title, data in datasets.items():
+        if not data:
+            print(f"== {title} == skipped: no labelled series available\n")
+            continue
+        print(
+            table(
+                f"{title}: {len(data)} series, threshold {args.threshold}",
+                run(data, args.threshold, args.full),
+            )
+        )
+        if args.full:
+            for thr in (0.7, 0.8, 0.9):
+                print(table(f"{title}: threshold {thr}", run(data, thr, False)))
+        print()
+    if not args.no_speed:
+        print(speed_table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
