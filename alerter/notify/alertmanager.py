@@ -34,6 +34,7 @@ class AlertmanagerNotifier:
 
     coalesce = True
     threads = False
+    burst_limit = None
 
     def __init__(
         self,

@@ -98,6 +98,11 @@ class Notifier(Protocol):
     def coalesce(self) -> bool: ...
 
     @property
+    def burst_limit(self) -> int | None:
+        """More groups than this opening in one flush are sent as one digest (None: never)."""
+        ...
+
+    @property
     def threads(self) -> bool:
         """True when later payloads can go into the first message's thread (Slack bot mode)."""
         ...

@@ -30,8 +30,11 @@ SCHEMA = [
         next_attempt REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at REAL)""",
     "CREATE INDEX notify_outbox_pending ON notify_outbox (state, group_key, id)",
     """CREATE TABLE notify_threads (
-        receiver TEXT NOT NULL, group_key TEXT NOT NULL, thread TEXT NOT NULL,
+        receiver TEXT NOT NULL, group_key TEXT NOT NULL, thread TEXT NOT NULL, shared INTEGER NOT NULL,
         PRIMARY KEY (receiver, group_key))""",
+    """CREATE TABLE notify_burst_members (
+        receiver TEXT NOT NULL, burst_key TEXT NOT NULL, group_key TEXT NOT NULL,
+        PRIMARY KEY (receiver, burst_key, group_key))""",
     """CREATE TABLE notify_groups (
         key TEXT PRIMARY KEY, receiver TEXT NOT NULL, route TEXT NOT NULL, labels TEXT NOT NULL,
         created REAL NOT NULL, next_flush REAL NOT NULL)""",
@@ -133,13 +136,14 @@ class Outbox:
                 (INFLIGHT, next_attempt, error, entry_id),
             )
 
-    def thread(self, receiver: str, group_key: str) -> str | None:
+    def thread(self, receiver: str, group_key: str) -> tuple[str | None, bool]:
+        """The group's conversation reference and whether it is a burst digest shared by groups."""
         with self.store.transaction() as db:
             row = db.execute(
-                "SELECT thread FROM notify_threads WHERE receiver = ? AND group_key = ?",
+                "SELECT thread, shared FROM notify_threads WHERE receiver = ? AND group_key = ?",
                 (receiver, group_key),
             ).fetchone()
-        return str(row[0]) if row else None
+        return (str(row[0]), bool(row[1])) if row else (None, False)
 
     def set_thread(self, receiver: str, group_key: str, thread: str | None) -> None:
         with self.store.transaction() as db:
@@ -149,8 +153,29 @@ class Outbox:
                 )
             else:
                 db.execute(
-                    "INSERT OR REPLACE INTO notify_threads VALUES (?, ?, ?)", (receiver, group_key, thread)
+                    "INSERT OR REPLACE INTO notify_threads VALUES (?, ?, ?, 0)", (receiver, group_key, thread)
                 )
+
+    def add_burst_members(
+        self, db: sqlite3.Connection, receiver: str, burst_key: str, groups: list[str]
+    ) -> None:
+        """Remember which groups a burst digest stands for (inside the caller's transaction)."""
+        db.executemany(
+            "INSERT OR IGNORE INTO notify_burst_members VALUES (?, ?, ?)",
+            [(receiver, burst_key, g) for g in groups],
+        )
+
+    def share_burst_thread(self, receiver: str, burst_key: str, thread: str) -> None:
+        """After a digest went out, its members' updates go into the digest's thread."""
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO notify_threads SELECT receiver, group_key, ?, 1 FROM notify_burst_members "
+                "WHERE receiver = ? AND burst_key = ?",
+                (thread, receiver, burst_key),
+            )
+            db.execute(
+                "DELETE FROM notify_burst_members WHERE receiver = ? AND burst_key = ?", (receiver, burst_key)
+            )
 
     def history(self, *, receiver: str | None = None, limit: int = 100) -> list[Entry]:
         """The most recent entries, newest first (the notification log)."""

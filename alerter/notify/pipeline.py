@@ -54,6 +54,14 @@ class _Decision:
     muted: int
 
 
+@dataclass(frozen=True)
+class _Burst:
+    receiver: str
+    key: str
+    payload: Payload
+    members: tuple[str, ...]
+
+
 class Pipeline:
     """Owns the notification state in ``store``; one per process."""
 
@@ -119,12 +127,8 @@ class Pipeline:
         report = FlushReport()
         with self._lock:
             decisions = self._decide(now)
-            payloads = {
-                d.key: self.notifiers[d.receiver].render(d.notification)
-                for d in decisions
-                if d.notification is not None
-            }
-            self._record(decisions, payloads, now)
+            payloads, bursts = self._render(decisions, now)
+            self._record(decisions, payloads, bursts, now)
         for decision in decisions:
             report.muted += decision.muted
             if decision.notification is not None:
@@ -134,6 +138,33 @@ class Pipeline:
         report.sent, report.recovered = sent.sent, sent.recovered
         report.retrying, report.failed = sent.retrying, sent.failed
         return report
+
+    def _render(self, decisions: list[_Decision], now: float) -> tuple[dict[str, Payload], list[_Burst]]:
+        """Payloads per group, except that a burst of new groups for one receiver (more than its
+        ``burst_limit`` opening at once) becomes a single digest, so an incident that touches many
+        groups arrives as one message instead of running into the receiver's rate limit."""
+        opening: dict[str, list[Notification]] = {}
+        for d in decisions:
+            if d.notification is not None and d.notification.kind is PayloadKind.OPEN:
+                opening.setdefault(d.receiver, []).append(d.notification)
+        bursts: list[_Burst] = []
+        collapsed: set[str] = set()
+        for receiver, notes in opening.items():
+            limit = self.notifiers[receiver].burst_limit
+            if limit is None or len(notes) <= limit:
+                continue
+            alerts = tuple(a for n in notes for a in n.alerts)
+            digest = Notification(receiver, f"{receiver}/burst", Labels(), alerts, NotifyReason.FIRST, now)
+            payload = self.notifiers[receiver].render(digest)
+            members = tuple(n.group_key for n in notes)
+            bursts.append(_Burst(receiver, f"{receiver}/burst/{now:.3f}", payload, members))
+            collapsed.update(n.group_key for n in notes)
+        payloads = {
+            d.key: self.notifiers[d.receiver].render(d.notification)
+            for d in decisions
+            if d.notification is not None and d.key not in collapsed
+        }
+        return payloads, bursts
 
     def _decide(self, now: float) -> list[_Decision]:
         muter = Muter(self.silences.active(now), self.windows, now)
@@ -195,12 +226,18 @@ class Pipeline:
             len(alerts) - len(unmuted),
         )
 
-    def _record(self, decisions: list[_Decision], payloads: Mapping[str, Any], now: float) -> None:
+    def _record(
+        self, decisions: list[_Decision], payloads: Mapping[str, Payload], bursts: list[_Burst], now: float
+    ) -> None:
         with self.store.transaction() as db:
+            for burst in bursts:
+                self.outbox.enqueue(db, burst.receiver, burst.key, "burst", burst.payload, now)
+                self.outbox.add_burst_members(db, burst.receiver, burst.key, list(burst.members))
             for d in decisions:
                 note = d.notification
-                if note is not None:
+                if note is not None and d.key in payloads:
                     self.outbox.enqueue(db, d.receiver, d.key, note.reason.value, payloads[d.key], now)
+                if note is not None:
                     firing = sorted(a.fingerprint for a in note.firing)
                     resolved = sorted(a.fingerprint for a in note.resolved)
                     db.execute(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alerter.errors import NotifyError
 from alerter.notify.base import Notifier, PayloadKind
@@ -81,16 +81,17 @@ class Sender:
 
     def _send_one(self, notifier: Notifier, entry: Entry, now: float, report: SendReport) -> bool:
         """Send (or recover) one entry; False when the group must wait for a retry."""
-        thread = self.outbox.thread(entry.receiver, entry.group_key)
+        thread, shared = self.outbox.thread(entry.receiver, entry.group_key)
+        payload = replace(entry.payload, edit=None) if shared else entry.payload
         try:
             if entry.state == INFLIGHT:
-                found, recovered_thread = notifier.recover(entry.payload, entry.key, thread)
+                found, recovered_thread = notifier.recover(payload, entry.key, thread)
                 if found:
                     self._done(entry, recovered_thread, now)
                     report.recovered += 1
                     return True
             self.outbox.mark(entry.id, INFLIGHT, now=now)
-            new_thread = notifier.deliver(entry.payload, entry.key, thread)
+            new_thread = notifier.deliver(payload, entry.key, thread)
         except NotifyError as err:
             return self._failed(entry, err, now, report)
         except Exception as err:  # a receiver bug must not stop other groups; the entry is retried
@@ -104,7 +105,10 @@ class Sender:
 
     def _done(self, entry: Entry, thread: str | None, now: float) -> None:
         self.outbox.mark(entry.id, SENT, now=now)
-        if entry.payload.kind is PayloadKind.CLOSE:
+        if entry.reason == "burst":
+            if thread is not None:
+                self.outbox.share_burst_thread(entry.receiver, entry.group_key, thread)
+        elif entry.payload.kind is PayloadKind.CLOSE:
             self.outbox.set_thread(entry.receiver, entry.group_key, None)
         elif thread is not None:
             self.outbox.set_thread(entry.receiver, entry.group_key, thread)

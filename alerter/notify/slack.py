@@ -180,6 +180,10 @@ class SlackNotifier:
     def threads(self) -> bool:
         return self._web is not None
 
+    @property
+    def burst_limit(self) -> int | None:
+        return self.context.digest_threshold
+
     def __repr__(self) -> str:
         mode = "bot" if self._web is not None else "webhook"
         return f"SlackNotifier(name={self.name!r}, channel={self.channel!r}, mode={mode})"

@@ -34,6 +34,7 @@ class WebhookNotifier:
 
     coalesce = False
     threads = False
+    burst_limit = None
     resend_interval = None
 
     def __init__(

@@ -264,3 +264,32 @@ def test_state_survives_a_restart(tmp_path: Path, sink: SlackSink, make_alert: A
         assert pipeline.flush(T0 + 630).sent == 1
     [top] = top_messages(sink)
     assert top["edited"], "the thread reference survived: resolution edited the original"
+
+
+def test_burst_across_many_groups_is_one_digest_whose_thread_takes_their_updates(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink, {**ROUTE, "group_by": ["alertname", "pod"]})
+    alerts = [make_alert(pod=f"vllm-{i:02d}") for i in range(15)]
+    pipeline.ingest(alerts, T0)
+    report = pipeline.flush(T0 + 30)
+    assert (report.notified, report.sent) == (15, 1)
+    [digest] = top_messages(sink)
+    assert digest["text"].startswith("[FIRING:15] TTFTAnomaly") and "Digest of 15 alerts" in str(digest)
+
+    pipeline.ingest([resolve(alerts[3], T0 + 100)], T0 + 100)
+    assert pipeline.flush(T0 + 330).sent == 1
+    [only] = top_messages(sink)
+    assert only["text"] == digest["text"] and not only.get("edited"), (
+        "one group's news must not rewrite the digest"
+    )
+    assert "Resolved" in replies(sink, digest["ts"])[-1]["text"]
+
+
+def test_groups_up_to_the_limit_get_their_own_messages(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink, {**ROUTE, "group_by": ["alertname", "pod"]})
+    pipeline.ingest([make_alert(pod=f"vllm-{i:02d}") for i in range(10)], T0)
+    assert pipeline.flush(T0 + 30).sent == 10
+    assert len(top_messages(sink)) == 10

@@ -29,6 +29,7 @@ class Recorder:
     resend_interval: float | None = None
     coalesce: bool = False
     threads: bool = True
+    burst_limit: int | None = None
     failures: list[Exception] = field(default_factory=list)
     delivered: list[tuple[str, Payload, str | None]] = field(default_factory=list)
     attempts: int = 0
