@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from alerter.remediate.actions import ActionSpec, Change
 from alerter.remediate.policy import Limits
@@ -76,8 +76,12 @@ class Leader(Protocol):
 
 @runtime_checkable
 class SharedHistory(Protocol):
-    """A leader that also shares action times between replicas (``remediate.lease.LeaseLock``)."""
+    """A leader that also hands action history to its successor (``remediate.lease.LeaseLock``)."""
 
     def recent_actions(self) -> Mapping[str, Sequence[float]]: ...
 
     def record_action(self, target: str, at: float) -> bool: ...
+
+    def open_actions(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+    def share_open(self, key: str, action: Mapping[str, Any] | None, now: float) -> bool: ...

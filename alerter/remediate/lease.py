@@ -8,7 +8,7 @@ expiry and takeover are tested without waiting. API calls go through ``remediate
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,8 @@ from alerter.remediate.kubernetes import coordination_api, microtime, translate
 
 RECENT_ACTIONS = "alerter.io/recent-actions"
 """Lease annotation: JSON {target: [unix times of actions]}, so a new leader keeps cooldowns."""
+OPEN_ACTIONS = "alerter.io/open-actions"
+"""Lease annotation: JSON {key: action} of applied actions a later leader may have to revert."""
 RETENTION = 86400.0
 KEEP_PER_TARGET = 20
 
@@ -31,7 +33,10 @@ class LeaseLock:
 
     Each replica keeps its own audit log, so the Lease also carries the times of recent actions
     per target (``record_action`` / ``recent_actions``): a replica that takes over still honours
-    the cooldowns and rate limits of actions its predecessor took.
+    the cooldowns and rate limits of actions its predecessor took. Applied actions that are to
+    be reverted when their alert resolves travel the same way (``share_open`` /
+    ``open_actions``), so a leader change, e.g. a rolling upgrade, does not strand a scaled-up
+    Deployment or a flipped route.
     """
 
     def __init__(self, api_client: Any, *, namespace: str, name: str, identity: str, duration: float) -> None:
@@ -42,6 +47,7 @@ class LeaseLock:
         self._api = coordination_api(api_client)
         self.namespace, self.name, self.identity, self.duration = namespace, name, identity, duration
         self._recent: dict[str, list[float]] = {}
+        self._open: dict[str, dict[str, Any]] = {}
 
     def acquire(self, now: float) -> bool:
         """True when this replica holds the Lease until ``now + duration``."""
@@ -51,9 +57,10 @@ class LeaseLock:
         except ActionError as exc:
             if exc.reason != "not-found":
                 raise
-            self._recent = {}
+            self._recent, self._open = {}, {}
             return self._write(None, now, transitions=0)
         self._recent = _parse(lease.metadata.annotations, now)
+        self._open = _parse_open(lease.metadata.annotations)
         spec = lease.spec
         if spec.holder_identity == self.identity:
             return self._write(
@@ -71,7 +78,10 @@ class LeaseLock:
             "metadata": {
                 "name": self.name,
                 "namespace": self.namespace,
-                "annotations": {RECENT_ACTIONS: json.dumps(self._recent, sort_keys=True)},
+                "annotations": {
+                    RECENT_ACTIONS: json.dumps(self._recent, sort_keys=True),
+                    OPEN_ACTIONS: json.dumps(self._open, sort_keys=True),
+                },
             },
             "spec": {
                 "holderIdentity": self.identity,
@@ -98,19 +108,54 @@ class LeaseLock:
         """Action times per target as of the last ``acquire``, from every replica that led."""
         return {target: tuple(times) for target, times in self._recent.items()}
 
+    def open_actions(self) -> Mapping[str, Mapping[str, Any]]:
+        """Applied actions still to be reverted, as of the last ``acquire``, keyed as shared."""
+        return dict(self._open)
+
     def record_action(self, target: str, at: float) -> bool:
         """Add an action on ``target`` to the Lease; False if this replica no longer holds it."""
+
+        def add(recent: dict[str, list[float]], _: dict[str, dict[str, Any]]) -> None:
+            recent[target] = [*recent.get(target, []), at][-KEEP_PER_TARGET:]
+
+        return self._modify(at, add)
+
+    def share_open(self, key: str, action: Mapping[str, Any] | None, now: float) -> bool:
+        """Publish (or with None, withdraw) an applied action a successor would have to revert."""
+
+        def put(_: dict[str, list[float]], open_: dict[str, dict[str, Any]]) -> None:
+            if action is None:
+                open_.pop(key, None)
+            else:
+                open_[key] = dict(action)
+
+        return self._modify(now, put)
+
+    def _modify(
+        self, now: float, change: Callable[[dict[str, list[float]], dict[str, dict[str, Any]]], None]
+    ) -> bool:
         for _ in range(3):
             with translate(f"read lease {self.namespace}/{self.name}"):
                 lease = self._api.read_namespaced_lease(self.name, self.namespace)
             if lease.spec.holder_identity != self.identity:
                 return False
-            self._recent = _parse(lease.metadata.annotations, at)
-            self._recent[target] = [*self._recent.get(target, []), at][-KEEP_PER_TARGET:]
-            if self._write(lease, at, transitions=int(lease.spec.lease_transitions or 0),
+            self._recent = _parse(lease.metadata.annotations, now)
+            self._open = _parse_open(lease.metadata.annotations)
+            change(self._recent, self._open)
+            if self._write(lease, now, transitions=int(lease.spec.lease_transitions or 0),
                            acquired=lease.spec.acquire_time):  # fmt: skip
                 return True
         return False
+
+
+def _parse_open(annotations: Mapping[str, str] | None) -> dict[str, dict[str, Any]]:
+    try:
+        raw = json.loads((annotations or {}).get(OPEN_ACTIONS, "{}"))
+    except ValueError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, dict)}
 
 
 def _parse(annotations: Mapping[str, str] | None, now: float) -> dict[str, list[float]]:

@@ -70,7 +70,7 @@ class Runner:
         if self.leader is not None and not self.leader.acquire(now):
             log.debug("not the remediation leader; not acting")
             return []
-        events = self._expire(now) + self._apply_approved(now)
+        events = self._adopt(now) + self._expire(now) + self._apply_approved(now)
         seen = set()
         for alert, names in alerts:
             seen.add(alert.fingerprint)
@@ -206,8 +206,12 @@ class Runner:
         verify_by = now + policy.limits.verify_within
         self.audit.update(record.id, now, outcome=Outcome.APPLIED, change=done, verify_by=verify_by)
         if isinstance(self.leader, SharedHistory):
+            shared = {"policy": record.policy, "target": record.target, "alert": record.alert, "rule": record.rule,
+                      "mode": record.mode, "at": record.created_at, "verify_by": verify_by, "change": done.to_json()}  # fmt: skip
             try:
                 self.leader.record_action(record.target, now)
+                if policy.limits.revert_on_resolve:
+                    self.leader.share_open(_key(record), shared, now)
             except ActionError as exc:
                 log.warning("could not share the action on %s through the Lease: %s", record.target, exc)
         notes = "".join(f" ({n})" for n in done.notes)
@@ -269,6 +273,30 @@ class Runner:
                 events.append(self._ineffective(record, now, "the alert was not evaluated by the deadline"))
         return events
 
+    def _adopt(self, now: float) -> list[Event]:
+        """Take over the open actions a previous leader published, so their reverts still happen."""
+        if not isinstance(self.leader, SharedHistory):
+            return []
+        events = []
+        for key, entry in self.leader.open_actions().items():
+            try:
+                at, target = float(entry["at"]), str(entry["target"])
+                if self.audit.actions(where="target = ? AND created_at = ?", params=(target, at), limit=1):
+                    continue
+                change = Change.from_json(entry["change"])
+                record = ActionRecord(0, at, now, str(entry["policy"]), target, str(entry["alert"]), str(entry["rule"]),
+                                      str(entry["mode"]), Outcome.APPLIED, False, change,
+                                      f"{change.summary} (taken by a previous leader)",
+                                      verify_by=float(entry["verify_by"]), decided_by="previous leader")  # fmt: skip
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("ignoring malformed open action %s on the Lease: %s", key, exc)
+                continue
+            record = self._add(record)
+            events.append(
+                self._event(record, now, "adopted", f"took over {change.summary} from a previous leader")
+            )
+        return events
+
     def _ineffective(self, record: ActionRecord, now: float, why: str) -> Event:
         self.audit.update(record.id, now, outcome=Outcome.INEFFECTIVE, reason=f"ineffective: {why}")
         return self._event(record, now, "ineffective", why, text=f"Ineffective: {why}.")
@@ -307,6 +335,13 @@ class Runner:
                 alert, record.policy, record.target, now, "failed", "revert", f"revert failed: {exc}"
             )
         self.audit.update(record.id, now, reverted_at=now, reason=f"{record.reason}; {message}")
+        if isinstance(self.leader, SharedHistory):
+            try:
+                self.leader.share_open(_key(record), None, now)
+            except ActionError as exc:
+                log.warning(
+                    "could not withdraw the reverted action on %s from the Lease: %s", record.target, exc
+                )
         decision = "reverted" if reverted else "revert-skipped"
         return [self._event(record, now, decision, message, text=f"Alert resolved: {message}.")]
 
@@ -360,6 +395,11 @@ class Runner:
         log.log(level, "remediation %s: %s", event.decision, event.reason,
                 extra={"remediation": {k: v for k, v in vars(event).items() if k != "message"}})  # fmt: skip
         return event
+
+
+def _key(record: ActionRecord) -> str:
+    """Names an action across replicas: one action per target at a time, so target and time do."""
+    return f"{record.target}@{record.created_at!r}"
 
 
 def _bounds(spec: ActionSpec, change: Change) -> Decision:

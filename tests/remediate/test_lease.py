@@ -114,3 +114,14 @@ def test_a_garbled_record_is_ignored(cluster: Cluster, api_client: Any, garbage:
     a = lock(api_client, "pod-a")
     assert a.acquire(NOW)
     assert a.recent_actions() == {}
+
+
+def test_open_actions_are_handed_to_the_next_holder(cluster: Cluster, api_client: Any) -> None:
+    a, b = lock(api_client, "pod-a"), lock(api_client, "pod-b")
+    assert a.acquire(NOW)
+    assert a.share_open("httproute/inference/chat@1.0", {"target": "httproute/inference/chat"}, NOW + 1)
+    assert b.acquire(NOW + 60)
+    assert b.open_actions() == {"httproute/inference/chat@1.0": {"target": "httproute/inference/chat"}}
+    assert not a.share_open("x", None, NOW + 61), "only the holder writes"
+    assert b.share_open("httproute/inference/chat@1.0", None, NOW + 62)
+    assert b.acquire(NOW + 63) and b.open_actions() == {}

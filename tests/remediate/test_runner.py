@@ -18,7 +18,7 @@ from alerter.remediate import audit as audit_mod
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.audit import AuditLog
 from alerter.remediate.kubernetes import KubeActuator
-from alerter.remediate.lease import RECENT_ACTIONS, LeaseLock
+from alerter.remediate.lease import OPEN_ACTIONS, RECENT_ACTIONS, LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
 from alerter.store import Store
@@ -289,8 +289,8 @@ def test_a_new_leader_honours_its_predecessors_cooldown(
     def lease(identity: str) -> LeaseLock:
         return LeaseLock(api_client, namespace="alerter", name="alerter", identity=identity, duration=15)
 
-    a = make_runner(api_client, tmp_path / "a", leader=lease("pod-a"))
-    b = make_runner(api_client, tmp_path / "b", leader=lease("pod-b"))
+    a = make_runner(api_client, tmp_path / "a", leader=lease("pod-a"), revert_on_resolve=False)
+    b = make_runner(api_client, tmp_path / "b", leader=lease("pod-b"), revert_on_resolve=False)
     assert decisions(a.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
     (skipped,) = b.step([(alert(), ["scale-vllm"])], T0 + 30)  # pod-a is gone; pod-b leads now
     assert skipped.gate == "cooldown", skipped.reason
@@ -309,3 +309,39 @@ def test_a_restart_outside_the_allow_list_is_refused(
     (skipped,) = runner.step([(alert(), ["scale-vllm"])], T0)
     assert skipped.gate == "allow_list" and "kube-system/router is not in" in skipped.reason
     assert not cluster.calls_of("patch", "configmaps")
+
+
+def test_a_new_leader_reverts_what_its_predecessor_applied(
+    cluster: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    cluster.put("httproutes", httproute("inference", "chat", [("main", 100), ("backup", 0)]))
+
+    def lease(identity: str) -> LeaseLock:
+        return LeaseLock(api_client, namespace="alerter", name="alerter", identity=identity, duration=15)
+
+    def weights() -> list[int]:
+        refs = cluster.get("httproutes", "inference", "chat")["spec"]["rules"][0]["backendRefs"]
+        return [int(r["weight"]) for r in refs]
+
+    a = make_runner(api_client, tmp_path / "a", ROUTE, leader=lease("pod-a"))
+    b = make_runner(api_client, tmp_path / "b", ROUTE, leader=lease("pod-b"))
+    assert decisions(a.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    assert weights() == [0, 100]
+    events = b.step([(alert(), ["scale-vllm"])], T0 + 30)  # pod-a is gone during a rolling upgrade
+    assert decisions(events) == ["adopted", "skipped"]
+    assert events[1].gate == "one_in_flight"
+    assert decisions(b.step([(RESOLVED, ["scale-vllm"])], T0 + 600)) == ["effective", "reverted"]
+    assert weights() == [100, 0]
+    annotations = cluster.get("leases", "alerter", "alerter")["metadata"]["annotations"]
+    assert json.loads(annotations[OPEN_ACTIONS]) == {}
+    assert b.step([(RESOLVED, ["scale-vllm"])], T0 + 660) == []
+    assert not a.step([(RESOLVED, ["scale-vllm"])], T0 + 670), "pod-a came back but pod-b leads"
+
+
+def test_a_malformed_handover_is_ignored(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
+    vllm.put("leases", {"metadata": {"namespace": "alerter", "name": "alerter",
+                                     "annotations": {OPEN_ACTIONS: '{"k": {"at": "soon"}, "j": 3}'}},
+                        "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 15}})  # fmt: skip
+    leader = LeaseLock(api_client, namespace="alerter", name="alerter", identity="pod-a", duration=15)
+    runner = make_runner(api_client, tmp_path / "db", leader=leader)
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
