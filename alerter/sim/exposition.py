@@ -2,8 +2,9 @@
 
 Called by the live server (one instant, Prometheus text format 0.0.4, no timestamps) and by
 the history writer (many instants with timestamps). History is written family by family and,
-within a family, series by series in ascending time: the order ``promtool tsdb
-create-blocks-from openmetrics`` needs, and fast to produce because each series is one join.
+within a family, series by series in ascending time (a histogram's buckets, count and sum
+together per instant, as OpenMetrics requires): the order ``promtool tsdb create-blocks-from
+openmetrics`` needs, and fast to produce because each series is one join.
 """
 
 from __future__ import annotations
@@ -60,21 +61,36 @@ def render_instant(families: list[Family], index: int = 0) -> str:
     return "".join(out)
 
 
+def _groups(family: Family) -> list[list[Sample]]:
+    """Samples that form one OpenMetrics MetricPoint: a histogram's buckets, count and sum."""
+    if family.kind != "histogram":
+        return [[s] for s in family.samples]
+    groups: dict[tuple[tuple[str, str], ...], list[Sample]] = {}
+    for sample in family.samples:
+        groups.setdefault(tuple(kv for kv in sample.labels if kv[0] != "le"), []).append(sample)
+    return list(groups.values())
+
+
 def _history_lines(
     families: list[Family], stamps: list[str], extra: tuple[tuple[str, str], ...], openmetrics: bool
 ) -> Iterator[str]:
+    """Lines grouped as OpenMetrics requires: per series (or histogram group), ascending in time."""
     for family in families:
         type_name = family.name if openmetrics or family.kind != "counter" else f"{family.name}_total"
         yield f"# HELP {type_name} {family.help}\n# TYPE {type_name} {family.kind}\n"
-        for sample in family.samples:
-            prefix = f"{sample.name}{_labels(sorted((*sample.labels, *extra)))} "
-            values = _values_as_text(sample)
-            if sample.present is None:
-                pairs: Iterable[tuple[str, str]] = zip(values, stamps, strict=True)
-            else:
-                keep = sample.present.tolist()
-                pairs = (p for p, k in zip(zip(values, stamps, strict=True), keep, strict=True) if k)
-            yield "".join([f"{prefix}{v} {t}\n" for v, t in pairs])
+        for group in _groups(family):
+            prefixes = [f"{s.name}{_labels(sorted((*s.labels, *extra)))} " for s in group]
+            columns = [_values_as_text(s) for s in group]
+            present = group[0].present
+            keep = [True] * len(stamps) if present is None else present.tolist()
+            yield "".join(
+                [
+                    f"{prefix}{value} {stamp}\n"
+                    for stamp, ok, *values in zip(stamps, keep, *columns, strict=True)
+                    if ok
+                    for prefix, value in zip(prefixes, values, strict=True)
+                ]
+            )
 
 
 def render_history(

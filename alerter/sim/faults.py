@@ -21,7 +21,7 @@ DEFAULT_MAGNITUDE: Mapping[str, float] = {
     "latency_regression": 3.0,  # TTFT multiplier
     "error_surge": 0.25,  # share of forwarded requests failing with 5xx (CUDA OOM)
     "bad_input_spike": 0.3,  # share of gateway requests rejected with 4xx
-    "queue_buildup": 20.0,  # queue-time multiplier reached at the end of the fault
+    "queue_buildup": 60.0,  # queue-time multiplier reached at the end of the fault
     "throughput_drop": 0.3,  # remaining share of traffic
     "spend_runaway": 6.0,  # prompt-size multiplier reached at the end (a prompt loop)
     "silent": 1.0,  # the model's vLLM metrics disappear

@@ -64,7 +64,8 @@ def random_faults(
     if count == 0:
         return ()
     slot = (end - start) / count
-    if slot < min_gap:
+    longest = 900.0 + 300.0 * 9
+    if slot < min_gap + longest:
         raise ValueError(
             f"{count} faults do not fit into {end - start:.0f}s with {min_gap:.0f}s between them"
         )
@@ -75,7 +76,8 @@ def random_faults(
         kind = FAULT_KINDS[(i + fleet.seed) % len(FAULT_KINDS)]
         model = fleet.models[int(uniform[3 * i] * len(fleet.models)) % len(fleet.models)].name
         duration = 900.0 + 300.0 * round(uniform[3 * i + 1] * 9)
-        offset = (slot - duration) * (0.2 + 0.6 * uniform[3 * i + 2])
+        # Half a gap of margin on each side of the slot keeps neighbours min_gap apart.
+        offset = min_gap / 2 + (slot - min_gap - duration) * uniform[3 * i + 2]
         faults.append(Fault(kind, model, float(round(start + i * slot + offset, -1)), duration))
     return tuple(faults)
 

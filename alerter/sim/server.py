@@ -70,7 +70,9 @@ class SimServer:
 
     def start(self) -> SimServer:
         """Serve in a background thread (for tests and embedding)."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sim-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="sim-server", daemon=True
+        )
         self._thread.start()
         return self
 
