@@ -106,13 +106,12 @@ def render_message(notification: Notification, context: RenderContext) -> dict[s
     else:
         blocks = [b for a in alerts for b in _alert_blocks(a, notification.now, context)]
     head: list[dict[str, Any]] = [_header(f"{severity.emoji} {title}")]
-    shown = {k: v for k, v in notification.group_labels.items() if k != "alertname"}
-    if shown:
-        head.append(_context(" ".join(f"`{k}={v}`" for k, v in shown.items())))
+    if len(title) + len(severity.emoji) + 1 > MAX_HEADER and _scope(notification):
+        head.append(_context(" ".join(f"`{k}={v}`" for k, v in _scope(notification).items())))
     foot = _context(f"{_REASONS[notification.reason]} · {_date(notification.now)}")
     body = _fit(head, blocks, foot)
     return {
-        "text": _fallback_text(title, alerts),
+        "text": _clip(title, MAX_TEXT),
         "attachments": [{"color": severity.colour, "blocks": body}],
     }
 
@@ -177,6 +176,10 @@ def severity_of(notification: Notification) -> Severity:
     return _SEVERITIES[known[0]] if known else _DEFAULT_SEVERITY
 
 
+def _severity(alert: Alert) -> Severity:
+    return _SEVERITIES.get(alert.labels.get("severity", ""), _DEFAULT_SEVERITY)
+
+
 def deviation(alert: Alert, sensitivity: float | None) -> tuple[float | None, float | None]:
     """(robust sigmas, percent) by which the value departs from the expected value."""
     value, expected = alert.value, alert.expected
@@ -207,7 +210,8 @@ def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict
     lines = []
     series = ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
     state = "RESOLVED" if alert.state is AlertState.RESOLVED else "FIRING"
-    lines.append(f"*{alert.rule}* {state}" + (f" · `{series}`" if series else ""))
+    emoji = RESOLVED.emoji if alert.state is AlertState.RESOLVED else _severity(alert).emoji
+    lines.append(f"{emoji} *{alert.rule}* {state}" + (f" · `{series}`" if series else ""))
     for key in _TEXT_KEYS:
         if alert.annotations.get(key):
             lines.append(alert.annotations[key] if key != "summary" else f"*{alert.annotations[key]}*")
@@ -313,7 +317,13 @@ def _title(notification: Notification) -> str:
     firing, resolved = len(notification.firing), len(notification.resolved)
     state = f"FIRING:{firing}" if firing else "RESOLVED"
     extra = f" ({resolved} resolved)" if firing and resolved else ""
-    return f"[{state}] {_group_name(notification)}{extra}"
+    scope = ", ".join(f"{k}={v}" for k, v in _scope(notification).items())
+    return f"[{state}] {_group_name(notification)}{extra}" + (f" · {scope}" if scope else "")
+
+
+def _scope(notification: Notification) -> dict[str, str]:
+    """The group labels that say where (alertname is already the title)."""
+    return {k: v for k, v in notification.group_labels.items() if k != "alertname"}
 
 
 def _group_name(notification: Notification) -> str:
@@ -321,13 +331,6 @@ def _group_name(notification: Notification) -> str:
         return notification.group_labels["alertname"]
     rules = sorted({a.rule for a in notification.alerts})
     return rules[0] if len(rules) == 1 else f"{len(rules)} alert rules"
-
-
-def _fallback_text(title: str, alerts: Sequence[Alert]) -> str:
-    lines = [title] + [
-        f"{a.rule} {_series(a)}: {_num(a.value)} (expected {_num(a.expected)})" for a in alerts
-    ]
-    return _lines_with_more(lines, MAX_TEXT)
 
 
 def _series(alert: Alert) -> str:

@@ -182,3 +182,19 @@ def test_missing_value_says_why(make_alert: AlertFactory) -> None:
     alert = Alert(**{**make_alert().__dict__, "value": math.nan, "reason": "no samples in window"})
     text = all_text(blocks.render_message(note([alert]), CONTEXT))
     assert "No value (no samples in window)" in text
+
+
+def test_group_labels_clipped_from_the_header_are_shown_in_full_below(make_alert: AlertFactory) -> None:
+    long = "m" * 200
+    message = blocks.render_message(note([make_alert(model_name=long)], model_name=long), CONTEXT)
+    header, scope = all_blocks(message)[:2]
+    assert header["text"]["text"].endswith("…")
+    assert scope["elements"][0]["text"] == f"`model_name={long}`"
+
+
+def test_no_block_has_empty_text(make_alert: AlertFactory) -> None:
+    for alerts in ([make_alert()], [make_alert(pod=str(i)) for i in range(30)]):
+        message = blocks.render_message(note(alerts), CONTEXT)
+        for block in all_blocks(message):
+            texts = [block["text"]["text"]] if "text" in block else [e["text"] for e in block["elements"]]
+            assert all(t.strip() for t in texts)

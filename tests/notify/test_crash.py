@@ -63,7 +63,10 @@ def test_kill_during_send_then_restart_delivers_each_notification_once(tmp_path:
 
         messages = sink.messages("C0001")
         tops = [m for m in messages if not m.get("thread_ts")]
-        assert sorted(m["text"].split("\n")[0] for m in tops) == ["[FIRING:1] TTFTAnomaly"] * 3
+        titles = sorted(m["text"] for m in tops)
+        assert titles == [
+            f"[FIRING:1] TTFTAnomaly · model_name={m}" for m in ("llama3-70b", "mistral-7b", "qwen2-7b")
+        ]
         keys = [m["metadata"]["event_payload"]["key"] for m in tops]
         assert len(set(keys)) == 3, "no notification posted twice"
         for top in tops:
