@@ -200,12 +200,15 @@ class Pipeline:
     ) -> _Decision:
         route = self._routes.get(path, self.root)
         alerts = [decode_alert(t) for t in texts]
-        unmuted = [a for a in alerts if muter.reason(_alert_labels(a)) is None]
-        firing = frozenset(a.fingerprint for a in unmuted if a.state is AlertState.FIRING)
-        resolved = frozenset(a.fingerprint for a in unmuted if a.state is AlertState.RESOLVED)
         last = None
         if entry is not None:
             last = dedup.LogEntry(frozenset(json.loads(entry[0])), frozenset(json.loads(entry[1])), entry[2])
+        # A muted alert the receiver already heard of stays in view: muting it must not read as
+        # "resolved", and its real resolution is still announced.
+        known = last.firing if last is not None else frozenset()
+        unmuted = [a for a in alerts if a.fingerprint in known or muter.reason(_alert_labels(a)) is None]
+        firing = frozenset(a.fingerprint for a in unmuted if a.state is AlertState.FIRING)
+        resolved = frozenset(a.fingerprint for a in unmuted if a.state is AlertState.RESOLVED)
         notifier = self.notifiers.get(receiver)
         resend = notifier.resend_interval if notifier is not None else None
         repeat = min(route.repeat_interval, resend if resend is not None else math.inf)

@@ -11,6 +11,7 @@ every attempt.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -37,8 +38,18 @@ class Sender:
         self.notifiers = notifiers
         self.retry = retry
         self._paused: dict[str, float] = {}
+        self._sending = threading.Lock()
 
     def send(self, now: float) -> SendReport:
+        """Send what is due; a call while another is sending returns at once (no double sends)."""
+        if not self._sending.acquire(blocking=False):
+            return SendReport()
+        try:
+            return self._send(now)
+        finally:
+            self._sending.release()
+
+    def _send(self, now: float) -> SendReport:
         report = SendReport()
         groups: dict[tuple[str, str], list[Entry]] = {}
         for entry in self.outbox.open_entries():

@@ -293,3 +293,23 @@ def test_groups_up_to_the_limit_get_their_own_messages(
     pipeline.ingest([make_alert(pod=f"vllm-{i:02d}") for i in range(10)], T0)
     assert pipeline.flush(T0 + 30).sent == 10
     assert len(top_messages(sink)) == 10
+
+
+def test_silencing_a_notified_alert_neither_resolves_it_nor_hides_its_resolution(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink)
+    alert = make_alert()
+    pipeline.ingest([alert], T0)
+    pipeline.flush(T0 + 30)
+    pipeline.silences.add(['model_name="llama3-70b"'], ends_at=T0 + 7200, now=T0 + 60)
+    assert pipeline.flush(T0 + 330).notified == 0, "a silence is not a resolution"
+    pipeline.ingest([make_alert(pod="new")], T0 + 400)
+    assert pipeline.flush(T0 + 630).notified == 0, "new alerts under the silence stay quiet"
+    pipeline.ingest([resolve(alert, T0 + 700), resolve(make_alert(pod="new"), T0 + 700)], T0 + 700)
+    assert pipeline.flush(T0 + 930).reasons == [NotifyReason.RESOLVED]
+    [top] = top_messages(sink)
+    assert (
+        top["text"].startswith("[RESOLVED]")
+        and "1 alert(s) back in band" in replies(sink, top["ts"])[-1]["text"]
+    )

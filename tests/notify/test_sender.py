@@ -153,3 +153,19 @@ def test_first_flush_reports_its_reason(store: Store, make_alert: AlertFactory) 
     p = pipeline(store, Recorder())
     p.ingest([make_alert()], T0)
     assert p.flush(T0).reasons == [NotifyReason.FIRST]
+
+
+def test_a_flush_during_a_send_does_not_send_twice(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder()
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    inner: list[int] = []
+    original = recorder.deliver
+
+    def deliver_and_flush_again(payload: Payload, key: str, thread: str | None) -> str | None:
+        inner.append(p.flush(T0 + 1).sent)
+        return original(payload, key, thread)
+
+    recorder.deliver = deliver_and_flush_again  # type: ignore[method-assign]
+    assert p.flush(T0).sent == 1
+    assert inner == [0] and len(recorder.delivered) == 1
