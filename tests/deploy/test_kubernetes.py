@@ -1,0 +1,240 @@
+"""deploy/kubernetes: the manifests render with kustomize, are secure, and carry a valid config.
+
+The config and rule files inside the ConfigMaps are written out the way the pod mounts them and
+loaded with the engine's own loader; the probes are requested from a real engine built from that
+config; the ServiceAccount, Lease and policy targets are checked against rbac.yaml.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from deploy_kit import (
+    CONFIG_MOUNT,
+    KUBERNETES,
+    PORT,
+    RULES_MOUNT,
+    STATE_MOUNT,
+    Doc,
+    check_pod_security,
+    check_probes,
+    check_resources,
+    container,
+    documents,
+    grants,
+    kustomize,
+    lay_out,
+    load_mounted,
+    one,
+)
+
+from alerter.app import App
+from alerter.config import load
+from alerter.errors import ConfigErrors
+
+NAMESPACE = "alerter"
+MANIFESTS = sorted(
+    p for p in KUBERNETES.glob("*.yaml") if p.name not in ("kustomization.yaml", "alerter.yaml")
+)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[Doc]:
+    return kustomize(KUBERNETES)
+
+
+@pytest.fixture(scope="module")
+def rbac() -> list[Doc]:
+    return documents((KUBERNETES / "rbac.yaml").read_text())
+
+
+def _config_text(rendered: list[Doc]) -> str:
+    text: str = one(rendered, "ConfigMap", "alerter-config")["data"]["alerter.yaml"]
+    return text
+
+
+def _rules(rendered: list[Doc]) -> dict[str, str]:
+    data: dict[str, str] = one(rendered, "ConfigMap", "alerter-rules")["data"]
+    return data
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_every_manifest_parses_and_names_its_objects(path: Path) -> None:
+    docs = documents(path.read_text())
+    assert docs
+    for doc in docs:
+        assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], doc
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in MANIFESTS if p.name not in ("rbac.yaml", "namespace.yaml")], ids=lambda p: p.name
+)
+def test_engine_manifests_leave_the_namespace_to_kustomize(path: Path) -> None:
+    for doc in documents(path.read_text()):
+        assert "namespace" not in doc["metadata"], f"{path.name}: {doc['kind']} sets its namespace"
+
+
+def test_kustomize_puts_the_engine_next_to_its_service_account(rendered: list[Doc], rbac: list[Doc]) -> None:
+    account = one(rbac, "ServiceAccount")
+    assert account["metadata"]["namespace"] == NAMESPACE
+    for doc in rendered:
+        if doc["kind"] in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+            assert "namespace" not in doc["metadata"]
+        elif doc["kind"] == "RoleBinding" and doc["metadata"]["name"] == "alerter-remediation":
+            assert doc["metadata"]["namespace"] != NAMESPACE, (
+                "the remediation binding stays in the target namespace"
+            )
+        else:
+            assert doc["metadata"]["namespace"] == NAMESPACE, f"{doc['kind']}/{doc['metadata']['name']}"
+    assert one(rendered, "Namespace")["metadata"]["name"] == NAMESPACE
+    assert one(rendered, "ServiceAccount") == account
+
+
+def test_deployment_is_locked_down_probed_and_bounded(rendered: list[Doc]) -> None:
+    deployment = one(rendered, "Deployment", "alerter")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate", "a ReadWriteOnce volume cannot be shared"
+    check_pod_security(deployment)
+    check_probes(deployment)
+    check_resources(deployment)
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_deployment_references_objects_that_exist(rendered: list[Doc]) -> None:
+    deployment = one(rendered, "Deployment", "alerter")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == one(rendered, "ServiceAccount")["metadata"]["name"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    one(rendered, "ConfigMap", volumes["config"]["configMap"]["name"])
+    one(rendered, "ConfigMap", volumes["rules"]["configMap"]["name"])
+    one(rendered, "PersistentVolumeClaim", volumes["state"]["persistentVolumeClaim"]["claimName"])
+    mounts = {m["name"]: m["mountPath"] for m in container(deployment)["volumeMounts"]}
+    assert mounts == {"config": CONFIG_MOUNT, "rules": RULES_MOUNT, "state": STATE_MOUNT, "tmp": "/tmp"}
+    args = container(deployment)["args"]
+    assert args == ["run", "--config", f"{CONFIG_MOUNT}/alerter.yaml"]
+
+
+def test_service_and_service_monitor_reach_the_metrics_port(rendered: list[Doc]) -> None:
+    deployment = one(rendered, "Deployment", "alerter")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = one(rendered, "Service", "alerter")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}
+    ]
+    monitor = one(rendered, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_secrets_are_referenced_never_shipped(rendered: list[Doc]) -> None:
+    assert not [d for d in rendered if d["kind"] == "Secret"]
+    env = {e["name"]: e for e in container(one(rendered, "Deployment", "alerter"))["env"]}
+    assert set(env) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"}
+    for entry in env.values():
+        assert "value" not in entry
+        assert entry["valueFrom"]["secretKeyRef"]["name"] == "alerter-slack"
+    # every *_env the config reads is provided by the pod
+    config = yaml.safe_load(_config_text(rendered))
+    wanted = {
+        v
+        for r in config["receivers"]
+        for kind in r.values()
+        if isinstance(kind, dict)
+        for k, v in kind.items()
+        if k.endswith("_env")
+    }
+    assert wanted == set(env)
+
+
+def test_embedded_config_and_rules_load_as_mounted(rendered: list[Doc], tmp_path: Path) -> None:
+    bundle = load_mounted(tmp_path, _config_text(rendered), _rules(rendered))
+    cfg = bundle.config
+    assert cfg is not None
+    assert cfg.storage.path == f"{STATE_MOUNT}/state.db"
+    assert cfg.server.listen == f"0.0.0.0:{PORT}"
+    assert cfg.remediation.kubernetes.in_cluster is True
+    loaded = {Path(r.path).name for r in bundle.rule_files}
+    assert loaded == set(_rules(rendered)), "rule_files must pick up every file of the rules ConfigMap"
+    assert all(Path(r.path).parent == tmp_path / RULES_MOUNT.lstrip("/") for r in bundle.rule_files)
+
+
+def test_embedded_rules_are_the_shipped_rule_packs(rendered: list[Doc], tmp_path: Path) -> None:
+    """Each embedded file is a valid rule file on its own, named like a file of rules/."""
+    for name, text in _rules(rendered).items():
+        path = tmp_path / name
+        path.write_text(text)
+        assert load(None, [path]).rule_files[0].rule_count > 0, name
+
+
+def test_a_broken_embedded_rule_would_be_caught(rendered: list[Doc], tmp_path: Path) -> None:
+    """The load above is strict: the same layout with one bad duration fails."""
+    rules = dict(_rules(rendered))
+    name = sorted(rules)[0]
+    assert "for: " in rules[name]
+    rules[name] = rules[name].replace("for: ", "for: -", 1)
+    with pytest.raises(ConfigErrors, match=r"\.for"):
+        load_mounted(tmp_path, _config_text(rendered), rules)
+
+
+def test_lease_and_service_account_match_rbac(rendered: list[Doc], rbac: list[Doc]) -> None:
+    cfg = yaml.safe_load(_config_text(rendered))
+    account = one(rbac, "ServiceAccount")["metadata"]
+    me = (account["namespace"], account["name"])
+    allowed = grants(rbac, me)
+    lease = cfg["remediation"]["lease"]
+    assert lease["namespace"] == account["namespace"]
+    for verb in ("get", "update"):
+        assert (lease["namespace"], "coordination.k8s.io", "leases", verb, lease["name"]) in allowed
+    assert (lease["namespace"], "coordination.k8s.io", "leases", "create", None) in allowed
+
+
+def test_every_policy_target_is_granted_by_rbac(rendered: list[Doc], rbac: list[Doc]) -> None:
+    cfg = yaml.safe_load(_config_text(rendered))
+    account = one(rbac, "ServiceAccount")["metadata"]
+    allowed = grants(rbac, (account["namespace"], account["name"]))
+    needed = []
+    for policy in cfg["policies"]:
+        if "scale" in policy:
+            ns, name = policy["scale"]["deployment"].split("/")
+            needed += [(ns, "apps", "deployments/scale", v, name) for v in ("get", "patch")]
+        if "route" in policy:
+            ns, name = policy["route"]["httproute"].split("/")
+            needed += [(ns, "gateway.networking.k8s.io", "httproutes", v, name) for v in ("get", "patch")]
+        assert ns in cfg["remediation"]["allow_namespaces"]
+    assert needed
+    assert [n for n in needed if n not in allowed] == []
+
+
+def test_probes_are_served_by_an_engine_built_from_the_embedded_config(
+    rendered: list[Doc], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine, built from the ConfigMap's config, answers the Deployment's probe paths.
+
+    Only what cannot work outside a cluster is changed: state goes to the temp dir, the server
+    binds 127.0.0.1 on a free port, and the in-cluster Kubernetes credentials are left out.
+    """
+    cfg = yaml.safe_load(_config_text(rendered))
+    cfg["storage"]["path"] = str(tmp_path / "state.db")
+    cfg["server"]["listen"] = "127.0.0.1:0"
+    del cfg["remediation"]
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.setenv(name, os.environ.get(name, "x"))
+    config = lay_out(tmp_path, yaml.safe_dump(cfg), _rules(rendered))
+    app = App(str(config), load(config), now=0.0)
+    app.server.start()
+    try:
+        probes = container(one(rendered, "Deployment", "alerter"))
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            path = probes[probe]["httpGet"]["path"]
+            with urllib.request.urlopen(f"http://127.0.0.1:{app.server.port}{path}", timeout=10) as response:
+                assert response.status == 200, path
+    finally:
+        app.stop()
