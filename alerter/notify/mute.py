@@ -66,6 +66,19 @@ class Silence:
         """``pending``, ``active`` or ``expired``, as Alertmanager shows silences."""
         return "pending" if now < self.starts_at else "active" if now < self.ends_at else "expired"
 
+    def as_json(self, now: float) -> dict[str, object]:
+        """The silence as the HTTP API and ``alerter silence list -o json`` show it."""
+        return {
+            "id": self.id,
+            "matchers": [str(m) for m in self.matchers],
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+            "state": self.state(now),
+            "createdBy": self.created_by,
+            "comment": self.comment,
+            "createdAt": self.created_at,
+        }
+
 
 class Silences:
     """The persisted silences in the store's ``silences`` table."""

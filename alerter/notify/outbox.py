@@ -86,6 +86,22 @@ class Entry:
     last_error: str
     done_at: float | None
 
+    def as_json(self) -> dict[str, object]:
+        """The log entry for the HTTP API: what, where, when and how it went (no payload, no image)."""
+        return {
+            "key": self.key,
+            "receiver": self.receiver,
+            "group": self.group_key,
+            "reason": self.reason,
+            "kind": self.payload.kind.value,
+            "title": str(self.payload.body.get("text", ""))[:200],
+            "created": self.created,
+            "state": "retrying" if self.state == INFLIGHT and self.attempts else self.state,
+            "attempts": self.attempts,
+            "lastError": self.last_error,
+            "doneAt": self.done_at,
+        }
+
 
 class Outbox:
     """Rows of ``notify_outbox`` and the conversation references in ``notify_threads``."""

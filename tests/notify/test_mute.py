@@ -84,3 +84,17 @@ def test_window_validation() -> None:
         Window.build("w", "0 0 * * *", 0, [])
     with pytest.raises(ValueError, match="timezone"):
         Window.build("w", "0 0 * * *", 60, [], "Nowhere/Land")
+
+
+def test_silence_as_json_for_the_api(store: Store) -> None:
+    made = Silences(store).add(['model_name="x"'], ends_at=T0 + 60, now=T0, created_by="ann", comment="c")
+    assert made.as_json(T0 + 61) == {
+        "id": made.id,
+        "matchers": ['model_name="x"'],
+        "startsAt": T0,
+        "endsAt": T0 + 60,
+        "state": "expired",
+        "createdBy": "ann",
+        "comment": "c",
+        "createdAt": T0,
+    }

@@ -169,3 +169,14 @@ def test_a_flush_during_a_send_does_not_send_twice(store: Store, make_alert: Ale
     recorder.deliver = deliver_and_flush_again  # type: ignore[method-assign]
     assert p.flush(T0).sent == 1
     assert inner == [0] and len(recorder.delivered) == 1
+
+
+def test_log_entries_render_for_the_api_without_payload(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder(failures=[NotifyError("slack receiver x: rate limited", retryable=True)])
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    p.flush(T0)
+    [entry] = p.outbox.history()
+    shown = entry.as_json()
+    assert shown["state"] == "retrying" and shown["attempts"] == 1 and shown["reason"] == "first"
+    assert shown["lastError"] == "slack receiver x: rate limited" and "payload" not in shown
