@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from alerter.errors import SourceError
-from alerter.model import Labels
-from alerter.source.parse import ApiError, parse_response
+from alerter.model import Labels, Series
+from alerter.source.parse import ApiError, _fast_matrix, parse_response
 
 
 def _body(result_type: str, result: object) -> bytes:
@@ -105,3 +105,61 @@ def test_large_bodies_parse_with_the_collector_paused_and_restored() -> None:
     (series,) = parse_response(_body("matrix", [{"metric": {}, "values": points}]))
     assert len(series) == 20_000 and series.values[7] == 1.0
     assert gc.isenabled()
+
+
+def _compact(result: list[dict[str, object]]) -> bytes:
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _same(a: list[Series], b: list[Series]) -> bool:
+    return len(a) == len(b) and all(
+        x.labels == y.labels
+        and np.array_equal(x.timestamps, y.timestamps)
+        and np.array_equal(x.values, y.values, equal_nan=True)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def test_fast_matrix_path_agrees_with_json_even_on_hostile_labels() -> None:
+    hostile = {"__name__": "m", "a": 'x"],"values":[[1,"2"]]}', "b": "]]}{", "c": "ü"}
+    points = [[1_700_000_000 + 60 * i, str(i / 3)] for i in range(5_000)]
+    points[3][1], points[4][1], points[5][1] = "NaN", "+Inf", "-Inf"
+    body = _compact(
+        [
+            {"metric": hostile, "values": points},
+            {"metric": {}, "values": []},
+            {"metric": {"x": "1"}, "values": points[:2]},
+        ]
+    )
+    fast = _fast_matrix(body)
+    assert fast is not None and _same(fast, parse_response(body, fast=False))
+    assert (
+        fast[0].labels == Labels(hostile) and math.isnan(fast[0].values[3]) and fast[0].values[4] == math.inf
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(
+            {
+                "status": "success",
+                "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "2"]]}]},
+            }
+        ).encode(),
+        _compact([{"metric": {}, "values": [[1, "2"]], "histograms": [[2, {}]]}]),
+        _compact([{"metric": {}, "values": [[1, "2", "3"]]}]),
+        _compact([{"metric": {}, "values": [[1, "two"]]}]),
+        _compact([{"values": [[1, "2"]], "metric": {}}]),
+    ],
+)
+def test_fast_matrix_path_declines_what_it_does_not_expect(body: bytes) -> None:
+    assert _fast_matrix(body) is None
+
+
+def test_truncated_compact_body_is_malformed() -> None:
+    body = _compact([{"metric": {}, "values": [[i, "1"] for i in range(20_000)]}])
+    with pytest.raises(SourceError) as info:
+        parse_response(body[: len(body) // 2])
+    assert info.value.kind == "malformed"

@@ -6,10 +6,12 @@ import math
 
 import numpy as np
 import pytest
+import requests
 from harness import DEFAULT_LABELS, ManagedProcess, SimHistory
 
 from alerter.errors import SourceError
 from alerter.model import Labels, Series
+from alerter.source.parse import _fast_matrix, parse_response
 from alerter.source.prometheus import PrometheusSource, merge_chunks, plan_chunks
 
 BACKENDS = ["prometheus_source", "victoria_source"]
@@ -206,3 +208,27 @@ def test_bad_arguments_are_bad_queries(args: tuple[str, float, float, float], me
     with PrometheusSource("http://127.0.0.1:9") as source, pytest.raises(SourceError, match=message) as info:
         source.query_range(*args)
     assert info.value.kind == "bad_query" and not info.value.retryable
+
+
+def test_real_bodies_take_the_fast_parser_and_agree_with_json(
+    request: pytest.FixtureRequest, sim_history: SimHistory
+) -> None:
+    for backend in ("prometheus", "victoria"):
+        url = request.getfixturevalue(backend).url
+        params = {
+            "query": "vllm:kv_cache_usage_perc",
+            "start": sim_history.end - 5 * 86400,
+            "end": sim_history.end,
+            "step": 60,
+        }
+        body = requests.get(f"{url}/api/v1/query_range", params=params, timeout=60).content
+        fast = _fast_matrix(body)
+        assert fast is not None, backend
+        general = parse_response(body, fast=False)
+        assert len(fast) == len(general) == 2
+        for a, b in zip(fast, general, strict=True):
+            assert (
+                a.labels == b.labels
+                and np.array_equal(a.values, b.values)
+                and np.array_equal(a.timestamps, b.timestamps)
+            )

@@ -1,0 +1,144 @@
+"""Fetch speed of PrometheusSource against a real Prometheus: 14 days of 1-minute data per series.
+
+Backfills a fresh Prometheus with 14 simulated days (one model, every 60 s; the same harness
+the tests use), then times, as the median of several runs:
+
+- ``PrometheusSource.query_range`` for one series (20,161 points, two chunks) and for 23
+  series at once (the TTFT histogram buckets), per series;
+- the split between waiting for the HTTP body and parsing it (``alerter.source.parse``);
+- the same fetch through prometheus-api-client's ``custom_query_range`` plus a numpy
+  conversion, which is what the source would cost without its own parsing;
+- with gzip compression requested.
+
+Run: ``.venv/bin/python benchmarks/fetch.py [--repeat 7]``. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from harness import backfill_prometheus, build_history, start_prometheus
+from prometheus_api_client import PrometheusConnect
+
+from alerter.source.parse import parse_response
+from alerter.source.prometheus import PrometheusSource, plan_chunks
+
+ONE = 'vllm:time_to_first_token_seconds_bucket{le="0.25"}'
+MANY = "vllm:time_to_first_token_seconds_bucket"
+
+
+def median_ms(action: Callable[[], object], repeat: int) -> float:
+    action()  # warm caches and connections
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        runs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(runs)
+
+
+def split_ms(url: str, expr: str, start: float, end: float, repeat: int) -> tuple[float, float]:
+    """Milliseconds spent receiving bodies and parsing them, for the chunks of one range query."""
+    session = requests.Session()
+    session.headers["Accept-Encoding"] = "identity"
+    chunks = plan_chunks(start, end, 60.0, 11_000)
+
+    def bodies() -> list[bytes]:
+        return [
+            session.get(
+                f"{url}/api/v1/query_range",
+                params={"query": expr, "start": f"{s:.3f}", "end": f"{e:.3f}", "step": "60"},
+                timeout=60,
+            ).content
+            for s, e in chunks
+        ]
+
+    fetched = bodies()
+    http = median_ms(bodies, repeat)
+    parse = median_ms(lambda: [parse_response(b, expr) for b in fetched], repeat)
+    return http, parse
+
+
+def library_fetch(url: str, expr: str, start: float, end: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    client = PrometheusConnect(url=url)
+    out = []
+    for s, e in plan_chunks(start, end, 60.0, 11_000):
+        result = client.custom_query_range(
+            expr, datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC), "60"
+        )
+        for item in result:
+            values = np.array(item["values"], dtype=object)
+            out.append((values[:, 0].astype(np.float64), values[:, 1].astype(np.float64)))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="alerter-bench-") as tmp:
+        workdir = Path(tmp)
+        started = time.perf_counter()
+        history = build_history(workdir / "history", models=1, incidents=0)
+        blocks = backfill_prometheus(history, workdir / "prometheus" / "data")
+        backfill_s = time.perf_counter() - started
+        server = start_prometheus(workdir / "prometheus")
+        try:
+            rows = run(server.url, history.start, history.end, args.repeat)
+        finally:
+            server.stop()
+    print(f"backfill: 14 days x 1 model ({blocks} blocks) in {backfill_s:.1f} s\n")
+    print(f"{'measurement':<58} {'ms/series':>10} {'parse share':>12}")
+    for name, ms, share in rows:
+        print(f"{name:<58} {ms:>10.2f} {share:>12}")
+    return 0
+
+
+def run(url: str, start: float, end: float, repeat: int) -> list[tuple[str, float, str]]:
+    points = len(np.arange(start, end + 1, 60.0))
+    rows: list[tuple[str, float, str]] = []
+    with (
+        PrometheusSource(url, timeout=60) as source,
+        PrometheusSource(url, timeout=60, compression=True) as gz,
+    ):
+        n_many = len(source.query_range(MANY, start, end, 60))
+        one = median_ms(lambda: source.query_range(ONE, start, end, 60), repeat)
+        http, parse = split_ms(url, ONE, start, end, repeat)
+        rows.append((f"PrometheusSource, 1 series x {points} points", one, f"{parse / (http + parse):.0%}"))
+        rows.append(("  of which: receive body (HTTP + server)", http, ""))
+        rows.append(("  of which: parse JSON to numpy", parse, ""))
+        many = median_ms(lambda: source.query_range(MANY, start, end, 60), repeat) / n_many
+        http_m, parse_m = split_ms(url, MANY, start, end, repeat)
+        share = f"{parse_m / (http_m + parse_m):.0%}"
+        rows.append((f"PrometheusSource, {n_many} series in one query", many, share))
+        rows.append(
+            (
+                "PrometheusSource with gzip, 1 series",
+                median_ms(lambda: gz.query_range(ONE, start, end, 60), repeat),
+                "",
+            )
+        )
+        rows.append(
+            (
+                "prometheus-api-client + numpy, 1 series",
+                median_ms(lambda: library_fetch(url, ONE, start, end), repeat),
+                "",
+            )
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
