@@ -77,7 +77,7 @@ def render_chart(
     axes.set_xlabel("UTC", fontsize=8)
     axes.grid(True, alpha=0.3)
     axes.legend(loc="upper left", fontsize=7, ncols=5, frameon=False)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.16)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
