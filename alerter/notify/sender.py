@@ -115,14 +115,16 @@ class Sender:
         return True
 
     def _done(self, entry: Entry, thread: str | None, now: float) -> None:
-        self.outbox.mark(entry.id, SENT, now=now)
-        if entry.reason == "burst":
-            if thread is not None:
-                self.outbox.share_burst_thread(entry.receiver, entry.group_key, thread)
-        elif entry.payload.kind is PayloadKind.CLOSE:
-            self.outbox.set_thread(entry.receiver, entry.group_key, None)
-        elif thread is not None:
-            self.outbox.set_thread(entry.receiver, entry.group_key, thread)
+        """Record delivery and the conversation reference in one commit."""
+        with self.outbox.store.transaction():
+            self.outbox.mark(entry.id, SENT, now=now)
+            if entry.reason == "burst":
+                if thread is not None:
+                    self.outbox.share_burst_thread(entry.receiver, entry.group_key, thread)
+            elif entry.payload.kind is PayloadKind.CLOSE:
+                self.outbox.set_thread(entry.receiver, entry.group_key, None)
+            elif thread is not None:
+                self.outbox.set_thread(entry.receiver, entry.group_key, thread)
         if entry.attempts:
             log.info(
                 "notification to %s delivered after %d failed attempt(s)", entry.receiver, entry.attempts
