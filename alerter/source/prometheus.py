@@ -100,6 +100,8 @@ class PrometheusSource:
         )
         self._session: requests.Session = session
         self._auth = basic_auth
+        # Passed with every request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        self._verify: str | bool = session.verify
 
     @classmethod
     def from_token_file(cls, url: str, token_file: str, **kwargs: Any) -> PrometheusSource:
@@ -162,10 +164,22 @@ class PrometheusSource:
         url = self._client.url + path
         try:
             if len(expr) > _POST_ABOVE:
-                response = self._session.post(url, data=params, auth=self._auth, timeout=self.timeout)
+                response = self._session.post(
+                    url, data=params, auth=self._auth, timeout=self.timeout, verify=self._verify
+                )
             else:
-                response = self._session.get(url, params=params, auth=self._auth, timeout=self.timeout)
+                response = self._session.get(
+                    url, params=params, auth=self._auth, timeout=self.timeout, verify=self._verify
+                )
             body = response.content
+        except requests.exceptions.SSLError as exc:
+            raise SourceError(
+                "auth",
+                f"TLS verification of {self.url} failed ({_reason(exc)}); set ca_file to the CA that signed "
+                "its certificate, or tls_verify: false",
+                retryable=False,
+                query=expr,
+            ) from None
         except requests.Timeout:
             raise SourceError(
                 "timeout", f"no answer from {self.url} within {self.timeout:g}s", retryable=True, query=expr

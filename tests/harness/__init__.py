@@ -22,7 +22,7 @@ Session fixtures are shared: tests must not write into those servers.
 """
 
 from .backends import backfill_prometheus, import_victoria, start_prometheus, start_victoria
-from .garbage import GarbageServer, Reply
+from .garbage import GarbageServer, Reply, self_signed_certificate
 from .history import DEFAULT_LABELS, SimHistory, build_history
 from .processes import ManagedProcess, free_port, wait_until
 
@@ -36,6 +36,7 @@ __all__ = [
     "build_history",
     "free_port",
     "import_victoria",
+    "self_signed_certificate",
     "start_prometheus",
     "start_victoria",
     "wait_until",

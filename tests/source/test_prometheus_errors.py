@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from harness import GarbageServer, ManagedProcess, Reply, free_port
+import requests
+import urllib3
+from harness import GarbageServer, ManagedProcess, Reply, free_port, self_signed_certificate, start_victoria
 
 from alerter.errors import SourceError
 from alerter.source import ERROR_KINDS
@@ -61,15 +64,8 @@ def test_too_many_samples(prometheus_factory: Callable[..., ManagedProcess]) -> 
     assert "too many samples" in str(error)
 
 
-def test_victoria_sample_limit(tmp_path: object, sim_history: object) -> None:
-    from pathlib import Path
-
-    from harness import start_victoria
-
-    assert isinstance(tmp_path, Path)
+def test_victoria_sample_limit(tmp_path: Path) -> None:
     with start_victoria(tmp_path, extra_args=["-search.maxSamplesPerQuery=1000"]) as server:
-        import requests
-
         lines = "".join(
             f'm{{i="{i}"}} {i} {1_700_000_000_000 + k * 60_000}\n' for i in range(5) for k in range(600)
         )
@@ -162,10 +158,7 @@ def test_credentials_and_headers_are_sent(garbage_server: GarbageServer) -> None
     assert bearer.path.startswith("/api/v1/query?") and "time=1.000" in bearer.path
 
 
-def test_token_file(tmp_path: object, garbage_server: GarbageServer) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_token_file(tmp_path: Path, garbage_server: GarbageServer) -> None:
     garbage_server.reply = Reply(
         200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}).encode()
     )
@@ -199,3 +192,19 @@ def test_token_file(tmp_path: object, garbage_server: GarbageServer) -> None:
 )
 def test_classify(status: int, error_type: str, message: str, kind: str) -> None:
     assert classify(status, error_type, message, "q").kind == kind
+
+
+def test_tls_with_a_ca_bundle(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    ok = json.dumps({"status": "success", "data": {"resultType": "scalar", "result": [1, "4"]}}).encode()
+    with GarbageServer(Reply(200, ok, "application/json"), tls=(cert, key)) as server:
+        with PrometheusSource(server.url, ca_file=str(cert), timeout=5) as source:
+            assert source.query("2+2", 1)[0].values.tolist() == [4.0]
+        with (
+            PrometheusSource(server.url, tls_verify=False, timeout=5) as source,
+            pytest.warns(urllib3.exceptions.InsecureRequestWarning),
+        ):
+            assert source.query("2+2", 1)[0].values.tolist() == [4.0]
+        with PrometheusSource(server.url, timeout=5) as source:
+            error = _error(source, "2+2", instant=True)
+    assert error.kind == "auth" and not error.retryable and "ca_file" in str(error)
