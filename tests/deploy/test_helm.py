@@ -1,0 +1,262 @@
+"""deploy/helm/alerter: the chart lints, renders with Helm's own engine, and carries a valid config.
+
+Rendering uses Helm's Go SDK (helm-python-sdk, no helm binary needed). Every rendered document
+is parsed; the alerter.yaml and rule files inside are loaded with the engine's loader as the pod
+mounts them; the RBAC the chart derives from the policies is compared with rbac.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+from deploy_kit import (
+    CHART,
+    KUBERNETES,
+    PORT,
+    STATE_MOUNT,
+    Doc,
+    Grant,
+    check_pod_security,
+    check_probes,
+    check_resources,
+    container,
+    documents,
+    grants,
+    load_mounted,
+    one,
+)
+
+from alerter.config import load
+from alerter.errors import ConfigErrors
+
+RELEASE, NAMESPACE = "alerter", "alerter"
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm.Chart]:
+    with helm.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def render(chart: helm.Chart, values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> list[Doc]:
+    """``helm template``: every manifest the chart renders, parsed (NOTES.txt is text, not YAML)."""
+    out = chart.render(values or {}, name=RELEASE, namespace=namespace)
+    return [
+        d for path, text in sorted(out.items()) if not path.endswith("NOTES.txt") for d in documents(text)
+    ]
+
+
+def _config(docs: list[Doc]) -> str:
+    text: str = one(docs, "ConfigMap", f"{RELEASE}-config")["data"]["alerter.yaml"]
+    return text
+
+
+def _rules(docs: list[Doc]) -> dict[str, str]:
+    data: dict[str, str] = one(docs, "ConfigMap", f"{RELEASE}-rules")["data"]
+    return data
+
+
+def test_chart_metadata_and_lint(chart: helm.Chart) -> None:
+    meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert meta["apiVersion"] == "v2"
+    assert (meta["name"], chart.name) == ("alerter", "alerter")
+    assert meta["type"] == "application"
+    report = helm.lint(CHART, namespace=NAMESPACE)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+def test_values_parse_and_hold_every_documented_section() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert {"image", "config", "rules", "resources", "rbac", "serviceMonitor", "persistence"} <= set(values)
+    assert {"prometheus", "receivers", "route", "policies"} <= set(values["config"])
+    assert values["rbac"]["create"] is True
+
+
+def test_default_render_has_every_object_and_they_fit_together(chart: helm.Chart) -> None:
+    docs = render(chart)
+    kinds = sorted(d["kind"] for d in docs)
+    expected = ["ConfigMap", "ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount"]
+    assert kinds == sorted([*expected, "Role", "Role", "RoleBinding", "RoleBinding"])
+    deployment = one(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["config"]["configMap"]["name"] == f"{RELEASE}-config"
+    assert volumes["rules"]["configMap"]["name"] == f"{RELEASE}-rules"
+    one(docs, "PersistentVolumeClaim", volumes["state"]["persistentVolumeClaim"]["claimName"])
+    service = one(docs, "Service")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["ports"][0]["port"] == PORT
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_rendered_deployment_matches_the_plain_manifest(chart: helm.Chart) -> None:
+    """Same security, probes, mounts, arguments and Secret references as deploy/kubernetes."""
+    deployment = one(render(chart), "Deployment")
+    check_pod_security(deployment)
+    check_probes(deployment)
+    check_resources(deployment)
+    plain = container(one(documents((KUBERNETES / "deployment.yaml").read_text()), "Deployment"))
+    box = container(deployment)
+    for key in ("args", "env", "volumeMounts", "securityContext", "resources"):
+        assert box[key] == plain[key], key
+    assert box["image"] == f"alerter:{chart.metadata['appVersion']}"
+
+
+def test_embedded_config_and_rules_load_as_mounted(chart: helm.Chart, tmp_path: Path) -> None:
+    docs = render(chart)
+    bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
+    cfg = bundle.config
+    assert cfg is not None
+    assert cfg.storage.path == f"{STATE_MOUNT}/state.db"
+    assert cfg.server.listen == f"0.0.0.0:{PORT}"
+    assert cfg.remediation.kubernetes.in_cluster is True
+    assert (cfg.remediation.lease.namespace, cfg.remediation.lease.name) == (NAMESPACE, "alerter-remediation")
+    assert {Path(r.path).name for r in bundle.rule_files} == set(_rules(docs))
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert [p.name for p in cfg.policies] == [p["name"] for p in values["config"]["policies"]]
+    assert [r.name for r in cfg.receivers] == [r["name"] for r in values["config"]["receivers"]]
+
+
+def test_the_lease_follows_the_release_namespace(chart: helm.Chart, tmp_path: Path) -> None:
+    docs = render(chart, namespace="observability")
+    cfg = yaml.safe_load(_config(docs))
+    assert cfg["remediation"]["lease"]["namespace"] == "observability"
+    account = one(docs, "ServiceAccount")["metadata"]["name"]
+    allowed = grants(docs, ("observability", account))
+    assert ("observability", "coordination.k8s.io", "leases", "update", "alerter-remediation") in allowed
+
+
+def _named_by(policies: list[dict[str, Any]]) -> set[str]:
+    names = set()
+    for policy in policies:
+        for action, key in (("scale", "deployment"), ("route", "httproute"), ("configmap", "configmap")):
+            if action in policy:
+                names.add(policy[action][key].split("/")[1])
+    return names
+
+
+def test_rbac_grants_what_rbac_yaml_grants_for_the_same_policies(chart: helm.Chart) -> None:
+    """rbac.yaml is checked against every API call remediation makes (tests/remediate/test_rbac.py);
+    the chart, derived from the policies, must grant the same for the objects those policies name."""
+    docs = render(chart)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    named = _named_by(values["config"]["policies"])
+    account = one(docs, "ServiceAccount")["metadata"]["name"]
+    from_chart = grants(docs, (NAMESPACE, account))
+    plain = documents((KUBERNETES / "rbac.yaml").read_text())
+    reference: set[Grant] = {
+        g for g in grants(plain, ("alerter", "alerter")) if g[4] is None or g[4] in named
+    }
+    reference |= {g for g in grants(plain, ("alerter", "alerter")) if g[2] == "leases"}
+    assert from_chart == reference
+
+
+def test_rbac_follows_policies_and_allowed_namespaces(chart: helm.Chart) -> None:
+    config = yaml.safe_load((CHART / "values.yaml").read_text())["config"]
+    config["policies"] = [
+        {
+            "name": "router",
+            "mode": "auto",
+            "configmap": {
+                "configmap": "serving/router-config",
+                "key": "model",
+                "value": "b",
+                "restart": "serving/router",
+            },
+        },
+        {"name": "elsewhere", "scale": {"deployment": "batch/worker", "step": 1, "max_replicas": 4}},
+        {
+            "name": "disabled",
+            "mode": "off",
+            "scale": {"deployment": "serving/idle", "step": 1, "max_replicas": 4},
+        },
+    ]
+    config["remediation"] = {"allow_namespaces": ["serving"]}
+    docs = render(chart, {"config": config})
+    allowed = grants(docs, (NAMESPACE, RELEASE))
+    remediation = {g for g in allowed if g[0] != NAMESPACE}
+    assert remediation == {
+        ("serving", "", "configmaps", "get", "router-config"),
+        ("serving", "", "configmaps", "patch", "router-config"),
+        ("serving", "apps", "deployments", "get", "router"),
+        ("serving", "apps", "deployments", "patch", "router"),
+    }
+
+
+def test_rbac_and_service_account_can_be_left_to_the_user(chart: helm.Chart) -> None:
+    docs = render(chart, {"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "existing"}})
+    assert not [d for d in docs if d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ServiceAccount")]
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
+
+
+def test_service_monitor_is_opt_in(chart: helm.Chart) -> None:
+    assert not [d for d in render(chart) if d["kind"] == "ServiceMonitor"]
+    docs = render(chart, {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}})
+    monitor = one(docs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items()
+        <= one(docs, "Service")["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+
+
+def test_without_persistence_state_is_an_empty_dir(chart: helm.Chart) -> None:
+    docs = render(chart, {"persistence": {"enabled": False}})
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    deployment = one(docs, "Deployment")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["state"] == {"name": "state", "emptyDir": {}}
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_user_rules_and_config_reach_the_engine(chart: helm.Chart, tmp_path: Path) -> None:
+    rule = (
+        "groups:\n  - name: queue\n    rules:\n      - alert: QueueHigh\n"
+        "        expr: sum(vllm:num_requests_waiting)\n        baseline: {detector: static, above: 100}\n"
+    )
+    # Helm merges maps with the defaults: a default rule file is dropped by setting it to null
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["rules"]
+    rules: dict[str, str | None] = dict.fromkeys(defaults, None) | {"queue.yaml": rule}
+    docs = render(chart, {"rules": rules, "config": {"policies": [], "maintenance": []}})
+    assert set(_rules(docs)) == {"queue.yaml"}
+    bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
+    assert [r.rules.groups[0].rules[0].alert for r in bundle.rule_files] == ["QueueHigh"]
+    assert bundle.config is not None and bundle.config.policies == []
+    assert not [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-remediation")]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"rules": {"queue.txt": "groups: []\n"}}, "must end in .yaml"),
+        ({"rules": None}, "at least one rule file"),
+        ({"replicaCount": 2}, "persistence.enabled=false"),
+        ({"serviceAccount": {"create": False, "name": ""}}, "serviceAccount.name is required"),
+        ({"secretEnv": {"TOKEN": {"key": "k"}}}, "secretEnv.TOKEN.secret is required"),
+    ],
+)
+def test_bad_values_fail_with_a_clear_message(
+    chart: helm.Chart, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm.HelmError, match=message):
+        render(chart, values)
+
+
+def test_a_config_the_engine_rejects_is_caught(chart: helm.Chart, tmp_path: Path) -> None:
+    """The load of the rendered config is strict: a route to an unknown receiver fails."""
+    docs = render(chart, {"config": {"route": {"receiver": "nobody"}}})
+    config = tmp_path / "alerter.yaml"
+    config.write_text(_config(docs).replace("../alerter-rules/*.yaml", "rules/*.yaml"))
+    (tmp_path / "rules").mkdir()
+    for name, text in _rules(docs).items():
+        (tmp_path / "rules" / name).write_text(text)
+    with pytest.raises(ConfigErrors, match="nobody"):
+        load(config)
