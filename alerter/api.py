@@ -55,7 +55,6 @@ def rules_json(engine: Engine) -> dict[str, Any]:
         for ctx in plan.rules:
             h = health.get(ctx.key)
             fitted_at, fit_error, fitted = engine.baselines.status(ctx.baseline.key)
-            series = by_rule.get(ctx.key, [])
             rules.append(
                 {
                     "name": ctx.rule.alert,
@@ -74,9 +73,10 @@ def rules_json(engine: Engine) -> dict[str, Any]:
                         "spec": dict(ctx.rule.baseline),
                     },
                     "series": [
-                        {"labels": dict(a.labels), "state": a.state.value, "tier": a.tier, "reason": a.reason}
-                        for a in series
+                        {"labels": dict(s.labels), "state": s.state.value, "tier": s.tier}
+                        for s in engine.series(ctx.key)
                     ],
+                    "alerts": len(by_rule.get(ctx.key, [])),
                 }
             )
         groups.append({"name": name, "interval": plan.interval, "rules": rules})

@@ -35,6 +35,15 @@ Sink = Callable[[Sequence[AlertRecord], float], None]
 
 
 @dataclass(frozen=True)
+class SeriesStatus:
+    """One series of a rule at its last evaluation, for the status API."""
+
+    labels: Labels
+    tier: str
+    state: AlertState
+
+
+@dataclass(frozen=True)
 class GroupPlan:
     """A rule group as the scheduler sees it."""
 
@@ -78,6 +87,7 @@ class Engine:
         self._alerts: dict[tuple[str, str], dict[str, AlertRecord]] = {}
         self._health: dict[tuple[str, str], RuleHealth] = store.load_rule_health()
         self._failing: dict[str, str] = {}
+        self._series: dict[tuple[str, str], dict[str, SeriesStatus]] = {}
         self._meta: AlertRecord | None = None
         self._meta_life = Lifecycle(for_=60.0, keep_firing_for=0.0, flap_max_transitions=0)
         self.groups: dict[str, GroupPlan] = {}
@@ -145,27 +155,26 @@ class Engine:
         outage = next(
             (r.source_error for r in results if r.source_error and r.source_error.kind in OUTAGE_KINDS), None
         )
-        meta = self._step_meta(group.name, str(outage) if outage else "", now)
+        meta = self._step_meta(group.name, f"{outage.kind}: {outage}" if outage else "", now)
         changed = [a for r in results for a in r.alerts]
         with self.store.transaction():
             self.store.save_alerts(
                 [*changed, *([meta] if meta else [])], drop=[f for r in results for f in r.forget]
             )
-            self.store.save_rule_health([self._health[ctx.key] for ctx in group.rules if ctx.key in self._health])
+            self.store.save_rule_health(
+                [self._health[ctx.key] for ctx in group.rules if ctx.key in self._health]
+            )
         if self.sink is not None:
             self.sink([*changed, *([meta] if meta else [])], now)
         return results
 
     def _record(self, ctx: RuleContext, result: RuleResult, now: float) -> None:
-        bands = {}
-        for fingerprint, verdict in result.verdicts.items():
-            bands[fingerprint] = (verdict.expected_value, verdict.lower_value, verdict.upper_value)
-        by_fp = {a.fingerprint: a for a in result.alerts}
-        labelled = {
-            tuple(sorted(by_fp[fp].labels.without("alertname").items())): b
-            for fp, b in bands.items()
-            if fp in by_fp
+        bands = {
+            tuple(sorted(result.series[fp].items())): (v.expected_value, v.lower_value, v.upper_value)
+            for fp, v in result.verdicts.items()
+            if fp in result.series
         }
+        by_fp = {a.fingerprint: a for a in result.alerts}
         health = result.health
         with self._lock:
             before = self._health.get(ctx.key)
@@ -173,7 +182,13 @@ class Engine:
                 health = replace(health, last_error_at=before.last_error_at, last_error="")
             self._alerts[ctx.key] = by_fp
             self._health[ctx.key] = health
-        self.metrics.bands.update(ctx.group.name, ctx.rule.alert, labelled)
+            self._series[ctx.key] = {
+                fp: SeriesStatus(
+                    labels, result.tiers.get(fp, ""), by_fp[fp].state if fp in by_fp else AlertState.INACTIVE
+                )
+                for fp, labels in result.series.items()
+            }
+        self.metrics.bands.update(ctx.group.name, ctx.rule.alert, bands)
         self.metrics.evaluations.labels(ctx.group.name, ctx.rule.alert).inc()
         if result.health.last_error:
             reason = result.source_error.kind if result.source_error else "error"
@@ -182,7 +197,7 @@ class Engine:
             if alert.state is AlertState.FIRING and alert.active_at is not None:
                 series = result.series.get(alert.fingerprint)
                 if series is not None:
-                    self.baselines.note_firing(ctx.baseline.key, series, alert.active_at, now)
+                    self.baselines.note_firing(ctx.baseline.key, series.fingerprint, alert.active_at, now)
 
     def _step_meta(self, group: str, outage: str, now: float) -> AlertRecord | None:
         """Step ``AlerterSourceDown``: firing while any group's queries fail because the source is down."""
@@ -223,6 +238,11 @@ class Engine:
         for alert in self.alerts():
             counts[alert.state] = counts.get(alert.state, 0) + 1
         return counts
+
+    def series(self, key: tuple[str, str]) -> list[SeriesStatus]:
+        """The series a rule's last evaluation saw, with the tier that judged each."""
+        with self._lock:
+            return list(self._series.get(key, {}).values())
 
     def health(self) -> dict[tuple[str, str], RuleHealth]:
         with self._lock:

@@ -86,8 +86,10 @@ class RuleResult:
     verdicts: Mapping[str, Verdict]
     health: RuleHealth
     source_error: SourceError | None = None
-    series: Mapping[str, str] = field(default_factory=dict)
-    """Alert fingerprint -> fingerprint of the series labels (the baseline cache's key)."""
+    series: Mapping[str, Labels] = field(default_factory=dict)
+    """Alert fingerprint -> labels of its series as the query returned them (without ``__name__``)."""
+    tiers: Mapping[str, str] = field(default_factory=dict)
+    """Alert fingerprint -> the detector tier that judged the series at this tick (or why none did)."""
 
 
 def _tail(verdict: Verdict, since: float) -> Verdict:
@@ -163,7 +165,8 @@ def evaluate_rule(
     """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records."""
     started = time.perf_counter()
     by_fingerprint: dict[str, tuple[Labels, Observation]] = {}
-    series_of: dict[str, str] = {}
+    series_of: dict[str, Labels] = {}
+    tiers: dict[str, str] = {}
     verdicts: dict[str, Verdict] = {}
     source_error: SourceError | None = None
     error = ""
@@ -184,7 +187,8 @@ def evaluate_rule(
             obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
         fingerprint = _fingerprint(ctx, labels)
         by_fingerprint[fingerprint] = (labels, obs)
-        series_of[fingerprint] = series_labels.fingerprint
+        series_of[fingerprint] = series_labels
+        tiers[fingerprint] = obs.tier or obs.reason
         if verdict is not None:
             verdicts[fingerprint] = verdict
     for fingerprint, prev in previous.items():
@@ -219,7 +223,7 @@ def evaluate_rule(
         last_error_at=now if error else None,
         digest=ctx.digest,
     )
-    return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of)
+    return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
 
 
 def _fingerprint(ctx: RuleContext, labels: Labels) -> str:

@@ -239,7 +239,7 @@ class RouteAction(Model):
     httproute: NamespacedName
     rule: int = Field(default=0, ge=0)
     backend: str
-    weight: int = Field(default=100, ge=0, le=1_000_000)
+    weight: int = Field(default=100, ge=0, le=100)  # percent of traffic to `backend`
 
 
 class ConfigMapAction(Model):
@@ -291,7 +291,7 @@ class KubernetesConfig(Model):
 
 
 class LeaseConfig(Model):
-    namespace: str = "default"
+    namespace: str = "alerter"
     name: str = "alerter-remediation"
     duration: Duration = Field(default=15.0, gt=0)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import ManagedProcess
 
 from alerter.baselines import Baselines
 from alerter.config import Bundle, load
@@ -83,3 +84,34 @@ def engine_kit(tmp_path: Path) -> Iterator[Callable[..., EngineKit]]:
     yield make
     for store in stores:
         store.close()
+
+
+def copy_blocks(prometheus: ManagedProcess, target: Path) -> Path:
+    """A private copy of a running Prometheus' persisted blocks (immutable, so safe to copy live)."""
+    import shutil
+
+    source = Path(next(a.split("=", 1)[1] for a in prometheus.argv if a.startswith("--storage.tsdb.path=")))
+    target.mkdir(parents=True, exist_ok=True)
+    for block in source.iterdir():
+        if (block / "meta.json").exists():
+            shutil.copytree(block, target / block.name)
+    return target
+
+
+@pytest.fixture
+def private_prometheus(prometheus: ManagedProcess, tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+    """Start Prometheus servers holding the session's history that a test may stop and restart."""
+    from harness import start_prometheus
+
+    started: list[ManagedProcess] = []
+
+    def start(**kwargs: Any) -> ManagedProcess:
+        workdir = tmp_path / f"private-{len(started)}"
+        data = copy_blocks(prometheus, workdir / "data")
+        server = start_prometheus(workdir, data_dir=data, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
