@@ -89,38 +89,43 @@ class Pipeline:
         self._lock = threading.Lock()
 
     def ingest(self, alerts: Iterable[Alert], now: float) -> int:
-        """Put firing and resolved alerts into their groups; returns how many placements changed.
+        """Put firing and resolved alerts into their groups; returns how many group entries were written.
 
         A new group is first flushed ``group_wait`` after its first alert. A resolved alert only
-        updates a group that knows it (a receiver never hears of alerts it was not told about).
-        Other states (pending, nodata, error) leave groups unchanged: an outage of the metrics
-        source must not look like recovery.
+        updates the groups that hold it, whatever the routes say now (after a reload an alert
+        may sit in a group its route no longer leads to, and must still resolve there); a
+        receiver never hears of alerts it was not told about. Other states (pending, nodata,
+        error) leave groups unchanged: an outage of the metrics source must not look like
+        recovery.
         """
-        changed = 0
+        written = 0
         with self._lock, self.store.transaction() as db:
             for alert in alerts:
-                if alert.state not in (AlertState.FIRING, AlertState.RESOLVED):
-                    continue
                 text = encode_alert(alert)
-                for route in self.root.match(_alert_labels(alert)):
-                    key = route.group_key(_alert_labels(alert))
-                    if alert.state is AlertState.FIRING:
-                        labels = json.dumps(dict(route.group_labels(_alert_labels(alert))))
-                        db.execute(
-                            "INSERT OR IGNORE INTO notify_groups VALUES (?, ?, ?, ?, ?, ?)",
-                            (key, route.receiver, route.path, labels, now, now + route.group_wait),
-                        )
-                        cursor = db.execute(
-                            "INSERT OR REPLACE INTO notify_group_alerts VALUES (?, ?, ?)",
-                            (key, alert.fingerprint, text),
-                        )
-                    else:
-                        cursor = db.execute(
-                            "UPDATE notify_group_alerts SET alert = ? WHERE group_key = ? AND fingerprint = ?",
-                            (text, key, alert.fingerprint),
-                        )
-                    changed += cursor.rowcount
-        return changed
+                if alert.state is AlertState.RESOLVED:
+                    cursor = db.execute(
+                        "UPDATE notify_group_alerts SET alert = ? WHERE fingerprint = ?",
+                        (text, alert.fingerprint),
+                    )
+                    written += cursor.rowcount
+                elif alert.state is AlertState.FIRING:
+                    written += self._place(db, alert, text, now)
+        return written
+
+    def _place(self, db: sqlite3.Connection, alert: Alert, text: str, now: float) -> int:
+        labels = _alert_labels(alert)
+        routes = self.root.match(labels)
+        for route in routes:
+            key = route.group_key(labels)
+            scope = json.dumps(dict(route.group_labels(labels)))
+            db.execute(
+                "INSERT OR IGNORE INTO notify_groups VALUES (?, ?, ?, ?, ?, ?)",
+                (key, route.receiver, route.path, scope, now, now + route.group_wait),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO notify_group_alerts VALUES (?, ?, ?)", (key, alert.fingerprint, text)
+            )
+        return len(routes)
 
     def flush(self, now: float) -> FlushReport:
         """Notify the groups that are due, then send what the outbox holds."""
@@ -131,9 +136,17 @@ class Pipeline:
             self._record(decisions, payloads, bursts, now)
         for decision in decisions:
             report.muted += decision.muted
-            if decision.notification is not None:
+            note = decision.notification
+            if note is not None:
                 report.notified += 1
-                report.reasons.append(decision.notification.reason)
+                report.reasons.append(note.reason)
+                log.info(
+                    "notify %s: %s (%d firing, %d resolved)",
+                    decision.key,
+                    note.reason.value,
+                    len(note.firing),
+                    len(note.resolved),
+                )
         sent = self.sender.send(now)
         report.sent, report.recovered = sent.sent, sent.recovered
         report.retrying, report.failed = sent.retrying, sent.failed

@@ -313,3 +313,16 @@ def test_silencing_a_notified_alert_neither_resolves_it_nor_hides_its_resolution
         top["text"].startswith("[RESOLVED]")
         and "1 alert(s) back in band" in replies(sink, top["ts"])[-1]["text"]
     )
+
+
+def test_alert_resolves_in_its_group_even_after_routes_changed(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    before, _ = make_pipeline(store, sink)
+    alert = make_alert()
+    before.ingest([alert], T0)
+    before.flush(T0 + 30)
+    after, _ = make_pipeline(store, sink, {**ROUTE, "group_by": ["alertname", "model_name"]})
+    assert after.ingest([resolve(alert, T0 + 100)], T0 + 100) == 1
+    assert after.flush(T0 + 330).reasons == [NotifyReason.RESOLVED]
+    assert top_messages(sink)[0]["text"].startswith("[RESOLVED] TTFTAnomaly")
