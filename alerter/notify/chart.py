@@ -118,8 +118,8 @@ def chart_provider(
     """The ``RenderContext.chart`` hook: chart the group's most anomalous alert.
 
     ``fetch(alert, now)`` returns the detector's verdict over the recent hours (the engine
-    queries the source and evaluates the baseline). A failing fetch leaves the message without
-    a chart rather than holding it back.
+    queries the source and evaluates the baseline). A failing fetch or drawing leaves the
+    message without a chart rather than holding it back.
     """
     limits = dict(thresholds or {})
 
@@ -130,21 +130,25 @@ def chart_provider(
         alert = max(candidates, key=lambda a: (a.score, a.fingerprint))
         try:
             verdict = fetch(alert, notification.now)
+            if verdict is None or len(verdict) == 0:
+                return None
+            series = ", ".join(
+                f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity")
+            )
+            return render_chart(
+                verdict.timestamps,
+                verdict.values,
+                verdict.expected,
+                verdict.lower,
+                verdict.upper,
+                verdict.anomalous,
+                limits.get(alert.rule),
+                f"{alert.rule} · {series}" if series else alert.rule,
+            )
         except (AlerterError, OSError) as err:
             log.warning("no chart for %s: %s", alert.rule, err)
-            return None
-        if verdict is None or len(verdict) == 0:
-            return None
-        series = ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
-        return render_chart(
-            verdict.timestamps,
-            verdict.values,
-            verdict.expected,
-            verdict.lower,
-            verdict.upper,
-            verdict.anomalous,
-            limits.get(alert.rule),
-            f"{alert.rule} · {series}" if series else alert.rule,
-        )
+        except Exception:  # the chart is optional; the message must still go out
+            log.exception("no chart for %s: drawing it failed", alert.rule)
+        return None
 
     return provide

@@ -86,7 +86,7 @@ class Pipeline:
         self.windows = tuple(windows)
         self.sender = sender.Sender(self.outbox, self.notifiers, retry or RetryPolicy())
         self._routes = {r.path: r for r in _walk(root)}
-        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     def ingest(self, alerts: Iterable[Alert], now: float) -> int:
         """Put firing and resolved alerts into their groups; returns how many group entries were written.
@@ -99,7 +99,7 @@ class Pipeline:
         recovery.
         """
         written = 0
-        with self._lock, self.store.transaction() as db:
+        with self.store.transaction() as db:
             for alert in alerts:
                 text = encode_alert(alert)
                 if alert.state is AlertState.RESOLVED:
@@ -128,9 +128,14 @@ class Pipeline:
         return len(routes)
 
     def flush(self, now: float) -> FlushReport:
-        """Notify the groups that are due, then send what the outbox holds."""
+        """Notify the groups that are due, then send what the outbox holds.
+
+        Flushes do not overlap (a second caller waits); ``ingest`` and ``note`` may run while a
+        flush renders (charts may query the source): a decision records only the state it saw,
+        so alerts that arrive meanwhile are judged at the group's next flush.
+        """
         report = FlushReport()
-        with self._lock:
+        with self._flush_lock:
             decisions = self._decide(now)
             payloads, bursts = self._render(decisions, now)
             self._record(decisions, payloads, bursts, now)
@@ -283,7 +288,7 @@ class Pipeline:
         Receivers without threads, and alerts whose groups are closed, get nothing.
         """
         count = 0
-        with self._lock, self.store.transaction() as db:
+        with self.store.transaction() as db:
             rows = db.execute(
                 "SELECT g.key, g.receiver, l.group_key IS NOT NULL FROM notify_group_alerts a "
                 "JOIN notify_groups g ON a.group_key = g.key LEFT JOIN notify_log l ON l.group_key = g.key "

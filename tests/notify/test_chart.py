@@ -128,3 +128,12 @@ def test_chart_provider_leaves_out_the_chart_when_the_source_fails() -> None:
     )
     assert chart_provider(fetch)(note) is None
     assert chart_provider(lambda a, now: None)(note) is None
+
+
+def test_chart_provider_survives_a_misshapen_verdict(caplog: pytest.LogCaptureFixture) -> None:
+    bad = Verdict([T0], [1.0], [1.0], [0.0], [2.0], [0.0], [False], tier="x")
+    object.__setattr__(bad, "values", np.array([1.0, 2.0]))
+    alert = Alert("TTFT", "g", Labels(pod="a"), state=AlertState.FIRING)
+    note = Notification("r", "k", Labels(), (alert,), NotifyReason.FIRST, T0)
+    assert chart_provider(lambda a, now: bad)(note) is None
+    assert "drawing it failed" in caplog.text
