@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alerter import __version__
+from alerter import __version__, admin
 from alerter.config import load
 from alerter.errors import AlerterError, ConfigErrors
 from alerter.sim import cli as sim_cli
@@ -80,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", "-c", required=True, help="alerter.yaml")
     run.set_defaults(func=_run)
 
+    admin.register(sub)
     sim_cli.register(sub)
     return root
 
