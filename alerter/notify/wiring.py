@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from alerter.config.engine import AppConfig, MaintenanceWindow, Receiver
+from alerter.config.engine import AppConfig, MaintenanceWindow, Receiver, SlackReceiver, WebhookReceiver
 from alerter.config.engine import Route as RouteConfig
 from alerter.model import Alert
 from alerter.notify import route as routing
@@ -39,53 +39,54 @@ def notifiers_from_config(
     """One notifier per receiver, secrets loaded."""
     out: dict[str, Notifier] = {}
     for receiver in receivers:
-        where = f"receivers.{receiver.name}"
         if receiver.slack is not None:
-            slack = receiver.slack
-            ctx = context or RenderContext()
-            ctx = RenderContext(**{**ctx.__dict__, "digest_threshold": slack.digest_threshold})
-            token = webhook = None
-            if slack.token_env or slack.token_file:
-                token = load_secret(
-                    f"{where}.slack.token", env=slack.token_env, file=slack.token_file, environ=environ
-                )
-            else:
-                webhook = load_secret(
-                    f"{where}.slack.webhook_url",
-                    env=slack.webhook_url_env,
-                    file=slack.webhook_url_file,
-                    environ=environ,
-                )
-            out[receiver.name] = SlackNotifier(
-                receiver.name,
-                slack.channel or "",
-                token=token,
-                webhook_url=webhook,
-                base_url=slack_api_url,
-                context=ctx,
-            )
+            out[receiver.name] = _slack(receiver.name, receiver.slack, context, environ, slack_api_url)
         elif receiver.alertmanager is not None:
             am = receiver.alertmanager
             out[receiver.name] = AlertmanagerNotifier(
                 receiver.name, am.url, timeout=am.timeout, generator_url=generator_url
             )
         elif receiver.webhook is not None:
-            hook = receiver.webhook
-            url: str | Secret = hook.url or load_secret(
-                f"{where}.webhook.url", env=hook.url_env, file=hook.url_file, environ=environ
-            )
-            secret = None
-            if hook.hmac_secret_env or hook.hmac_secret_file:
-                secret = load_secret(
-                    f"{where}.webhook.hmac_secret",
-                    env=hook.hmac_secret_env,
-                    file=hook.hmac_secret_file,
-                    environ=environ,
-                )
-            out[receiver.name] = WebhookNotifier(
-                receiver.name, url, hmac_secret=secret, timeout=hook.timeout, external_url=external_url
-            )
+            out[receiver.name] = _webhook(receiver.name, receiver.webhook, environ, external_url)
     return out
+
+
+def _slack(
+    name: str,
+    slack: SlackReceiver,
+    context: RenderContext | None,
+    environ: Mapping[str, str] | None,
+    api_url: str,
+) -> SlackNotifier:
+    where = f"receivers.{name}.slack"
+    ctx = RenderContext(
+        **{**(context or RenderContext()).__dict__, "digest_threshold": slack.digest_threshold}
+    )
+    token = webhook = None
+    if slack.token_env or slack.token_file:
+        token = load_secret(f"{where}.token", env=slack.token_env, file=slack.token_file, environ=environ)
+    else:
+        webhook = load_secret(
+            f"{where}.webhook_url", env=slack.webhook_url_env, file=slack.webhook_url_file, environ=environ
+        )
+    return SlackNotifier(
+        name, slack.channel or "", token=token, webhook_url=webhook, base_url=api_url, context=ctx
+    )
+
+
+def _webhook(
+    name: str, hook: WebhookReceiver, environ: Mapping[str, str] | None, external_url: str
+) -> WebhookNotifier:
+    where = f"receivers.{name}.webhook"
+    url: str | Secret = hook.url or load_secret(
+        f"{where}.url", env=hook.url_env, file=hook.url_file, environ=environ
+    )
+    secret = None
+    if hook.hmac_secret_env or hook.hmac_secret_file:
+        secret = load_secret(
+            f"{where}.hmac_secret", env=hook.hmac_secret_env, file=hook.hmac_secret_file, environ=environ
+        )
+    return WebhookNotifier(name, url, hmac_secret=secret, timeout=hook.timeout, external_url=external_url)
 
 
 def signing_secrets(
