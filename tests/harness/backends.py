@@ -81,9 +81,38 @@ def start_prometheus(
     return process.start()
 
 
-def backfill_prometheus(history: SimHistory, data_dir: Path, *, parallel: int = 2) -> int:
-    """Turn the history into TSDB blocks in ``data_dir``; returns the number of blocks."""
+def backfill_prometheus(
+    history: SimHistory, data_dir: Path, *, parallel: int = 2, cache_dir: Path | None = None
+) -> int:
+    """Turn the history into TSDB blocks in ``data_dir``; returns the number of blocks.
+
+    With ``cache_dir``, blocks built for the same history (same ``fingerprint``: parameters
+    and simulator code) are copied from there instead of being built again, and a fresh build
+    replaces whatever the cache held before.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
+    cached = cache_dir / history.fingerprint() if cache_dir is not None else None
+    if cached is not None and (cached / "complete").exists():
+        for block in cached.iterdir():
+            if block.is_dir():
+                shutil.copytree(block, data_dir / block.name)
+        return _count_blocks(data_dir)
+    _build_blocks(history, data_dir, parallel)
+    if cached is not None and cache_dir is not None:
+        for old in cache_dir.iterdir():
+            shutil.rmtree(old, ignore_errors=True)
+        staging = cache_dir / f"{cached.name}.tmp"
+        shutil.copytree(data_dir, staging)
+        (staging / "complete").touch()
+        staging.rename(cached)
+    return _count_blocks(data_dir)
+
+
+def _count_blocks(data_dir: Path) -> int:
+    return sum(1 for p in data_dir.iterdir() if (p / "meta.json").exists())
+
+
+def _build_blocks(history: SimHistory, data_dir: Path, parallel: int) -> None:
     running: list[tuple[Path, subprocess.Popen[bytes]]] = []
 
     def reap(limit: int) -> None:
@@ -107,7 +136,6 @@ def backfill_prometheus(history: SimHistory, data_dir: Path, *, parallel: int = 
         ]
         running.append((path, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
     reap(0)
-    return sum(1 for p in data_dir.iterdir() if (p / "meta.json").exists())
 
 
 def start_victoria(workdir: Path, *, extra_args: Sequence[str] = ()) -> ManagedProcess:

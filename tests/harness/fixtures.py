@@ -4,7 +4,8 @@ Session-scoped (built once, shared, read-only for tests):
 
 - ``sim_history``: a ``SimHistory`` of 14 days at 1 minute for 2 models with one incident of
   every fault kind (``sim_history.truth_path`` is the ground-truth JSON).
-- ``prometheus``: a real Prometheus backfilled with ``sim_history`` (``prometheus.url``).
+- ``prometheus``: a real Prometheus backfilled with ``sim_history`` (``prometheus.url``); the
+  blocks are cached in pytest's cache dir, so reruns within the same hour start in seconds.
 - ``victoria``: a real VictoriaMetrics with the same history imported (``victoria.url``).
 - ``prometheus_source`` / ``victoria_source``: ``PrometheusSource`` clients of the two.
 
@@ -40,9 +41,13 @@ def sim_history(tmp_path_factory: pytest.TempPathFactory) -> SimHistory:
 
 
 @pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory) -> Iterator[ManagedProcess]:
+def prometheus(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory
+) -> Iterator[ManagedProcess]:
     workdir = tmp_path_factory.mktemp("prometheus")
-    backfill_prometheus(sim_history, workdir / "data")
+    # Blocks are kept in pytest's cache dir: reruns within the hour skip the backfill.
+    cache = request.config.cache.mkdir("alerter-tsdb") if request.config.cache is not None else None
+    backfill_prometheus(sim_history, workdir / "data", cache_dir=cache)
     server = start_prometheus(workdir)
     yield server
     server.stop()

@@ -8,6 +8,7 @@ pure model, which is what "the data came back exactly" is checked against.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import time
@@ -81,6 +82,17 @@ class SimHistory:
                 extra_labels=dict(self.extra_labels),
             )
             yield out.getvalue().encode()
+
+    def fingerprint(self) -> str:
+        """Identifies what would be written: parameters, faults and the simulator's source code."""
+        import alerter.sim
+
+        digest = hashlib.sha256(
+            repr((self.fleet, self.start, self.end, self.step, sorted(self.extra_labels.items()))).encode()
+        )
+        for source in sorted(Path(alerter.sim.__file__).parent.glob("*.py")):
+            digest.update(source.read_bytes())
+        return digest.hexdigest()[:20]
 
     @cached_property
     def families(self) -> list[Family]:
