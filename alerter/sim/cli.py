@@ -62,8 +62,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sim: argparse.ArgumentParser = subparsers.add_parser(
         "sim", help="LLM-fleet simulator (vLLM/LiteLLM metrics, history, faults)"
     )
-    commands = sim.add_subparsers(dest="sim_command", required=True, metavar="{serve,history}")
+    _add_commands(sim.add_subparsers(dest="sim_command", required=True, metavar="{serve,history}"))
+    return sim
 
+
+def _add_commands(commands: Any) -> None:
     serve = commands.add_parser("serve", help="serve /metrics of a live simulated fleet")
     serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     serve.add_argument(
@@ -98,7 +101,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     _fleet_options(history)
     history.set_defaults(func=run_history)
-    return sim
 
 
 def _fleet(args: argparse.Namespace, origin: float) -> Fleet:
@@ -153,9 +155,8 @@ def run_history(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``sim serve`` / ``sim history`` standalone; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m alerter.sim", description="LLM-fleet simulator")
-    root = parser.add_subparsers(dest="command", required=True)
-    register(root)
-    args = parser.parse_args(["sim", *(argv if argv is not None else sys.argv[1:])])
+    _add_commands(parser.add_subparsers(dest="sim_command", required=True, metavar="{serve,history}"))
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args))
     except (ValueError, OSError) as exc:
