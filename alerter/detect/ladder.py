@@ -39,28 +39,31 @@ def _cycles_needed(season: float) -> int:
     return CYCLES_NEEDED.get(season, 4 if season >= WEEK else 3)
 
 
-def seasonal_strength(y: FloatArray, period: int) -> float:
-    """Share of the detrended variance explained by the mean profile over ``period`` bins.
+def _profile(y: FloatArray, period: int) -> tuple[float, FloatArray]:
+    """Seasonal strength over ``period`` bins, and ``y`` with that mean profile removed.
 
-    Detrending uses a centred moving average of one period, so a daily cycle is not
-    mistaken for trend; the strength is ``1 - var(remainder) / var(detrended)``.
+    Detrending uses a centred moving average of one period, so a cycle is not mistaken for
+    trend; strength is ``1 - var(remainder) / var(detrended)``, the share of the detrended
+    variance the mean profile explains.
     """
-    n = y.size // period * period
+    n = y.size
     if n < 2 * period:
-        return 0.0
-    y = y[-n:]
-    kernel = np.ones(period) / period
-    trend = np.convolve(y, kernel, mode="same")
+        return 0.0, y
+    trend = np.convolve(y, np.ones(period) / period, mode="same")
     half = period // 2
     detrended = (y - trend)[half : n - half]
     phase = np.arange(half, n - half) % period
     sums = np.bincount(phase, weights=detrended, minlength=period)
-    counts = np.maximum(np.bincount(phase, minlength=period), 1)
-    remainder = detrended - (sums / counts)[phase]
+    means = sums / np.maximum(np.bincount(phase, minlength=period), 1)
+    remainder = detrended - means[phase]
     total = float(np.var(detrended))
-    if total <= 0:
-        return 0.0
-    return max(0.0, 1.0 - float(np.var(remainder)) / total)
+    strength = max(0.0, 1.0 - float(np.var(remainder)) / total) if total > 0 else 0.0
+    return strength, y - means[np.arange(n) % period]
+
+
+def seasonal_strength(y: FloatArray, period: int) -> float:
+    """Share of the detrended variance of ``y`` explained by its mean profile over ``period``."""
+    return _profile(y, period)[0]
 
 
 def detect_seasons(ts: FloatArray, vs: FloatArray, candidates: Sequence[float] = (DAY, WEEK)) -> list[float]:
@@ -72,10 +75,15 @@ def detect_seasons(ts: FloatArray, vs: FloatArray, candidates: Sequence[float] =
     y = hygiene.fill_gaps(y)
     found: list[float] = []
     for season in sorted(candidates):
+        # Each longer season is judged on what the shorter ones found leave unexplained:
+        # a weekly profile trivially "explains" a daily cycle it contains.
         period = round(season / step)
-        if period < 4 or seasonal_strength(y, period) < MIN_STRENGTH:
+        if period < 4:
             continue
-        found.append(season)
+        strength, rest = _profile(y, period)
+        if strength >= MIN_STRENGTH:
+            found.append(season)
+            y = rest
     return found
 
 

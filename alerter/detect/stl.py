@@ -36,6 +36,9 @@ from alerter.model import FloatArray
 PHASE_BUCKETS = 24
 #: Pseudo-count pulling a bucket's scale towards the global scale (small buckets are noisy).
 SHRINK = 20.0
+#: A phase bucket may widen the band (noisy peak hours) but never narrow it below the
+#: global scale: quiet hours with few samples would otherwise page on ordinary noise.
+PHASE_MIN = 1.0
 #: Share of grid bins that must hold real samples for a fit to be trusted.
 MIN_COVERAGE = 0.5
 
@@ -83,7 +86,7 @@ def _phase_scales(phase: np.ndarray, resid: FloatArray, buckets: int, scale: flo
         if r.size >= 3:
             s = hygiene.robust_scale(r)
             out[b] = math.sqrt((r.size * s * s + SHRINK * scale * scale) / (r.size + SHRINK))
-    return np.clip(out, 0.5 * scale, 4.0 * scale)
+    return np.clip(out, PHASE_MIN * scale, 4.0 * scale)
 
 
 @register
