@@ -23,8 +23,10 @@ notation)::
 How a test group runs: a throwaway real Prometheus receives the input series (so every
 expression has real PromQL semantics), then alerter's own :class:`~alerter.engine.Engine`, with
 baselines fitted synchronously, walks a clock from 0 to the last ``eval_time`` in steps of
-``evaluation_interval``, ticking every rule group at every step as promtool does. Each expectation
-is checked against the state after the last tick at or before its ``eval_time``. Times are
+``evaluation_interval``. A rule group is ticked at a step when its own ``interval`` has passed
+since its last tick, as the scheduler would run it (promtool ticks every group at every step;
+here a 5m group with a 1m step runs every fifth step). Each expectation is checked against the
+state after the last tick at or before its ``eval_time``. Times are
 relative to :data:`EPOCH` (2020-01-01T00:00:00Z, a Wednesday), which matters only for calendar
 periods such as a monthly budget.
 
@@ -224,12 +226,17 @@ def _walk(tests: LoadedTests, index: int, engine: Engine) -> list[Failure]:
     cases = sorted(group.alert_rule_test, key=lambda c: c.eval_time)
     end = cases[-1].eval_time if cases else -1.0
     order = _group_order(tests)
+    intervals = {name: plan.interval for name, plan in engine.groups.items()}
+    last: dict[str, float] = {}
     failures: list[Failure] = []
     tick = 0
     while tick * step <= end:
         now = tick * step
         for name in order:
-            engine.tick(name, EPOCH + now)
+            # A group runs when its own interval has passed, as the scheduler runs it.
+            if name not in last or now - last[name] >= intervals[name] - 1e-6:
+                engine.tick(name, EPOCH + now)
+                last[name] = now
         while cases and cases[0].eval_time < now + step:
             failure = _check_alerts(engine, cases.pop(0), group.name)
             if failure is not None:
