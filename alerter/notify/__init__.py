@@ -23,7 +23,7 @@ from typing import Any
 _EXPORTS = {
     "Button": "blocks",
     "FlushReport": "pipeline",
-    "Interaction": "slack",
+    "Interaction": "interactivity",
     "Notification": "base",
     "Notifier": "base",
     "NotifyReason": "base",
@@ -34,7 +34,7 @@ _EXPORTS = {
     "RetryPolicy": "outbox",
     "RuleInfo": "blocks",
     "Secret": "secret",
-    "SignatureError": "slack",
+    "SignatureError": "interactivity",
     "Silence": "mute",
     "SilenceError": "mute",
     "Silences": "mute",
@@ -42,11 +42,11 @@ _EXPORTS = {
     "chart_provider": "chart",
     "note_message": "blocks",
     "notifiers_from_config": "wiring",
-    "parse_interaction": "slack",
+    "parse_interaction": "interactivity",
     "pipeline_from_config": "wiring",
     "render_chart": "chart",
     "signing_secrets": "wiring",
-    "verify_signature": "slack",
+    "verify_signature": "interactivity",
 }
 
 __all__ = sorted(_EXPORTS)

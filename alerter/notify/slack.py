@@ -7,20 +7,16 @@ after a crash whether an interrupted post arrived. Incoming-webhook mode (``Webh
 can only post, so every payload becomes a new message. The pipeline's outbox calls ``deliver``;
 no call here retries or sleeps: failures become ``NotifyError`` with ``retryable`` and
 ``retry_after`` (Slack's 429 ``Retry-After``) and the outbox schedules the next attempt.
-``verify_signature`` checks Slack interactivity callbacks (approval buttons).
+Interactivity callbacks (approval buttons) are checked in ``interactivity.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import URLError
-from urllib.parse import parse_qs
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -45,78 +41,9 @@ _HINTS = {
     "invalid_blocks": "Slack rejected the Block Kit layout",
 }
 _RETRYABLE = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 T = TypeVar("T")
-
-
-class SignatureError(NotifyError):
-    """A Slack interactivity callback failed verification; the request must be rejected."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
-
-
-def verify_signature(signing_secret: Secret, timestamp: str, body: bytes, signature: str, now: float) -> None:
-    """Check Slack's ``v0`` request signature; raise ``SignatureError`` saying why it fails.
-
-    The signed base string is ``v0:{timestamp}:{body}``, HMAC-SHA256 with the app's signing
-    secret; timestamps more than five minutes from ``now`` are refused so a captured request
-    cannot be replayed.
-    """
-    try:
-        sent_at = int(timestamp)
-    except (TypeError, ValueError):
-        raise SignatureError(f"X-Slack-Request-Timestamp is not a unix time: {timestamp!r}") from None
-    if abs(now - sent_at) > 300:
-        raise SignatureError(f"request timestamp is {now - sent_at:.0f}s away from now (limit 300s): replay?")
-    if not signature.startswith("v0="):
-        raise SignatureError("X-Slack-Signature must start with 'v0='")
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(signing_secret.reveal().encode(), base, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
-        raise SignatureError("X-Slack-Signature does not match the body (wrong signing secret?)")
-
-
-@dataclass(frozen=True)
-class Interaction:
-    """A button press from a Slack message (a ``block_actions`` callback), already verified."""
-
-    action_id: str
-    value: str
-    user_id: str
-    user_name: str
-    channel: str
-    message_ts: str
-    response_url: str
-
-
-def parse_interaction(body: bytes) -> Interaction:
-    """Read the form-encoded ``payload`` of an interactivity callback; ValueError says what is wrong.
-
-    Verify the signature over the same ``body`` with ``verify_signature`` first.
-    """
-    fields = parse_qs(body.decode(errors="replace"))
-    if "payload" not in fields:
-        raise ValueError("interaction body has no 'payload' form field")
-    try:
-        data = json.loads(fields["payload"][0])
-    except json.JSONDecodeError as err:
-        raise ValueError(f"interaction payload is not JSON: {err}") from None
-    if not isinstance(data, dict) or data.get("type") != "block_actions":
-        raise ValueError("only block_actions interactions (button presses) are supported")
-    actions = data.get("actions") or []
-    if not actions:
-        raise ValueError("interaction has no action")
-    user = data.get("user") or {}
-    container = data.get("container") or {}
-    return Interaction(
-        action_id=str(actions[0].get("action_id", "")),
-        value=str(actions[0].get("value", "")),
-        user_id=str(user.get("id", "")),
-        user_name=str(user.get("username") or user.get("name") or ""),
-        channel=str(container.get("channel_id") or (data.get("channel") or {}).get("id", "")),
-        message_ts=str(container.get("message_ts", "")),
-        response_url=str(data.get("response_url", "")),
-    )
+log = logging.getLogger(__name__)
 
 
 class _Redacting(logging.Filter):
@@ -157,6 +84,7 @@ class SlackNotifier:
             raise ValueError(f"slack receiver {name!r}: bot-token mode needs a channel")
         self.name = name
         self.channel = channel
+        self._channel_id: str | None = channel if _CHANNEL_ID.match(channel) else None
         self.context = context or blocks.RenderContext()
         self._secrets = [s for s in (token, webhook_url) if s is not None]
         logger = logging.getLogger(f"alerter.notify.slack.{name}")
@@ -192,75 +120,100 @@ class SlackNotifier:
         return blocks.render_payload(notification, self.context)
 
     def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
+        """Post (opening a thread, chart inside) or reply and edit; returns ``"<channel id>/<ts>"``."""
         if self._web is None:
             self._send_webhook(payload.body)
             return None
         if payload.kind is PayloadKind.OPEN or thread is None:
-            thread = self.post(payload.body, key=key)
+            ts = self.post(payload.body, key=key)
             if payload.image is not None:
-                self.upload(payload.image, f"{key}.png", thread_ts=thread)
-            return thread
-        self.post(payload.body, key=key, thread_ts=thread)
+                self.upload(payload.image, f"{key}.png", thread_ts=ts)
+            return f"{self._resolve_channel()}/{ts}"
+        channel, ts = _split(thread, self.channel)
+        self.post(payload.body, key=key, thread_ts=ts, channel=channel)
         if payload.edit is not None:
-            self.update(thread, payload.edit)
+            self.update(ts, payload.edit, channel=channel)
         return thread
 
     def recover(self, payload: Payload, key: str, thread: str | None) -> tuple[bool, str | None]:
+        """Look for ``key`` in the channel (or thread); finish the chart or edit it was sent with.
+
+        When Slack cannot be asked (no ``channels:read`` scope to turn a channel name into an
+        ID, history not readable) the entry is sent again: a possible duplicate, never a loss.
+        """
         if self._web is None:
             return False, thread
-        opening = payload.kind is PayloadKind.OPEN or thread is None
-        found = self.find(key) if opening else self.find(key, thread_ts=thread)
-        if found is None:
+        try:
+            return self._recover(payload, key, thread)
+        except NotifyError as err:
+            if err.retryable:
+                raise
+            log.warning(
+                "slack receiver %s: cannot check whether %s arrived, sending again: %s", self.name, key, err
+            )
             return False, thread
-        if opening:
-            if payload.image is not None and not self._has_file(found, f"{key}.png"):
+
+    def _recover(self, payload: Payload, key: str, thread: str | None) -> tuple[bool, str | None]:
+        if payload.kind is PayloadKind.OPEN or thread is None:
+            channel = self._resolve_channel()
+            found = self.find(key, channel=channel)
+            if found is None:
+                return False, thread
+            if payload.image is not None and not self._has_file(channel, found, f"{key}.png"):
                 self.upload(payload.image, f"{key}.png", thread_ts=found)
-            return True, found
-        if payload.edit is not None and thread is not None:
-            self.update(thread, payload.edit)
+            return True, f"{channel}/{found}"
+        channel, ts = _split(thread, self.channel)
+        if self.find(key, channel=channel, thread_ts=ts) is None:
+            return False, thread
+        if payload.edit is not None:
+            self.update(ts, payload.edit, channel=channel)
         return True, thread
 
-    def post(self, body: Mapping[str, Any], *, key: str, thread_ts: str | None = None) -> str:
-        """``chat.postMessage``; returns the message ``ts``."""
+    def post(
+        self, body: Mapping[str, Any], *, key: str, thread_ts: str | None = None, channel: str | None = None
+    ) -> str:
+        """``chat.postMessage`` to ``channel`` (default: the receiver's); returns the message ``ts``."""
         web = self._require_web()
         metadata = {"event_type": _METADATA_TYPE, "event_payload": {"key": key}}
+        target = channel or self._channel_id or self.channel
         response = self._call(
             "chat.postMessage",
-            lambda: web.chat_postMessage(
-                channel=self.channel, thread_ts=thread_ts, metadata=metadata, **body
-            ),
+            lambda: web.chat_postMessage(channel=target, thread_ts=thread_ts, metadata=metadata, **body),
         )
-        self.channel = str(response.get("channel") or self.channel)
+        if channel is None and response.get("channel"):
+            self._channel_id = str(response["channel"])
         return str(response["ts"])
 
-    def update(self, ts: str, body: Mapping[str, Any]) -> None:
+    def update(self, ts: str, body: Mapping[str, Any], *, channel: str | None = None) -> None:
         """``chat.update`` of the message ``ts`` (resolution edits the original)."""
         web = self._require_web()
-        self._call("chat.update", lambda: web.chat_update(channel=self.channel, ts=ts, **body))
+        target = channel or self._resolve_channel()
+        self._call("chat.update", lambda: web.chat_update(channel=target, ts=ts, **body))
 
     def upload(self, png: bytes, filename: str, *, thread_ts: str | None) -> None:
         """``files_upload_v2``: get an upload URL, upload, complete into the channel/thread."""
         web = self._require_web()
+        target = self._resolve_channel()
         self._call(
             "files_upload_v2",
             lambda: web.files_upload_v2(
-                content=png, filename=filename, title="chart", channel=self.channel, thread_ts=thread_ts
+                content=png, filename=filename, title="chart", channel=target, thread_ts=thread_ts
             ),
         )
 
-    def find(self, key: str, *, thread_ts: str | None = None) -> str | None:
-        """The ``ts`` of the message carrying ``key`` in its metadata, among recent ones."""
+    def find(self, key: str, *, channel: str, thread_ts: str | None = None) -> str | None:
+        """The ``ts`` of the message carrying ``key`` in its metadata, among the recent ones."""
         web = self._require_web()
         if thread_ts is None:
             response = self._call(
                 "conversations.history",
-                lambda: web.conversations_history(channel=self.channel, limit=200, include_all_metadata=True),
+                lambda: web.conversations_history(channel=channel, limit=200, include_all_metadata=True),
             )
         else:
             response = self._call(
                 "conversations.replies",
                 lambda: web.conversations_replies(
-                    channel=self.channel, ts=thread_ts, limit=200, include_all_metadata=True
+                    channel=channel, ts=thread_ts, limit=200, include_all_metadata=True
                 ),
             )
         for message in response.get("messages") or []:
@@ -272,10 +225,39 @@ class SlackNotifier:
                 return str(message["ts"])
         return None
 
-    def _has_file(self, thread_ts: str, filename: str) -> bool:
+    def _resolve_channel(self) -> str:
+        """The channel's ID, which history, update and uploads require (names only work for posts)."""
+        if self._channel_id is not None:
+            return self._channel_id
+        web = self._require_web()
+        name, cursor = self.channel.lstrip("#"), ""
+        for _ in range(100):
+            page = self._call(
+                "conversations.list",
+                lambda c=cursor: web.conversations_list(  # type: ignore[misc]
+                    types="public_channel,private_channel",
+                    exclude_archived=True,
+                    limit=1000,
+                    cursor=c or None,
+                ),
+            )
+            for found in page.get("channels") or []:
+                if found.get("name") == name:
+                    self._channel_id = str(found["id"])
+                    return self._channel_id
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        raise NotifyError(
+            f"{self._where('conversations.list')}: no channel named {name!r} visible to the bot "
+            "(configure the channel ID, e.g. C0123456789, or invite the bot)",
+            retryable=False,
+        )
+
+    def _has_file(self, channel: str, thread_ts: str, filename: str) -> bool:
         web = self._require_web()
         response = self._call(
-            "conversations.replies", lambda: web.conversations_replies(channel=self.channel, ts=thread_ts)
+            "conversations.replies", lambda: web.conversations_replies(channel=channel, ts=thread_ts)
         )
         names = (f.get("name") for m in response.get("messages") or [] for f in m.get("files") or [])
         return filename in names
@@ -340,6 +322,12 @@ class SlackNotifier:
         for secret in self._secrets:
             text = secret.redact(text)
         return text
+
+
+def _split(thread: str, default_channel: str) -> tuple[str, str]:
+    """``"<channel id>/<ts>"`` into its parts (a bare ts belongs to the receiver's channel)."""
+    channel, _, ts = thread.rpartition("/")
+    return channel or default_channel, ts
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:

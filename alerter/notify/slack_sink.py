@@ -4,7 +4,7 @@ Tests point slack-sdk's real ``WebClient`` (``base_url``) and ``WebhookClient`` 
 demo`` runs it so the demo needs no Slack workspace: every message is printed and every uploaded
 chart saved. It implements ``chat.postMessage``, ``chat.update``, ``files.getUploadURLExternal``,
 the upload URL, ``files.completeUploadExternal``, ``conversations.history``,
-``conversations.replies`` and incoming webhooks, checks the bot token, and can be told to fail:
+``conversations.replies``, ``conversations.list`` and incoming webhooks, checks the bot token, and can be told to fail:
 answer 429 with ``Retry-After``, 5xx, ``ok: false`` errors, be down altogether, or hold a request
 after recording it (to kill a sender mid-request).
 """
@@ -245,9 +245,15 @@ def _next_ts(state: _State) -> str:
 
 
 def _channel(state: _State, name: str | None) -> str | None:
+    """A channel ID from an ID or, as chat.postMessage allows, a name."""
     if name in state.channels.values():
         return name
     return state.channels.get(name or "")
+
+
+def _channel_id(state: _State, given: str | None) -> str | None:
+    """Only an ID: history, replies, update and uploads refuse names, as Slack does."""
+    return given if given in state.channels.values() else None
 
 
 def _webhook(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -274,7 +280,7 @@ def _post_message(state: _State, params: dict[str, Any]) -> tuple[int, dict[str,
 
 
 def _update(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    channel = _channel(state, params.get("channel"))
+    channel = _channel_id(state, params.get("channel"))
     if channel is None:
         return _json({"ok": False, "error": "channel_not_found"})
     with state.lock:
@@ -312,7 +318,7 @@ def _upload(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str],
 
 def _complete_upload(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     files = json.loads(params.get("files", "[]"))
-    channel = _channel(state, params.get("channel_id"))
+    channel = _channel_id(state, params.get("channel_id"))
     if params.get("channel_id") and channel is None:
         return _json({"ok": False, "error": "channel_not_found"})
     shared = []
@@ -333,7 +339,7 @@ def _complete_upload(state: _State, params: dict[str, Any]) -> tuple[int, dict[s
 
 
 def _history(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    channel = _channel(state, params.get("channel"))
+    channel = _channel_id(state, params.get("channel"))
     if channel is None:
         return _json({"ok": False, "error": "channel_not_found"})
     with state.lock:
@@ -343,7 +349,7 @@ def _history(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str]
 
 
 def _replies(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    channel = _channel(state, params.get("channel"))
+    channel = _channel_id(state, params.get("channel"))
     if channel is None:
         return _json({"ok": False, "error": "channel_not_found"})
     ts = params.get("ts")
@@ -354,6 +360,17 @@ def _replies(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str]
     return _json({"ok": True, "messages": thread, "has_more": False})
 
 
+def _list(state: _State, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """One channel per page, so clients must follow ``next_cursor`` as with a large workspace."""
+    names = sorted(state.channels.items(), key=lambda item: item[1])
+    start = int(params.get("cursor") or 0)
+    page = [{"id": cid, "name": name.lstrip("#")} for name, cid in names[start : start + 1]]
+    more = start + 1 < len(names)
+    return _json(
+        {"ok": True, "channels": page, "response_metadata": {"next_cursor": str(start + 1) if more else ""}}
+    )
+
+
 _METHODS: dict[str, Callable[[_State, dict[str, Any]], tuple[int, dict[str, str], bytes]]] = {
     "chat.postMessage": _post_message,
     "chat.update": _update,
@@ -362,6 +379,7 @@ _METHODS: dict[str, Callable[[_State, dict[str, Any]], tuple[int, dict[str, str]
     "files.completeUploadExternal": _complete_upload,
     "conversations.history": _history,
     "conversations.replies": _replies,
+    "conversations.list": _list,
 }
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 import pytest
 
@@ -16,7 +12,7 @@ from alerter.model import Alert, AlertState, Labels
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
 from alerter.notify.blocks import Button, note_message
 from alerter.notify.secret import Secret
-from alerter.notify.slack import SignatureError, SlackNotifier, parse_interaction, verify_signature
+from alerter.notify.slack import SlackNotifier
 from alerter.notify.slack_sink import SlackSink
 
 AlertFactory = Callable[..., Alert]
@@ -38,9 +34,10 @@ def body(text: str) -> dict[str, object]:
 
 
 def test_open_posts_message_with_metadata_and_uploads_chart_into_thread(sink: SlackSink) -> None:
-    ts = bot(sink).deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    ref = bot(sink).deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
     top, chart = sink.messages("C0001")
-    assert top["ts"] == ts and top["text"] == "fire" and top["thread_ts"] is None
+    ts = top["ts"]
+    assert ref == f"C0001/{ts}" and top["text"] == "fire" and top["thread_ts"] is None
     assert top["metadata"] == {"event_type": "alerter_notification", "event_payload": {"key": "k1"}}
     assert chart["thread_ts"] == ts and chart["files"][0]["name"] == "k1.png"
     assert [u["data"] for u in sink.uploads().values()] == [PNG]
@@ -54,17 +51,20 @@ def test_open_posts_message_with_metadata_and_uploads_chart_into_thread(sink: Sl
 
 def test_reply_goes_into_thread_and_edits_the_original(sink: SlackSink) -> None:
     notifier = bot(sink)
-    ts = notifier.deliver(Payload(PayloadKind.OPEN, body("v1")), "k1", None)
-    again = notifier.deliver(Payload(PayloadKind.CLOSE, body("resolved"), edit=body("v2 resolved")), "k2", ts)
-    assert again == ts
+    ref = notifier.deliver(Payload(PayloadKind.OPEN, body("v1")), "k1", None)
+    again = notifier.deliver(
+        Payload(PayloadKind.CLOSE, body("resolved"), edit=body("v2 resolved")), "k2", ref
+    )
+    assert again == ref
+    ts = sink.messages("C0001")[0]["ts"]
     original, reply = sink.messages("C0001")
     assert reply["thread_ts"] == ts and reply["text"] == "resolved"
     assert original["text"] == "v2 resolved" and original["edited"] is True
 
 
 def test_reply_without_thread_opens_a_new_message(sink: SlackSink) -> None:
-    ts = bot(sink).deliver(Payload(PayloadKind.REPLY, body("update")), "k1", None)
-    assert sink.messages("C0001")[0]["ts"] == ts
+    ref = bot(sink).deliver(Payload(PayloadKind.REPLY, body("update")), "k1", None)
+    assert ref == f"C0001/{sink.messages('C0001')[0]['ts']}"
 
 
 def test_rate_limit_is_retryable_with_retry_after_and_not_retried_inline(sink: SlackSink) -> None:
@@ -126,11 +126,12 @@ def test_unreachable_slack_is_retryable() -> None:
 def test_recover_finds_an_interrupted_post_and_completes_its_chart(sink: SlackSink) -> None:
     notifier = bot(sink)
     ts = notifier.post(body("fire"), key="k1")
-    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None) == (True, ts)
+    ref = f"C0001/{ts}"
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None) == (True, ref)
     assert notifier.recover(Payload(PayloadKind.OPEN, body("other")), "k2", None) == (False, None)
     assert len(sink.requests("chat.postMessage")) == 1
     assert [m["files"][0]["name"] for m in sink.messages("C0001") if m.get("files")] == ["k1.png"]
-    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None) == (True, ts)
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None) == (True, ref)
     assert len(sink.uploads()) == 1, "a chart already in the thread is not uploaded twice"
 
 
@@ -138,8 +139,9 @@ def test_recover_looks_for_replies_inside_the_thread(sink: SlackSink) -> None:
     notifier = bot(sink)
     ts = notifier.post(body("fire"), key="k1")
     notifier.post(body("more"), key="k2", thread_ts=ts)
-    assert notifier.recover(Payload(PayloadKind.REPLY, body("more")), "k2", ts) == (True, ts)
-    assert notifier.recover(Payload(PayloadKind.REPLY, body("x")), "k3", ts) == (False, ts)
+    ref = f"C0001/{ts}"
+    assert notifier.recover(Payload(PayloadKind.REPLY, body("more")), "k2", ref) == (True, ref)
+    assert notifier.recover(Payload(PayloadKind.REPLY, body("x")), "k3", ref) == (False, ref)
 
 
 def test_webhook_mode_posts_every_payload_as_a_message(sink: SlackSink) -> None:
@@ -182,75 +184,6 @@ def test_render_uses_block_kit(make_alert: AlertFactory) -> None:
     assert closing.kind is PayloadKind.CLOSE and closing.edit is not None
 
 
-SECRET = Secret("8f742231b10e8888abcd99yyyzzz85a5")
-
-
-def sign(timestamp: str, payload: bytes) -> str:
-    base = b"v0:" + timestamp.encode() + b":" + payload
-    return "v0=" + hmac.new(SECRET.reveal().encode(), base, hashlib.sha256).hexdigest()
-
-
-def test_signature_accepts_a_fresh_correct_request() -> None:
-    verify_signature(
-        SECRET, "1700000000", b"payload=%7B%7D", sign("1700000000", b"payload=%7B%7D"), 1700000100
-    )
-
-
-@pytest.mark.parametrize(
-    ("timestamp", "signature", "now", "message"),
-    [
-        ("1700000000", "v0=" + "0" * 64, 1700000000, "does not match"),
-        ("1700000000", None, 1700000301, "replay"),
-        ("1700000000", None, 1699999699, "replay"),
-        ("yesterday", "v0=00", 1700000000, "not a unix time"),
-        ("1700000000", "sha256=00", 1700000000, "must start with 'v0='"),
-    ],
-)
-def test_signature_rejections_say_why(
-    timestamp: str, signature: str | None, now: float, message: str
-) -> None:
-    with pytest.raises(SignatureError, match=message):
-        verify_signature(SECRET, timestamp, b"body", signature or sign(timestamp, b"body"), now)
-
-
-def test_signature_covers_the_body() -> None:
-    with pytest.raises(SignatureError):
-        verify_signature(SECRET, "1700000000", b"tampered", sign("1700000000", b"body"), 1700000000)
-
-
-def interaction_body(payload: object) -> bytes:
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
-def test_parse_interaction_reads_a_button_press() -> None:
-    body = interaction_body(
-        {
-            "type": "block_actions",
-            "user": {"id": "U1", "username": "ann"},
-            "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0001"},
-            "response_url": "https://hooks.slack.com/actions/T/1/x",
-            "actions": [{"action_id": "approve", "value": "action-42", "type": "button"}],
-        }
-    )
-    got = parse_interaction(body)
-    assert (got.action_id, got.value, got.user_id, got.user_name) == ("approve", "action-42", "U1", "ann")
-    assert (got.channel, got.message_ts) == ("C0001", "1700000000.000100")
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        (b"nothing=1", "no 'payload'"),
-        (b"payload=%7Bnot-json", "not JSON"),
-        (interaction_body({"type": "view_submission"}), "only block_actions"),
-        (interaction_body({"type": "block_actions", "actions": []}), "no action"),
-    ],
-)
-def test_parse_interaction_refuses_malformed_bodies(body: bytes, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_interaction(body)
-
-
 def test_note_with_buttons_posts_an_actions_block(sink: SlackSink) -> None:
     buttons = [
         Button("approve", "Approve", "action-42", "primary"),
@@ -259,7 +192,7 @@ def test_note_with_buttons_posts_an_actions_block(sink: SlackSink) -> None:
     note = note_message("Proposed: scale inference/vllm-llama3 from 4 to 6 replicas", buttons)
     notifier = bot(sink)
     ts = notifier.post(body("alert"), key="k1")
-    notifier.deliver(Payload(PayloadKind.REPLY, note), "k2", ts)
+    notifier.deliver(Payload(PayloadKind.REPLY, note), "k2", f"C0001/{ts}")
     reply = sink.messages("C0001")[-1]
     assert reply["thread_ts"] == ts
     actions = reply["blocks"][1]
@@ -274,3 +207,37 @@ def test_button_validation() -> None:
         Button("a", "A", "v", "green")
     with pytest.raises(ValueError, match="action_id"):
         Button("", "A", "v")
+
+
+def test_recovery_after_restart_finds_the_channel_id_by_name(sink: SlackSink) -> None:
+    before = bot(sink, channel="#other")
+    before.post(body("fire"), key="k1")
+    after = bot(sink, channel="#other")
+    found, ref = after.recover(Payload(PayloadKind.OPEN, body("fire")), "k1", None)
+    assert found and ref is not None and ref.startswith("C0002/")
+    assert len(sink.requests("conversations.list")) == 2, "followed the cursor to the second page"
+    after.recover(Payload(PayloadKind.OPEN, body("fire")), "k1", None)
+    assert len(sink.requests("conversations.list")) == 2, "the ID is remembered"
+
+
+def test_a_configured_channel_id_needs_no_lookup(sink: SlackSink) -> None:
+    notifier = bot(sink, channel="C0001")
+    notifier.post(body("fire"), key="k1")
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("fire")), "k1", None)[0]
+    assert sink.requests("conversations.list") == []
+
+
+def test_recovery_that_cannot_look_sends_again_instead_of_failing(
+    sink: SlackSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = bot(sink, channel="#alerts")
+    sink.fail("conversations.list", error="missing_scope")
+    assert notifier.recover(Payload(PayloadKind.OPEN, body("x")), "k1", None) == (False, None)
+    assert "cannot check whether k1 arrived" in caplog.text and "chat:write" in caplog.text
+
+
+def test_recovery_while_slack_is_down_is_retried(sink: SlackSink) -> None:
+    sink.set_down(True)
+    with pytest.raises(NotifyError) as caught:
+        bot(sink, channel="C0001").recover(Payload(PayloadKind.OPEN, body("x")), "k1", None)
+    assert caught.value.retryable

@@ -41,7 +41,7 @@ def test_sink_process_prints_messages_and_saves_charts(tmp_path: Path) -> None:
         process.wait(timeout=10)
     channel, message = printed[0].split(" ", 1)
     assert channel == "[C0001]" and json.loads(message)["text"] == "[FIRING:1] TTFTAnomaly"
-    assert json.loads(printed[1].split(" ", 1)[1])["thread_ts"] == ts
+    assert ts == f"C0001/{json.loads(printed[1].split(' ', 1)[1])['thread_ts']}"
     [saved] = out.iterdir()
     assert saved.name.endswith("-k1.png") and saved.read_bytes() == PNG
 
@@ -65,8 +65,10 @@ def call(sink: SlackSink, method: str, params: dict[str, str], token: str = "t")
         ("users.list", {}, "unknown_method"),
         ("files.getUploadURLExternal", {"filename": "", "length": "x"}, "invalid_arguments"),
         ("chat.postMessage", {"channel": "#alerts"}, "no_text"),
-        ("chat.update", {"channel": "#alerts", "ts": "1.2", "text": "x"}, "message_not_found"),
-        ("conversations.replies", {"channel": "#alerts", "ts": "1.2"}, "thread_not_found"),
+        ("chat.update", {"channel": "C0001", "ts": "1.2", "text": "x"}, "message_not_found"),
+        ("chat.update", {"channel": "#alerts", "ts": "1.2", "text": "x"}, "channel_not_found"),
+        ("conversations.replies", {"channel": "C0001", "ts": "1.2"}, "thread_not_found"),
+        ("conversations.history", {"channel": "#alerts"}, "channel_not_found"),
     ],
 )
 def test_sink_answers_like_slack_to_bad_requests(method: str, params: dict[str, str], error: str) -> None:
