@@ -11,7 +11,6 @@ The sent and failed entries are the notification log that the API and CLI show.
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
 import uuid
@@ -25,10 +24,11 @@ from alerter.store import Store
 SCHEMA = [
     """CREATE TABLE notify_outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, receiver TEXT NOT NULL,
-        group_key TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL,
+        group_key TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL, image BLOB,
         created REAL NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '', done_at REAL)""",
     "CREATE INDEX notify_outbox_pending ON notify_outbox (state, group_key, id)",
+    "CREATE INDEX notify_outbox_done ON notify_outbox (done_at)",
     """CREATE TABLE notify_threads (
         receiver TEXT NOT NULL, group_key TEXT NOT NULL, thread TEXT NOT NULL, shared INTEGER NOT NULL,
         PRIMARY KEY (receiver, group_key))""",
@@ -116,9 +116,20 @@ class Outbox:
         """Add an entry inside the caller's transaction; returns its key."""
         key = uuid.uuid4().hex
         db.execute(
-            "INSERT INTO notify_outbox (key, receiver, group_key, reason, kind, payload, created, state, "
-            "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, receiver, group_key, reason, payload.kind.value, encode(payload), now, PENDING, now),
+            "INSERT INTO notify_outbox (key, receiver, group_key, reason, kind, payload, image, created, state, "
+            "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                receiver,
+                group_key,
+                reason,
+                payload.kind.value,
+                encode(payload),
+                payload.image,
+                now,
+                PENDING,
+                now,
+            ),
         )
         return key
 
@@ -137,7 +148,7 @@ class Outbox:
                 db.execute("UPDATE notify_outbox SET state = ? WHERE id = ?", (INFLIGHT, entry_id))
             else:
                 db.execute(
-                    "UPDATE notify_outbox SET state = ?, done_at = ?, last_error = ? WHERE id = ?",
+                    "UPDATE notify_outbox SET state = ?, done_at = ?, last_error = ?, image = NULL WHERE id = ?",
                     (state, now, error, entry_id),
                 )
 
@@ -193,6 +204,15 @@ class Outbox:
                 "DELETE FROM notify_burst_members WHERE receiver = ? AND burst_key = ?", (receiver, burst_key)
             )
 
+    def prune(self, now: float, keep: float) -> int:
+        """Forget finished entries older than ``keep`` seconds; returns how many went."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM notify_outbox WHERE state IN (?, ?, ?) AND done_at < ?",
+                (SENT, FAILED, SUPERSEDED, now - keep),
+            )
+        return cursor.rowcount
+
     def history(self, *, receiver: str | None = None, limit: int = 100) -> list[Entry]:
         """The most recent entries, newest first (the notification log)."""
         query = f"SELECT {_COLUMNS} FROM notify_outbox"
@@ -206,31 +226,45 @@ class Outbox:
 
 
 _COLUMNS = (
-    "id, key, receiver, group_key, reason, kind, payload, created, state, attempts, next_attempt, "
+    "id, key, receiver, group_key, reason, kind, payload, image, created, state, attempts, next_attempt, "
     "last_error, done_at"
 )
 
 
 def encode(payload: Payload) -> str:
-    image = base64.b64encode(payload.image).decode() if payload.image is not None else None
-    return json.dumps({"body": payload.body, "edit": payload.edit, "image": image})
+    """The JSON part of a payload; the image goes into its own column so it can be dropped once sent."""
+    return json.dumps({"body": payload.body, "edit": payload.edit})
 
 
-def decode(kind: str, text: str) -> Payload:
+def decode(kind: str, text: str, image: bytes | None) -> Payload:
     data: Mapping[str, Any] = json.loads(text)
-    image = base64.b64decode(data["image"]) if data.get("image") is not None else None
     return Payload(PayloadKind(kind), data["body"], edit=data.get("edit"), image=image)
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
-    eid, key, receiver, group_key, reason, kind, payload, created, state, attempts, nxt, error, done = row
+    (
+        eid,
+        key,
+        receiver,
+        group_key,
+        reason,
+        kind,
+        payload,
+        image,
+        created,
+        state,
+        attempts,
+        nxt,
+        error,
+        done,
+    ) = row
     return Entry(
         eid,
         key,
         receiver,
         group_key,
         reason,
-        decode(kind, payload),
+        decode(kind, payload, image),
         created,
         state,
         attempts,

@@ -74,7 +74,9 @@ class Pipeline:
         silences: Silences | None = None,
         windows: Sequence[Window] = (),
         retry: RetryPolicy | None = None,
+        log_retention: float = 7 * 86400.0,
     ) -> None:
+        """``log_retention``: seconds the notification log keeps finished entries (the API shows them)."""
         missing = sorted(root.receivers() - set(notifiers))
         if missing:
             raise ValueError(f"route refers to receivers without a notifier: {', '.join(missing)}")
@@ -84,6 +86,7 @@ class Pipeline:
         self.outbox = Outbox(store)
         self.silences = silences if silences is not None else Silences(store)
         self.windows = tuple(windows)
+        self.log_retention = log_retention
         self.sender = sender.Sender(self.outbox, self.notifiers, retry or RetryPolicy())
         self._routes = {r.path: r for r in _walk(root)}
         self._flush_lock = threading.Lock()
@@ -153,6 +156,7 @@ class Pipeline:
                     len(note.resolved),
                 )
         sent = self.sender.send(now)
+        self.outbox.prune(now, self.log_retention)
         report.sent, report.recovered = sent.sent, sent.recovered
         report.retrying, report.failed = sent.retrying, sent.failed
         return report

@@ -36,7 +36,7 @@ _HINTS = {
     "not_authed": "no bot token was sent; check token_env / token_file",
     "token_revoked": "the bot token was revoked; install the app again",
     "account_inactive": "the bot token belongs to a deactivated app or user",
-    "missing_scope": "the Slack app needs the chat:write, files:write and channels:history scopes",
+    "missing_scope": "the Slack app needs chat:write, files:write, channels:history and channels:read",
     "msg_too_long": "the message exceeds Slack's limits",
     "invalid_blocks": "Slack rejected the Block Kit layout",
 }

@@ -180,3 +180,29 @@ def test_log_entries_render_for_the_api_without_payload(store: Store, make_alert
     shown = entry.as_json()
     assert shown["state"] == "retrying" and shown["attempts"] == 1 and shown["reason"] == "first"
     assert shown["lastError"] == "slack receiver x: rate limited" and "payload" not in shown
+
+
+def test_the_log_keeps_finished_entries_for_the_retention_and_drops_their_images(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    recorder = Recorder()
+    p = pipeline(store, recorder, log_retention=3600)
+    p.ingest([make_alert()], T0)
+    p.flush(T0)
+    [entry] = p.outbox.history()
+    assert entry.state == "sent" and entry.payload.image is None
+    p.flush(T0 + 3600)
+    assert len(p.outbox.history()) == 1
+    p.flush(T0 + 3601)
+    assert p.outbox.history() == []
+
+
+def test_images_wait_in_the_outbox_until_sent(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder(failures=[NotifyError("down", retryable=True)])
+    recorder.render = lambda n: Payload(n.kind, {"text": "x"}, image=b"png")  # type: ignore[method-assign]
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    p.flush(T0)
+    assert p.outbox.history()[0].payload.image == b"png"
+    p.flush(T0 + 10)
+    assert recorder.delivered[0][1].image == b"png" and p.outbox.history()[0].payload.image is None
