@@ -12,8 +12,11 @@ Engine tests use the fixtures (registered for all of ``tests/`` by ``tests/conft
   recomputes any series from the model.
 - ``prometheus`` / ``victoria`` (session): real servers loaded with that history; ``.url``.
 - ``prometheus_source`` / ``victoria_source`` (session): ``PrometheusSource`` clients.
-- ``prometheus_factory(scrape_targets=[...], extra_args=[...])``: more Prometheus servers.
-- ``sim_process``: ``python -m alerter.sim serve`` on a free port; ``.url``.
+- ``prometheus_factory(history=..., scrape_targets=[...], extra_args=[...])``: more Prometheus
+  servers, optionally backfilled and scraping a live simulator (its series are relabelled to
+  ``job="sim", instance="sim:8000"`` so they continue the history's series).
+- ``sim_process``: ``python -m alerter.sim serve --models 2 --seed 7`` (the history's fleet,
+  without its incidents) on a free port; ``.url``; ``POST {url}/inject?kind=...`` adds faults.
 - ``garbage_server``: canned HTTP replies (``GarbageServer.reply = Reply(...)``).
 
 Outside pytest, the same pieces are plain functions: ``build_history``, ``backfill_prometheus``,

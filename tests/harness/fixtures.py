@@ -11,9 +11,10 @@ Session-scoped (built once, shared, read-only for tests):
 
 Function-scoped:
 
-- ``prometheus_factory(**kwargs)``: starts extra Prometheus servers (see
-  ``backends.start_prometheus``), stopped after the test; for tests that stop a server, need
-  special flags or scrape a live simulator.
+- ``prometheus_factory(history=None, **kwargs)``: starts extra Prometheus servers (keyword
+  arguments of ``backends.start_prometheus``), stopped after the test; for tests that stop a
+  server, need special flags, or want history (e.g. ``history=sim_history``) and a live
+  simulator (``scrape_targets=[...]``) in one server.
 - ``sim_process``: ``python -m alerter.sim serve`` in a subprocess on a free port.
 - ``garbage_server``: a ``GarbageServer`` whose ``reply`` a test sets.
 """
@@ -74,11 +75,17 @@ def victoria_source(victoria: ManagedProcess) -> Iterator[PrometheusSource]:
 
 
 @pytest.fixture
-def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+def prometheus_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., ManagedProcess]]:
     started: list[ManagedProcess] = []
 
-    def start(**kwargs: Any) -> ManagedProcess:
-        server = start_prometheus(tmp_path / f"prometheus-{len(started)}", **kwargs)
+    def start(history: SimHistory | None = None, **kwargs: Any) -> ManagedProcess:
+        workdir = tmp_path / f"prometheus-{len(started)}"
+        if history is not None:
+            cache = request.config.cache.mkdir("alerter-tsdb") if request.config.cache is not None else None
+            backfill_prometheus(history, workdir / "data", cache_dir=cache)
+        server = start_prometheus(workdir, **kwargs)
         started.append(server)
         return server
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import ManagedProcess, wait_until
+from harness import ManagedProcess, SimHistory, wait_until
 
 from alerter.sim.cli import main, register
 from alerter.source.prometheus import PrometheusSource
@@ -138,3 +138,16 @@ def test_served_simulator_is_scraped_by_prometheus(
         )
         assert response.status_code == 201
         wait_until(lambda: models() == {"llama-3.1-8b"}, timeout=30, what="the silenced model going stale")
+
+
+def test_live_scrapes_continue_the_backfilled_series(
+    sim_process: ManagedProcess, prometheus_factory: Callable[..., ManagedProcess], sim_history: SimHistory
+) -> None:
+    target = sim_process.url.removeprefix("http://")
+    prometheus = prometheus_factory(history=sim_history, scrape_targets=[target], scrape_interval="1s")
+    selector = 'vllm:kv_cache_usage_perc{model_name="llama-3.1-8b"}'
+    with PrometheusSource(prometheus.url, timeout=10) as source:
+        wait_until(lambda: bool(source.query(selector, time.time())), timeout=30, what="a live sample")
+        series = source.query_range(selector, sim_history.end - 3600, time.time(), 60)
+    assert len(series) == 1  # history and live samples share one label set
+    assert series[0].timestamps[0] == sim_history.end - 3600
