@@ -24,7 +24,7 @@ Outside pytest, the same pieces are plain functions: ``build_history``, ``backfi
 Session fixtures are shared: tests must not write into those servers.
 """
 
-from .backends import backfill_prometheus, import_victoria, start_prometheus, start_victoria
+from .backends import backfill_prometheus, import_victoria, loaded_victoria, start_prometheus, start_victoria
 from .garbage import GarbageServer, Reply, self_signed_certificate
 from .history import DEFAULT_LABELS, SimHistory, build_history
 from .processes import ManagedProcess, free_port, wait_until
@@ -39,6 +39,7 @@ __all__ = [
     "build_history",
     "free_port",
     "import_victoria",
+    "loaded_victoria",
     "self_signed_certificate",
     "start_prometheus",
     "start_victoria",

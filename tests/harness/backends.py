@@ -6,7 +6,8 @@
 - ``backfill_prometheus(history, data_dir)``: ``promtool tsdb create-blocks-from openmetrics``,
   one process per 18h piece, two at a time, overlapping with writing the next piece.
 - ``start_victoria(workdir, ...)`` and ``import_victoria(url, history)``: VictoriaMetrics and
-  its ``/api/v1/import/prometheus`` endpoint (millisecond timestamps).
+  its ``/api/v1/import/prometheus`` endpoint (millisecond timestamps); ``loaded_victoria``
+  does both, with a cache like the Prometheus backfill's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import requests
 from .history import DEFAULT_LABELS, SimHistory
 from .processes import ManagedProcess, free_port
 
-__all__ = ["backfill_prometheus", "import_victoria", "start_prometheus", "start_victoria"]
+__all__ = ["backfill_prometheus", "import_victoria", "loaded_victoria", "start_prometheus", "start_victoria"]
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -174,3 +175,27 @@ def import_victoria(url: str, history: SimHistory) -> int:
             sent += len(body)
         session.get(f"{url}/internal/force_flush", timeout=60).raise_for_status()
     return sent
+
+
+def loaded_victoria(history: SimHistory, workdir: Path, *, cache_dir: Path | None = None) -> ManagedProcess:
+    """A running VictoriaMetrics holding ``history``, imported or copied from ``cache_dir``.
+
+    After a fresh import the server is stopped once so that its data directory can be copied
+    into the cache in a consistent state, then started again on the same directory.
+    """
+    cached = cache_dir / history.fingerprint() if cache_dir is not None else None
+    if cached is not None and (cached / "complete").exists():
+        shutil.copytree(cached / "data", workdir / "data")
+        return start_victoria(workdir)
+    server = start_victoria(workdir)
+    import_victoria(server.url, history)
+    if cached is None or cache_dir is None:
+        return server
+    server.stop()
+    for old in cache_dir.iterdir():
+        shutil.rmtree(old, ignore_errors=True)
+    staging = cache_dir / f"{cached.name}.tmp"
+    shutil.copytree(workdir / "data", staging / "data")
+    (staging / "complete").touch()
+    staging.rename(cached)
+    return start_victoria(workdir)

@@ -6,7 +6,8 @@ Session-scoped (built once, shared, read-only for tests):
   every fault kind (``sim_history.truth_path`` is the ground-truth JSON).
 - ``prometheus``: a real Prometheus backfilled with ``sim_history`` (``prometheus.url``); the
   blocks are cached in pytest's cache dir, so reruns within the same hour start in seconds.
-- ``victoria``: a real VictoriaMetrics with the same history imported (``victoria.url``).
+- ``victoria``: a real VictoriaMetrics with the same history imported (``victoria.url``),
+  cached the same way.
 - ``prometheus_source`` / ``victoria_source``: ``PrometheusSource`` clients of the two.
 
 Function-scoped:
@@ -30,7 +31,7 @@ import pytest
 
 from alerter.source.prometheus import PrometheusSource
 
-from .backends import backfill_prometheus, import_victoria, start_prometheus, start_victoria
+from .backends import backfill_prometheus, loaded_victoria, start_prometheus
 from .garbage import GarbageServer
 from .history import SimHistory, build_history
 from .processes import ManagedProcess, free_port
@@ -55,9 +56,11 @@ def prometheus(
 
 
 @pytest.fixture(scope="session")
-def victoria(tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory) -> Iterator[ManagedProcess]:
-    server = start_victoria(tmp_path_factory.mktemp("victoria"))
-    import_victoria(server.url, sim_history)
+def victoria(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory
+) -> Iterator[ManagedProcess]:
+    cache = request.config.cache.mkdir("alerter-victoria") if request.config.cache is not None else None
+    server = loaded_victoria(sim_history, tmp_path_factory.mktemp("victoria"), cache_dir=cache)
     yield server
     server.stop()
 
