@@ -8,6 +8,7 @@ The composition root builds everything with ``wiring`` and then only talks to ``
     pipeline.flush(now)                   # every few seconds, from the scheduler
     pipeline.note(fingerprint, note_message(text, buttons), now)   # remediation decisions
     pipeline.silences.add([...], ends_at=..., now=...)             # CLI and HTTP API
+    maintenance_exclusions(pipeline.windows)   # periods the baseline cache keeps out of training
 
 The HTTP server verifies Slack button callbacks with ``verify_signature`` and reads them with
 ``parse_interaction``. Names are resolved lazily, so importing a small module of this package
@@ -40,6 +41,7 @@ _EXPORTS = {
     "Silences": "mute",
     "Window": "mute",
     "chart_provider": "chart",
+    "maintenance_exclusions": "mute",
     "note_message": "blocks",
     "notifiers_from_config": "wiring",
     "parse_interaction": "interactivity",

@@ -9,9 +9,8 @@ restricted a day matching either one fires. Evaluated in the window's IANA timez
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -40,14 +39,14 @@ class Cron:
 
     def matches(self, moment: datetime) -> bool:
         """True when ``moment`` (wall-clock time of the window's zone) is a firing minute."""
-        if (
-            moment.minute not in self.minutes
-            or moment.hour not in self.hours
-            or moment.month not in self.months
-        ):
+        return moment.minute in self.minutes and moment.hour in self.hours and self.matches_day(moment.date())
+
+    def matches_day(self, day: date) -> bool:
+        """True when the expression fires on ``day`` at all (month, day of month, day of week)."""
+        if day.month not in self.months:
             return False
-        day_ok = moment.day in self.days
-        weekday_ok = (moment.isoweekday() % 7) in self.weekdays
+        day_ok = day.day in self.days
+        weekday_ok = (day.isoweekday() % 7) in self.weekdays
         if self.days_restricted and self.weekdays_restricted:
             return day_ok or weekday_ok
         return day_ok and weekday_ok
@@ -101,16 +100,44 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown timezone {name!r} (use an IANA name like UTC or Europe/Berlin)") from None
 
 
-def window_open(cron: Cron, duration: float, tz: ZoneInfo, now: float) -> float | None:
-    """The start of the window containing ``now`` (a firing minute in ``(now - duration, now]``), or None.
+def fire_times(cron: Cron, tz: ZoneInfo, start: float, end: float) -> list[float]:
+    """Every firing instant in ``[start, end]``, ascending, walking days rather than minutes.
 
-    Walks back minute by minute, which is exact across daylight-saving changes and cheap for
-    windows of hours to days; callers evaluate each window once per flush, not per alert.
+    Wall-clock times are read in ``tz``; a time skipped by a daylight-saving jump fires at the
+    same offset after it, one repeated by the jump back fires once (its first occurrence).
     """
-    minute = math.floor(now / 60) * 60
-    earliest = now - duration
-    while minute > earliest:
-        if cron.matches(datetime.fromtimestamp(minute, tz)):
-            return float(minute)
-        minute -= 60
-    return None
+    out: list[float] = []
+    day = datetime.fromtimestamp(start, tz).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(end, tz).date()
+    hours, minutes = sorted(cron.hours), sorted(cron.minutes)
+    while day <= last:
+        if cron.matches_day(day):
+            for hour in hours:
+                for minute in minutes:
+                    t = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).timestamp()
+                    if start <= t <= end:
+                        out.append(t)
+        day += timedelta(days=1)
+    return sorted(set(out))
+
+
+def window_open(cron: Cron, duration: float, tz: ZoneInfo, now: float) -> float | None:
+    """The start of the window containing ``now`` (a firing in ``(now - duration, now]``), or None."""
+    starts = [t for t in fire_times(cron, tz, now - duration, now) if t > now - duration]
+    return starts[-1] if starts else None
+
+
+def windows_between(
+    cron: Cron, duration: float, tz: ZoneInfo, start: float, end: float
+) -> list[tuple[float, float]]:
+    """The windows overlapping ``[start, end]``, clipped to it and merged where they overlap."""
+    merged: list[tuple[float, float]] = []
+    for begin in fire_times(cron, tz, start - duration, end):
+        lo, hi = max(begin, start), min(begin + duration, end)
+        if hi <= lo:
+            continue
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -181,6 +181,25 @@ class Window:
 
     def open_at(self, now: float) -> bool:
         return cron.window_open(self.cron, self.duration, self.zone, now) is not None
+
+
+def maintenance_exclusions(
+    windows: Sequence[Window],
+) -> Callable[[Mapping[str, str], float, float], list[tuple[float, float]]]:
+    """Periods to keep out of baseline training: ``(labels, start, end) -> [(from, to), ...]``.
+
+    The baseline cache calls this for each series it fits, so maintenance (a deploy, a
+    planned failover) never teaches a detector what "normal" looks like.
+    """
+
+    def periods(labels: Mapping[str, str], start: float, end: float) -> list[tuple[float, float]]:
+        found: list[tuple[float, float]] = []
+        for window in windows:
+            if all(m.matches(labels) for m in window.matchers):
+                found.extend(cron.windows_between(window.cron, window.duration, window.zone, start, end))
+        return sorted(found)
+
+    return periods
 
 
 class Muter:

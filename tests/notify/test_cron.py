@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerter.notify.cron import parse_cron, window_open, zone
+from alerter.notify.cron import fire_times, parse_cron, window_open, windows_between, zone
 
 
 def ts(text: str, tz: str = "UTC") -> float:
@@ -87,3 +87,42 @@ def test_windows_follow_the_local_clock_across_daylight_saving() -> None:
 def test_unknown_timezone_has_a_hint() -> None:
     with pytest.raises(ValueError, match="IANA"):
         zone("Mars/Olympus")
+
+
+def test_fire_times_walk_days_and_respect_the_range() -> None:
+    cron = parse_cron("0 2 * * SUN")
+    times = fire_times(cron, zone("UTC"), ts("2026-01-01 00:00"), ts("2026-01-31 23:59"))
+    assert times == [ts(f"2026-01-{d:02d} 02:00") for d in (4, 11, 18, 25)]
+    assert fire_times(cron, zone("UTC"), ts("2026-01-04 02:00"), ts("2026-01-04 02:00")) == [
+        ts("2026-01-04 02:00")
+    ]
+
+
+def test_fire_times_across_the_spring_forward_gap() -> None:
+    # 2026-03-29 Europe/Berlin jumps from 02:00 to 03:00: a 02:30 job runs at 03:30 local time.
+    berlin = zone("Europe/Berlin")
+    cron = parse_cron("30 2 * * *")
+    times = fire_times(
+        cron, berlin, ts("2026-03-28 00:00", "Europe/Berlin"), ts("2026-03-30 23:00", "Europe/Berlin")
+    )
+    assert len(times) == 3
+    assert times[1] == ts("2026-03-29 01:30")  # UTC: 03:30 CEST
+
+
+def test_windows_between_clips_and_merges() -> None:
+    cron = parse_cron("0 * * * *")
+    merged = windows_between(cron, 5400, zone("UTC"), ts("2026-01-01 00:30"), ts("2026-01-01 03:00"))
+    assert merged == [(ts("2026-01-01 00:30"), ts("2026-01-01 03:00"))]
+    daily = windows_between(
+        parse_cron("0 2 * * *"), 3600, zone("UTC"), ts("2026-01-01 02:30"), ts("2026-01-03 00:00")
+    )
+    assert daily == [
+        (ts("2026-01-01 02:30"), ts("2026-01-01 03:00")),
+        (ts("2026-01-02 02:00"), ts("2026-01-02 03:00")),
+    ]
+
+
+def test_every_five_minutes_over_three_weeks_is_enumerated_exactly() -> None:
+    cron = parse_cron("*/5 * * * *")
+    start = ts("2026-01-01 00:00")
+    assert len(fire_times(cron, zone("UTC"), start, start + 21 * 86400 - 1)) == 21 * 288

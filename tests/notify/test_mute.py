@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerter.model import Labels
-from alerter.notify.mute import Muter, SilenceError, Silences, Window
+from alerter.notify.mute import Muter, SilenceError, Silences, Window, maintenance_exclusions
 from alerter.store import Store
 
 T0 = 1_767_225_600.0  # Thursday 2026-01-01 00:00 UTC
@@ -98,3 +98,15 @@ def test_silence_as_json_for_the_api(store: Store) -> None:
         "comment": "c",
         "createdAt": T0,
     }
+
+
+def test_maintenance_exclusions_for_baseline_training() -> None:
+    weekly = Window.build("deploys", "0 2 * * SUN", 7200, ['namespace="inference"'])
+    nightly = Window.build("backup", "30 23 * * *", 1800, [])
+    periods = maintenance_exclusions([weekly, nightly])
+    start, end = T0, T0 + 7 * 86400  # Thursday 2026-01-01 .. Thursday 2026-01-08
+    sunday = T0 + 3 * 86400 + 7200
+    got = periods(LLAMA, start, end)
+    assert (sunday, sunday + 7200) in got
+    assert len([p for p in got if p[1] - p[0] == 1800]) == 7
+    assert (sunday, sunday + 7200) not in periods(LLAMA.with_(namespace="batch"), start, end)

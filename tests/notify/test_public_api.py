@@ -29,6 +29,7 @@ PUBLIC = [
     "Silences",
     "Window",
     "chart_provider",
+    "maintenance_exclusions",
     "note_message",
     "notifiers_from_config",
     "parse_interaction",
