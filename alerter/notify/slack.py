@@ -88,6 +88,8 @@ class SlackNotifier:
         self.context = context or blocks.RenderContext()
         self._secrets = [s for s in (token, webhook_url) if s is not None]
         logger = logging.getLogger(f"alerter.notify.slack.{name}")
+        for stale in [f for f in logger.filters if isinstance(f, _Redacting)]:
+            logger.removeFilter(stale)  # a reload builds the receiver again: one filter, current secrets
         logger.addFilter(_Redacting(self._secrets))
         self._web: WebClient | None = None
         self._hook: WebhookClient | None = None
