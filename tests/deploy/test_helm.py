@@ -7,6 +7,7 @@ mounts them; the RBAC the chart derives from the policies is compared with rbac.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from deploy_kit import (
     CHART,
     KUBERNETES,
     PORT,
+    REPO,
     STATE_MOUNT,
     Doc,
     Grant,
@@ -66,6 +68,7 @@ def test_chart_metadata_and_lint(chart: helm.Chart) -> None:
     assert meta["apiVersion"] == "v2"
     assert (meta["name"], chart.name) == ("alerter", "alerter")
     assert meta["type"] == "application"
+    assert meta["appVersion"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     report = helm.lint(CHART, namespace=NAMESPACE)
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []

@@ -8,6 +8,7 @@ config; the ServiceAccount, Lease and policy targets are checked against rbac.ya
 from __future__ import annotations
 
 import os
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from deploy_kit import (
     CONFIG_MOUNT,
     KUBERNETES,
     PORT,
+    REPO,
     RULES_MOUNT,
     STATE_MOUNT,
     Doc,
@@ -117,6 +119,8 @@ def test_deployment_references_objects_that_exist(rendered: list[Doc]) -> None:
     assert mounts == {"config": CONFIG_MOUNT, "rules": RULES_MOUNT, "state": STATE_MOUNT, "tmp": "/tmp"}
     args = container(deployment)["args"]
     assert args == ["run", "--config", f"{CONFIG_MOUNT}/alerter.yaml"]
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert container(deployment)["image"] == f"alerter:{version}"
 
 
 def test_service_and_service_monitor_reach_the_metrics_port(rendered: list[Doc]) -> None:
