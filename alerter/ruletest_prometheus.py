@@ -168,7 +168,9 @@ class ThrowawayPrometheus:
             if self._wait_ready():
                 return
             self._terminate()
-        raise PrometheusUnavailable(f"{self.binary} did not start; its log:\n{self.log_tail()}")
+        tail = self.log_tail()
+        self.stop()  # a failed __enter__ gets no __exit__: clean up here
+        raise PrometheusUnavailable(f"{self.binary} did not start; its log:\n{tail}")
 
     def _wait_ready(self) -> bool:
         assert self._process is not None

@@ -115,3 +115,10 @@ def test_register_adds_the_test_subcommand() -> None:
     args = root.parse_args(["test", "--config", "a.yaml", "x.yaml", "y.yaml"])
     assert args.func is ruletest.command
     assert (args.config, args.prometheus, args.test_files) == ("a.yaml", None, ["x.yaml", "y.yaml"])
+
+
+def test_prometheus_that_does_not_start_fails_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "--prometheus", "false", str(FILES / "passing.yaml"))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Unit Testing:  {FILES / 'passing.yaml'}\n  FAILED:\n    ")
+    assert "did not start" in err

@@ -71,3 +71,11 @@ def test_pushed_samples_are_queryable_and_stale_markers_end_the_series() -> None
             "2",
         ]
     assert not prometheus.running
+
+
+def test_a_binary_that_does_not_start_is_reported_and_cleaned_up() -> None:
+    server = ThrowawayPrometheus(find_binary("false"))
+    with pytest.raises(PrometheusUnavailable, match="did not start"):
+        server.start()
+    assert not server.running
+    assert not server._dir.exists()
