@@ -210,8 +210,10 @@ def model_state(fleet: Fleet, index: int, ticks: np.ndarray[Any, Any]) -> State:
     e2e = ttft + itl * output
     running = np.minimum(np.round(forwarded * e2e), spec.max_num_seqs)
     waiting = np.round(forwarded * queue)
-    pressure = running / spec.max_num_seqs * (prompt + output) / 250 + 0.01 * (ff["queue"] - 1)
-    kv = np.clip(pressure + 0.02 * jitter, 0.0, 1.0)
+    # KV-cache use follows the tokens in flight: load times context size relative to normal.
+    context = (prompt + output) / (spec.prompt_tokens + spec.output_tokens)
+    pressure = 0.1 + 0.7 * load * context + 0.01 * (ff["queue"] - 1)
+    kv = np.clip(pressure * jitter, 0.0, 1.0)
     return State(
         gateway_rps=rps,
         forwarded_rps=forwarded,
