@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pytest
+from harness import SimHistory
 
 from alerter.sim.faults import DEFAULT_MAGNITUDE, FAULT_KINDS, Fault, affected_series, parse_fault
+from alerter.source.prometheus import PrometheusSource
 
 MODELS = ("llama-3.1-8b", "mistral-7b")
 
@@ -87,3 +91,49 @@ def test_fault_needs_a_model_and_finite_times() -> None:
         Fault("silent", "", 0, 1)
     with pytest.raises(ValueError, match="finite"):
         Fault("silent", "m", math.inf, 1)
+
+
+SIGNALS = {
+    "latency_regression": (
+        'histogram_quantile(0.5, sum by (le, model_name) (rate(vllm:time_to_first_token_seconds_bucket{{model_name="{m}"}}[5m])))',
+        2.0,
+    ),
+    "error_surge": (
+        'sum(rate(litellm_proxy_failed_requests_metric_total{{requested_model="{m}",exception_status="500"}}[5m]))'
+        ' / sum(rate(litellm_proxy_total_requests_metric_total{{requested_model="{m}"}}[5m]))',
+        20.0,
+    ),
+    "bad_input_spike": (
+        'sum(rate(litellm_proxy_failed_requests_metric_total{{requested_model="{m}",exception_status="400"}}[5m]))'
+        ' / sum(rate(litellm_proxy_total_requests_metric_total{{requested_model="{m}"}}[5m]))',
+        20.0,
+    ),
+    "queue_buildup": (
+        'histogram_quantile(0.99, sum by (le) (rate(vllm:request_queue_time_seconds_bucket{{model_name="{m}"}}[5m])))',
+        3.0,
+    ),
+    "throughput_drop": ('sum(rate(vllm:generation_tokens_total{{model_name="{m}"}}[5m]))', 1 / 2.0),
+    "spend_runaway": ('sum(rate(litellm_spend_metric_total{{model="{m}"}}[5m]))', 2.0),
+    "silent": ('count(vllm:num_requests_running{{model_name="{m}"}})', 0.0),
+}
+
+
+def test_every_incident_in_the_truth_file_shows_through_promql(
+    prometheus_source: PrometheusSource, sim_history: SimHistory
+) -> None:
+    """The ground truth is usable: each incident moves its signal by a clear factor, in PromQL."""
+    incidents = json.loads(sim_history.truth_path.read_text())["incidents"]
+    assert {i["kind"] for i in incidents} == set(SIGNALS)
+    for incident in incidents:
+        query, factor = SIGNALS[incident["kind"]]
+        expr = query.format(m=incident["model"])
+        # The last 10 minutes of the incident against the hour before it.
+        during = prometheus_source.query_range(expr, incident["end"] - 600, incident["end"] - 60, 60)
+        before = prometheus_source.query_range(expr, incident["start"] - 3600, incident["start"] - 600, 60)
+        base = float(np.nanmean(before[0].values))
+        if factor == 0.0:
+            assert during == [] or len(during[0]) == 0, incident
+        elif factor < 1:
+            assert float(np.nanmean(during[0].values)) < factor * base, incident
+        else:
+            assert float(np.nanmean(during[0].values)) > factor * max(base, 1e-4), incident
