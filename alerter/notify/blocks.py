@@ -117,16 +117,14 @@ def render_message(notification: Notification, context: RenderContext) -> dict[s
 
 
 def render_closing(notification: Notification) -> dict[str, Any]:
-    """The short thread reply that announces a group is resolved."""
+    """The short thread reply that announces a group is resolved, with how long it lasted."""
     alerts = notification.alerts
-    started = (
-        min((a.fired_at or a.active_at or notification.now) for a in alerts) if alerts else notification.now
-    )
-    took = (
-        format_duration(60 * round((notification.now - started) / 60)) if notification.now > started else "0s"
-    )
-    name = _group_name(notification)
-    text = f"{RESOLVED.emoji} *Resolved* {name}: {len(alerts)} alert(s) back in band after {took}"
+    now = notification.now
+    started = min((a.fired_at or a.active_at or now) for a in alerts) if alerts else now
+    ended = max((a.resolved_at or now) for a in alerts) if alerts else now
+    scope = ", ".join(f"{k}={v}" for k, v in _scope(notification).items())
+    name = _group_name(notification) + (f" · {scope}" if scope else "")
+    text = f"{RESOLVED.emoji} *Resolved* {name}: {len(alerts)} alert(s) back in band after {_minutes(ended - started)}"
     return {"text": _clip(text, MAX_TEXT), "blocks": [_section(text)]}
 
 

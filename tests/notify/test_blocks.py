@@ -198,3 +198,13 @@ def test_no_block_has_empty_text(make_alert: AlertFactory) -> None:
         for block in all_blocks(message):
             texts = [block["text"]["text"]] if "text" in block else [e["text"] for e in block["elements"]]
             assert all(t.strip() for t in texts)
+
+
+def test_closing_says_how_long_the_incident_lasted(make_alert: AlertFactory) -> None:
+    early = Alert(**{**make_alert(state=AlertState.RESOLVED).__dict__, "resolved_at": T0 - 300})
+    text = blocks.render_closing(
+        note([early], NotifyReason.RESOLVED, alertname="TTFTAnomaly", model_name="x")
+    )["text"]
+    assert (
+        text == ":white_check_mark: *Resolved* TTFTAnomaly · model_name=x: 1 alert(s) back in band after 5m"
+    )
