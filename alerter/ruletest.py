@@ -30,6 +30,10 @@ state after the last tick at or before its ``eval_time``. Times are
 relative to :data:`EPOCH` (2020-01-01T00:00:00Z, a Wednesday), which matters only for calendar
 periods such as a monthly budget.
 
+A baseline is fitted when a rule first runs and refitted every ``refit``; a series that
+appears later is picked up by the next retry (10 minutes), as in production, so an input series
+that starts after time 0 is judged from then on.
+
 Like promtool, only firing alerts are compared, unless an expected alert of the case names
 another state in ``exp_state``: then alerts in that state are compared too. Labels and
 annotations must match exactly (``alertname`` is added to the expected labels).

@@ -60,6 +60,13 @@ def test_failing_file_reports_every_mismatch(capsys: pytest.CaptureFixture[str])
             ],
         ),
         (
+            "uses-broken-rules.yaml",
+            [
+                "broken-rules.yaml:5:18: groups[0].rules[0].expr: PromQL: '(' is never closed",
+                "broken-rules.yaml:6:30: groups[0].rules[0].baseline.detector: unknown detector 'stll'",
+            ],
+        ),
+        (
             "missing-rules.yaml",
             ["missing-rules.yaml:1:14: rule_files[0]: no rule files match `../no-such-rules.yaml`"],
         ),
