@@ -7,7 +7,10 @@ config; the ServiceAccount, Lease and policy targets are checked against rbac.ya
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -32,9 +35,10 @@ from deploy_kit import (
     lay_out,
     load_mounted,
     one,
+    tool,
 )
+from harness import free_port, wait_until
 
-from alerter.app import App
 from alerter.config import load
 from alerter.errors import ConfigErrors
 
@@ -217,28 +221,55 @@ def test_every_policy_target_is_granted_by_rbac(rendered: list[Doc], rbac: list[
     assert [n for n in needed if n not in allowed] == []
 
 
-def test_probes_are_served_by_an_engine_built_from_the_embedded_config(
-    rendered: list[Doc], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_containers_command_serves_the_probes_and_stops_on_sigterm(
+    rendered: list[Doc], tmp_path: Path
 ) -> None:
-    """The engine, built from the ConfigMap's config, answers the Deployment's probe paths.
+    """``alerter`` with the Deployment's args, on the ConfigMaps' files, answers every probe path,
+    logs JSON, and exits cleanly on SIGTERM (what the kubelet sends).
 
     Only what cannot work outside a cluster is changed: state goes to the temp dir, the server
     binds 127.0.0.1 on a free port, and the in-cluster Kubernetes credentials are left out.
     """
     cfg = yaml.safe_load(_config_text(rendered))
+    port = free_port()
     cfg["storage"]["path"] = str(tmp_path / "state.db")
-    cfg["server"]["listen"] = "127.0.0.1:0"
+    cfg["server"]["listen"] = f"127.0.0.1:{port}"
     del cfg["remediation"]
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
-        monkeypatch.setenv(name, os.environ.get(name, "x"))
     config = lay_out(tmp_path, yaml.safe_dump(cfg), _rules(rendered))
-    app = App(str(config), load(config), now=0.0)
-    app.server.start()
+    box = container(one(rendered, "Deployment", "alerter"))
+    args = [str(config) if a == f"{CONFIG_MOUNT}/alerter.yaml" else a for a in box["args"]]
+    assert args != box["args"]
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-0",
+        "SLACK_SIGNING_SECRET": "0",
+        "MPLCONFIGDIR": str(tmp_path),
+    }
+    command = tool("alerter")
+    assert command is not None, "the package's console script is not installed"
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "log").open("wb") as log:
+        engine = subprocess.Popen([command, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        probes = container(one(rendered, "Deployment", "alerter"))
+        wait_until(lambda: _answers(url + "/readyz", engine), timeout=60, what="the engine's readiness")
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            path = probes[probe]["httpGet"]["path"]
-            with urllib.request.urlopen(f"http://127.0.0.1:{app.server.port}{path}", timeout=10) as response:
+            path = box[probe]["httpGet"]["path"]
+            with urllib.request.urlopen(url + path, timeout=10) as response:
                 assert response.status == 200, path
     finally:
-        app.stop()
+        engine.send_signal(signal.SIGTERM)
+        code = engine.wait(timeout=30)
+    output = (tmp_path / "log").read_text()
+    assert code == 0, output[-3000:]
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert any(line["message"] == "alerter started" for line in lines), lines
+
+
+def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"the engine exited with {process.returncode}")
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
