@@ -10,6 +10,7 @@ It performs no I/O, so the wire formats are tested here without a server.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import warnings
 from collections.abc import Iterator, Sequence
@@ -89,7 +90,7 @@ def _fast_matrix(body: bytes) -> list[Series] | None:
     Prometheus and VictoriaMetrics write ``{"metric":{...},"values":[[t,"v"],...]}`` without
     spaces. A quote inside a label value is escaped, so ``,"values":[`` and the ``]]`` that ends
     the points cannot occur inside a string: the points of a series are the bytes between
-    them. Those are stripped to ``t,v,t,v`` and converted in C by numpy. Anything unexpected
+    them. Those are stripped to ``t,v,t,v`` and converted in C by numpy's text reader. Anything unexpected
     (other spacing, native histograms, a count that does not add up) returns None and the
     caller takes the general path, so this can only be faster, never different.
     """
@@ -122,6 +123,11 @@ def _fast_matrix(body: bytes) -> list[Series] | None:
 
 
 def _flat_points(segment: bytes) -> np.ndarray[Any, Any] | None:
+    """``[t,"v"],[t,"v"]`` as one float array ``t,v,t,v``, or None if it is anything else.
+
+    numpy's C text reader (``loadtxt``) measured faster here than both ``np.fromstring`` and
+    ``json.loads`` plus conversion.
+    """
     flat = segment.translate(None, _STRIP)
     expected = flat.count(b",") + 1
     if expected % 2:
@@ -129,10 +135,10 @@ def _flat_points(segment: bytes) -> np.ndarray[Any, Any] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            points = np.fromstring(flat, dtype=np.float64, sep=",")
-        except (ValueError, DeprecationWarning):
+            points = np.loadtxt(io.BytesIO(flat), delimiter=",", dtype=np.float64, ndmin=1)
+        except (ValueError, UserWarning):
             return None
-    return points if points.size == expected else None
+    return points if points.ndim == 1 and points.size == expected else None
 
 
 def parse_response(body: bytes, expr: str = "", *, fast: bool = True) -> list[Series]:
