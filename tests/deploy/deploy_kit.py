@@ -8,6 +8,7 @@ expression reads.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -206,3 +207,97 @@ def exported_metrics(source: str) -> set[str]:
     for kind, name in _FAMILY.findall(source):
         out |= {name + suffix for suffix in _SUFFIXES[kind]}
     return out
+
+
+API_VERSIONS = {
+    "Namespace": "v1",
+    "ServiceAccount": "v1",
+    "ConfigMap": "v1",
+    "Service": "v1",
+    "PersistentVolumeClaim": "v1",
+    "Deployment": "apps/v1",
+    "Role": "rbac.authorization.k8s.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "ClusterRole": "rbac.authorization.k8s.io/v1",
+    "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
+}
+"""Kinds checked against the Kubernetes client's generated models, and the API version each needs."""
+CUSTOM_KINDS = {"ServiceMonitor": "monitoring.coreos.com/v1"}
+_PRIMITIVES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "object": (str, int, float, bool, dict, list),
+}
+
+
+def schema_problems(doc: Doc) -> list[str]:
+    """Fields the Kubernetes API does not know, wrong types, missing required fields.
+
+    Checked against the kubernetes client's models, which are generated from the API's OpenAPI
+    schema: a misspelt or misplaced field, which the API server would silently drop, is reported.
+    """
+    from kubernetes import client
+
+    kind = doc.get("kind", "")
+    if kind in CUSTOM_KINDS:
+        return (
+            []
+            if doc.get("apiVersion") == CUSTOM_KINDS[kind]
+            else [f"{kind}: apiVersion must be {CUSTOM_KINDS[kind]}"]
+        )
+    if kind not in API_VERSIONS:
+        return [f"kind {kind!r} is not one this project ships"]
+    problems = (
+        []
+        if doc.get("apiVersion") == API_VERSIONS[kind]
+        else [f"{kind}: apiVersion must be {API_VERSIONS[kind]}"]
+    )
+    problems += _walk(doc, f"V1{kind}", kind)
+    if not problems:
+        try:  # the models' own validation: required fields, enums where the client checks them
+            client.ApiClient().deserialize(_Reply(doc), f"V1{kind}")
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{kind}: {exc}")
+    return problems
+
+
+class _Reply:
+    """What ``ApiClient.deserialize`` reads: a response whose ``data`` is the JSON body."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.data = json.dumps(doc)
+
+
+def _walk(value: Any, type_name: str, path: str) -> list[str]:
+    from kubernetes import client
+
+    if type_name in _PRIMITIVES:
+        ok = isinstance(value, _PRIMITIVES[type_name]) and not (
+            type_name == "int" and isinstance(value, bool)
+        )
+        return [] if ok else [f"{path}: expected {type_name}, got {type(value).__name__} {value!r}"]
+    if type_name.startswith("list["):
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {type(value).__name__}"]
+        inner = type_name[5:-1]
+        return [p for i, item in enumerate(value) for p in _walk(item, inner, f"{path}[{i}]")]
+    if type_name.startswith("dict("):
+        if not isinstance(value, dict):
+            return [f"{path}: expected a mapping, got {type(value).__name__}"]
+        inner = type_name[5:-1].split(",", 1)[1].strip()
+        return [p for k, item in value.items() for p in _walk(item, inner, f"{path}.{k}")]
+    model = getattr(client, type_name, None)
+    if model is None:
+        return [f"{path}: unknown model {type_name}"]
+    if not isinstance(value, dict):
+        return [f"{path}: expected a {type_name} mapping, got {type(value).__name__}"]
+    by_json = {json_name: attr for attr, json_name in model.attribute_map.items()}
+    problems = []
+    for key, item in value.items():
+        if key not in by_json:
+            problems.append(f"{path}.{key}: not a field of {type_name}")
+            continue
+        problems += _walk(item, model.openapi_types[by_json[key]], f"{path}.{key}")
+    return problems

@@ -31,6 +31,7 @@ from deploy_kit import (
     grants,
     load_mounted,
     one,
+    schema_problems,
 )
 
 from alerter.config import load
@@ -97,6 +98,22 @@ def test_default_render_has_every_object_and_they_fit_together(chart: helm.Chart
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert service["spec"]["ports"][0]["port"] == PORT
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"serviceMonitor": {"enabled": True}, "persistence": {"enabled": False, "storageClass": "fast"}},
+        {"persistence": {"storageClass": "fast"}, "imagePullSecrets": [{"name": "registry"}]},
+        {"nodeSelector": {"gpu": "none"}, "tolerations": [{"key": "k", "operator": "Exists"}]},
+        {"podAnnotations": {"a": "b"}, "affinity": {"nodeAffinity": {}}},
+    ],
+    ids=["defaults", "monitor-no-persistence", "storage-class", "scheduling", "annotations"],
+)
+def test_every_object_matches_the_kubernetes_api_schema(chart: helm.Chart, values: dict[str, Any]) -> None:
+    docs = render(chart, values)
+    assert [p for d in docs for p in schema_problems(d)] == []
 
 
 def test_rendered_deployment_matches_the_plain_manifest(chart: helm.Chart) -> None:

@@ -7,6 +7,7 @@ config; the ServiceAccount, Lease and policy targets are checked against rbac.ya
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -35,6 +36,7 @@ from deploy_kit import (
     lay_out,
     load_mounted,
     one,
+    schema_problems,
     tool,
 )
 from harness import free_port, wait_until
@@ -98,6 +100,26 @@ def test_kustomize_puts_the_engine_next_to_its_service_account(rendered: list[Do
             assert doc["metadata"]["namespace"] == NAMESPACE, f"{doc['kind']}/{doc['metadata']['name']}"
     assert one(rendered, "Namespace")["metadata"]["name"] == NAMESPACE
     assert one(rendered, "ServiceAccount") == account
+
+
+def test_every_object_matches_the_kubernetes_api_schema(rendered: list[Doc]) -> None:
+    assert {d["kind"] for d in rendered} >= {"Deployment", "Service", "ConfigMap", "ServiceMonitor", "Role"}
+    assert [p for d in rendered for p in schema_problems(d)] == []
+
+
+def test_schema_check_reports_what_the_api_server_would_drop_or_reject(rendered: list[Doc]) -> None:
+    deployment = copy.deepcopy(one(rendered, "Deployment", "alerter"))
+    box = container(deployment)
+    box["readinessProbes"] = box.pop("readinessProbe")
+    deployment["spec"]["replicas"] = "1"
+    assert schema_problems(deployment) == [
+        "Deployment.spec.replicas: expected int, got str '1'",
+        "Deployment.spec.template.spec.containers[0].readinessProbes: not a field of V1Container",
+    ]
+    del box["readinessProbes"], box["name"]
+    deployment["spec"]["replicas"] = 1
+    assert schema_problems(deployment) == ["Deployment: Invalid value for `name`, must not be `None`"]
+    assert schema_problems({**deployment, "apiVersion": "extensions/v1beta1"})[0].endswith("must be apps/v1")
 
 
 def test_deployment_is_locked_down_probed_and_bounded(rendered: list[Doc]) -> None:
