@@ -21,7 +21,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_passing_file_succeeds(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, str(FILES / "passing.yaml"))
     assert (code, err) == (0, "")
-    assert out.startswith(f"Unit Testing:  {FILES / 'passing.yaml'}\n  SUCCESS (8 cases, ")
+    assert out.startswith(f"Unit Testing:  {FILES / 'passing.yaml'}\n  SUCCESS (9 cases, ")
 
 
 def test_failing_file_reports_every_mismatch(capsys: pytest.CaptureFixture[str]) -> None:
