@@ -129,13 +129,27 @@ class SlackNotifier:
         if payload.kind is PayloadKind.OPEN or thread is None:
             ts = self.post(payload.body, key=key)
             if payload.image is not None:
-                self.upload(payload.image, f"{key}.png", thread_ts=ts)
+                self._extra(
+                    "chart upload", lambda: self.upload(payload.image or b"", f"{key}.png", thread_ts=ts)
+                )
             return f"{self._resolve_channel()}/{ts}"
         channel, ts = _split(thread, self.channel)
         self.post(payload.body, key=key, thread_ts=ts, channel=channel)
         if payload.edit is not None:
-            self.update(ts, payload.edit, channel=channel)
+            edit = payload.edit
+            self._extra("edit of the first message", lambda: self.update(ts, edit, channel=channel))
         return thread
+
+    def _extra(self, what: str, call: Callable[[], None]) -> None:
+        """The chart and the edit follow a message that already went out: when Slack refuses them
+        for good (no files:write scope, the original was deleted) the message still counts as
+        delivered; a retryable failure is raised so the entry is recovered and completed later."""
+        try:
+            call()
+        except NotifyError as err:
+            if err.retryable:
+                raise
+            log.warning("slack receiver %s: %s skipped: %s", self.name, what, err)
 
     def recover(self, payload: Payload, key: str, thread: str | None) -> tuple[bool, str | None]:
         """Look for ``key`` in the channel (or thread); finish the chart or edit it was sent with.

@@ -241,3 +241,28 @@ def test_recovery_while_slack_is_down_is_retried(sink: SlackSink) -> None:
     with pytest.raises(NotifyError) as caught:
         bot(sink, channel="C0001").recover(Payload(PayloadKind.OPEN, body("x")), "k1", None)
     assert caught.value.retryable
+
+
+def test_a_refused_chart_or_edit_does_not_undo_the_delivered_message(
+    sink: SlackSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = bot(sink)
+    sink.fail("files.getUploadURLExternal", error="missing_scope")
+    ref = notifier.deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    assert ref is not None and "chart upload skipped" in caplog.text
+    sink.fail("chat.update", error="cant_update_message")
+    assert notifier.deliver(Payload(PayloadKind.REPLY, body("more"), edit=body("v2")), "k2", ref) == ref
+    assert "edit of the first message skipped" in caplog.text
+    assert [m["text"] for m in sink.messages("C0001")] == ["fire", "more"]
+
+
+def test_a_chart_upload_interrupted_by_an_outage_is_retried(sink: SlackSink) -> None:
+    notifier = bot(sink)
+    sink.fail("files.getUploadURLExternal", status=503)
+    with pytest.raises(NotifyError) as caught:
+        notifier.deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    assert caught.value.retryable
+    found, ref = notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    assert found and ref == f"C0001/{sink.messages('C0001')[0]['ts']}"
+    assert len(sink.requests("chat.postMessage")) == 1
+    assert [m["files"][0]["name"] for m in sink.messages("C0001") if m.get("files")] == ["k1.png"]
