@@ -177,12 +177,12 @@ class Pipeline:
                 continue
             alerts = tuple(a for n in notes for a in n.alerts)
             digest = Notification(receiver, f"{receiver}/burst", Labels(), alerts, NotifyReason.FIRST, now)
-            payload = self.notifiers[receiver].render(digest)
+            payload = _render_one(self.notifiers[receiver], digest)
             members = tuple(n.group_key for n in notes)
             bursts.append(_Burst(receiver, f"{receiver}/burst/{now:.3f}", payload, members))
             collapsed.update(n.group_key for n in notes)
         payloads = {
-            d.key: self.notifiers[d.receiver].render(d.notification)
+            d.key: _render_one(self.notifiers[d.receiver], d.notification)
             for d in decisions
             if d.notification is not None and d.key not in collapsed
         }
@@ -325,6 +325,18 @@ class Pipeline:
         """(group key, next flush) of every group, for status pages."""
         with self.store.transaction() as db:
             return [(str(k), float(t)) for k, t in db.execute("SELECT key, next_flush FROM notify_groups")]
+
+
+def _render_one(notifier: Notifier, notification: Notification) -> Payload:
+    """Render, falling back to plain text: a rendering bug must not hold back every notification."""
+    try:
+        return notifier.render(notification)
+    except Exception:
+        log.exception("rendering for %s failed; sending plain text", notification.receiver)
+        firing, resolved = len(notification.firing), len(notification.resolved)
+        scope = ", ".join(f"{k}={v}" for k, v in notification.group_labels.items())
+        text = f"[{'FIRING:' + str(firing) if firing else 'RESOLVED'}] {scope} ({resolved} resolved)"
+        return Payload(notification.kind, {"text": text})
 
 
 def _walk(route: Route) -> Iterable[Route]:

@@ -206,3 +206,19 @@ def test_images_wait_in_the_outbox_until_sent(store: Store, make_alert: AlertFac
     assert p.outbox.history()[0].payload.image == b"png"
     p.flush(T0 + 10)
     assert recorder.delivered[0][1].image == b"png" and p.outbox.history()[0].payload.image is None
+
+
+def test_a_rendering_bug_falls_back_to_plain_text(
+    store: Store, make_alert: AlertFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+
+    def broken(notification: Notification) -> Payload:
+        raise KeyError("oops")
+
+    recorder.render = broken  # type: ignore[method-assign]
+    p = pipeline(store, recorder)
+    p.ingest([make_alert()], T0)
+    assert p.flush(T0).sent == 1
+    assert recorder.delivered[0][1].body == {"text": "[FIRING:1] alertname=TTFTAnomaly (0 resolved)"}
+    assert "rendering for rec failed" in caplog.text
