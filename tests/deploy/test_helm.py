@@ -70,7 +70,8 @@ def test_chart_metadata_and_lint(chart: helm.Chart) -> None:
     assert (meta["name"], chart.name) == ("alerter", "alerter")
     assert meta["type"] == "application"
     assert meta["appVersion"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    report = helm.lint(CHART, namespace=NAMESPACE)
+    chart.validate_schema({})  # values.yaml satisfies values.schema.json
+    report = helm.lint(CHART, namespace=NAMESPACE, strict=True)
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
 
@@ -256,11 +257,23 @@ def test_user_rules_and_config_reach_the_engine(chart: helm.Chart, tmp_path: Pat
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"rules": {"queue.txt": "groups: []\n"}}, "must end in .yaml"),
+        # values.schema.json
+        ({"rules": {"queue.txt": "groups: []\n"}}, "'queue.txt' does not match pattern"),
+        ({"persistance": {"enabled": False}}, "additional properties 'persistance' not allowed"),
+        ({"service": {"port": "9464"}}, "/service/port': got string, want integer"),
+        (
+            {"config": {"prometheus": {"url": "prometheus:9090"}}},
+            "/config/prometheus/url'.*does not match pattern",
+        ),
+        ({"secretEnv": {"TOKEN": {"key": "k"}}}, "missing property 'secret'"),
+        ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy'"),
+        # templates
         ({"rules": None}, "at least one rule file"),
         ({"replicaCount": 2}, "persistence.enabled=false"),
         ({"serviceAccount": {"create": False, "name": ""}}, "serviceAccount.name is required"),
-        ({"secretEnv": {"TOKEN": {"key": "k"}}}, "secretEnv.TOKEN.secret is required"),
+        ({"config": {"rule_files": ["x.yaml"]}}, "config.rule_files is set by the chart"),
+        ({"config": {"storage": {"path": "/data/a.db"}}}, "config.storage is set by the chart"),
+        ({"config": {"server": {"listen": "0.0.0.0:80"}}}, "config.server.listen is set by the chart"),
     ],
 )
 def test_bad_values_fail_with_a_clear_message(

@@ -39,6 +39,14 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- if not .Values.rules -}}
 {{- fail "rules must hold at least one rule file (name: text)" -}}
 {{- end -}}
+{{- range $key := list "rule_files" "storage" -}}
+{{- if hasKey $cfg $key -}}
+{{- fail (printf "config.%s is set by the chart from the pod's volumes; put rule files in `rules`" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $cfg.server (hasKey $cfg.server "listen") -}}
+{{- fail "config.server.listen is set by the chart from service.port" -}}
+{{- end -}}
 {{- $_ := set $cfg "rule_files" (list "../alerter-rules/*.yaml") -}}
 {{- $_ := set $cfg "storage" (dict "path" "/var/lib/alerter/state.db") -}}
 {{- $server := deepCopy (default dict $cfg.server) -}}
