@@ -2,9 +2,9 @@
 
 The pipeline enqueues a rendered payload in the same transaction that records the group's
 notification log, so a decision to notify is never lost and never taken twice. Sending marks an
-entry ``inflight`` before the network call and ``sent`` after it; an entry found ``inflight``
-at the next flush was interrupted by a crash, and the receiver's ``recover`` decides whether it
-arrived. Entries of one group go out strictly in order; a retryable failure holds the group
+entry ``inflight`` before the network call and ``sent`` after it; an entry still ``inflight``
+(a crash mid-send, or a failed attempt whose effect is unknown, like a timeout) is only sent
+again after the receiver's ``recover`` found it did not arrive. Entries of one group go out strictly in order; a retryable failure holds the group
 back until its ``next_attempt`` (exponential backoff, or the receiver's ``Retry-After``).
 The sent and failed entries are the notification log that the API and CLI show.
 """

@@ -3,8 +3,8 @@
 Called by ``Pipeline.flush`` after new entries were enqueued. Each group's entries go out in
 order and a retryable failure holds back the rest of that group; it also pauses the whole
 receiver until the retry time, so an outage costs one failed request per flush, not one per
-group. An entry found ``inflight`` was interrupted by a crash: the receiver's ``recover`` says
-whether it arrived (then it is not sent again). Errors are logged when they change, not on
+group. An entry found ``inflight`` was interrupted (a crash, a timeout): the receiver's
+``recover`` says whether it arrived (then it is not sent again). Errors are logged when they change, not on
 every attempt.
 """
 
