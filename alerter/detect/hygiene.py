@@ -27,6 +27,9 @@ NONNEGATIVE_SHARE = 0.99
 #: Tail quantiles used by :func:`robust_scale`: the furthest one with ``TAIL_POINTS``
 #: residuals beyond it, kept within [TAIL_LOW, TAIL_HIGH].
 TAIL_POINTS, TAIL_LOW, TAIL_HIGH = 10, 0.99, 0.999
+#: Upper bound of the tail factor: heavy tails may widen a band up to this many times its
+#: MAD width, but an incident left in the training data cannot widen it without limit.
+TAIL_MAX_FACTOR = 6.0
 
 
 def tail_quantile(n: int) -> float:
@@ -134,6 +137,15 @@ def native_step(ts: FloatArray) -> float:
     return float(np.median(np.diff(ts)))
 
 
+def bin_index(ts: FloatArray, step: float) -> npt.NDArray[np.int64]:
+    """Index of the ``step``-wide, epoch-aligned bin of each timestamp.
+
+    The small epsilon keeps a timestamp that is an exact multiple of ``step`` in its own bin
+    despite floating-point division (``t / step`` can land a hair below the integer).
+    """
+    return np.floor(ts / step + 1e-7).astype(np.int64)
+
+
 def resample(ts: FloatArray, vs: FloatArray, step: float) -> tuple[FloatArray, FloatArray]:
     """Mean per ``step``-wide bin on a grid aligned to the epoch; empty bins are NaN.
 
@@ -142,7 +154,7 @@ def resample(ts: FloatArray, vs: FloatArray, step: float) -> tuple[FloatArray, F
     """
     if ts.size == 0:
         return ts, vs
-    bins = np.floor(ts / step).astype(np.int64)
+    bins = bin_index(ts, step)
     first = int(bins[0])
     idx = bins - first
     size = int(idx[-1]) + 1
@@ -165,30 +177,49 @@ def fill_gaps(vs: FloatArray) -> FloatArray:
     return out
 
 
-def robust_scale(residuals: FloatArray) -> float:
-    """Robust standard deviation that still respects heavy tails.
+def mad_scale(residuals: FloatArray) -> float:
+    """1.4826·MAD, falling back to 1.2533·mean absolute deviation when MAD is 0.
 
-    The larger of two estimates that agree for Gaussian noise: 1.4826·MAD (insensitive to
-    the odd outlier) and a far tail quantile of the absolute deviations divided by its
-    Gaussian z (e.g. the 99.9th percentile / 3.29 with 10k residuals, see
-    :func:`tail_quantile`). Production metrics are heavy-tailed; MAD alone draws a band that
-    the ordinary bumps cross every day, which is exactly the noise that gets alerting
-    switched off. Below 20 residuals the tail is not estimable and MAD alone is used.
-    When both are 0, 1.2533·mean absolute deviation is used. The fallback matters for sparse count series (mostly zeros) where MAD is 0 although the
+    The fallback matters for sparse count series (mostly zeros) where MAD is 0 although the
     series clearly varies; a zero scale would make every non-zero sample "infinitely" odd.
     """
     r = residuals[np.isfinite(residuals)]
     if r.size == 0:
         return 0.0
-    centre = float(np.median(r))
-    dev = np.abs(r - centre)
+    dev = np.abs(r - np.median(r))
     mad = 1.4826 * float(np.median(dev))
-    if r.size >= 20:
-        q = tail_quantile(r.size)
-        mad = max(mad, float(np.quantile(dev, q)) / NormalDist().inv_cdf((1 + q) / 2))
-    if mad > 0:
+    return mad if mad > 0 else 1.2533 * float(np.mean(dev))
+
+
+def tail_factor(standardised: FloatArray) -> float:
+    """How much wider than Gaussian the tail of MAD-standardised residuals is (>= 1).
+
+    A far tail quantile of ``|z|`` divided by its Gaussian value (e.g. the 99.9th
+    percentile / 3.29 with 10k residuals, see :func:`tail_quantile`), capped at
+    ``TAIL_MAX_FACTOR`` so that a long incident left in the training data cannot blow the
+    band up without limit. Below 20 residuals the tail is not estimable and the factor is 1.
+    """
+    z = np.abs(standardised[np.isfinite(standardised)])
+    if z.size < 20:
+        return 1.0
+    q = tail_quantile(z.size)
+    factor = float(np.quantile(z, q)) / NormalDist().inv_cdf((1 + q) / 2)
+    return min(max(factor, 1.0), TAIL_MAX_FACTOR)
+
+
+def robust_scale(residuals: FloatArray) -> float:
+    """Robust standard deviation that still respects heavy tails: MAD scale x tail factor.
+
+    Production metrics are heavy-tailed; MAD alone draws a band that the ordinary bumps
+    cross every day, which is exactly the noise that gets alerting switched off, while a
+    plain standard deviation lets one incident widen the band for weeks. MAD is insensitive
+    to the odd outlier; the tail factor widens it as much as the residuals' own tail demands.
+    """
+    mad = mad_scale(residuals)
+    if mad <= 0:
         return mad
-    return 1.2533 * float(np.mean(dev))
+    r = residuals[np.isfinite(residuals)]
+    return mad * tail_factor((r - np.median(r)) / mad)
 
 
 def scale_floor(level: float, scale: float) -> float:

@@ -58,6 +58,10 @@ def stl_kwargs(period: int, seasonal: int) -> dict[str, Any]:
         "trend": trend,
         "low_pass": low_pass,
         "robust": True,
+        # Local-constant seasonal smoothing: a local line extrapolates a recent incident at
+        # the series' end into the last cycles of the profile; a constant (with robustness
+        # weights) leaves it in the residuals where it belongs.
+        "seasonal_deg": 0,
         "seasonal_jump": math.ceil(seasonal / 10),
         "trend_jump": math.ceil(trend / 10),
         "low_pass_jump": math.ceil(low_pass / 10),
@@ -79,14 +83,38 @@ def decompose(y: FloatArray, periods: Sequence[int], iterate: int = 2) -> tuple[
     return trend, seasonal
 
 
-def _phase_scales(phase: np.ndarray, resid: FloatArray, buckets: int, scale: float) -> FloatArray:
-    out = np.full(buckets, scale, dtype=np.float64)
+def _last_cycles(component: FloatArray, bins: np.ndarray, period: int, cycles: int = 3) -> FloatArray:
+    """The seasonal profile by phase: median of the component over its last few cycles.
+
+    STL's last cycle is a boundary estimate that a recent incident can bend; the median of
+    three cycles is what the season normally looks like.
+    """
+    k = max(min(cycles, component.size // period), 1)
+    tail = component[-k * period :].reshape(k, period)
+    profile = np.median(tail, axis=0)
+    return profile[np.argsort(bins[-period:] % period)]
+
+
+def _phase_scales(phase: np.ndarray, resid: FloatArray, buckets: int) -> tuple[float, FloatArray]:
+    """Global and per-phase-bucket scales: MAD per bucket, then one shared tail factor.
+
+    Each bucket's MAD is shrunk towards the global MAD (few samples per bucket are noisy)
+    and kept within [PHASE_MIN, 4] times it; the tail factor is estimated once on residuals
+    standardised by their bucket's scale, so a noisy peak hour widens its own band without
+    passing for a heavy tail everywhere else.
+    """
+    glob = hygiene.mad_scale(resid)
+    out = np.full(buckets, glob, dtype=np.float64)
     for b in range(buckets):
         r = resid[phase == b]
         if r.size >= 3:
-            s = hygiene.robust_scale(r)
-            out[b] = math.sqrt((r.size * s * s + SHRINK * scale * scale) / (r.size + SHRINK))
-    return np.clip(out, PHASE_MIN * scale, 4.0 * scale)
+            s = hygiene.mad_scale(r)
+            out[b] = math.sqrt((r.size * s * s + SHRINK * glob * glob) / (r.size + SHRINK))
+    out = np.clip(out, PHASE_MIN * glob, 4.0 * glob)
+    if glob <= 0:
+        return glob, out
+    factor = hygiene.tail_factor((resid - np.median(resid)) / out[phase])
+    return glob * factor, out * factor
 
 
 @register
@@ -115,25 +143,25 @@ class StlDetector(Detector):
         bins = np.round(grid / step).astype(np.int64)
         # The band judges raw samples, which are noisier than bin means: scale comes from
         # the raw samples' residuals around the fitted curve, not from the grid's.
-        raw_bins = np.floor(ts / step).astype(np.int64)
+        raw_bins = hygiene.bin_index(ts, step)
         resid = vs - (trend + seasonal.sum(axis=0))[raw_bins - bins[0]]
-        scale = hygiene.robust_scale(resid)
         self.step_, self.periods_, self.seasons_ = step, periods, seasons
-        self.profiles_ = [seasonal[i, -p:][np.argsort(bins[-p:] % p)] for i, p in enumerate(periods)]
+        self.profiles_ = [_last_cycles(seasonal[i], bins, p) for i, p in enumerate(periods)]
         quarter = max(periods[0] // 4, 1)
         self.level_ = float(trend[-1])
         self.slope_ = float((trend[-1] - trend[-1 - quarter]) / (quarter * step))
         self.end_ = float(grid[-1])
         self.horizon_ = quarter * step
+        buckets = min(PHASE_BUCKETS, periods[0]) if params["per_phase_scale"] else 1
+        phase = (raw_bins % periods[0]) * buckets // periods[0]
+        scale, phase_scale = _phase_scales(phase, resid, buckets)
         self.scale_ = hygiene.scale_floor(self.level_, scale)
-        buckets = min(PHASE_BUCKETS, periods[0])
-        if params["per_phase_scale"]:
-            phase = (raw_bins % periods[0]) * buckets // periods[0]
-            self.phase_scale_ = _phase_scales(phase, resid, buckets, self.scale_)
-        else:
-            self.phase_scale_ = np.full(buckets, self.scale_)
+        self.phase_scale_ = np.maximum(phase_scale, self.scale_ if buckets == 1 else 0.0)
+        self.phase_scale_ = np.array([hygiene.scale_floor(self.level_, s) for s in self.phase_scale_])
+        # Judged against the stored model (level + median profile), not STL's own boundary
+        # estimates, which bend towards a recent shift and would hide it.
         self.level_ += hygiene.shift_to_adopt(
-            ts, resid, self.scale_, params["sensitivity"], params["adopt_after"]
+            ts, vs - self._expect(ts)[0], self.scale_, params["sensitivity"], params["adopt_after"]
         )
 
     def tier_for(self, seasons: Sequence[float]) -> str:
@@ -146,7 +174,7 @@ class StlDetector(Detector):
         return self.tier_for(self._periods({"seasonality": self._raw.get("seasonality")}))
 
     def _expect(self, ts: FloatArray) -> tuple[FloatArray, FloatArray]:
-        bins = np.floor(ts / self.step_).astype(np.int64)
+        bins = hygiene.bin_index(ts, self.step_)
         ahead = np.clip(ts - self.end_, 0.0, self.horizon_)
         expected = self.level_ + self.slope_ * ahead
         for period, profile in zip(self.periods_, self.profiles_, strict=True):

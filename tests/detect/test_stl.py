@@ -1,0 +1,113 @@
+"""Seasonal baselines: what STL/MSTL learn, how they judge, and what they store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from alerter import detect
+from alerter.detect.base import NotEnoughData
+from alerter.detect.stl import StlDetector
+
+DAY = 86400.0
+
+
+def test_band_follows_the_daily_cycle(daily: Any) -> None:
+    ts, vs = daily(6)
+    det = detect.build({"detector": "stl"}).fit(ts, vs)
+    future = ts[-1] + np.arange(1, 288) * 300.0
+    expected, lower, upper = det.band(future)
+    truth = 100 + 20 * np.sin(2 * np.pi * future / DAY)
+    assert np.max(np.abs(expected - truth)) < 3.0  # 5-minute bins against a continuous sine
+    assert np.all(upper - lower < 12) and np.all(upper - lower > 4)
+    assert det.tier == "stl(1d)"
+
+
+@pytest.mark.parametrize(
+    ("offset", "direction", "anomalous"),
+    [
+        (0.0, "both", False),
+        (15.0, "both", True),
+        (-15.0, "both", True),
+        (-15.0, "up", False),
+        (15.0, "down", False),
+        (15.0, "up", True),
+    ],
+)
+def test_departures_are_judged_by_size_and_direction(
+    daily: Any, offset: float, direction: str, anomalous: bool
+) -> None:
+    ts, vs = daily(6)
+    det = detect.build({"detector": "stl", "direction": direction}).fit(ts[:-24], vs[:-24])
+    verdict = det.evaluate(ts[-24:], vs[-24:] + offset)
+    assert bool(verdict.fraction > 0.5) is anomalous
+
+
+def test_min_deviation_widens_the_band(daily: Any) -> None:
+    ts, vs = daily(5)
+    narrow = detect.build({"detector": "stl"}).fit(ts, vs)
+    wide = detect.build({"detector": "stl", "min_deviation": 10}).fit(ts, vs)
+    gap_narrow = np.subtract(*narrow.band(ts[-5:])[::-1][:2])
+    gap_wide = np.subtract(*wide.band(ts[-5:])[::-1][:2])
+    assert np.allclose(gap_wide - gap_narrow, 20)  # both edges move
+
+
+def test_excluding_an_incident_keeps_it_out_of_the_scale(daily: Any) -> None:
+    ts, vs = daily(6)
+    vs = vs.copy()
+    incident = (ts >= ts[0] + 4 * DAY) & (ts < ts[0] + 4.5 * DAY)
+    vs[incident] += np.linspace(0, 80, incident.sum())
+    polluted = StlDetector(per_phase_scale=False).fit(ts, vs)
+    clean = StlDetector(per_phase_scale=False).fit(ts, vs, exclude=[(ts[incident][0], ts[incident][-1] + 1)])
+    assert clean.scale_ < polluted.scale_
+    assert clean.scale_ == pytest.approx(1.0, rel=0.35)
+
+
+def test_a_level_shift_is_adopted_after_adopt_after(daily: Any) -> None:
+    ts, vs = daily(6)
+    vs = vs + np.where(ts >= ts[-1] - 8 * 3600, 30.0, 0.0)
+    adopting = detect.build({"detector": "stl", "adopt_after": "6h"}).fit(ts, vs)
+    refusing = detect.build({"detector": "stl", "adopt_after": "0s"}).fit(ts, vs)
+    nxt = ts[-1:] + 300
+    assert not adopting.evaluate(nxt, vs[-1:]).anomalous[0]
+    assert refusing.evaluate(nxt, vs[-1:]).anomalous[0]
+
+
+def test_per_phase_scale_widens_the_band_where_the_series_is_noisier() -> None:
+    rng = np.random.default_rng(3)
+    ts = np.arange(0, 7 * DAY, 300.0)
+    hour = (ts % DAY) / 3600
+    noise = np.where((hour >= 12) & (hour < 14), 6.0, 1.0)
+    vs = 50 + rng.normal(0, 1, ts.size) * noise
+    det = detect.build({"detector": "stl"}).fit(ts, vs)
+    _, lower, upper = det.band(np.array([13 * 3600.0, 3 * 3600.0]) + 7 * DAY)
+    width = upper - lower
+    assert width[0] > 2.5 * width[1]
+
+
+def test_daily_stl_state_is_compact() -> None:
+    ts = np.arange(0, 14 * DAY, 60.0)
+    vs = 10 + np.sin(2 * np.pi * ts / DAY) + np.random.default_rng(0).normal(0, 0.1, ts.size)
+    data = detect.build({"detector": "stl"}).fit(ts, vs).to_bytes()
+    assert len(data) < 2048
+
+
+def test_too_little_history_is_not_enough_data(daily: Any) -> None:
+    ts, vs = daily(1.5)
+    with pytest.raises(NotEnoughData, match="two full seasons"):
+        detect.build({"detector": "stl"}).fit(ts, vs)
+
+
+def test_mstl_learns_a_weekly_pattern_on_top_of_the_daily_one() -> None:
+    rng = np.random.default_rng(5)
+    ts = np.arange(0, 28 * DAY, 3600.0)
+    weekend = ((ts // DAY) % 7 >= 5).astype(float)
+    vs = 100 + 20 * np.sin(2 * np.pi * ts / DAY) - 30 * weekend + rng.normal(0, 1, ts.size)
+    mstl = detect.build({"detector": "mstl", "history": "28d"}).fit(ts, vs)
+    stl = detect.build({"detector": "stl", "history": "28d"}).fit(ts, vs)
+    future = ts[-1] + np.arange(1, 7 * 24) * 3600.0
+    truth = 100 + 20 * np.sin(2 * np.pi * future / DAY) - 30 * ((future // DAY) % 7 >= 5)
+    assert mstl.tier == "mstl(1d,1w)"
+    assert np.abs(mstl.band(future)[0] - truth).mean() < 0.5 * np.abs(stl.band(future)[0] - truth).mean()
