@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test: venv debs lint typecheck check-rules unit
 
 demo: venv debs
-	$(BIN)/alerter check --config deploy/alerter.yaml rules/
+	$(BIN)/alerter check --config deploy/alerter.yaml rules/ rules/unified/
 
 venv: $(STAMP)
 
@@ -47,8 +47,9 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-check-rules: venv
-	$(BIN)/alerter check --config deploy/alerter.yaml rules/
+check-rules: venv debs
+	$(BIN)/alerter check --config deploy/alerter.yaml rules/ rules/unified/
+	$(BIN)/alerter test rules/tests/*.yaml
 
 # pytest exits 5 when it collected no test, which fails this target.
 unit: venv debs

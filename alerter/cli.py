@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alerter import __version__, admin
+from alerter import __version__, admin, ruletest
 from alerter.config import load
 from alerter.errors import AlerterError, ConfigErrors
 from alerter.sim import cli as sim_cli
@@ -80,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", "-c", required=True, help="alerter.yaml")
     run.set_defaults(func=_run)
 
+    ruletest.register(sub)
     admin.register(sub)
     sim_cli.register(sub)
     return root
