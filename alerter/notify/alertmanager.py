@@ -62,7 +62,8 @@ class AlertmanagerNotifier:
 
     def render(self, notification: Notification) -> Payload:
         alerts = [self._alert(a, notification.now) for a in notification.alerts]
-        return Payload(notification.kind, {"alerts": alerts})
+        firing = [i for i, a in enumerate(notification.alerts) if a.state is not AlertState.RESOLVED]
+        return Payload(notification.kind, {"alerts": alerts, "firing": firing})
 
     def _alert(self, alert: Alert, now: float) -> dict[str, Any]:
         started = alert.fired_at or alert.active_at or now
@@ -80,8 +81,13 @@ class AlertmanagerNotifier:
             out["generatorURL"] = self.generator_url(alert, now)
         return out
 
-    def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
-        body = json.dumps(payload.body["alerts"]).encode()
+    def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
+        """POST the alerts; firing ones get ``endsAt`` from the send time, not the render time,
+        so alerts held back by an outage do not arrive already expired."""
+        alerts = [dict(a) for a in payload.body["alerts"]]
+        for index in payload.body.get("firing", []):
+            alerts[index]["endsAt"] = rfc3339(now + 4 * self.resend_interval)
+        body = json.dumps(alerts).encode()
         what = f"alertmanager receiver {self.name}"
         post_json(f"{self.url}/api/v2/alerts", body, what=what, timeout=self.timeout, headers={})
         return thread

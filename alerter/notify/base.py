@@ -111,8 +111,11 @@ class Notifier(Protocol):
         """Pure: the payload for ``notification`` (no I/O, no clock)."""
         ...
 
-    def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
-        """Send ``payload``; return the conversation reference to keep for later payloads.
+    def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
+        """Send ``payload`` at ``now``; return the conversation reference to keep for later payloads.
+
+        ``now`` is the send time, which can be long after rendering when the receiver was
+        down: time-sensitive fields (Alertmanager's ``endsAt``, a signature timestamp) use it.
 
         ``key`` is unique per outbox entry and stable across retries, so a receiver that can
         store it (Slack message metadata, a header) lets ``recover`` tell whether a send that

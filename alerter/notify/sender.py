@@ -102,7 +102,7 @@ class Sender:
                     report.recovered += 1
                     return True
             self.outbox.mark(entry.id, INFLIGHT, now=now)
-            new_thread = notifier.deliver(payload, entry.key, thread)
+            new_thread = notifier.deliver(payload, entry.key, thread, now)
         except NotifyError as err:
             return self._failed(entry, err, now, report)
         except Exception as err:  # a receiver bug must not stop other groups; the entry is retried

@@ -121,7 +121,7 @@ class SlackNotifier:
     def render(self, notification: Notification) -> Payload:
         return blocks.render_payload(notification, self.context)
 
-    def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
+    def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
         """Post (opening a thread, chart inside) or reply and edit; returns ``"<channel id>/<ts>"``."""
         if self._web is None:
             self._send_webhook(payload.body)

@@ -3,7 +3,7 @@
 Anything that already consumes Alertmanager webhooks (incident tools, chat bridges) can take
 alerter's notifications unchanged. With a secret, each request carries
 ``X-Alerter-Signature: sha256=<hex>``, an HMAC-SHA256 over ``"{timestamp}.{body}"`` with the
-timestamp in ``X-Alerter-Timestamp``, so the receiver can reject forged or replayed requests;
+send time in ``X-Alerter-Timestamp``, so the receiver can reject forged or replayed requests;
 ``X-Alerter-Key`` is stable across retries so it can drop a repeat after a crash mid-send.
 """
 
@@ -62,11 +62,11 @@ class WebhookNotifier:
     def render(self, notification: Notification) -> Payload:
         return Payload(notification.kind, render_body(notification, self.external_url))
 
-    def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
+    def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
         body = json.dumps(payload.body, sort_keys=True).encode()
         headers = {"X-Alerter-Key": key}
         if self.hmac_secret is not None:
-            timestamp = str(int(payload.body["alerterTime"]))
+            timestamp = str(int(now))
             headers["X-Alerter-Timestamp"] = timestamp
             headers["X-Alerter-Signature"] = sign(self.hmac_secret, timestamp, body)
         post_json(self.url, body, what=f"webhook receiver {self.name}", timeout=self.timeout, headers=headers)

@@ -39,7 +39,7 @@ def test_firing_alert_is_visible_in_amtool_and_resolution_ends_it(
         generator_url=lambda a, t: f"http://alerter/alerts/{a.fingerprint}",
     )
     firing = make_alert(fired_at=now - 120, model_name="am-test-1")
-    notifier.deliver(notifier.render(notification([firing], now)), "k1", None)
+    notifier.deliver(notifier.render(notification([firing], now)), "k1", None, now)
     found = amtool(alertmanager, "model_name=am-test-1")
     assert len(found) == 1
     alert = found[0]
@@ -49,7 +49,7 @@ def test_firing_alert_is_visible_in_amtool_and_resolution_ends_it(
     assert alert["status"]["state"] == "active"
 
     resolved = Alert(**{**firing.__dict__, "state": AlertState.RESOLVED, "resolved_at": now - 1})
-    notifier.deliver(notifier.render(notification([resolved], now, NotifyReason.RESOLVED)), "k2", None)
+    notifier.deliver(notifier.render(notification([resolved], now, NotifyReason.RESOLVED)), "k2", None, now)
     assert amtool(alertmanager, "model_name=am-test-1") == []
 
 
@@ -64,14 +64,16 @@ def test_bad_alert_is_refused_permanently_with_alertmanagers_reason(alertmanager
     notifier = AlertmanagerNotifier("am", alertmanager)
     bad = Alert(rule="", group="g", labels=Labels(), state=AlertState.FIRING, fired_at=time.time())
     with pytest.raises(NotifyError, match="HTTP 400") as caught:
-        notifier.deliver(notifier.render(notification([bad], time.time())), "k", None)
+        notifier.deliver(notifier.render(notification([bad], time.time())), "k", None, time.time())
     assert not caught.value.retryable
 
 
 def test_unreachable_alertmanager_is_retryable(make_alert: AlertFactory) -> None:
     notifier = AlertmanagerNotifier("am", f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(NotifyError, match="cannot reach") as caught:
-        notifier.deliver(notifier.render(notification([make_alert()], 1_767_225_600.0)), "k", None)
+        notifier.deliver(
+            notifier.render(notification([make_alert()], 1_767_225_600.0)), "k", None, 1_767_225_600.0
+        )
     assert caught.value.retryable
 
 
@@ -80,3 +82,16 @@ def test_url_and_interval_are_validated() -> None:
         AlertmanagerNotifier("am", "alertmanager:9093")
     with pytest.raises(ValueError, match="resend_interval"):
         AlertmanagerNotifier("am", "http://am:9093", resend_interval=0)
+
+
+def test_alert_held_back_by_an_outage_arrives_active(
+    alertmanager: str, amtool: Amtool, make_alert: AlertFactory
+) -> None:
+    now = time.time()
+    notifier = AlertmanagerNotifier("am", alertmanager, resend_interval=60)
+    rendered = notifier.render(
+        notification([make_alert(fired_at=now - 7200, model_name="am-late")], now - 3600)
+    )
+    notifier.deliver(rendered, "k", None, now)
+    [alert] = amtool(alertmanager, "model_name=am-late")
+    assert alert["status"]["state"] == "active", "endsAt counts from the send time"

@@ -38,7 +38,7 @@ class Recorder:
         kinds = {a.labels.get("pod", ""): a.state.value for a in notification.alerts}
         return Payload(notification.kind, {"reason": notification.reason.value, "alerts": kinds})
 
-    def deliver(self, payload: Payload, key: str, thread: str | None) -> str | None:
+    def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
         self.attempts += 1
         if self.failures:
             raise self.failures.pop(0)
@@ -106,7 +106,7 @@ def test_interrupted_entry_that_arrived_is_not_sent_again(store: Store, make_ale
     p = pipeline(store, recorder)
     p.ingest([make_alert()], T0)
 
-    def deliver_then_time_out(payload: Payload, key: str, thread: str | None) -> str | None:
+    def deliver_then_time_out(payload: Payload, key: str, thread: str | None, now: float) -> str | None:
         recorder.delivered.append((key, payload, thread))
         raise NotifyError("read timed out", retryable=True)
 
@@ -162,9 +162,9 @@ def test_a_flush_during_a_send_does_not_send_twice(store: Store, make_alert: Ale
     inner: list[int] = []
     original = recorder.deliver
 
-    def deliver_and_flush_again(payload: Payload, key: str, thread: str | None) -> str | None:
+    def deliver_and_flush_again(payload: Payload, key: str, thread: str | None, now: float) -> str | None:
         inner.append(p.flush(T0 + 1).sent)
-        return original(payload, key, thread)
+        return original(payload, key, thread, now)
 
     recorder.deliver = deliver_and_flush_again  # type: ignore[method-assign]
     assert p.flush(T0).sent == 1

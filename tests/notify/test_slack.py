@@ -34,7 +34,7 @@ def body(text: str) -> dict[str, object]:
 
 
 def test_open_posts_message_with_metadata_and_uploads_chart_into_thread(sink: SlackSink) -> None:
-    ref = bot(sink).deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    ref = bot(sink).deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None, T0)
     top, chart = sink.messages("C0001")
     ts = top["ts"]
     assert ref == f"C0001/{ts}" and top["text"] == "fire" and top["thread_ts"] is None
@@ -51,9 +51,9 @@ def test_open_posts_message_with_metadata_and_uploads_chart_into_thread(sink: Sl
 
 def test_reply_goes_into_thread_and_edits_the_original(sink: SlackSink) -> None:
     notifier = bot(sink)
-    ref = notifier.deliver(Payload(PayloadKind.OPEN, body("v1")), "k1", None)
+    ref = notifier.deliver(Payload(PayloadKind.OPEN, body("v1")), "k1", None, T0)
     again = notifier.deliver(
-        Payload(PayloadKind.CLOSE, body("resolved"), edit=body("v2 resolved")), "k2", ref
+        Payload(PayloadKind.CLOSE, body("resolved"), edit=body("v2 resolved")), "k2", ref, T0
     )
     assert again == ref
     ts = sink.messages("C0001")[0]["ts"]
@@ -63,14 +63,14 @@ def test_reply_goes_into_thread_and_edits_the_original(sink: SlackSink) -> None:
 
 
 def test_reply_without_thread_opens_a_new_message(sink: SlackSink) -> None:
-    ref = bot(sink).deliver(Payload(PayloadKind.REPLY, body("update")), "k1", None)
+    ref = bot(sink).deliver(Payload(PayloadKind.REPLY, body("update")), "k1", None, T0)
     assert ref == f"C0001/{sink.messages('C0001')[0]['ts']}"
 
 
 def test_rate_limit_is_retryable_with_retry_after_and_not_retried_inline(sink: SlackSink) -> None:
     sink.fail("chat.postMessage", status=429, retry_after=30)
     with pytest.raises(NotifyError) as caught:
-        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None, T0)
     assert caught.value.retryable and caught.value.retry_after == 30.0
     assert len(sink.requests("chat.postMessage")) == 1
 
@@ -79,7 +79,7 @@ def test_rate_limit_is_retryable_with_retry_after_and_not_retried_inline(sink: S
 def test_server_errors_are_retryable(sink: SlackSink, status: int) -> None:
     sink.fail("chat.postMessage", status=status)
     with pytest.raises(NotifyError, match=f"HTTP {status}") as caught:
-        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None, T0)
     assert caught.value.retryable and caught.value.retry_after is None
 
 
@@ -90,13 +90,13 @@ def test_server_errors_are_retryable(sink: SlackSink, status: int) -> None:
 def test_refusals_are_permanent_with_a_hint(sink: SlackSink, error: str, hint: str) -> None:
     sink.fail("chat.postMessage", error=error)
     with pytest.raises(NotifyError, match=hint) as caught:
-        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+        bot(sink).deliver(Payload(PayloadKind.OPEN, body("x")), "k", None, T0)
     assert not caught.value.retryable and error in str(caught.value)
 
 
 def test_unknown_channel_is_reported_by_the_server(sink: SlackSink) -> None:
     with pytest.raises(NotifyError, match="channel_not_found") as caught:
-        bot(sink, channel="#nope").deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+        bot(sink, channel="#nope").deliver(Payload(PayloadKind.OPEN, body("x")), "k", None, T0)
     assert not caught.value.retryable
 
 
@@ -106,7 +106,7 @@ def test_bad_token_is_invalid_auth_and_never_printed(
     wrong = "xoxb-wrong-token-do-not-print"
     notifier = bot(sink, token=wrong)
     with caplog.at_level(logging.DEBUG), pytest.raises(NotifyError, match="invalid_auth") as caught:
-        notifier.deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+        notifier.deliver(Payload(PayloadKind.OPEN, body("x")), "k", None, T0)
     assert not caught.value.retryable
     for text in (str(caught.value), repr(caught.value), repr(notifier), caplog.text):
         assert wrong not in text
@@ -119,7 +119,7 @@ def test_unreachable_slack_is_retryable() -> None:
     sink.stop()
     notifier = SlackNotifier("oncall", "#alerts", token=Secret(TOKEN), base_url=url, timeout=2)
     with pytest.raises(NotifyError, match="cannot reach Slack") as caught:
-        notifier.deliver(Payload(PayloadKind.OPEN, body("x")), "k", None)
+        notifier.deliver(Payload(PayloadKind.OPEN, body("x")), "k", None, T0)
     assert caught.value.retryable
 
 
@@ -146,8 +146,8 @@ def test_recover_looks_for_replies_inside_the_thread(sink: SlackSink) -> None:
 
 def test_webhook_mode_posts_every_payload_as_a_message(sink: SlackSink) -> None:
     notifier = hook(sink)
-    assert notifier.deliver(Payload(PayloadKind.OPEN, body("a"), image=PNG), "k1", None) is None
-    notifier.deliver(Payload(PayloadKind.CLOSE, body("b"), edit=body("c")), "k2", None)
+    assert notifier.deliver(Payload(PayloadKind.OPEN, body("a"), image=PNG), "k1", None, T0) is None
+    notifier.deliver(Payload(PayloadKind.CLOSE, body("b"), edit=body("c")), "k2", None, T0)
     assert [m["text"] for m in sink.messages("webhook")] == ["a", "b"]
     assert notifier.recover(Payload(PayloadKind.OPEN, body("a")), "k1", None) == (False, None)
 
@@ -156,11 +156,11 @@ def test_webhook_errors_keep_the_url_secret(sink: SlackSink) -> None:
     notifier = hook(sink)
     sink.fail("webhook", status=429, retry_after=7)
     with pytest.raises(NotifyError) as limited:
-        notifier.deliver(Payload(PayloadKind.OPEN, body("a")), "k", None)
+        notifier.deliver(Payload(PayloadKind.OPEN, body("a")), "k", None, T0)
     assert limited.value.retryable and limited.value.retry_after == 7.0
     sink.fail("webhook", error="no_service")
     with pytest.raises(NotifyError, match="revoked or is wrong") as gone:
-        notifier.deliver(Payload(PayloadKind.OPEN, body("a")), "k", None)
+        notifier.deliver(Payload(PayloadKind.OPEN, body("a")), "k", None, T0)
     assert not gone.value.retryable
     for text in (str(limited.value), str(gone.value), repr(notifier)):
         assert sink.webhook_url not in text and "/hooks/" not in text
@@ -192,7 +192,7 @@ def test_note_with_buttons_posts_an_actions_block(sink: SlackSink) -> None:
     note = note_message("Proposed: scale inference/vllm-llama3 from 4 to 6 replicas", buttons)
     notifier = bot(sink)
     ts = notifier.post(body("alert"), key="k1")
-    notifier.deliver(Payload(PayloadKind.REPLY, note), "k2", f"C0001/{ts}")
+    notifier.deliver(Payload(PayloadKind.REPLY, note), "k2", f"C0001/{ts}", T0)
     reply = sink.messages("C0001")[-1]
     assert reply["thread_ts"] == ts
     actions = reply["blocks"][1]
@@ -248,10 +248,10 @@ def test_a_refused_chart_or_edit_does_not_undo_the_delivered_message(
 ) -> None:
     notifier = bot(sink)
     sink.fail("files.getUploadURLExternal", error="missing_scope")
-    ref = notifier.deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+    ref = notifier.deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None, T0)
     assert ref is not None and "chart upload skipped" in caplog.text
     sink.fail("chat.update", error="cant_update_message")
-    assert notifier.deliver(Payload(PayloadKind.REPLY, body("more"), edit=body("v2")), "k2", ref) == ref
+    assert notifier.deliver(Payload(PayloadKind.REPLY, body("more"), edit=body("v2")), "k2", ref, T0) == ref
     assert "edit of the first message skipped" in caplog.text
     assert [m["text"] for m in sink.messages("C0001")] == ["fire", "more"]
 
@@ -260,7 +260,7 @@ def test_a_chart_upload_interrupted_by_an_outage_is_retried(sink: SlackSink) -> 
     notifier = bot(sink)
     sink.fail("files.getUploadURLExternal", status=503)
     with pytest.raises(NotifyError) as caught:
-        notifier.deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
+        notifier.deliver(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None, T0)
     assert caught.value.retryable
     found, ref = notifier.recover(Payload(PayloadKind.OPEN, body("fire"), image=PNG), "k1", None)
     assert found and ref == f"C0001/{sink.messages('C0001')[0]['ts']}"

@@ -34,7 +34,7 @@ def test_sink_process_prints_messages_and_saves_charts(tmp_path: Path) -> None:
         api_url = banner.split("(api ")[1].split(",")[0]
         notifier = SlackNotifier("demo", "#alerts", token=Secret("xoxb-local-sink-token"), base_url=api_url)
         body = {"text": "[FIRING:1] TTFTAnomaly", "blocks": []}
-        ts = notifier.deliver(Payload(PayloadKind.OPEN, body, image=PNG), "k1", None)
+        ts = notifier.deliver(Payload(PayloadKind.OPEN, body, image=PNG), "k1", None, 1_767_225_600.0)
         printed = [process.stdout.readline(), process.stdout.readline()]
     finally:
         process.terminate()

@@ -84,17 +84,19 @@ def test_signed_delivery_verifies_with_the_shared_secret(
 ) -> None:
     secret = Secret("hmac-key")
     notifier = WebhookNotifier("hooks", receiver.url, hmac_secret=secret)
-    notifier.deliver(notifier.render(group(make_alert)), "key-1", None)
+    notifier.deliver(notifier.render(group(make_alert)), "key-1", None, T0 + 30)
     [(headers, body)] = receiver.got
-    assert headers["X-Alerter-Key"] == "key-1" and headers["X-Alerter-Timestamp"] == str(int(T0))
-    expected = hmac.new(b"hmac-key", str(int(T0)).encode() + b"." + body, hashlib.sha256).hexdigest()
-    assert headers["X-Alerter-Signature"] == f"sha256={expected}" == sign(secret, str(int(T0)), body)
+    assert headers["X-Alerter-Key"] == "key-1" and headers["X-Alerter-Timestamp"] == str(int(T0 + 30)), (
+        "send time"
+    )
+    expected = hmac.new(b"hmac-key", str(int(T0 + 30)).encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert headers["X-Alerter-Signature"] == f"sha256={expected}" == sign(secret, str(int(T0 + 30)), body)
     assert json.loads(body)["groupKey"] == "g1"
 
 
 def test_unsigned_delivery_has_no_signature(receiver: Receiver, make_alert: AlertFactory) -> None:
     notifier = WebhookNotifier("hooks", receiver.url)
-    notifier.deliver(notifier.render(group(make_alert)), "key-1", None)
+    notifier.deliver(notifier.render(group(make_alert)), "key-1", None, T0 + 30)
     assert "X-Alerter-Signature" not in receiver.got[0][0]
 
 
@@ -118,7 +120,7 @@ def test_failures_say_whether_to_retry(
     receiver.answers.append((status, headers))
     notifier = WebhookNotifier("hooks", Secret(receiver.url))
     with pytest.raises(NotifyError) as caught:
-        notifier.deliver(notifier.render(group(make_alert)), "k", None)
+        notifier.deliver(notifier.render(group(make_alert)), "k", None, T0 + 30)
     assert caught.value.retryable is retryable and caught.value.retry_after == retry_after
     assert "s3cr3t-path" not in str(caught.value) and "s3cr3t-path" not in repr(notifier)
 
