@@ -14,13 +14,13 @@ the fleet model's per-tick medians; bucket boundaries are the ones vLLM ships.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from alerter.sim.fleet import MONDAY, TICK, WEEK, Fleet, State, model_state
+from alerter.sim.fleet import MONDAY, TICK, WEEK, Fleet, ModelSpec, State, model_state
 
 __all__ = ["BUCKETS", "Family", "Sample", "fleet_samples"]
 
@@ -97,7 +97,6 @@ BUCKETS = {
     ),
     "gateway": (0.005, 0.0125, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
 }
-_SIGMA = {"ttft": 0.6, "itl": 0.35, "e2e": 0.45, "queue": 0.9}
 _FINISHED = (("stop", 0.88), ("length", 0.11), ("abort", 0.01))
 _FAILURES = (("InternalServerError", "500"), ("BadRequestError", "400"), ("RateLimitError", "429"))
 
@@ -161,185 +160,185 @@ def _normal_cdf(z: Array) -> Array:
     return np.clip(0.5 * (1.0 + np.sign(z) * erf), 0.0, 1.0)
 
 
-def _histogram(
-    clock: _Clock,
-    name: str,
-    help_: str,
-    labels: tuple[tuple[str, str], ...],
-    rate: Array,
-    median: Array,
-    sigma: float,
-    buckets: tuple[float, ...],
-    present: Array | None,
-) -> Family:
-    edges = np.log(np.array(buckets))
-    cdf = _normal_cdf((edges[None, :] - np.log(median)[:, None]) / sigma)
-    counts = np.floor(clock.counter(rate[:, None] * cdf))
-    total = np.floor(clock.counter(rate))
-    total_sum = np.round(clock.counter(rate * median * math.exp(sigma**2 / 2)), 3)
-    samples = [
-        Sample(f"{name}_bucket", (*labels, ("le", repr(float(le)))), counts[:, i], True, present)
-        for i, le in enumerate(buckets)
-    ]
-    samples.append(Sample(f"{name}_bucket", (*labels, ("le", "+Inf")), total, True, present))
-    samples.append(Sample(f"{name}_count", labels, total, True, present))
-    samples.append(Sample(f"{name}_sum", labels, total_sum, False, present))
-    return Family(name, "histogram", help_, tuple(samples))
+@dataclass(frozen=True)
+class _Histogram:
+    """A latency histogram: which per-tick rate it counts and around which median it spreads."""
+
+    name: str
+    help: str
+    sigma: float
+    buckets: tuple[float, ...]
+    rate: Callable[[State], Array]
+    median: Callable[[State], Array]
+
+    def family(
+        self, clock: _Clock, labels: tuple[tuple[str, str], ...], s: State, present: Array | None
+    ) -> Family:
+        rate, median = self.rate(s), self.median(s)
+        edges = np.log(np.array(self.buckets))
+        cdf = _normal_cdf((edges[None, :] - np.log(median)[:, None]) / self.sigma)
+        counts = np.floor(clock.counter(rate[:, None] * cdf))
+        total = np.floor(clock.counter(rate))
+        total_sum = np.round(clock.counter(rate * median * math.exp(self.sigma**2 / 2)), 3)
+        samples = [
+            Sample(f"{self.name}_bucket", (*labels, ("le", repr(float(le)))), counts[:, i], True, present)
+            for i, le in enumerate(self.buckets)
+        ]
+        samples.append(Sample(f"{self.name}_bucket", (*labels, ("le", "+Inf")), total, True, present))
+        samples.append(Sample(f"{self.name}_count", labels, total, True, present))
+        samples.append(Sample(f"{self.name}_sum", labels, total_sum, False, present))
+        return Family(self.name, "histogram", self.help, tuple(samples))
+
+
+_VLLM_HISTOGRAMS = (
+    _Histogram(
+        "vllm:time_to_first_token_seconds",
+        "Histogram of time to first token in seconds.",
+        0.6,
+        BUCKETS["ttft"],
+        lambda s: s.forwarded_rps,
+        lambda s: s.ttft,
+    ),
+    _Histogram(
+        "vllm:inter_token_latency_seconds",
+        "Histogram of inter-token latency in seconds.",
+        0.35,
+        BUCKETS["itl"],
+        lambda s: s.success_rps * (s.output_tokens - 1),
+        lambda s: s.itl,
+    ),
+    _Histogram(
+        "vllm:e2e_request_latency_seconds",
+        "Histogram of end to end request latency in seconds.",
+        0.45,
+        BUCKETS["request"],
+        lambda s: s.success_rps,
+        lambda s: s.e2e,
+    ),
+    _Histogram(
+        "vllm:request_queue_time_seconds",
+        "Histogram of time spent in WAITING phase.",
+        0.9,
+        BUCKETS["request"],
+        lambda s: s.forwarded_rps,
+        lambda s: s.queue + 1e-4,
+    ),
+)
+_GATEWAY_TTFT = _Histogram(
+    "litellm_llm_api_time_to_first_token_metric",
+    "Time to first token for LLM API call.",
+    0.6,
+    BUCKETS["gateway"],
+    lambda s: s.success_rps,
+    lambda s: s.ttft + 0.02,
+)
+_VLLM_GAUGES: tuple[tuple[str, str, Callable[[State], Array]], ...] = (
+    ("vllm:num_requests_running", "Number of requests in model execution batches.", lambda s: s.running),
+    ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", lambda s: s.waiting),
+    ("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", lambda s: s.kv_usage),
+)
+_VLLM_COUNTERS: tuple[tuple[str, str, Callable[[State], Array]], ...] = (
+    (
+        "vllm:prompt_tokens",
+        "Number of prefill tokens processed.",
+        lambda s: s.forwarded_rps * s.prompt_tokens,
+    ),
+    (
+        "vllm:generation_tokens",
+        "Number of generation tokens processed.",
+        lambda s: s.success_rps * s.output_tokens,
+    ),
+    (
+        "vllm:num_preemptions",
+        "Cumulative number of preemptions.",
+        lambda s: s.forwarded_rps * s.preemption_share,
+    ),
+)
 
 
 def _vllm(clock: _Clock, model: str, s: State, present: Array | None) -> Iterator[Family]:
     lab = (("model_name", model),)
-    at = clock.index
-
-    def gauge(name: str, help_: str, values: Array) -> Family:
-        return Family(name, "gauge", help_, (Sample(name, lab, values[at], False, present),))
-
-    def counter(name: str, help_: str, rate: Array) -> Family:
-        values = np.floor(clock.counter(rate))
-        return Family(name, "counter", help_, (Sample(f"{name}_total", lab, values, True, present),))
-
-    yield gauge("vllm:num_requests_running", "Number of requests in model execution batches.", s.running)
-    yield gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", s.waiting)
-    yield gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", s.kv_usage)
-    yield counter(
-        "vllm:prompt_tokens", "Number of prefill tokens processed.", s.forwarded_rps * s.prompt_tokens
+    for name, help_, gauge in _VLLM_GAUGES:
+        yield Family(name, "gauge", help_, (Sample(name, lab, gauge(s)[clock.index], False, present),))
+    for name, help_, rate in _VLLM_COUNTERS:
+        values = np.floor(clock.counter(rate(s)))
+        yield Family(name, "counter", help_, (Sample(f"{name}_total", lab, values, True, present),))
+    success = tuple(
+        Sample(
+            "vllm:request_success_total",
+            (("finished_reason", reason), *lab),
+            np.floor(clock.counter(s.success_rps * share)),
+            True,
+            present,
+        )
+        for reason, share in _FINISHED
     )
-    yield counter(
-        "vllm:generation_tokens", "Number of generation tokens processed.", s.success_rps * s.output_tokens
-    )
-    yield counter(
-        "vllm:num_preemptions", "Cumulative number of preemptions.", s.forwarded_rps * s.preemption_share
-    )
-    yield Family(
-        "vllm:request_success",
-        "counter",
-        "Count of successfully processed requests.",
-        tuple(
-            Sample(
-                "vllm:request_success_total",
-                (("finished_reason", reason), *lab),
-                np.floor(clock.counter(s.success_rps * share)),
-                True,
-                present,
-            )
-            for reason, share in _FINISHED
-        ),
-    )
-    yield _histogram(
-        clock,
-        "vllm:time_to_first_token_seconds",
-        "Histogram of time to first token in seconds.",
-        lab,
-        s.forwarded_rps,
-        s.ttft,
-        _SIGMA["ttft"],
-        BUCKETS["ttft"],
-        present,
-    )
-    yield _histogram(
-        clock,
-        "vllm:inter_token_latency_seconds",
-        "Histogram of inter-token latency in seconds.",
-        lab,
-        s.success_rps * (s.output_tokens - 1),
-        s.itl,
-        _SIGMA["itl"],
-        BUCKETS["itl"],
-        present,
-    )
-    yield _histogram(
-        clock,
-        "vllm:e2e_request_latency_seconds",
-        "Histogram of end to end request latency in seconds.",
-        lab,
-        s.success_rps,
-        s.e2e,
-        _SIGMA["e2e"],
-        BUCKETS["request"],
-        present,
-    )
-    yield _histogram(
-        clock,
-        "vllm:request_queue_time_seconds",
-        "Histogram of time spent in WAITING phase.",
-        lab,
-        s.forwarded_rps,
-        s.queue + 1e-4,
-        _SIGMA["queue"],
-        BUCKETS["request"],
-        present,
-    )
+    yield Family("vllm:request_success", "counter", "Count of successfully processed requests.", success)
+    for histogram in _VLLM_HISTOGRAMS:
+        yield histogram.family(clock, lab, s, present)
 
 
-def _gateway(
-    clock: _Clock, models: list[tuple[str, State]], prices: dict[str, tuple[float, float]]
-) -> Iterator[Family]:
-    def per_model(name: str, help_: str, label: str, rate_of: Any, integer: bool = True) -> Family:
-        samples = []
-        for model, s in models:
-            raw = clock.counter(rate_of(model, s))
-            values = np.floor(raw) if integer else np.round(raw, 6)
-            samples.append(Sample(f"{name}_total", ((label, model),), values, integer))
-        return Family(name, "counter", help_, tuple(samples))
+def _spend_rate(spec: ModelSpec, s: State) -> Array:
+    out: Array = s.success_rps * (s.prompt_tokens * spec.price_in + s.output_tokens * spec.price_out) / 1e6
+    return out
 
-    yield per_model(
+
+_GATEWAY_COUNTERS: tuple[tuple[str, str, str, Callable[[ModelSpec, State], Array], bool], ...] = (
+    (
         "litellm_proxy_total_requests_metric",
         "Total number of requests made to the proxy server.",
         "requested_model",
         lambda m, s: s.gateway_rps,
-    )
+        True,
+    ),
+    ("litellm_spend_metric", "Total spend on LLM requests.", "model", _spend_rate, False),
+    (
+        "litellm_input_tokens_metric",
+        "Total number of input tokens from LLM requests.",
+        "model",
+        lambda m, s: s.forwarded_rps * s.prompt_tokens,
+        True,
+    ),
+    (
+        "litellm_output_tokens_metric",
+        "Total number of output tokens from LLM requests.",
+        "model",
+        lambda m, s: s.success_rps * s.output_tokens,
+        True,
+    ),
+)
+
+
+def _failures(clock: _Clock, models: list[tuple[ModelSpec, State]]) -> Family:
+    """Gateway failures: 5xx among forwarded requests, 4xx and 429 among all requests."""
     shares = {"500": "share_5xx", "400": "share_4xx", "429": "share_429"}
     failed = []
-    for model, s in models:
+    for spec, s in models:
         for cls, status in _FAILURES:
             base = s.forwarded_rps if status == "500" else s.gateway_rps
             values = np.floor(clock.counter(base * getattr(s, shares[status])))
-            labels = (("exception_class", cls), ("exception_status", status), ("requested_model", model))
+            labels = (("exception_class", cls), ("exception_status", status), ("requested_model", spec.name))
             failed.append(Sample("litellm_proxy_failed_requests_metric_total", labels, values, True))
-    yield Family(
+    return Family(
         "litellm_proxy_failed_requests_metric",
         "counter",
         "Total number of failed responses from proxy.",
         tuple(failed),
     )
-    yield per_model(
-        "litellm_spend_metric",
-        "Total spend on LLM requests.",
-        "model",
-        lambda m, s: s.success_rps * (s.prompt_tokens * prices[m][0] + s.output_tokens * prices[m][1]) / 1e6,
-        integer=False,
-    )
-    yield per_model(
-        "litellm_input_tokens_metric",
-        "Total number of input tokens from LLM requests.",
-        "model",
-        lambda m, s: s.forwarded_rps * s.prompt_tokens,
-    )
-    yield per_model(
-        "litellm_output_tokens_metric",
-        "Total number of output tokens from LLM requests.",
-        "model",
-        lambda m, s: s.success_rps * s.output_tokens,
-    )
-    ttft = [
-        _histogram(
-            clock,
-            "litellm_llm_api_time_to_first_token_metric",
-            "",
-            (("model", model),),
-            s.success_rps,
-            s.ttft + 0.02,
-            _SIGMA["ttft"],
-            BUCKETS["gateway"],
-            None,
-        )
-        for model, s in models
-    ]
+
+
+def _gateway(clock: _Clock, models: list[tuple[ModelSpec, State]]) -> Iterator[Family]:
+    for name, help_, label, rate, integer in _GATEWAY_COUNTERS:
+        samples = []
+        for spec, s in models:
+            raw = clock.counter(rate(spec, s))
+            values = np.floor(raw) if integer else np.round(raw, 6)
+            samples.append(Sample(f"{name}_total", ((label, spec.name),), values, integer))
+        yield Family(name, "counter", help_, tuple(samples))
+    yield _failures(clock, models)
+    ttft = [_GATEWAY_TTFT.family(clock, (("model", spec.name),), s, None) for spec, s in models]
     yield Family(
-        "litellm_llm_api_time_to_first_token_metric",
-        "histogram",
-        "Time to first token for LLM API call.",
-        tuple(sample for family in ttft for sample in family.samples),
+        _GATEWAY_TTFT.name, "histogram", _GATEWAY_TTFT.help, tuple(x for f in ttft for x in f.samples)
     )
 
 
@@ -351,16 +350,15 @@ def fleet_samples(fleet: Fleet, times: Array) -> list[Family]:
     if times.size > 1 and not bool(np.all(np.diff(times) > 0)):
         raise ValueError("times must be strictly ascending")
     clock = _Clock(times)
-    states = [(spec.name, model_state(fleet, i, clock.ticks)) for i, spec in enumerate(fleet.models)]
+    states = [(spec, model_state(fleet, i, clock.ticks)) for i, spec in enumerate(fleet.models)]
     by_name: dict[str, list[Family]] = {}
-    for model, state in states:
-        silent = fleet.silent_mask(model, times)
+    for spec, state in states:
+        silent = fleet.silent_mask(spec.name, times)
         present = ~silent if silent.any() else None
-        for family in _vllm(clock, model, state, present):
+        for family in _vllm(clock, spec.name, state, present):
             by_name.setdefault(family.name, []).append(family)
     families = [
         Family(group[0].name, group[0].kind, group[0].help, tuple(s for f in group for s in f.samples))
         for group in by_name.values()
     ]
-    prices = {m.name: (m.price_in, m.price_out) for m in fleet.models}
-    return families + list(_gateway(clock, states, prices))
+    return families + list(_gateway(clock, states))
