@@ -44,7 +44,7 @@ def _profile(y: FloatArray, period: int) -> tuple[float, FloatArray]:
 
     Detrending uses a centred moving average of one period, so a cycle is not mistaken for
     trend; strength is ``1 - var(remainder) / var(detrended)``, the share of the detrended
-    variance the mean profile explains.
+    variance the mean profile explains, corrected for what it explains by chance.
     """
     n = y.size
     if n < 2 * period:
@@ -57,7 +57,11 @@ def _profile(y: FloatArray, period: int) -> tuple[float, FloatArray]:
     means = sums / np.maximum(np.bincount(phase, minlength=period), 1)
     remainder = detrended - means[phase]
     total = float(np.var(detrended))
-    strength = max(0.0, 1.0 - float(np.var(remainder)) / total) if total > 0 else 0.0
+    raw = 1.0 - float(np.var(remainder)) / total if total > 0 else 0.0
+    # Phase means of pure noise over k cycles still "explain" about 1/k of its variance
+    # (each mean keeps 1/k of the noise): discount that, as an adjusted R² does.
+    chance = period / detrended.size
+    strength = max(0.0, (raw - chance) / (1.0 - chance))
     return strength, y - means[np.arange(n) % period]
 
 
