@@ -1,4 +1,4 @@
-"""Makes the deploy tests' shared helpers (``deploy_kit``) importable as a plain module."""
+"""Makes the deploy tests' shared module (``deploy_kit``) importable as a plain module."""
 
 from __future__ import annotations
 

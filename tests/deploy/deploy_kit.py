@@ -1,6 +1,6 @@
 """Reading what deploy/ ships: YAML documents, rendered manifests, the config inside them.
 
-The deploy tests share these helpers: parse every document of a manifest, find objects by kind,
+The deploy tests share these functions: parse every document of a manifest, find objects by kind,
 lay out alerter.yaml and rule files the way the pod mounts them and load them with the engine's
 own loader, reduce RBAC objects to the grants they give, and list the metric names a PromQL
 expression reads.
