@@ -254,6 +254,15 @@ def test_user_rules_and_config_reach_the_engine(chart: helm.Chart, tmp_path: Pat
     assert not [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-remediation")]
 
 
+def test_every_pack_of_the_rules_configmap_can_be_added(chart: helm.Chart, tmp_path: Path) -> None:
+    """What the README suggests (--set-file per pack) works with the chart's default policies."""
+    packs = one(documents((KUBERNETES / "rules.yaml").read_text()), "ConfigMap")["data"]
+    docs = render(chart, {"rules": packs})
+    bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
+    assert {Path(r.path).name for r in bundle.rule_files} == set(packs)
+    assert len(packs) > 2
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
