@@ -82,15 +82,19 @@ def test_incident_reaches_slack_and_alertmanager(
         assert top["text"].startswith("[FIRING:1] TTFTAnomaly") and chart["thread_ts"] == top["ts"]
         [upload] = sink.uploads().values()
         assert upload["data"].startswith(b"\x89PNG") and len(upload["data"]) > 10_000
-        assert [x["labels"]["model_name"] for x in amtool(alertmanager, "alertname=TTFTAnomaly")] == [
-            "incident-a"
-        ]
+        assert [
+            x["labels"]["model_name"]
+            for x in amtool(alertmanager, "alertname=TTFTAnomaly", "model_name=~incident-.*")
+        ] == ["incident-a"]
 
         pipeline.ingest([a, b], now + 1)
         assert pipeline.flush(now + 2).sent == 2
         assert sink.messages("C0001")[-1]["thread_ts"] == top["ts"]
         assert sink.messages("C0001")[0]["text"].startswith("[FIRING:2]"), "original edited to current state"
-        found = sorted(x["labels"]["model_name"] for x in amtool(alertmanager, "alertname=TTFTAnomaly"))
+        found = sorted(
+            x["labels"]["model_name"]
+            for x in amtool(alertmanager, "alertname=TTFTAnomaly", "model_name=~incident-.*")
+        )
         assert found == ["incident-a", "incident-b"]
 
         done = max(time.time(), now + 3)  # the groups' next flush: group_interval after the last
@@ -103,6 +107,6 @@ def test_incident_reaches_slack_and_alertmanager(
         original = sink.messages("C0001")[0]
         assert original["edited"] and original["text"].startswith("[RESOLVED] TTFTAnomaly")
         assert "Resolved" in sink.messages("C0001")[-1]["text"]
-        assert amtool(alertmanager, "alertname=TTFTAnomaly") == []
+        assert amtool(alertmanager, "alertname=TTFTAnomaly", "model_name=~incident-.*") == []
         tops = [m for m in sink.messages("C0001") if not m.get("thread_ts")]
         assert len(tops) == 1, "one message for the whole incident"
