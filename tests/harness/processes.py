@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +26,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: object, *, timeout: float, what: str, interval: float = 0.05) -> None:
+def wait_until(check: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05) -> None:
     """Poll ``check()`` until it returns true; real processes take real time to start."""
-    assert callable(check)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
