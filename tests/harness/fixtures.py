@@ -37,6 +37,12 @@ from .history import SimHistory, build_history
 from .processes import ManagedProcess, free_port
 
 
+def _cache_dir(request: pytest.FixtureRequest, name: str) -> Path | None:
+    """A directory in pytest's cache, or None when the cache plugin is off (``-p no:cacheprovider``)."""
+    cache = getattr(request.config, "cache", None)
+    return Path(cache.mkdir(name)) if cache is not None else None
+
+
 @pytest.fixture(scope="session")
 def sim_history(tmp_path_factory: pytest.TempPathFactory) -> SimHistory:
     return build_history(tmp_path_factory.mktemp("history"))
@@ -48,7 +54,7 @@ def prometheus(
 ) -> Iterator[ManagedProcess]:
     workdir = tmp_path_factory.mktemp("prometheus")
     # Blocks are kept in pytest's cache dir: reruns within the hour skip the backfill.
-    cache = request.config.cache.mkdir("alerter-tsdb") if request.config.cache is not None else None
+    cache = _cache_dir(request, "alerter-tsdb")
     backfill_prometheus(sim_history, workdir / "data", cache_dir=cache)
     server = start_prometheus(workdir)
     yield server
@@ -59,7 +65,7 @@ def prometheus(
 def victoria(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sim_history: SimHistory
 ) -> Iterator[ManagedProcess]:
-    cache = request.config.cache.mkdir("alerter-victoria") if request.config.cache is not None else None
+    cache = _cache_dir(request, "alerter-victoria")
     server = loaded_victoria(sim_history, tmp_path_factory.mktemp("victoria"), cache_dir=cache)
     yield server
     server.stop()
@@ -86,7 +92,7 @@ def prometheus_factory(
     def start(history: SimHistory | None = None, **kwargs: Any) -> ManagedProcess:
         workdir = tmp_path / f"prometheus-{len(started)}"
         if history is not None:
-            cache = request.config.cache.mkdir("alerter-tsdb") if request.config.cache is not None else None
+            cache = _cache_dir(request, "alerter-tsdb")
             backfill_prometheus(history, workdir / "data", cache_dir=cache)
         server = start_prometheus(workdir, **kwargs)
         started.append(server)
