@@ -1,7 +1,7 @@
 """Shared pytest setup: makes ``tests/harness`` importable and registers its fixtures everywhere.
 
 With ``--import-mode=importlib`` pytest puts no test directory on ``sys.path``, so the harness
-package is added here; tests import its helpers as ``from harness import ...``.
+package is added here; tests import its functions as ``from harness import ...``.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from alerter.sim.metrics import Family, fleet_samples
 __all__ = ["DEFAULT_LABELS", "SimHistory", "build_history"]
 
 DEFAULT_LABELS: Mapping[str, str] = {"job": "sim", "instance": "sim:8000"}
-"""Labels on every backfilled series; the live-scrape helpers relabel the simulator to match."""
+"""Labels on every backfilled series; the live-scrape configuration relabels the simulator to match."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Start a server binary as a child process, wait until it answers, and stop it again.
 
-Used by the Prometheus, VictoriaMetrics and simulator helpers of this package. Every process
+Used by the Prometheus, VictoriaMetrics and simulator functions of this package. Every process
 binds 127.0.0.1 on a port picked free by the OS, logs to a file next to its data (shown when it
 fails to become ready), and is stopped with SIGTERM, then SIGKILL.
 """
