@@ -3,7 +3,8 @@
 The only module that imports prometheus-api-client. The composition root builds one
 ``PrometheusSource`` from the ``prometheus:`` config section (secrets already resolved from
 their ``*_file`` / ``*_env`` settings) and hands it to the evaluator as an
-``alerter.source.Source``. Works against Prometheus, VictoriaMetrics, Thanos and Mimir.
+``alerter.source.Source``. Speaks the Prometheus HTTP API, so Thanos and Mimir too; tested
+against Prometheus and VictoriaMetrics.
 
 Three things matter on the hot path:
 
@@ -11,12 +12,13 @@ Three things matter on the hot path:
   sample grid, and split into chunks of at most ``max_points`` points per series (Prometheus
   refuses more than 11,000); chunks do not overlap and are merged by label set.
 - The request goes through the library's ``requests`` session (auth, TLS, headers), but the
-  body is parsed by ``alerter.source.parse``, which measured about twice as fast as the
-  library's ``response.json()`` path (see ``benchmarks/fetch.py``). Responses are requested
-  uncompressed unless ``compression`` is set: on a local network gzip costs more than it saves.
+  body is parsed by ``alerter.source.parse``: on 20k-point series about 3x faster than
+  ``json.loads`` plus conversion, and the whole fetch about 4x faster than the library's own
+  ``custom_query_range`` (see ``benchmarks/fetch.py``). Responses are requested uncompressed
+  unless ``compression`` is set: gzip made a local fetch several times slower.
 - Every failure becomes a ``SourceError`` with a ``kind`` and ``retryable``; no raw
-  ``requests`` exception escapes. The library's own retries are switched off: retrying is the
-  scheduler's decision.
+  ``requests`` exception escapes. The library's own retries are switched off (``read=False``
+  keeps read timeouts apart from refused connections): retrying is the scheduler's decision.
 """
 
 from __future__ import annotations
