@@ -10,8 +10,9 @@ Data sets:
 
 - ``ms``: Microsoft's Cloud Monitoring data set (67 labelled series, ``TimeStamp,Value,Label``),
   looked up in ``$ALERTER_MS_DATASET`` or ``../shared/datasets/ms-cloud-monitoring``.
-- ``sim``: the LLM-fleet simulator's injected incidents, when :mod:`alerter.sim` provides a
-  labelled history (:func:`sim_series` documents the hook); skipped otherwise.
+- ``sim``: the LLM-fleet simulator's injected incidents (TTFT, error shares, queue time,
+  traffic, prompt size of three models over two weeks at 5-minute steps, two incidents a
+  day), labelled from the simulator's ground truth; see :func:`sim_series`.
 
 ``burn_rate`` and ``forecast`` need an SLO objective or a budget, which these data sets do
 not have; they are timed on synthetic error-ratio and spend series instead.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import importlib
 import os
 import statistics
@@ -65,28 +67,55 @@ def ms_series(root: Path) -> Iterator[Series]:
         stamps, values, labels = [], [], []
         with path.open(newline="") as fh:
             for row in csv.DictReader(fh):
-                stamps.append(np.datetime64(row["TimeStamp"].strip().replace(" ", "T")))
+                stamp = dt.datetime.fromisoformat(row["TimeStamp"].strip().replace("Z", "+00:00"))
+                stamps.append((stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)).timestamp())
                 values.append(float(row["Value"]) if row["Value"] not in ("", "NaN") else np.nan)
                 labels.append(row["Label"].strip() == "1")
-        ts = np.array(stamps, dtype="datetime64[s]").astype(np.int64).astype(np.float64)
+        ts = np.array(stamps, dtype=np.float64)
         yield f"{path.parent.name}/{path.stem}", ts, np.array(values), np.array(labels, dtype=bool)
 
 
-def sim_series() -> Iterator[Series]:
-    """Hook for the simulator's labelled incidents.
+#: Fleet quantities scored on the simulated data, and the incident kinds that disturb each.
+SIM_FIELDS: dict[str, tuple[str, ...]] = {
+    "ttft": ("latency_regression", "queue_buildup"),
+    "share_5xx": ("error_surge",),
+    "share_4xx": ("bad_input_spike",),
+    "queue": ("queue_buildup",),
+    "gateway_rps": ("throughput_drop", "spend_runaway"),
+    "prompt_tokens": ("spend_runaway",),
+}
 
-    Uses ``alerter.sim.labelled_history() -> Iterable[(name, timestamps, values, labels)]`` when
-    the simulator provides it (labels: True while an injected incident is active).
+
+def sim_series(days: float = 14.0, step: float = 300.0, seeds: tuple[int, ...] = (1,)) -> Iterator[Series]:
+    """The simulator's fleet with injected incidents, labelled with the incidents' ground truth.
+
+    Uses the simulator's pure model (``alerter.sim.fleet.model_state``) on a ``step`` grid, with
+    two incidents a day from ``alerter.sim.history.random_faults``; a point is labelled while an
+    incident that disturbs that quantity of that model is active. Skipped when the simulator is
+    not installed.
     """
     try:
-        sim = importlib.import_module("alerter.sim")
+        fleet_mod = importlib.import_module("alerter.sim.fleet")
+        history_mod = importlib.import_module("alerter.sim.history")
     except ImportError:
         return
-    provider = getattr(sim, "labelled_history", None)
-    if provider is None:
-        return
-    for name, ts, vs, labels in provider():
-        yield name, np.asarray(ts, float), np.asarray(vs, float), np.asarray(labels, bool)
+    start = 1_767_225_600.0  # 2026-01-01T00:00Z
+    end = start + days * 86400.0
+    times = np.arange(start, end, step)
+    for seed in seeds:
+        base = fleet_mod.Fleet(seed=seed)
+        faults = history_mod.random_faults(base, start, end, int(2 * days))
+        fleet = fleet_mod.Fleet(base.models, seed, faults)
+        ticks = np.round(times / fleet_mod.TICK).astype(np.int64)
+        for index, model in enumerate(fleet.models):
+            state = fleet_mod.model_state(fleet, index, ticks)
+            for field, kinds in SIM_FIELDS.items():
+                labels = np.zeros(times.size, dtype=bool)
+                for f in faults:
+                    if f.model == model.name and f.kind in kinds:
+                        labels |= (times >= f.start) & (times < f.end)
+                values = np.asarray(getattr(state, field), dtype=np.float64)
+                yield f"seed{seed}/{model.name}/{field}", times, values, labels
 
 
 def scorers() -> dict[str, tuple[Scorer, Callable[[FloatArray, FloatArray], None] | None]]:
@@ -193,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if not root.exists():
         print(f"MS data set not found at {root} (set ALERTER_MS_DATASET)", file=sys.stderr)
         return 2
-    datasets = {"ms-cloud-monitoring": list(ms_series(root)), "simulator incidents": list(sim_series())}
+    sim = sim_series(28.0, seeds=(1, 2, 3)) if args.full else sim_series()
+    datasets = {"ms-cloud-monitoring": list(ms_series(root)), "simulator incidents": list(sim)}
     for title, data in datasets.items():
         if not data:
             print(f"== {title} == skipped: no labelled series available\n")

@@ -39,6 +39,8 @@ SHRINK = 20.0
 #: A phase bucket may widen the band (noisy peak hours) but never narrow it below the
 #: global scale: quiet hours with few samples would otherwise page on ordinary noise.
 PHASE_MIN = 1.0
+#: Upper bound of grid bins per cycle of the longest season.
+MAX_CYCLE_BINS = 1008
 #: Share of grid bins that must hold real samples for a fit to be trusted.
 MIN_COVERAGE = 0.5
 
@@ -129,7 +131,9 @@ class StlDetector(Detector):
 
     def _fit(self, ts: FloatArray, vs: FloatArray, params: dict[str, Any]) -> None:
         seasons = self._periods(params)
-        step = max(params["resolution"], hygiene.native_step(ts))
+        # Never finer than the data, nor than MAX_CYCLE_BINS per longest season: a weekly
+        # season at 5 minutes would cost four times the fit for no visible difference.
+        step = max(params["resolution"], hygiene.native_step(ts), seasons[-1] / MAX_CYCLE_BINS)
         step = seasons[0] / max(round(seasons[0] / step), 1)
         periods = [max(round(s / step), 2) for s in seasons]
         grid, y = hygiene.resample(ts, vs, step)
