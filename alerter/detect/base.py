@@ -169,12 +169,17 @@ class Detector:
         return ""
 
     def evaluate(self, timestamps: npt.ArrayLike, values: npt.ArrayLike) -> Verdict:
-        """Judge the points of the current window against the fitted baseline."""
+        """Judge the points of the current window against the fitted baseline.
+
+        Points come back sorted by time (NaT / NaN timestamps dropped); NaN values stay, with
+        score 0, so the verdict shows the gap.
+        """
         self._check_fitted()
         ts = hygiene.as_seconds(timestamps)
         vs = hygiene.as_values(values, ts.shape[0])
-        order = np.argsort(ts, kind="stable")
-        ts, vs = ts[order], vs[order]
+        timed = np.isfinite(ts)  # a sample without a usable time cannot be placed in the band
+        order = np.argsort(ts[timed], kind="stable")
+        ts, vs = ts[timed][order], vs[timed][order]
         expected, lower, upper = self.band(ts)
         scores, scale = self._score(ts, vs)
         scores = np.where(np.isfinite(vs), scores, 0.0)

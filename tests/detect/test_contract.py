@@ -164,3 +164,14 @@ def test_invalid_parameters_are_refused_in_fit(name: str, data: tuple[np.ndarray
     det = type(detect.build(SPECS[name]))(**{**SPECS[name], "sensitivity": -1})
     with pytest.raises(DetectorError, match="sensitivity"):
         det.fit(*data)
+
+
+def test_evaluate_sorts_points_and_drops_those_without_a_time(
+    name: str, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    ts, vs = data
+    det = detect.build(SPECS[name]).fit(ts[:-12], vs[:-12])
+    window_ts = np.concatenate([ts[-6:], [np.nan], ts[-12:-6]])
+    window_vs = np.concatenate([vs[-6:], [1.0], vs[-12:-6]])
+    verdict = det.evaluate(window_ts, window_vs)
+    assert verdict.timestamps.tolist() == ts[-12:].tolist()
