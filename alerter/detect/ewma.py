@@ -9,13 +9,17 @@ moves the mean and variance by a bounded amount instead of inflating the band fo
 Decay is in time, not in samples (``1 - 0.5**(dt / halflife)``), so gaps and irregular
 scrapes weigh correctly. A run of out-of-band points longer than ``adopt_after`` resets the
 level: the new normal is adopted instead of alerting forever.
+
+Seasonal variant (``seasonality: [1d]``): a per-phase offset, learned by the same clipped
+updates (Holt-Winters style), is added to the level, for seasonal series whose history is
+too short or too gappy for STL.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +27,7 @@ import numpy as np
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, NotEnoughData
 from alerter.detect.registry import register
+from alerter.durations import format_duration
 from alerter.model import FloatArray
 
 #: Samples needed before the moving statistics mean anything.
@@ -32,6 +37,9 @@ WARMUP_POINTS = 12
 CLIP = 5.0
 #: The effective half-life spans at least this many samples.
 MIN_HALFLIFE_SAMPLES = 6.0
+#: Seasonal variant: share of a residual a phase of the season learns per visit; about
+#: three cycles to forget an old shape (0.5 ** (1/3) ≈ 0.79 kept per cycle).
+SEASON_WEIGHT = 1.0 - 0.5 ** (1 / 3)
 
 
 @dataclass
@@ -47,12 +55,26 @@ class EwmaState:
     run_sum: float = 0.0
     run_count: int = 0
     halflife: float = 3600.0
+    step: float = 0.0
+    profile: list[float] = field(default_factory=list)
 
 
-def _init(state: EwmaState, ts: FloatArray, vs: FloatArray, halflife: float) -> None:
+def _phase(state: EwmaState, t: float) -> int:
+    return math.floor(t / state.step + 1e-7) % len(state.profile)
+
+
+def _init(state: EwmaState, ts: FloatArray, vs: FloatArray, params: Mapping[str, Any]) -> None:
     head = vs[:WARMUP_POINTS]
+    native = hygiene.native_step(ts[:WARMUP_POINTS])
     # A half-life shorter than a few samples would chase the noise of coarse series.
-    state.halflife = max(halflife, MIN_HALFLIFE_SAMPLES * hygiene.native_step(ts[:WARMUP_POINTS]))
+    state.halflife = max(params["halflife"], MIN_HALFLIFE_SAMPLES * native)
+    if params["seasonality"]:
+        season = params["seasonality"][0]
+        bins = max(round(season / max(params["resolution"], native)), 2)
+        state.step, state.profile = season / bins, [0.0] * bins
+        # A level faster than a quarter season would follow the cycle itself and leave the
+        # profile nothing to learn.
+        state.halflife = max(state.halflife, season / 4)
     state.mean = float(np.median(head))
     state.var = hygiene.robust_scale(head) ** 2
     state.count = int(head.size)
@@ -63,7 +85,9 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
     """Score one point against the state, then learn from it; returns the score."""
     scale = max(math.sqrt(state.var), 1e-6 * abs(state.mean), 1e-12)
     half = float(params["sensitivity"] * scale + params["min_deviation"])
-    r = x - state.mean
+    phase = _phase(state, t) if state.profile else -1
+    offset = state.profile[phase] if state.profile else 0.0
+    r = x - state.mean - offset
     direction = params["direction"]
     dev = max(r, 0.0) if direction == "up" else min(r, 0.0) if direction == "down" else r
     r2 = (dev / half) ** 2
@@ -71,10 +95,10 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
     alpha = 1.0 - 0.5 ** (max(t - state.last_t, 0.0) / state.halflife)
     side = math.copysign(1.0, r) if abs(r) > half else 0.0
     if side and side == state.run_side:
-        state.run_sum += x
+        state.run_sum += x - offset
         state.run_count += 1
     elif side:
-        state.run_side, state.run_start, state.run_sum, state.run_count = side, t, x, 1
+        state.run_side, state.run_start, state.run_sum, state.run_count = side, t, x - offset, 1
     else:
         state.run_side, state.run_count = 0.0, 0
     adopt = params["adopt_after"]
@@ -86,6 +110,8 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
         clipped = min(max(r, -bound), bound)
         state.mean += alpha * clipped
         state.var = (1.0 - alpha) * state.var + alpha * clipped * clipped
+        if state.profile:  # what the level did not take, this phase of the season learns
+            state.profile[phase] += SEASON_WEIGHT * (1.0 - alpha) * clipped
     state.count += 1
     state.last_t = t
     return score
@@ -98,7 +124,7 @@ def run(state: EwmaState, ts: FloatArray, vs: FloatArray, params: Mapping[str, A
     if state.count == 0:
         if ts.size < WARMUP_POINTS:
             return scores
-        _init(state, ts, vs, params["halflife"])
+        _init(state, ts, vs, params)
         start = WARMUP_POINTS
     tl, vl = ts.tolist(), vs.tolist()
     for i in range(start, len(tl)):
@@ -119,9 +145,20 @@ class EwmaDetector(Detector):
         self.state_ = EwmaState()
         run(self.state_, ts, vs, params)
 
+    @property
+    def tier(self) -> str:
+        if self.is_fitted and self.state_.profile:
+            return f"ewma({format_duration(self.state_.step * len(self.state_.profile))})"
+        return "ewma"
+
     def _expect(self, ts: FloatArray) -> tuple[FloatArray, FloatArray]:
-        scale = hygiene.scale_floor(self.state_.mean, math.sqrt(self.state_.var))
-        return np.full(ts.shape[0], self.state_.mean), np.full(ts.shape[0], scale)
+        state = self.state_
+        scale = hygiene.scale_floor(state.mean, math.sqrt(state.var))
+        expected = np.full(ts.shape[0], state.mean)
+        if state.profile:
+            bins = hygiene.bin_index(ts, state.step) % len(state.profile)
+            expected = expected + np.asarray(state.profile)[bins]
+        return expected, np.full(ts.shape[0], scale)
 
     def _stream_block(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
         return run(self.state_, ts, vs, self._check_fitted())
@@ -138,7 +175,9 @@ class EwmaDetector(Detector):
         return np.nan_to_num(scores, nan=0.0)
 
     def _state(self) -> tuple[dict[str, Any], ArrayState]:
-        return asdict(self.state_), {}
+        scalars = asdict(self.state_)
+        profile = np.asarray(scalars.pop("profile"), dtype=np.float32)
+        return scalars, {"profile": profile}
 
     def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
-        self.state_ = EwmaState(**scalars)
+        self.state_ = EwmaState(**scalars, profile=arrays["profile"].astype(np.float64).tolist())

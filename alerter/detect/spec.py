@@ -10,8 +10,8 @@ Keys (durations are Prometheus strings such as ``"1d"`` or float seconds):
 ==================  =========================================================================
 ``detector``        ``auto`` (default, the cold-start ladder), ``stl``, ``mstl``, ``ewma``,
                     ``static``, ``burn_rate``, ``forecast``
-``seasonality``     list of periods; omitted: detected from the data (auto/stl) or
-                    ``[1d]`` (stl) / ``[1d, 1w]`` (mstl)
+``seasonality``     list of periods; omitted: detected from the data (auto), ``[1d]`` (stl),
+                    ``[1d, 1w]`` (mstl), none (ewma; given, its first period is learned)
 ``history``         training range, default ``14d``
 ``resolution``      step of the training grid, default ``5m`` (never finer than the data)
 ``refit``           how often the baseline is refitted, default ``1h``
@@ -57,7 +57,7 @@ EXTRA: dict[str, tuple[str, ...]] = {
     "auto": ("seasonality", "per_phase_scale", "halflife", "above", "below"),
     "stl": ("seasonality", "per_phase_scale"),
     "mstl": ("seasonality", "per_phase_scale"),
-    "ewma": ("halflife",),
+    "ewma": ("halflife", "seasonality"),
     "static": ("above", "below"),
     "burn_rate": ("objective", "windows"),
     "forecast": ("budget", "period", "rate_window"),

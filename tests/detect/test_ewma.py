@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,19 @@ def test_halflife_never_spans_fewer_than_a_few_samples() -> None:
 def test_too_few_samples_is_not_enough_data() -> None:
     with pytest.raises(NotEnoughData, match="at least 12"):
         detect.build({"detector": "ewma"}).fit(np.arange(5.0), np.ones(5))
+
+
+def test_seasonal_variant_learns_the_daily_shape(daily: Any) -> None:
+    ts, vs = daily(6)
+    plain = detect.build({"detector": "ewma"}).fit(ts, vs)
+    seasonal = detect.build({"detector": "ewma", "seasonality": ["1d"]}).fit(ts, vs)
+    assert seasonal.tier == "ewma(1d)" and plain.tier == "ewma"
+    future = ts[-1] + np.arange(1, 288) * 300.0
+    truth = 100 + 20 * np.sin(2 * np.pi * future / 86400)
+    assert (
+        np.abs(seasonal.band(future)[0] - truth).mean() < 0.5 * np.abs(plain.band(future)[0] - truth).mean()
+    )
+    restored = detect.from_bytes(seasonal.to_bytes())
+    assert np.allclose(restored.band(future)[0], seasonal.band(future)[0], rtol=1e-5)
+    stream = seasonal.score_stream(ts, vs)
+    assert np.mean(stream[ts > ts[0] + 3 * 86400] > 0.5) < 0.01
