@@ -22,7 +22,7 @@ import numpy as np
 
 from alerter.sim.fleet import MONDAY, TICK, WEEK, Fleet, ModelSpec, State, model_state
 
-__all__ = ["BUCKETS", "Family", "Sample", "fleet_samples"]
+__all__ = ["BUCKETS", "Family", "Resume", "Sample", "fleet_samples", "live_samples"]
 
 Array = np.ndarray[Any, Any]
 
@@ -123,29 +123,54 @@ class Family:
     samples: tuple[Sample, ...]
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where the counters of a live scrape left off, so the next scrape continues from there.
+
+    ``sums[i]`` is the sum of the increments of the i-th counter computed by ``fleet_samples``
+    over the ticks of the week before ``tick``. Continuing a sum adds the same numbers in the
+    same order as summing from the week's start, so resumed values are bitwise equal to fresh
+    ones (a test checks it) while a scrape costs a few ticks instead of up to a week of them.
+    """
+
+    fleet: Fleet
+    tick: int
+    sums: tuple[Array, ...]
+
+
 class _Clock:
     """Maps instants onto ticks, and per-tick increments onto cumulative counter values."""
 
-    def __init__(self, times: Array) -> None:
+    def __init__(self, times: Array, resume: Resume | None = None) -> None:
         self.times = times
         tick_of = np.floor(times / TICK).astype(np.int64)
         week_start = np.floor((times - MONDAY) / WEEK) * WEEK + MONDAY
         first = int(np.floor(week_start.min() / TICK))
-        self.ticks = np.arange(first, int(tick_of.max()) + 1, dtype=np.int64)
+        last = int(tick_of.max())
+        self.start_sums = None
+        if resume is not None and times.size == 1 and first <= resume.tick <= last:
+            first, self.start_sums = resume.tick, resume.sums
+        self.ticks = np.arange(first, last + 1, dtype=np.int64)
         self.index = tick_of - first
         self.fraction = (times - tick_of * TICK) / TICK
         restarts = ((self.ticks * TICK - MONDAY) % WEEK) == 0
         self.bounds = [*np.flatnonzero(restarts).tolist(), len(self.ticks)]
         if self.bounds[0] != 0:
             self.bounds.insert(0, 0)
+        self.end_sums: list[Array] = []
 
     def counter(self, per_second: Array) -> Array:
         """Cumulative value at each instant of a per-tick rate (1-D, or 2-D with a column per bucket)."""
         increments = per_second * TICK
-        before = np.zeros_like(increments)
-        for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True):
-            if hi - lo > 1:
-                before[lo + 1 : hi] = np.cumsum(increments[lo : hi - 1], axis=0)
+        if self.start_sums is not None:
+            start = self.start_sums[len(self.end_sums)]
+            before = np.cumsum(np.concatenate([start[np.newaxis], increments[:-1]]), axis=0)
+        else:
+            before = np.zeros_like(increments)
+            for lo, hi in zip(self.bounds[:-1], self.bounds[1:], strict=True):
+                if hi - lo > 1:
+                    before[lo + 1 : hi] = np.cumsum(increments[lo : hi - 1], axis=0)
+        self.end_sums.append(before[self.index[-1]].copy())
         frac = self.fraction if increments.ndim == 1 else self.fraction[:, None]
         out: Array = before[self.index] + frac * increments[self.index]
         return out
@@ -342,18 +367,20 @@ def _gateway(clock: _Clock, models: list[tuple[ModelSpec, State]]) -> Iterator[F
     )
 
 
-def fleet_samples(fleet: Fleet, times: Array) -> list[Family]:
-    """Every metric family of the fleet, with one value per instant in ``times`` (ascending)."""
+def _check_times(times: Array) -> Array:
     times = np.asarray(times, dtype=np.float64)
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)):
         raise ValueError("times must be a non-empty 1-D array of finite unix seconds")
     if times.size > 1 and not bool(np.all(np.diff(times) > 0)):
         raise ValueError("times must be strictly ascending")
-    clock = _Clock(times)
+    return times
+
+
+def _families(fleet: Fleet, clock: _Clock) -> list[Family]:
     states = [(spec, model_state(fleet, i, clock.ticks)) for i, spec in enumerate(fleet.models)]
     by_name: dict[str, list[Family]] = {}
     for spec, state in states:
-        silent = fleet.silent_mask(spec.name, times)
+        silent = fleet.silent_mask(spec.name, clock.times)
         present = ~silent if silent.any() else None
         for family in _vllm(clock, spec.name, state, present):
             by_name.setdefault(family.name, []).append(family)
@@ -362,3 +389,22 @@ def fleet_samples(fleet: Fleet, times: Array) -> list[Family]:
         for group in by_name.values()
     ]
     return families + list(_gateway(clock, states))
+
+
+def fleet_samples(fleet: Fleet, times: Array) -> list[Family]:
+    """Every metric family of the fleet, with one value per instant in ``times`` (ascending)."""
+    return _families(fleet, _Clock(_check_times(times)))
+
+
+def live_samples(fleet: Fleet, at: float, resume: Resume | None = None) -> tuple[list[Family], Resume]:
+    """``fleet_samples(fleet, [at])``, continuing the counters from an earlier scrape's ``resume``.
+
+    The resume is used only when it belongs to the same fleet (a fault injection starts over)
+    and to an earlier tick of the same week; otherwise the counters are summed from the week's
+    start. Returns the families and the resume for the next scrape.
+    """
+    times = _check_times(np.array([at]))
+    usable = resume if resume is not None and resume.fleet == fleet else None
+    clock = _Clock(times, usable)
+    families = _families(fleet, clock)
+    return families, Resume(fleet, int(clock.ticks[-1]), tuple(clock.end_sums))

@@ -22,13 +22,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-
 from alerter.durations import parse_duration
 from alerter.sim.exposition import CONTENT_TYPE, render_instant
 from alerter.sim.faults import Fault
 from alerter.sim.fleet import Fleet
-from alerter.sim.metrics import fleet_samples
+from alerter.sim.metrics import Resume, live_samples
 
 __all__ = ["SimServer"]
 
@@ -41,6 +39,8 @@ class SimServer:
     ) -> None:
         self._fleet = fleet
         self._lock = threading.Lock()
+        self._scrape_lock = threading.Lock()
+        self._resume: Resume | None = None
         self.clock = clock
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -65,8 +65,10 @@ class SimServer:
             self._fleet = Fleet(self._fleet.models, self._fleet.seed, ())
 
     def metrics_text(self) -> str:
-        now = self.clock()
-        return render_instant(fleet_samples(self.fleet, np.array([now])))
+        """The exposition at ``clock()``; counters continue from the previous scrape (see ``Resume``)."""
+        with self._scrape_lock:
+            families, self._resume = live_samples(self.fleet, self.clock(), self._resume)
+        return render_instant(families)
 
     def start(self) -> SimServer:
         """Serve in a background thread (for tests and embedding)."""
