@@ -10,7 +10,7 @@ incidents; ``alerter.sim.cli`` is ``alerter sim serve|history``.
 from alerter.sim.faults import FAULT_KINDS, Fault
 from alerter.sim.fleet import DEFAULT_MODELS, Fleet, ModelSpec
 from alerter.sim.history import History, random_faults, write_history
-from alerter.sim.metrics import fleet_samples
+from alerter.sim.metrics import fleet_samples, live_samples
 from alerter.sim.server import SimServer
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ModelSpec",
     "SimServer",
     "fleet_samples",
+    "live_samples",
     "random_faults",
     "write_history",
 ]
