@@ -37,6 +37,10 @@ WARMUP_POINTS = 12
 CLIP = 5.0
 #: The effective half-life spans at least this many samples.
 MIN_HALFLIFE_SAMPLES = 6.0
+#: The variance forgets this many times slower than the mean: how noisy a series is changes
+#: more slowly than its level, and a band that narrows after one quiet hour pages on the
+#: next ordinary bump.
+VAR_SLOWER = 8.0
 #: Seasonal variant: share of a residual a phase of the season learns per visit; about
 #: three cycles to forget an old shape (0.5 ** (1/3) ≈ 0.79 kept per cycle).
 SEASON_WEIGHT = 1.0 - 0.5 ** (1 / 3)
@@ -109,7 +113,8 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
         bound = CLIP * scale
         clipped = min(max(r, -bound), bound)
         state.mean += alpha * clipped
-        state.var = (1.0 - alpha) * state.var + alpha * clipped * clipped
+        beta = 1.0 - 0.5 ** (max(t - state.last_t, 0.0) / (state.halflife * VAR_SLOWER))
+        state.var = (1.0 - beta) * state.var + beta * clipped * clipped
         if state.profile:  # what the level did not take, this phase of the season learns
             state.profile[phase] += SEASON_WEIGHT * (1.0 - alpha) * clipped
     state.count += 1
