@@ -30,8 +30,9 @@ from alerter.detect.registry import register
 from alerter.durations import format_duration
 from alerter.model import FloatArray
 
-#: Samples needed before the moving statistics mean anything.
-WARMUP_POINTS = 12
+#: Samples needed before the moving statistics mean anything: enough for the initial scale
+#: to see the tail of the noise (hygiene.robust_scale needs 20), not just its median.
+WARMUP_POINTS = 24
 #: Residuals are clipped at this many scales before updating mean and variance: wide enough
 #: that heavy-tailed noise still widens the band, narrow enough that one spike cannot.
 CLIP = 5.0

@@ -59,8 +59,8 @@ def test_halflife_never_spans_fewer_than_a_few_samples() -> None:
 
 
 def test_too_few_samples_is_not_enough_data() -> None:
-    with pytest.raises(NotEnoughData, match="at least 12"):
-        detect.build({"detector": "ewma"}).fit(np.arange(5.0), np.ones(5))
+    with pytest.raises(NotEnoughData, match="at least 24"):
+        detect.build({"detector": "ewma"}).fit(np.arange(20.0), np.ones(20))
 
 
 def test_seasonal_variant_learns_the_daily_shape(daily: Any) -> None:
