@@ -59,6 +59,7 @@ class EwmaState:
     run_start: float = float("nan")
     run_sum: float = 0.0
     run_count: int = 0
+    run_sq: float = 0.0
     halflife: float = 3600.0
     step: float = 0.0
     profile: list[float] = field(default_factory=list)
@@ -101,14 +102,18 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
     side = math.copysign(1.0, r) if abs(r) > half else 0.0
     if side and side == state.run_side:
         state.run_sum += x - offset
+        state.run_sq += (x - offset) ** 2
         state.run_count += 1
     elif side:
-        state.run_side, state.run_start, state.run_sum, state.run_count = side, t, x - offset, 1
+        state.run_side, state.run_start, state.run_count = side, t, 1
+        state.run_sum, state.run_sq = x - offset, (x - offset) ** 2
     else:
         state.run_side, state.run_count = 0.0, 0
     adopt = params["adopt_after"]
     if state.run_side and adopt > 0 and t - state.run_start >= adopt:
+        # Adopt the new level, and its noise if that is larger than the old one's.
         state.mean = state.run_sum / state.run_count
+        state.var = max(state.var, state.run_sq / state.run_count - state.mean**2)
         state.run_side, state.run_count = 0.0, 0
     else:
         bound = CLIP * scale

@@ -164,9 +164,18 @@ class StlDetector(Detector):
         self.phase_scale_ = np.array([hygiene.scale_floor(self.level_, s) for s in self.phase_scale_])
         # Judged against the stored model (level + median profile), not STL's own boundary
         # estimates, which bend towards a recent shift and would hide it.
-        self.level_ += hygiene.shift_to_adopt(
-            ts, vs - self._expect(ts)[0], self.scale_, params["sensitivity"], params["adopt_after"]
+        residuals = vs - self._expect(ts)[0]
+        shift = hygiene.shift_to_adopt(
+            ts, residuals, self.scale_, params["sensitivity"], params["adopt_after"]
         )
+        if shift:
+            # The new normal brings its own noise: a series that jumped from idle to busy
+            # must not be judged by the idle period's scale.
+            recent = residuals[ts >= ts[-1] - params["adopt_after"]]
+            noise = hygiene.scale_floor(self.level_, hygiene.mad_scale(recent))
+            self.level_ += shift
+            self.scale_ = max(self.scale_, noise)
+            self.phase_scale_ = np.maximum(self.phase_scale_, noise)
 
     def tier_for(self, seasons: Sequence[float]) -> str:
         return f"{self.name}({','.join(format_duration(s) for s in seasons)})"

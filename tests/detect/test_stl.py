@@ -111,3 +111,18 @@ def test_mstl_learns_a_weekly_pattern_on_top_of_the_daily_one() -> None:
     truth = 100 + 20 * np.sin(2 * np.pi * future / DAY) - 30 * ((future // DAY) % 7 >= 5)
     assert mstl.tier == "mstl(1d,1w)"
     assert np.abs(mstl.band(future)[0] - truth).mean() < 0.5 * np.abs(stl.band(future)[0] - truth).mean()
+
+
+@pytest.mark.parametrize("name", ["stl", "ewma"])
+def test_an_adopted_level_brings_its_own_noise(name: str) -> None:
+    rng = np.random.default_rng(9)
+    ts = np.arange(0, 4 * DAY, 300.0)
+    busy = ts >= ts[-1] - 8 * 3600
+    vs = np.where(busy, 1000 + rng.normal(0, 100, ts.size), rng.normal(0, 1, ts.size))
+    if name == "stl":
+        det = detect.build({"detector": "stl", "adopt_after": "6h"}).fit(ts, vs)
+        verdict = det.evaluate(ts[-1:] + 300, np.array([1150.0]))
+        assert not verdict.anomalous[0]
+    else:
+        scores = detect.build({"detector": "ewma", "adopt_after": "6h"}).score_stream(ts, vs)
+        assert np.mean(scores[ts >= ts[-1] - 1.5 * 3600] > 0.5) < 0.1
