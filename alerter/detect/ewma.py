@@ -120,6 +120,9 @@ def _step(state: EwmaState, t: float, x: float, params: Mapping[str, Any]) -> fl
         clipped = min(max(r, -bound), bound)
         state.mean += alpha * clipped
         beta = 1.0 - 0.5 ** (max(t - state.last_t, 0.0) / (state.halflife * VAR_SLOWER))
+        # Young state: a plain running mean of squares until the slow average has had time to
+        # see more than its warm-up sample (which may have been a quiet hour).
+        beta = max(beta, 1.0 / (state.count + 1))
         state.var = (1.0 - beta) * state.var + beta * clipped * clipped
         if state.profile:  # what the level did not take, this phase of the season learns
             state.profile[phase] += SEASON_WEIGHT * (1.0 - alpha) * clipped
