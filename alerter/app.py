@@ -10,26 +10,39 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alerter import api, logs
+from alerter import api, logs, routes
 from alerter.baselines import Baselines, FitStats
 from alerter.config import AppConfig, Bundle, expand, load
 from alerter.config.engine import PrometheusConfig
 from alerter.engine import Engine
 from alerter.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.metrics import EngineMetrics
+from alerter.model import Alert, AlertState, Verdict
+from alerter.notify import mute
+from alerter.notify import wiring as notify_wiring
+from alerter.remediate.contracts import Event
 from alerter.scheduler import Scheduler
-from alerter.server import Request, Response, Server
+from alerter.server import Server
 from alerter.source.prometheus import PrometheusSource
 from alerter.store import Store
 
 log = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 5.0
+FLUSH_SECONDS = 5.0
+"""How often due notification groups are flushed and the outbox is sent."""
+REMEDIATE_SECONDS = 5.0
+"""How often remediation runs (and renews its Lease, which must be shorter than the Lease)."""
+CHART_SPAN = 6 * 3600.0
+SLACK_API_ENV = "ALERTER_SLACK_API_URL"
+"""Points every Slack receiver at another Web API base URL (a proxy, or the demo's local sink)."""
 
 
 def build_source(cfg: PrometheusConfig) -> PrometheusSource:
@@ -56,29 +69,140 @@ def build_source(cfg: PrometheusConfig) -> PrometheusSource:
 class App:
     """A running engine: owns the store, the scheduler, the server and the reload loop."""
 
-    def __init__(self, config_path: str, bundle: Bundle, *, now: float) -> None:
+    def __init__(self, config_path: str, bundle: Bundle, *, now: float, clock: Any = time.time) -> None:
         if bundle.config is None:
             raise AlerterError("alerter run needs a config file")
         cfg: AppConfig = bundle.config
         self.config_path = config_path
+        self.clock = clock
         self.started_at = now
+        self.ready = True
         self.metrics = EngineMetrics()
         self.source = build_source(cfg.prometheus)
         storage = Path(cfg.storage.path)
         if not storage.is_absolute():
             storage = Path(config_path).parent / storage
-        storage.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(storage)
-        self.baselines = Baselines.background(self.source, self.store, on_fit=self._fitted)
-        self.engine = Engine(bundle, self.source, self.store, self.baselines, metrics=self.metrics, now=now)
+        windows = notify_wiring.windows_from_config(cfg.maintenance)
+        self.baselines = Baselines.background(
+            self.source, self.store, on_fit=self._fitted, exclusions=mute.maintenance_exclusions(windows)
+        )
+        self.engine = Engine(
+            bundle, self.source, self.store, self.baselines, metrics=self.metrics, sink=self._sink, now=now
+        )
+        self.silences = mute.Silences(self.store)
+        self.pipeline = self._pipeline(cfg)
+        self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
+        self.runner, self.remediation_error = self._runner(cfg)
         self.scheduler = Scheduler(self.engine)
         self.server = Server(cfg.server.listen)
         self._reload_requested = threading.Event()
         self._stop = threading.Event()
+        self._remediation_lock = threading.Lock()
         self._mtimes = self._watched_mtimes(bundle)
         self._reload: dict[str, Any] = {"at": now, "ok": True}
         self._errors: list[ConfigError] = []
-        self._routes()
+        routes.install(self.server, self)
+
+    def _pipeline(self, cfg: AppConfig) -> Any:
+        """The notification pipeline, or None when no receiver is configured."""
+        if not cfg.receivers:
+            return None
+        from alerter.notify import RenderContext, RuleInfo, chart_provider
+
+        rules = {
+            ctx.rule.alert: RuleInfo(ctx.rule.expr, float(ctx.rule.baseline.get("sensitivity", 3)))
+            for plan in self.engine.groups.values()
+            for ctx in plan.rules
+        }
+        context = RenderContext(
+            prometheus_url=cfg.prometheus.url,
+            rules=rules,
+            chart=chart_provider(lambda alert, now: self._chart_verdict(alert, now)),
+        )
+        notifiers = notify_wiring.notifiers_from_config(
+            cfg.receivers,
+            context=context,
+            slack_api_url=os.environ.get(SLACK_API_ENV, notify_wiring.SLACK_API),
+            external_url=cfg.server.external_url or "",
+        )
+        pipeline = notify_wiring.pipeline_from_config(cfg, self.store, notifiers)
+        self.metrics.watch(
+            "alerter_notification_groups", "Open notification groups.", lambda: len(pipeline.pending_groups())
+        )
+        return pipeline
+
+    def _chart_verdict(self, alert: Alert, now: float) -> Verdict | None:
+        try:
+            return self.engine.recent_verdict(alert, now, CHART_SPAN)
+        except AlerterError as exc:
+            log.warning("chart data unavailable", extra={"rule": alert.rule, "error": str(exc)})
+            return None
+
+    def _runner(self, cfg: AppConfig) -> tuple[Any, str]:
+        """The remediation runner, or None and why (shown on /api/v1/actions and logged)."""
+        if not cfg.policies:
+            return None, ""
+        from alerter.remediate import wiring as remediate_wiring
+
+        identity = os.environ.get("POD_NAME") or socket.gethostname()
+        try:
+            return remediate_wiring.build_runner(cfg, self.store, identity=identity), ""
+        except (AlerterError, ValueError, OSError) as exc:
+            reason = f"remediation disabled: cannot reach Kubernetes ({exc})"
+            log.error(reason)
+            return None, reason
+
+    def _sink(self, alerts: Sequence[Alert], now: float) -> None:
+        """Every tick's alerts: into the notification groups (sending happens in ``flush``)."""
+        if self.pipeline is not None:
+            self.pipeline.ingest(alerts, now)
+
+    def _flush(self, now: float) -> None:
+        if self.pipeline is None:
+            return
+        report = self.pipeline.flush(now)
+        for name in ("sent", "retrying", "failed", "muted"):
+            count = getattr(report, name)
+            if count:
+                self.metrics.notifications.labels(name).inc(count)
+
+    def _remediate(self, now: float) -> None:
+        """Hand every firing or resolved alert whose rule names policies to the runner."""
+        if self.runner is None:
+            return
+        wanted = []
+        for alert in self.engine.alerts():
+            ctx = self.engine.context(alert.group, alert.rule)
+            if (
+                ctx is not None
+                and ctx.rule.remediate
+                and alert.state in (AlertState.FIRING, AlertState.RESOLVED)
+            ):
+                wanted.append((alert, ctx.rule.remediate))
+        with self._remediation_lock:
+            events = self.runner.step(wanted, now)
+        self.post_events(events, now)
+
+    def post_events(self, events: Sequence[Event], now: float) -> None:
+        """Remediation decisions into the alert's thread (approval requests with buttons)."""
+        if self.pipeline is None:
+            return
+        from alerter.notify import Button, note_message
+
+        for event in events:
+            self.metrics.remediation.labels(event.decision).inc()
+            message = event.message
+            if message is None:
+                continue
+            buttons = []
+            if message.buttons and message.action_id is not None:
+                value = str(message.action_id)
+                buttons = [
+                    Button("approve", "Approve", value, "primary"),
+                    Button("reject", "Reject", value, "danger"),
+                ]
+            self.pipeline.note(message.alert, note_message(message.text, buttons), now)
 
     @classmethod
     def from_config(cls, config_path: str) -> App:
@@ -88,37 +212,19 @@ class App:
         self.metrics.fit_seconds.observe(stats.seconds)
         self.metrics.fitted_series.inc(stats.series)
 
-    def _routes(self) -> None:
-        s = self.server
-        s.metrics(self.metrics.registry)
-        s.route("GET", "/healthz", lambda _: Response.text("ok\n"))
-        s.route("GET", "/readyz", self._ready)
-        s.route(
-            "GET",
-            "/api/v1/alerts",
-            lambda r: Response.json(api.alerts_json(self.engine, r.query.get("state", []))),
-        )
-        s.route("GET", "/api/v1/rules", lambda _: Response.json(api.rules_json(self.engine)))
-        s.route("GET", "/api/v1/status", lambda _: Response.json(self.status()))
-        s.route("POST", "/-/reload", self._reload_endpoint)
-
     def status(self) -> dict[str, Any]:
-        return api.status_json(
+        out = api.status_json(
             self.engine,
             config_path=self.config_path,
             started_at=self.started_at,
             reload=self._reload,
             errors=self._errors,
         )
-
-    def _ready(self, _: Request) -> Response:
-        if self._stop.is_set():
-            return Response.text("shutting down\n", 503)
-        return Response.text("ready\n")
-
-    def _reload_endpoint(self, _: Request) -> Response:
-        ok = self.reload(time.time())
-        return Response.json(self.status(), 200 if ok else 400)
+        out["notifications"] = "enabled" if self.pipeline is not None else "no receivers configured"
+        out["remediation"] = self.remediation_error or (
+            "enabled" if self.runner is not None else "no policies configured"
+        )
+        return out
 
     # -- reloading -----------------------------------------------------------------------
 
@@ -152,7 +258,12 @@ class App:
                 )
             self._mtimes = self._current_mtimes()  # retry only when a file changes again
             return False
+        assert bundle.config is not None
         self.engine.reload(bundle, now)
+        self.pipeline = self._pipeline(bundle.config)
+        self.signing_secrets = notify_wiring.signing_secrets(bundle.config.receivers)
+        with self._remediation_lock:
+            self.runner, self.remediation_error = self._runner(bundle.config)
         self.scheduler.sync()
         self._mtimes = self._watched_mtimes(bundle)
         self._errors = []
@@ -181,6 +292,8 @@ class App:
 
     def start(self) -> None:
         self.scheduler.every(RELOAD_CHECK_SECONDS, "reload-check", self._check_reload)
+        self.scheduler.every(FLUSH_SECONDS, "notify-flush", self._flush)
+        self.scheduler.every(REMEDIATE_SECONDS, "remediate", self._remediate)
         self.scheduler.start()
         self.server.start()
         log.info(
@@ -188,6 +301,7 @@ class App:
         )
 
     def stop(self) -> None:
+        self.ready = False
         self._stop.set()
         self.scheduler.shutdown()
         self.server.stop()

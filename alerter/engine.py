@@ -18,9 +18,9 @@ from alerter import alerts
 from alerter.alerts import AlertRecord, Lifecycle, Observation, Signal
 from alerter.baselines import Baselines
 from alerter.config import Bundle, RuleGroup
-from alerter.evaluate import RuleContext, RuleResult, evaluate_rule
+from alerter.evaluate import RuleContext, RuleResult, alert_fingerprint, alert_labels, evaluate_rule
 from alerter.metrics import EngineMetrics
-from alerter.model import AlertState, Labels
+from alerter.model import Alert, AlertState, Labels, Verdict
 from alerter.source import Source
 from alerter.store import RuleHealth, Store
 
@@ -223,6 +223,25 @@ class Engine:
             self._meta = None if alerts.is_forgettable(meta) else meta
             self.metrics.source_up.set(0 if self._failing else 1)
             return meta
+
+    def context(self, group: str, rule: str) -> RuleContext | None:
+        with self._lock:
+            plan_ = self.groups.get(group)
+        return next((c for c in plan_.rules if c.rule.alert == rule), None) if plan_ else None
+
+    def recent_verdict(self, alert: Alert, now: float, span: float) -> Verdict | None:
+        """The alert's series over the last ``span`` seconds judged by its baseline (for charts)."""
+        ctx = self.context(alert.group, alert.rule)
+        if ctx is None:
+            return None
+        step = max(ctx.group.interval, span / 720)
+        for series in self.source.query_range(ctx.rule.expr, now - span, now, step):
+            labels = series.labels.without("__name__")
+            if alert_fingerprint(ctx, alert_labels(ctx, labels)) != alert.fingerprint:
+                continue
+            detector = self.baselines.detector(ctx.baseline, labels.fingerprint, now)
+            return detector.evaluate(series.timestamps, series.values) if detector is not None else None
+        return None
 
     # -- read-only views for the HTTP API ------------------------------------------------
 

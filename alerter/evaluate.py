@@ -112,7 +112,7 @@ def _tail(verdict: Verdict, since: float) -> Verdict:
     )
 
 
-def _alert_labels(ctx: RuleContext, series_labels: Labels) -> Labels:
+def alert_labels(ctx: RuleContext, series_labels: Labels) -> Labels:
     """Series labels plus group and rule labels plus ``alertname``, as Prometheus builds them."""
     return Labels({**series_labels, **ctx.group.labels, **ctx.rule.labels, "alertname": ctx.rule.alert})
 
@@ -176,7 +176,7 @@ def evaluate_rule(
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
     for series in fetched:
         series_labels = series.labels.without("__name__")
-        labels = _alert_labels(ctx, series_labels)
+        labels = alert_labels(ctx, series_labels)
         try:
             obs, verdict = observe(ctx, series, baselines, now)
         except (AlerterError, ValueError, FloatingPointError) as exc:
@@ -185,7 +185,7 @@ def evaluate_rule(
                 extra={"rule": ctx.rule.alert, "labels": repr(labels), "error": str(exc)},
             )
             obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
-        fingerprint = _fingerprint(ctx, labels)
+        fingerprint = alert_fingerprint(ctx, labels)
         by_fingerprint[fingerprint] = (labels, obs)
         series_of[fingerprint] = series_labels
         tiers[fingerprint] = obs.tier or obs.reason
@@ -226,5 +226,6 @@ def evaluate_rule(
     return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
 
 
-def _fingerprint(ctx: RuleContext, labels: Labels) -> str:
+def alert_fingerprint(ctx: RuleContext, labels: Labels) -> str:
+    """The fingerprint of the alert a rule raises for these (alert) labels; equals ``Alert.fingerprint``."""
     return labels.with_(__rule__=ctx.rule.alert, __group__=ctx.group.name).fingerprint

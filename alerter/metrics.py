@@ -112,6 +112,15 @@ class EngineMetrics:
             "alerter_source_up", "1 when the last query to the metrics source succeeded.", registry=r
         )
         self.source_up.set(1)
+        self.notifications = Counter(
+            "alerter_notifications",
+            "Notification outbox results (sent, retrying, failed, muted).",
+            ["result"],
+            registry=r,
+        )
+        self.remediation = Counter(
+            "alerter_remediation_decisions", "Remediation decisions, by kind.", ["decision"], registry=r
+        )
         self.bands = BandCollector()
         r.register(self.bands)
 

@@ -142,5 +142,7 @@ class Server:
         self._thread.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, which must be running
+            self._httpd.shutdown()
+            self._thread = None
         self._httpd.server_close()

@@ -352,7 +352,7 @@ def _alert_labels(alert: Alert) -> Labels:
 
 def encode_alert(alert: Alert) -> str:
     """JSON of an alert for the group tables (NaN survives as Python's JSON extension)."""
-    data = {f.name: getattr(alert, f.name) for f in fields(alert)}
+    data = {f.name: getattr(alert, f.name) for f in fields(Alert)}  # AlertRecord extras stay in the engine
     data["labels"] = dict(alert.labels)
     data["state"] = alert.state.value
     data["annotations"] = dict(alert.annotations)
