@@ -21,7 +21,7 @@ from alerter.notify.slack_sink import SlackSink
 from .conftest import incident
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "remediate"))
-import kubeapi_server  # noqa: E402
+import kubeapi_server
 
 TOKEN = "xoxb-incident-test-token"
 MODEL = "llama-3.1-8b"
