@@ -176,7 +176,7 @@ class Baselines:
             future.result(timeout=timeout)
 
     def note_firing(self, key: str, fingerprint: str, start: float, end: float) -> None:
-        """Remember that this series was firing over [start, end]; refits leave it out."""
+        """Remember that this series had an incident over [start, end]; later refits leave it out."""
         with self._lock:
             periods = self._rules.setdefault(key, _RuleBaselines()).firing.setdefault(fingerprint, [])
             if periods and periods[-1][0] == start:

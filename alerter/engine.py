@@ -193,11 +193,19 @@ class Engine:
         if result.health.last_error:
             reason = result.source_error.kind if result.source_error else "error"
             self.metrics.failures.labels(ctx.group.name, ctx.rule.alert, reason).inc()
+        # Ended incidents are kept out of later training. A period still firing is not: if it
+        # lasts, it is a level shift the detector must be able to adopt (``adopt_after``).
         for alert in result.alerts:
-            if alert.state is AlertState.FIRING and alert.active_at is not None:
+            if (
+                alert.state is AlertState.RESOLVED
+                and alert.active_at is not None
+                and alert.resolved_at is not None
+            ):
                 series = result.series.get(alert.fingerprint)
                 if series is not None:
-                    self.baselines.note_firing(ctx.baseline.key, series.fingerprint, alert.active_at, now)
+                    self.baselines.note_firing(
+                        ctx.baseline.key, series.fingerprint, alert.active_at, alert.resolved_at
+                    )
 
     def _step_meta(self, group: str, outage: str, now: float) -> AlertRecord | None:
         """Step ``AlerterSourceDown``: firing while any group's queries fail because the source is down."""
