@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from statsmodels.tsa.seasonal import STL
 
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, NotEnoughData, band_score
@@ -72,6 +71,10 @@ def stl_kwargs(period: int, seasonal: int) -> dict[str, Any]:
 
 def decompose(y: FloatArray, periods: Sequence[int], iterate: int = 2) -> tuple[FloatArray, FloatArray]:
     """Trend and per-season components (rows) of a complete, evenly spaced series."""
+    # Imported here: statsmodels takes seconds to import, and ``alerter check`` (which only
+    # validates specs) must not pay for it.
+    from statsmodels.tsa.seasonal import STL
+
     seasonal = np.zeros((len(periods), y.size))
     deseason = y.copy()
     trend = np.zeros_like(y)
