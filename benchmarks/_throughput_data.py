@@ -1,0 +1,80 @@
+"""Synthetic history for the throughput benchmark: N gauge series with a daily season, in Prometheus.
+
+Used by ``benchmarks/throughput.py``. Each series ``bench_latency{rule="rK", series="i"}`` is a
+level plus a daily sine (peak in the afternoon) plus Gaussian noise, sampled every ``step``
+seconds; series are spread evenly over the rules. The history is written as OpenMetrics text
+in pieces and turned into TSDB blocks with ``promtool tsdb create-blocks-from openmetrics``,
+then served by a real Prometheus (``tests/harness.start_prometheus``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROMTOOL = "/usr/bin/promtool"
+METRIC = "bench_latency"
+DAY = 86_400.0
+
+
+def rule_of(series: int, rules: int) -> str:
+    return f"r{series % rules}"
+
+
+def _lines(index: int, rules: int, cold: int, ts: np.ndarray[Any, Any], rng: np.random.Generator) -> str:
+    level = 0.2 + 0.05 * (index % 17)
+    phase = 2 * np.pi * (ts % DAY) / DAY
+    values = level * (1.0 + 0.4 * np.sin(phase - np.pi / 2)) + rng.normal(0.0, 0.02 * level, ts.size)
+    cohort = "cold" if index < cold else "warm"
+    head = f'{METRIC}{{cohort="{cohort}",rule="{rule_of(index, rules)}",series="{index}"}} '
+    return "".join(f"{head}{v:.5g} {t:.0f}\n" for v, t in zip(values.tolist(), ts.tolist(), strict=True))
+
+
+def _pieces(series: int, per_file: int) -> Iterator[range]:
+    for first in range(0, series, per_file):
+        yield range(first, min(series, first + per_file))
+
+
+def backfill(
+    data_dir: Path, work: Path, *, series: int, rules: int, cold: int, start: float, end: float, step: float
+) -> int:
+    """Write ``series`` series over [start, end] and build blocks in ``data_dir``; returns samples.
+
+    The first ``cold`` series carry ``cohort="cold"`` (the cold-start fit selects them), the
+    others ``cohort="warm"``.
+    """
+    ts = np.arange(np.ceil(start / step) * step, end + 1e-9, step)
+    rng = np.random.default_rng(7)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    running: list[subprocess.Popen[bytes]] = []
+    per_file = max(1, 2_000_000 // ts.size)
+    for n, piece in enumerate(_pieces(series, per_file)):
+        path = work / f"piece-{n}.om"
+        with path.open("w") as out:
+            out.write(f"# TYPE {METRIC} gauge\n")
+            for index in piece:
+                out.write(_lines(index, rules, cold, ts, rng))
+            out.write("# EOF\n")
+        while len(running) >= 2:
+            _reap(running.pop(0))
+        running.append(
+            subprocess.Popen(
+                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(path), str(data_dir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
+    for process in running:
+        _reap(process)
+    return series * ts.size
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    _, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"promtool failed: {err.decode(errors='replace')[-2000:]}")
