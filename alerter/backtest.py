@@ -188,10 +188,14 @@ def replay(
     step: float = 60.0,
     *,
     charts: bool = True,
+    prefetch: bool = True,
     workdir: Path | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> Result:
-    """Replay ``bundle``'s rules over [start, end] against ``source``; nothing outside is touched."""
+    """Replay ``bundle``'s rules over [start, end] against ``source``; nothing outside is touched.
+
+    ``prefetch`` False sends every query of every tick to ``source`` (the benchmark's baseline).
+    """
     if bundle.config is None:
         raise AlerterError("a backtest needs the engine config (receivers, route, policies)")
     if not end > start:
@@ -199,11 +203,11 @@ def replay(
     if not step > 0:
         raise AlerterError(f"--step must be positive, got {step}")
     began = time.perf_counter()
-    prefetch = PrefetchSource(source, until=end)
+    prefetched = PrefetchSource(source, until=end, enabled=prefetch)
     with tempfile.TemporaryDirectory(prefix="alerter-backtest-", dir=workdir) as tmp:
         store = Store(Path(tmp) / "state.db")
         try:
-            walk = _Replay(bundle, prefetch, store, start, charts)
+            walk = _Replay(bundle, prefetched, store, start, charts)
             ticks = 0
             t = start
             while t <= end + 1e-6:
@@ -228,8 +232,8 @@ def replay(
         walk.events,
         time.perf_counter() - began,
         ticks,
-        prefetch.fetches,
-        prefetch.served,
+        prefetched.fetches,
+        prefetched.served,
         errors,
     )
 

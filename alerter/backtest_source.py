@@ -37,11 +37,13 @@ class PrefetchSource:
     """Serve ``query_range`` from cached whole-range results of ``source`` up to ``until``.
 
     ``fetches`` counts queries actually sent to ``source`` and ``served`` those answered from
-    memory, for the backtest's timing table.
+    memory, for the backtest's timing table. ``enabled`` False passes every query through (so
+    the benchmark can measure what prefetching saves).
     """
 
     source: Source
     until: float
+    enabled: bool = True
     fetches: int = 0
     served: int = 0
     _cache: dict[tuple[str, float], _Fetched] = field(default_factory=dict, repr=False)
@@ -51,6 +53,9 @@ class PrefetchSource:
         return self.source.query(expr, at)
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        if not self.enabled:
+            self.fetches += 1
+            return self.source.query_range(expr, start, end, step)
         first = math.floor(start / step) * step if step > 0 and math.isfinite(step) else start
         cached = self._cache.get((expr, step))
         if cached is None or first < cached.start - _EPS or end > cached.end + _EPS:

@@ -169,10 +169,23 @@ def test_cli_against_shows_the_difference_and_writes_a_self_contained_report(
     start, end = _window(incident)
     out_json, out_html = tmp_path / "bt.json", tmp_path / "bt.html"
     code = backtest.main(
-        ["--config", str(setups["default"]), "--from", str(start), "--to", str(end), "--step", "5m",
-         "--against", str(setups["sensitive"].parent / "rules.yaml"),
-         "--json", str(out_json), "--report", str(out_html)]
-    )  # fmt: skip
+        [
+            "--config",
+            str(setups["default"]),
+            "--from",
+            str(start),
+            "--to",
+            str(end),
+            "--step",
+            "5m",
+            "--against",
+            str(setups["sensitive"].parent / "rules.yaml"),
+            "--json",
+            str(out_json),
+            "--report",
+            str(out_html),
+        ]
+    )
     assert code == 0
     doc = json.loads(out_json.read_text())
     assert set(doc) == {"a", "b", "diff"}
@@ -204,9 +217,13 @@ def test_replay_refuses_a_bad_range(setups: dict[str, Path], source: PrometheusS
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-11-01", 1793491200.0), ("2026-11-01T06:00Z", 1793512800.0), ("2026-11-01T07:00+01:00", 1793512800.0),
-     ("1793491200", 1793491200.0)],
-)  # fmt: skip
+    [
+        ("2026-11-01", 1793491200.0),
+        ("2026-11-01T06:00Z", 1793512800.0),
+        ("2026-11-01T07:00+01:00", 1793512800.0),
+        ("1793491200", 1793491200.0),
+    ],
+)
 def test_parse_time(text: str, expected: float) -> None:
     assert backtest.parse_time(text) == expected
 
