@@ -52,7 +52,9 @@ def band_score(values: FloatArray, expected: FloatArray, halfwidth: FloatArray, 
         r2 = (dev / halfwidth) ** 2
         score = r2 / (1.0 + r2)
     score = np.where(np.isinf(r2), 1.0, score)
-    return np.nan_to_num(score, nan=0.0).astype(np.float64)
+    # r²/(1+r²) is never infinite, so only NaN (no value or no band) needs replacing.
+    out: FloatArray = np.where(np.isnan(score), 0.0, score).astype(np.float64, copy=False)
+    return out
 
 
 def ratio_score(ratio: FloatArray, steepness: float = 10 * np.log(9.0)) -> FloatArray:
@@ -180,8 +182,16 @@ class Detector:
         timed = np.isfinite(ts)  # a sample without a usable time cannot be placed in the band
         order = np.argsort(ts[timed], kind="stable")
         ts, vs = ts[timed][order], vs[timed][order]
-        expected, lower, upper = self.band(ts)
-        scores, scale = self._score(ts, vs)
+        scale: FloatArray | None
+        if type(self).band is Detector.band and type(self)._score is Detector._score:
+            # The common case (STL, EWMA): one ``_expect`` for both the band and the scores.
+            expected, scale = self._expect(ts)
+            half = self._halfwidth(scale)
+            lower, upper = expected - half, expected + half
+            scores = band_score(vs, expected, half, self._check_fitted()["direction"])
+        else:
+            expected, lower, upper = self.band(ts)
+            scores, scale = self._score(ts, vs)
         scores = np.where(np.isfinite(vs), scores, 0.0)
         return Verdict(
             timestamps=ts,
