@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from alerter import alerts
+from alerter import alerts, detect
 from alerter.alerts import AlertRecord, Lifecycle, Observation
 from alerter.baselines import Baselines, BaselineSpec
 from alerter.config.rules import Rule, RuleGroup
@@ -50,11 +50,15 @@ class RuleContext:
     baseline: BaselineSpec
     digest: str
     lookback: float
+    _names: dict[Labels, tuple[Labels, Labels, str]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """Queried series labels -> (without ``__name__``, alert labels, alert fingerprint), for the
+    series of the last evaluation: the same series come back every tick, and building label
+    sets and their hashes is a good part of the per-series cost."""
 
     @classmethod
     def build(cls, group: RuleGroup, rule: Rule) -> RuleContext:
-        from alerter import detect
-
         spec = BaselineSpec.for_rule(group.name, rule.alert, rule.expr, rule.baseline)
         return cls(
             group=group,
@@ -118,13 +122,17 @@ def alert_labels(ctx: RuleContext, series_labels: Labels) -> Labels:
 
 
 def observe(
-    ctx: RuleContext, series: Series, baselines: Baselines, now: float
+    ctx: RuleContext, series: Series, baselines: Baselines, now: float, *, labels: Labels | None = None
 ) -> tuple[Observation, Verdict | None]:
-    """Judge one series: the observation for the state machine and the verdict behind it."""
-    labels = series.labels.without("__name__")
+    """Judge one series: the observation for the state machine and the verdict behind it.
+
+    ``labels`` are the series labels without ``__name__`` when the caller has them already.
+    """
+    labels = labels if labels is not None else series.labels.without("__name__")
     guard = ctx.rule.when
     window_start = now - ctx.rule.trigger.window
-    recent = series.values[series.timestamps > window_start]
+    in_window = series.timestamps > window_start
+    recent = series.values[in_window]
     if recent.size == 0 or np.isnan(recent).all():
         return Observation.nodata("no samples in the trigger window"), None
     detector = baselines.detector(ctx.baseline, labels.fingerprint, now)
@@ -136,7 +144,12 @@ def observe(
         fraction = float(held.mean())
         signal = alerts.Signal.ANOMALOUS if fraction >= ctx.rule.trigger.fraction else alerts.Signal.NORMAL
         return Observation(signal, value=float(values[-1]), fraction=fraction, tier="static"), None
-    verdict = _tail(detector.evaluate(series.timestamps, series.values), window_start)
+    if detector.lookback == 0.0 and type(detector)._reason is detect.Detector._reason:
+        # Such a detector judges each point on its own, so judging only the window's points
+        # gives the same verdict as judging everything and cutting it to the window.
+        verdict = detector.evaluate(series.timestamps[in_window], recent)
+    else:
+        verdict = _tail(detector.evaluate(series.timestamps, series.values), window_start)
     holds = guard.holds(verdict.value) if guard is not None else True
     return Observation.from_verdict(verdict, ctx.rule.trigger.fraction, guard=holds), verdict
 
@@ -174,23 +187,26 @@ def evaluate_rule(
         fetched = source.query_range(ctx.rule.expr, now - ctx.window, now, ctx.group.interval)
     except SourceError as exc:
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
+    names: dict[Labels, tuple[Labels, Labels, str]] = {}
     for series in fetched:
-        series_labels = series.labels.without("__name__")
-        labels = alert_labels(ctx, series_labels)
+        named = ctx._names.get(series.labels) or _names(ctx, series.labels)
+        names[series.labels] = named
+        series_labels, labels, fingerprint = named
         try:
-            obs, verdict = observe(ctx, series, baselines, now)
+            obs, verdict = observe(ctx, series, baselines, now, labels=series_labels)
         except (AlerterError, ValueError, FloatingPointError) as exc:
             log.warning(
                 "series evaluation failed",
                 extra={"rule": ctx.rule.alert, "labels": repr(labels), "error": str(exc)},
             )
             obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
-        fingerprint = alert_fingerprint(ctx, labels)
         by_fingerprint[fingerprint] = (labels, obs)
         series_of[fingerprint] = series_labels
         tiers[fingerprint] = obs.tier or obs.reason
         if verdict is not None:
             verdicts[fingerprint] = verdict
+    ctx._names.clear()
+    ctx._names.update(names)
     for fingerprint, prev in previous.items():
         if fingerprint not in by_fingerprint:
             by_fingerprint[fingerprint] = (
@@ -224,6 +240,12 @@ def evaluate_rule(
         digest=ctx.digest,
     )
     return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
+
+
+def _names(ctx: RuleContext, queried: Labels) -> tuple[Labels, Labels, str]:
+    series_labels = queried.without("__name__")
+    labels = alert_labels(ctx, series_labels)
+    return series_labels, labels, alert_fingerprint(ctx, labels)
 
 
 def alert_fingerprint(ctx: RuleContext, labels: Labels) -> str:
