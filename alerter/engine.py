@@ -10,9 +10,12 @@ Each piece of mutable state here has one owner: this object, behind one lock per
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from alerter import alerts
 from alerter.alerts import AlertRecord, Lifecycle, Observation, Signal
@@ -170,7 +173,7 @@ class Engine:
 
     def _record(self, ctx: RuleContext, result: RuleResult, now: float) -> None:
         bands = {
-            tuple(sorted(result.series[fp].items())): (v.expected_value, v.lower_value, v.upper_value)
+            tuple(sorted(result.series[fp].items())): _last_band(v)
             for fp, v in result.verdicts.items()
             if fp in result.series
         }
@@ -278,6 +281,15 @@ class Engine:
     def group_of(self, name: str) -> RuleGroup | None:
         plan_ = self.groups.get(name)
         return plan_.rules[0].group if plan_ and plan_.rules else None
+
+
+def _last_band(verdict: Verdict) -> tuple[float, float, float]:
+    """(expected, lower, upper) at the verdict's last point with a value, finding that point once."""
+    valid = np.flatnonzero(~np.isnan(verdict.values))
+    if not valid.size:
+        return math.nan, math.nan, math.nan
+    i = valid[-1]
+    return float(verdict.expected[i]), float(verdict.lower[i]), float(verdict.upper[i])
 
 
 def _with_summary(meta: AlertRecord, reason: str) -> AlertRecord:
