@@ -258,6 +258,22 @@ def parse_time(text: str) -> float:
     return parsed.timestamp()
 
 
+def _time_arg(text: str) -> float:
+    try:
+        return parse_time(text)
+    except AlerterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _step_arg(text: str) -> float:
+    from alerter.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -272,7 +288,6 @@ def _bundle(config: str, rules: Sequence[str] | None) -> Bundle:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    from alerter.durations import parse_duration
 
     parser.add_argument(
         "--config", "-c", required=True, help="alerter.yaml (Prometheus, receivers, route, policies)"
@@ -280,9 +295,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules", nargs="+", metavar="FILE", help="rule files replacing the config's rule_files"
     )
-    parser.add_argument("--from", dest="start", required=True, type=parse_time, help="start, e.g. 2026-11-01")
-    parser.add_argument("--to", dest="end", required=True, type=parse_time, help="end, e.g. 2026-11-27")
-    parser.add_argument("--step", default=60.0, type=parse_duration, help="clock step (default 1m)")
+    parser.add_argument("--from", dest="start", required=True, type=_time_arg, help="start, e.g. 2026-11-01")
+    parser.add_argument("--to", dest="end", required=True, type=_time_arg, help="end, e.g. 2026-11-27")
+    parser.add_argument("--step", default=60.0, type=_step_arg, help="clock step (default 1m)")
     parser.add_argument("--report", metavar="HTML", help="write a self-contained HTML report here")
     parser.add_argument("--json", dest="json_path", metavar="FILE", help="write the result as JSON here")
     parser.add_argument("--against", nargs="+", metavar="FILE", help="rule files to compare with (B side)")

@@ -231,3 +231,44 @@ def test_parse_time(text: str, expected: float) -> None:
 def test_parse_time_names_the_accepted_forms() -> None:
     with pytest.raises(AlerterError, match="2026-11-01T06:00Z or unix seconds"):
         backtest.parse_time("yesterday")
+
+
+def test_register_adds_the_subcommand_with_its_options() -> None:
+    import argparse
+
+    root = argparse.ArgumentParser(prog="alerter")
+    backtest.register(root.add_subparsers(dest="command"))
+    args = root.parse_args(
+        [
+            "backtest",
+            "--config",
+            "a.yaml",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+            "--step",
+            "5m",
+            "--against",
+            "b.yaml",
+            "c.yaml",
+        ]
+    )
+    assert args.func is backtest.command
+    assert (args.start, args.end, args.step) == (1793491200.0, 1793577600.0, 300.0)
+    assert args.against == ["b.yaml", "c.yaml"] and args.rules is None and args.report is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--from", "soon"], "cannot read time 'soon'"), (["--step", "5x"], "invalid duration '5x'")],
+)
+def test_bad_arguments_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {"--config": "a.yaml", "--from": "2026-11-01", "--to": "2026-11-02"}
+    base.update(dict(zip(argv[::2], argv[1::2], strict=True)))
+    with pytest.raises(SystemExit) as exit_:
+        backtest.main([x for pair in base.items() for x in pair])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
