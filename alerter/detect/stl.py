@@ -244,10 +244,12 @@ class StlDetector(Detector):
         self.level_, self.slope_ = float(scalars["level"]), float(scalars["slope"])
         self.end_, self.horizon_ = float(scalars["end"]), float(scalars["horizon"])
         self.scale_ = float(scalars["scale"])
-        self.profiles_ = [arrays[f"profile{i}"].astype(np.float64) for i in range(len(self.periods_))]
+        # Kept as stored (float32): a restored baseline holds half the bytes, and adding a
+        # float32 profile to the float64 level gives exactly what converting it first would.
+        self.profiles_ = [arrays[f"profile{i}"].astype(np.float32) for i in range(len(self.periods_))]
         if any(p.size != n for p, n in zip(self.profiles_, self.periods_, strict=True)):
             raise ValueError("seasonal profile length does not match its period")
-        self.phase_scale_ = arrays["phase_scale"].astype(np.float64)
+        self.phase_scale_ = arrays["phase_scale"].astype(np.float32)
 
 
 @register
