@@ -15,8 +15,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 test: venv debs lint typecheck check-rules unit
 
+# The whole loop on this machine (see docs/demo.md); DEMO_ARGS=--keep-running stays up until Ctrl-C.
+DEMO_ARGS ?=
 demo: venv debs
-	$(BIN)/alerter check --config deploy/alerter.yaml rules/ rules/unified/
+	$(BIN)/alerter check deploy/demo/rules.yaml
+	$(BIN)/python -m alerter.demo $(DEMO_ARGS)
 
 venv: $(STAMP)
 
