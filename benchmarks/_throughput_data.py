@@ -64,7 +64,15 @@ def backfill(
             _reap(running.pop(0))
         running.append(
             subprocess.Popen(
-                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(path), str(data_dir)],
+                [
+                    PROMTOOL,
+                    "tsdb",
+                    "create-blocks-from",
+                    "openmetrics",
+                    "--max-block-duration=168h",
+                    str(path),
+                    str(data_dir),
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
