@@ -69,6 +69,8 @@ class Result:
     fetches: int = 0
     served: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    """What the recording actuator would have changed (auto-mode policies), in order."""
 
 
 def seed_actuator(config: AppConfig) -> RecordingActuator:
@@ -217,6 +219,7 @@ def replay(
                     on_progress(t)
                 t = start + ticks * step
             walk.finish(end)
+            changes = _changes(walk.actuator)
             errors = {f"{g}/{r}": h.last_error for (g, r), h in walk.engine.health().items() if h.last_error}
         finally:
             store.close()
@@ -235,7 +238,18 @@ def replay(
         prefetched.fetches,
         prefetched.served,
         errors,
+        changes,
     )
+
+
+def _changes(actuator: RecordingActuator | None) -> list[dict[str, Any]]:
+    """Applied changes and reverts, as ``{at, target, from, to}``."""
+    if actuator is None:
+        return []
+    return [
+        {"at": at, "target": f"{c.via}/{c.namespace}/{c.name}", "from": c.previous, "to": c.desired}
+        for at, c in actuator.applied
+    ]
 
 
 # -- command line ------------------------------------------------------------------------

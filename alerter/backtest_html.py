@@ -114,7 +114,14 @@ def _remediation(part: Mapping[str, Any]) -> str:
         ]
         for e in part["remediation"]
     ]
-    return _table(["at", "rule", "policy", "decision", "target", "reason"], rows)
+    changes = [
+        [escape(_when(c["at"])), escape(c["target"]), escape(c["from"]), escape(c["to"])]
+        for c in part["remediation_changes"]
+    ]
+    return _table(["at", "rule", "policy", "decision", "target", "reason"], rows) + (
+        "<h3>changes auto-mode policies would have made</h3>"
+        + _table(["at", "target", "from", "to"], changes)
+    )
 
 
 def _diff(diff: Mapping[str, Any]) -> str:

@@ -74,6 +74,7 @@ def result_json(result: Result) -> dict[str, Any]:
         "alerts": [e.to_json() for e in result.episodes],
         "notifications": [d.to_json() for d in result.deliveries],
         "remediation": result.events,
+        "remediation_changes": result.changes,
         "rule_errors": result.errors,
         "run": {
             "seconds": round(result.seconds, 3),

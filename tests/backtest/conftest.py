@@ -49,9 +49,10 @@ route:
     - {{matchers: ['severity="ticket"'], receiver: tickets}}
 policies:
   - name: scale-vllm
-    mode: dry-run
+    mode: auto
     scale: {{deployment: inference/vllm-llama3, step: 2, max_replicas: 8}}
     cooldown: 30m
+    revert_on_resolve: true
 remediation:
   allow_namespaces: [inference]
 """

@@ -103,7 +103,10 @@ def test_notifications_follow_the_route_and_remediation_is_recorded(
     assert doc["totals"]["pages"] >= 1 and doc["totals"]["pages_per_week"] > 0
     dry = [e for e in doc["remediation"] if e["policy"] == "scale-vllm"]
     assert dry and all(e["target"] == "deployment/inference/vllm-llama3" for e in dry)
-    assert "would-act" in {e["decision"] for e in dry}, dry
+    assert "taken" in {e["decision"] for e in dry}, dry
+    # the recording actuator starts at one replica; the action scales by two, the resolution reverts
+    changes = [(c["from"], c["to"]) for c in doc["remediation_changes"]]
+    assert changes == [(1, 3), (3, 1)], doc["remediation_changes"]
 
 
 def test_json_document_shape(replays: dict[str, tuple[dict[str, Any], backtest.Result]]) -> None:
@@ -118,6 +121,7 @@ def test_json_document_shape(replays: dict[str, tuple[dict[str, Any], backtest.R
         "alerts",
         "notifications",
         "remediation",
+        "remediation_changes",
         "rule_errors",
         "run",
     }
