@@ -115,7 +115,7 @@ def _remediation(part: Mapping[str, Any]) -> str:
         for e in part["remediation"]
     ]
     changes = [
-        [escape(_when(c["at"])), escape(c["target"]), escape(c["from"]), escape(c["to"])]
+        [escape(_when(c["at"])), escape(c["target"]), escape(str(c["from"])), escape(str(c["to"]))]
         for c in part["remediation_changes"]
     ]
     return _table(["at", "rule", "policy", "decision", "target", "reason"], rows) + (

@@ -209,6 +209,7 @@ def test_cli_against_shows_the_difference_and_writes_a_self_contained_report(
     assert parser.images == len(doc["a"]["alerts"]) + len(doc["b"]["alerts"])
     words = " ".join(parser.text)
     assert "only in B" in words and "TTFTAnomaly" in words and incident["model"] in words
+    assert "deployment/scale/inference/vllm-llama3" in words, "the scale action is listed"
 
 
 def test_replay_refuses_a_bad_range(setups: dict[str, Path], source: PrometheusSource) -> None:
