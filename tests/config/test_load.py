@@ -121,3 +121,15 @@ def test_missing_and_directory_paths(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_check_without_arguments_explains_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["check"]) == 2
     assert "--config" in capsys.readouterr().err
+
+
+def test_a_group_name_used_in_two_files_is_an_error(tmp_path: Path) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text(
+            "groups:\n  - name: latency\n    rules:\n      - alert: A\n        expr: up\n"
+        )
+    with pytest.raises(ConfigErrors) as caught:
+        load(None, [tmp_path])
+    (error,) = caught.value.errors
+    assert str(error).startswith(f"{tmp_path / 'b.yaml'}:2:")
+    assert "also defined in" in str(error) and str(tmp_path / "a.yaml") in str(error)
