@@ -292,6 +292,20 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _progress(start: float, end: float) -> Callable[[float], None]:
+    """Print a line to stderr per replayed day, so a month-long backtest shows it is moving."""
+    done = {"day": -1}
+
+    def report(now: float) -> None:
+        day = int((now - start) // 86400)
+        if day != done["day"]:
+            done["day"] = day
+            share = 100.0 * (now - start) / (end - start) if end > start else 100.0
+            print(f"replaying {_iso(now)} ({share:.0f}%)", file=sys.stderr, flush=True)
+
+    return report
+
+
 def _bundle(config: str, rules: Sequence[str] | None) -> Bundle:
     """The config with its own rule files, or with ``rules`` in their place."""
     base = load(config)
@@ -331,9 +345,14 @@ def command(args: argparse.Namespace) -> int:
         return 1
     assert bundle.config is not None
     charts = bool(args.report) and not args.no_charts
+    progress = _progress(args.start, args.end)
     with build_source(bundle.config.prometheus) as source:
-        result = replay(bundle, source, args.start, args.end, args.step, charts=charts)
-        against = replay(other, source, args.start, args.end, args.step, charts=charts) if other else None
+        result = replay(bundle, source, args.start, args.end, args.step, charts=charts, on_progress=progress)
+        against = (
+            replay(other, source, args.start, args.end, args.step, charts=charts, on_progress=progress)
+            if other
+            else None
+        )
     doc = report.to_json(result, against)
     print(report.text(doc))
     if args.json_path:
