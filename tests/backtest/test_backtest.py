@@ -167,7 +167,7 @@ class _Page(HTMLParser):
 
 
 def test_cli_against_shows_the_difference_and_writes_a_self_contained_report(
-    setups: dict[str, Path], sim_history: SimHistory, tmp_path: Path
+    setups: dict[str, Path], sim_history: SimHistory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     incident = incidents(sim_history.truth_path, "latency_regression")[0]
     start, end = _window(incident)
@@ -193,6 +193,9 @@ def test_cli_against_shows_the_difference_and_writes_a_self_contained_report(
     assert code == 0
     doc = json.loads(out_json.read_text())
     assert set(doc) == {"a", "b", "diff"}
+    out, err = capsys.readouterr()
+    assert "rule set A:" in out and "rule set B:" in out and "only in B:" in out
+    assert "replaying" in err
     diff = doc["diff"]
     assert diff["only_b"], "a more sensitive rule set finds alerts the default one does not"
     assert len(doc["b"]["alerts"]) > len(doc["a"]["alerts"])
