@@ -12,7 +12,9 @@ increments and runs, at each step, exactly what a live engine runs:
 - the notification pipeline (routing, grouping, silences of maintenance windows, dedup) flushes
   into :class:`~alerter.backtest_record.RecordingNotifier` receivers.
 
-Queries go through :class:`~alerter.backtest_source.PrefetchSource`, so each expression is
+A ``--step`` coarser than a group's ``interval`` ticks that group once per step: faster, with
+firing and resolution times rounded to the step (each tick still judges its whole trigger
+window). Queries go through :class:`~alerter.backtest_source.PrefetchSource`, so each expression is
 fetched from Prometheus once per step size rather than once per tick. ``--against`` replays a
 second rule set over the same range and reports alerts found by only one of them.
 """
