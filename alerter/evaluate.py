@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -215,7 +216,12 @@ def evaluate_rule(
             )
     out: list[AlertRecord] = []
     forget: list[str] = []
+    finite_now = math.isfinite(now)  # else alerts.step refuses it, as it must
     for fingerprint, (labels, obs) in by_fingerprint.items():
+        if obs.signal is alerts.Signal.NORMAL and fingerprint not in previous and finite_now:
+            # A normal series with no alert behind it steps to a fresh inactive alert with no
+            # history, which is forgotten at once: skip building it (most series, most ticks).
+            continue
         record = alerts.step(
             previous.get(fingerprint),
             obs,
