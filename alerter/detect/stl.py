@@ -18,6 +18,7 @@ expected value at time t is ``level + slope·min(t - end, horizon) + Σ profile[
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -47,6 +48,12 @@ MIN_COVERAGE = 0.5
 def _odd(x: float) -> int:
     n = math.ceil(x)
     return n if n % 2 else n + 1
+
+
+@functools.lru_cache(maxsize=256)
+def _tier_name(name: str, seasons: tuple[float, ...]) -> str:
+    """``stl(1d)``: asked at every evaluation of every series, and the same few names each time."""
+    return f"{name}({','.join(format_duration(s) for s in seasons)})"
 
 
 def stl_kwargs(period: int, seasonal: int) -> dict[str, Any]:
@@ -181,7 +188,7 @@ class StlDetector(Detector):
             self.phase_scale_ = np.maximum(self.phase_scale_, noise)
 
     def tier_for(self, seasons: Sequence[float]) -> str:
-        return f"{self.name}({','.join(format_duration(s) for s in seasons)})"
+        return _tier_name(self.name, tuple(seasons))
 
     @property
     def tier(self) -> str:
