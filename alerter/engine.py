@@ -9,6 +9,7 @@ Each piece of mutable state here has one owner: this object, behind one lock per
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -173,7 +174,7 @@ class Engine:
 
     def _record(self, ctx: RuleContext, result: RuleResult, now: float) -> None:
         bands = {
-            tuple(sorted(result.series[fp].items())): _last_band(v)
+            _band_key(result.series[fp]): _last_band(v)
             for fp, v in result.verdicts.items()
             if fp in result.series
         }
@@ -281,6 +282,12 @@ class Engine:
     def group_of(self, name: str) -> RuleGroup | None:
         plan_ = self.groups.get(name)
         return plan_.rules[0].group if plan_ and plan_.rules else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _band_key(labels: Labels) -> tuple[tuple[str, str], ...]:
+    """The label pairs keying a series' band gauge; the same series come back every tick."""
+    return tuple(sorted(labels.items()))
 
 
 def _last_band(verdict: Verdict) -> tuple[float, float, float]:
