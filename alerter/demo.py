@@ -41,6 +41,7 @@ RULES = Path(__file__).resolve().parents[1] / "deploy" / "demo" / "rules.yaml"
 DEPLOYMENT = ("inference", "vllm-llama3")
 SINK_TOKEN_ENV = "ALERTER_DEMO_SLACK_TOKEN"
 SINK_TOKEN = "xoxb-demo-sink-token"
+RESOLVED_GRACE = 30.0
 
 CONFIG = """# Written by `python -m alerter.demo`; every address is a local demo process.
 prometheus: {{url: "{prometheus}"}}
@@ -51,7 +52,7 @@ logging: {{level: warning}}
 receivers:
   - name: oncall
     slack: {{channel: "{channel}", token_env: {token_env}}}
-route: {{receiver: oncall, group_by: [alertname, model_name], group_wait: 0s, group_interval: 1m, repeat_interval: 4h}}
+route: {{receiver: oncall, group_by: [alertname, model_name], group_wait: 0s, group_interval: 15s, repeat_interval: 4h}}
 policies:
   - name: scale-vllm
     mode: dry-run
@@ -137,7 +138,11 @@ class Watcher:
             self.states[key] = state
             model = alert["labels"].get("model_name", "?")
             self.names[key] = f"{alert['rule']} {{model_name={model}}}"
-            detail = alert["annotations"].get("summary", "") if state != "resolved" else ""
+            detail = {
+                "resolved": "",
+                "inactive": "",
+                "nodata": f"({alert.get('reason') or 'no data yet'})",
+            }.get(state, alert["annotations"].get("summary", ""))
             self.say(f"alert {alert['rule']} {{model_name={model}}}: {before} -> {state}  {detail}".rstrip())
             self.fired = self.fired or state == "firing"
             self.resolved = self.resolved or (self.fired and state == "resolved")
@@ -150,8 +155,9 @@ class Watcher:
             if event["id"] in self.seen_events:
                 continue
             self.seen_events.add(event["id"])
-            reason = f" ({event['reason']})" if event.get("reason") else ""
-            self.say(f"remediation [{event['policy']}] {event['decision']} on {event['target']}{reason}")
+            self.say(
+                f"remediation [{event['policy']}] {event['decision']}: {event.get('reason') or event['target']}"
+            )
 
 
 @dataclass
@@ -162,6 +168,8 @@ class Stack:
     sim: SimServer | None = None
     cluster: DemoCluster | None = None
     sink: Any = None
+    slack: list[str] = field(default_factory=list)
+    """What the local sink received, summarized (empty with real Slack)."""
 
     def close(self) -> None:
         self.children.stop_all()
@@ -219,9 +227,12 @@ def _slack(stack: Stack, options: Options, say: Callable[[str], None]) -> tuple[
     from alerter.notify.slack_sink import SlackSink
 
     out = options.workdir / "slack"
-    stack.sink = SlackSink(
-        token=SINK_TOKEN, out_dir=out, echo=lambda line: say(f"slack | {summarize(line)}")
-    ).start()
+
+    def echo(line: str) -> None:
+        stack.slack.append(summarize(line))
+        say(f"slack | {stack.slack[-1]}")
+
+    stack.sink = SlackSink(token=SINK_TOKEN, out_dir=out, echo=echo).start()
     say(
         f"Slack: local sink on {stack.sink.url} (charts saved under {out}/); set SLACK_BOT_TOKEN and "
         "SLACK_CHANNEL for real Slack"
@@ -272,31 +283,47 @@ def start(stack: Stack, options: Options, say: Callable[[str], None]) -> tuple[s
     return api, stack.sim.url
 
 
-def watch(api: str, sim: str, options: Options, say: Callable[[str], None]) -> bool:
-    """Inject the incident on its timer and narrate until resolution; False on timeout."""
+def _inject(sim: str, options: Options, say: Callable[[str], None]) -> None:
+    query = {
+        "kind": options.kind,
+        "model": options.model,
+        "duration": f"{options.duration:g}",
+        "magnitude": f"{options.magnitude:g}",
+    }
+    answer = requests.post(f"{sim}/inject", params=query, timeout=5)
+    answer.raise_for_status()
+    fault = answer.json()
+    affected = ", ".join(s["metric"] for s in fault.get("series", []))
+    say(
+        f"injected {options.kind} x{options.magnitude:g} into {options.model} for "
+        f"{format_duration(options.duration)} (simulator answered {answer.status_code}; affects {affected})"
+    )
+
+
+def watch(api: str, sim: str, options: Options, stack: Stack, say: Callable[[str], None]) -> bool:
+    """Inject the incident on its timer and narrate until resolution; False on timeout.
+
+    After the resolution it waits (at most ``RESOLVED_GRACE``) for the resolved message to reach
+    the sink, since notifications go out on the flush after the engine's tick.
+    """
     watcher = Watcher(say)
     began = time.monotonic()
     injected = False
+    resolved_at: tuple[float, int] | None = None
     while options.keep_running or time.monotonic() - began < options.timeout:
         if not injected and time.monotonic() - began >= options.inject_after:
-            query = {
-                "kind": options.kind,
-                "model": options.model,
-                "duration": f"{options.duration:g}",
-                "magnitude": f"{options.magnitude:g}",
-            }
-            answer = requests.post(f"{sim}/inject", params=query, timeout=5)
-            answer.raise_for_status()
-            say(
-                f"injected {options.kind} x{options.magnitude:g} into {options.model} for "
-                f"{format_duration(options.duration)}: {json.dumps(answer.json())}"
-            )
+            _inject(sim, options, say)
             injected = True
         watcher.alerts(requests.get(f"{api}/api/v1/alerts", timeout=5).json())
         watcher.actions(requests.get(f"{api}/api/v1/actions", timeout=5).json())
-        if watcher.resolved and not options.keep_running:
-            say("resolved: the whole loop ran; stopping (use --keep-running to stay)")
-            return True
+        if watcher.resolved and resolved_at is None:
+            resolved_at = (time.monotonic(), len(stack.slack))
+        if resolved_at is not None and not options.keep_running:
+            since, seen = resolved_at
+            told = stack.sink is not None and any("resolved" in m.lower() for m in stack.slack[seen:])
+            if told or time.monotonic() - since > RESOLVED_GRACE:
+                say("resolved: the whole loop ran; stopping (use --keep-running to stay)")
+                return True
         time.sleep(1.0)
     say(
         f"gave up after {format_duration(options.timeout)} without a resolution; see {options.workdir}/alerter.log"
@@ -313,7 +340,7 @@ def run(options: Options) -> int:
         options.workdir.mkdir(parents=True, exist_ok=True)
         api, sim = start(stack, options, say)
         say(f"injecting the incident in {format_duration(options.inject_after)}")
-        return 0 if watch(api, sim, options, say) else 1
+        return 0 if watch(api, sim, options, stack, say) else 1
     except KeyboardInterrupt:
         say("interrupted")
         return 130
