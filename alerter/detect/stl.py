@@ -56,6 +56,16 @@ def _tier_name(name: str, seasons: tuple[float, ...]) -> str:
     return f"{name}({','.join(format_duration(s) for s in seasons)})"
 
 
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _shared(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One tuple per distinct value (every series of a rule has the same seasons and periods)."""
+    if len(_SHARED) >= 1024:
+        _SHARED.clear()
+    return _SHARED.setdefault(values, values)
+
+
 def stl_kwargs(period: int, seasonal: int) -> dict[str, Any]:
     """Robust STL settings with LOESS jumps of a tenth of each window."""
     trend = _odd(1.5 * period / (1 - 1.5 / seasonal))
@@ -135,6 +145,8 @@ class StlDetector(Detector):
 
     name = "stl"
     default_seasonality: tuple[float, ...] = (86400.0,)
+    periods_: Sequence[int]
+    seasons_: Sequence[float]
 
     def _periods(self, params: Mapping[str, Any]) -> list[float]:
         return list(params["seasonality"] or self.default_seasonality)
@@ -246,8 +258,8 @@ class StlDetector(Detector):
 
     def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
         self.step_ = float(scalars["step"])
-        self.periods_ = [int(p) for p in scalars["periods"]]
-        self.seasons_ = [float(s) for s in scalars["seasons"]]
+        self.periods_ = _shared(tuple(int(p) for p in scalars["periods"]))
+        self.seasons_ = _shared(tuple(float(s) for s in scalars["seasons"]))
         self.level_, self.slope_ = float(scalars["level"]), float(scalars["slope"])
         self.end_, self.horizon_ = float(scalars["end"]), float(scalars["horizon"])
         self.scale_ = float(scalars["scale"])
