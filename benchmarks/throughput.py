@@ -129,6 +129,7 @@ def prime(source: PrometheusSource, store: Store, specs: list[BaselineSpec], now
 def resident_bytes(store: Store, spec: BaselineSpec) -> tuple[float, float]:
     """(serialised bytes, traced resident bytes) per restored baseline of one rule."""
     blobs = [blob for _, blob in store.load_baselines(spec.key).values()]
+    detect.from_bytes(blobs[0])  # module-level caches are not per baseline
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     kept = [detect.from_bytes(b) for b in blobs]
