@@ -5,8 +5,9 @@ Backfills a fresh Prometheus with N synthetic gauge series (daily season plus no
 STL baselines at 5-minute resolution) and prints one table:
 
 - steady state: the engine's CPU seconds and wall seconds per tick over K ticks with cached
-  baselines, next to the bare cost of fetching and parsing the same recent windows with
-  ``PrometheusSource.query_range`` (the physical limit here), and their ratio;
+  baselines (and the garbage collector's part of it), next to the bare cost of fetching and
+  parsing the same recent windows with ``PrometheusSource.query_range`` (the physical limit
+  here), and their ratio; ``--gc-freeze`` freezes the restored baselines out of collection;
 - CPU share of two cores when a tick runs every 60 s; peak RSS of this process;
 - bytes per cached baseline: serialised size, and resident size (tracemalloc) of restored
   detectors;
