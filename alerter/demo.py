@@ -309,7 +309,7 @@ def watch(api: str, sim: str, options: Options, stack: Stack, say: Callable[[str
     watcher = Watcher(say)
     began = time.monotonic()
     injected = False
-    resolved_at: tuple[float, int] | None = None
+    resolved_at: float | None = None
     while options.keep_running or time.monotonic() - began < options.timeout:
         if not injected and time.monotonic() - began >= options.inject_after:
             _inject(sim, options, say)
@@ -317,11 +317,10 @@ def watch(api: str, sim: str, options: Options, stack: Stack, say: Callable[[str
         watcher.alerts(requests.get(f"{api}/api/v1/alerts", timeout=5).json())
         watcher.actions(requests.get(f"{api}/api/v1/actions", timeout=5).json())
         if watcher.resolved and resolved_at is None:
-            resolved_at = (time.monotonic(), len(stack.slack))
+            resolved_at = time.monotonic()
         if resolved_at is not None and not options.keep_running:
-            since, seen = resolved_at
-            told = stack.sink is not None and any("resolved" in m.lower() for m in stack.slack[seen:])
-            if told or time.monotonic() - since > RESOLVED_GRACE:
+            told = stack.sink is not None and any("[RESOLVED]" in m for m in stack.slack)
+            if told or time.monotonic() - resolved_at > RESOLVED_GRACE:
                 say("resolved: the whole loop ran; stopping (use --keep-running to stay)")
                 return True
         time.sleep(1.0)
