@@ -330,11 +330,16 @@ def watch(api: str, sim: str, options: Options, stack: Stack, say: Callable[[str
     return False
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run(options: Options) -> int:
     """The demo from start to clean stop; the exit code."""
     say = _clock(time.monotonic())
     stack = Stack()
-    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # SIGTERM, and SIGINT even when the demo was started in the background (which ignores it).
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         options.workdir.mkdir(parents=True, exist_ok=True)
         api, sim = start(stack, options, say)
@@ -348,7 +353,8 @@ def run(options: Options) -> int:
         return 1
     finally:
         stack.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         say("stopped everything the demo started")
 
 

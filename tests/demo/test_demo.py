@@ -99,21 +99,22 @@ def test_summarize_shows_the_texts_of_a_slack_message() -> None:
 def test_the_whole_demo_runs_to_resolution_and_stops_everything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A compressed timeline: 1.5 days of 15s history, a 45s incident, 15s for/keep_firing_for."""
+    """A compressed timeline: 1.5 days of 15s history, a 1m incident, 15s for/keep_firing_for."""
     rules = tmp_path / "rules.yaml"
     rules.write_text(FAST_RULES)
     options = Options(
         workdir=tmp_path / "demo",
         days=1.5,
         step=15.0,
-        inject_after=10.0,
-        duration=45.0,
-        magnitude=6.0,
-        timeout=240.0,
+        inject_after=15.0,
+        duration=60.0,
+        magnitude=8.0,
+        timeout=300.0,
         rules=rules,
     )
-    assert run(options) == 0
+    code = run(options)
     out = capsys.readouterr().out
+    assert code == 0, f"the demo failed:\n{out}"
     for expected in (
         "-> pending",
         "-> firing",
@@ -121,6 +122,7 @@ def test_the_whole_demo_runs_to_resolution_and_stops_everything(
         "slack | [C0001] message: ",
         "remediation [scale-vllm] would-act: would scale deployment inference/vllm-llama3 2 -> 4",
         "slack | [C0001] thread reply: ",
+        "[RESOLVED] TTFTAnomaly",
         "resolved: the whole loop ran",
         "stopped everything the demo started",
     ):
