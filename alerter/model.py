@@ -8,6 +8,7 @@ without copying.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -157,9 +158,15 @@ class Verdict:
         count = int(valid.sum())
         return float(self.anomalous[valid].sum()) / count if count else 0.0
 
-    def _last(self, array: FloatArray) -> float:
+    @functools.cached_property
+    def _last_index(self) -> int | None:
+        """Index of the most recent point with a value (found once: every ``*_value`` reads it)."""
         valid = np.flatnonzero(~np.isnan(self.values))
-        return float(array[valid[-1]]) if valid.size else float("nan")
+        return int(valid[-1]) if valid.size else None
+
+    def _last(self, array: FloatArray) -> float:
+        index = self._last_index
+        return float(array[index]) if index is not None else float("nan")
 
     @property
     def value(self) -> float:
