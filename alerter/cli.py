@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alerter import __version__, admin, ruletest
+from alerter import __version__, admin, backtest, ruletest
 from alerter.config import load
 from alerter.errors import AlerterError, ConfigErrors
 from alerter.sim import cli as sim_cli
@@ -81,6 +81,7 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     ruletest.register(sub)
+    backtest.register(sub)
     admin.register(sub)
     sim_cli.register(sub)
     return root
