@@ -380,11 +380,17 @@ class Runner:
 
     def _note(self, alert: Alert, policy: str, target: str, now: float, decision: str, gate: str,
               reason: str) -> list[Event]:  # fmt: skip
-        """A decision without an action row, recorded only when it differs from the last one."""
-        if self.audit.last_event(alert.fingerprint, policy) == (decision, gate):
+        """A decision without an action row, recorded only when it differs from the last one.
+
+        Pacing right after this alert's own action or proposal (cooldown, rate limit, one in
+        flight) is expected: it is audited and logged but not posted to the alert's thread.
+        """
+        last = self.audit.last_event(alert.fingerprint, policy)
+        if last == (decision, gate):
             return []
         label = "Remediation skipped" if decision == "skipped" else "Remediation failed"
-        message = Message(alert.fingerprint, alert.rule, f"{label} ({policy}): {reason}.")
+        pacing = gate in PACING_GATES and last is not None and last[0] not in ("skipped", "failed")
+        message = None if pacing else Message(alert.fingerprint, alert.rule, f"{label} ({policy}): {reason}.")
         return [self._emit(Event(now, decision, policy, target, alert.fingerprint, alert.rule, reason, gate,
                                  None, message))]  # fmt: skip
 
@@ -395,6 +401,10 @@ class Runner:
         log.log(level, "remediation %s: %s", event.decision, event.reason,
                 extra={"remediation": {k: v for k, v in vars(event).items() if k != "message"}})  # fmt: skip
         return event
+
+
+PACING_GATES = frozenset({"one_in_flight", "cooldown", "rate_limit"})
+"""Gates that only space out actions; see ``Runner._note``."""
 
 
 def _key(record: ActionRecord) -> str:

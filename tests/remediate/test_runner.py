@@ -218,8 +218,13 @@ def test_dry_run_records_and_changes_nothing(vllm: Cluster, api_client: Any, tmp
     (would,) = runner.step([(alert(), ["scale-vllm"])], T0)
     assert would.decision == "would-act" and would.message is not None
     assert "Dry run (scale-vllm): would scale deployment inference/vllm 2 -> 4" in would.message.text
-    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0 + 60)) == ["skipped"]
+    (paced,) = runner.step([(alert(), ["scale-vllm"])], T0 + 60)
+    assert paced.decision == "skipped" and paced.gate == "cooldown"
+    assert paced.message is None, "pacing after its own proposal is audited, not posted to the thread"
     assert not vllm.calls_of("patch", "deployments/scale") and replicas(vllm) == 2
+    another = replace(alert(), labels=Labels(model_name="llama3-70b"))
+    (other,) = runner.step([(another, ["scale-vllm"])], T0 + 61)
+    assert other.gate == "cooldown" and other.message is not None, "another alert is told why nothing happens"
 
 
 def test_approve_mode_waits_for_a_human(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
