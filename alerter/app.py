@@ -24,7 +24,7 @@ from alerter.config.engine import PrometheusConfig
 from alerter.engine import Engine
 from alerter.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.metrics import EngineMetrics
-from alerter.model import Alert, AlertState, Verdict
+from alerter.model import Alert, Verdict
 from alerter.notify import mute
 from alerter.notify import wiring as notify_wiring
 from alerter.remediate.contracts import Event
@@ -171,15 +171,7 @@ class App:
         """Hand every firing or resolved alert whose rule names policies to the runner."""
         if self.runner is None:
             return
-        wanted = []
-        for alert in self.engine.alerts():
-            ctx = self.engine.context(alert.group, alert.rule)
-            if (
-                ctx is not None
-                and ctx.rule.remediate
-                and alert.state in (AlertState.FIRING, AlertState.RESOLVED)
-            ):
-                wanted.append((alert, ctx.rule.remediate))
+        wanted = self.engine.remediation_candidates()
         with self._remediation_lock:
             events = self.runner.step(wanted, now)
         self.post_events(events, now)

@@ -40,7 +40,7 @@ from alerter.baselines import Baselines
 from alerter.config import AppConfig, Bundle, load
 from alerter.engine import Engine
 from alerter.errors import AlerterError, ConfigErrors
-from alerter.model import Alert, AlertState
+from alerter.model import Alert
 from alerter.notify import mute
 from alerter.notify import wiring as notify_wiring
 from alerter.remediate.audit import AuditLog
@@ -156,16 +156,7 @@ class _Replay:
 
     def _remediate(self, now: float) -> None:
         assert self.runner is not None
-        wanted = []
-        for alert in self.engine.alerts():
-            ctx = self.engine.context(alert.group, alert.rule)
-            if (
-                ctx is not None
-                and ctx.rule.remediate
-                and alert.state in (AlertState.FIRING, AlertState.RESOLVED)
-            ):
-                wanted.append((alert, ctx.rule.remediate))
-        events: list[Event] = self.runner.step(wanted, now)
+        events: list[Event] = self.runner.step(self.engine.remediation_candidates(), now)
         self.events += [event_json(e) for e in events]
         if self.pipeline is None:
             return

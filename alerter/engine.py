@@ -241,6 +241,19 @@ class Engine:
             plan_ = self.groups.get(group)
         return next((c for c in plan_.rules if c.rule.alert == rule), None) if plan_ else None
 
+    def remediation_candidates(self) -> list[tuple[AlertRecord, list[str]]]:
+        """Firing and resolved alerts whose rule names remediation policies, with those names."""
+        out = []
+        for alert in self.alerts():
+            ctx = self.context(alert.group, alert.rule)
+            if (
+                ctx is not None
+                and ctx.rule.remediate
+                and alert.state in (AlertState.FIRING, AlertState.RESOLVED)
+            ):
+                out.append((alert, list(ctx.rule.remediate)))
+        return out
+
     def recent_verdict(self, alert: Alert, now: float, span: float) -> Verdict | None:
         """The alert's series over the last ``span`` seconds judged by its baseline (for charts)."""
         ctx = self.context(alert.group, alert.rule)
