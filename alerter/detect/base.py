@@ -328,3 +328,16 @@ def decode(data: bytes) -> tuple[dict[str, Any], ArrayState]:
     if offset != len(data):
         raise DetectorError("corrupt detector: trailing bytes")
     return header, arrays
+
+
+def score_in_one_pass(detector: Detector, timestamps: Any, values: Any) -> FloatArray:
+    """``score_stream`` for detectors whose score at a point only looks back (trailing windows):
+    an unfitted copy scores every valid point at once, in time order, returned in input order."""
+    model = detector.clone().fit(np.empty(0), np.empty(0))
+    ts = hygiene.as_seconds(timestamps)
+    vs = hygiene.as_values(values, ts.shape[0])
+    scores = np.zeros(ts.shape[0])
+    valid = np.flatnonzero(np.isfinite(ts) & np.isfinite(vs))
+    idx = valid[np.argsort(ts[valid], kind="stable")]
+    scores[idx] = model._score(ts[idx], vs[idx])[0]
+    return scores

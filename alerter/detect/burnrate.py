@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from alerter.detect import hygiene
-from alerter.detect.base import ArrayState, Detector, ratio_score
+from alerter.detect.base import ArrayState, Detector, ratio_score, score_in_one_pass
 from alerter.detect.registry import register
 from alerter.durations import format_duration
 from alerter.model import FloatArray
@@ -92,11 +92,4 @@ class BurnRateDetector(Detector):
 
     def score_stream(self, timestamps: Any, values: Any) -> FloatArray:
         """Trailing windows are causal by construction: one vectorised pass."""
-        model = self.clone().fit(np.empty(0), np.empty(0))
-        ts = hygiene.as_seconds(timestamps)
-        vs = hygiene.as_values(values, ts.shape[0])
-        scores = np.zeros(ts.shape[0])
-        valid = np.flatnonzero(np.isfinite(ts) & np.isfinite(vs))
-        idx = valid[np.argsort(ts[valid], kind="stable")]
-        scores[idx] = model._score(ts[idx], vs[idx])[0]
-        return scores
+        return score_in_one_pass(self, timestamps, values)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from alerter.detect import hygiene
-from alerter.detect.base import ArrayState, Detector, ratio_score
+from alerter.detect.base import ArrayState, Detector, ratio_score, score_in_one_pass
 from alerter.detect.registry import register
 from alerter.detect.spec import PERIOD_NAMES
 from alerter.model import FloatArray
@@ -128,14 +128,7 @@ class ForecastDetector(Detector):
 
     def score_stream(self, timestamps: Any, values: Any) -> FloatArray:
         """Causal by construction (trailing windows, spend since period start): one pass."""
-        model = self.clone().fit(np.empty(0), np.empty(0))
-        ts = hygiene.as_seconds(timestamps)
-        vs = hygiene.as_values(values, ts.shape[0])
-        scores = np.zeros(ts.shape[0])
-        valid = np.flatnonzero(np.isfinite(ts) & np.isfinite(vs))
-        idx = valid[np.argsort(ts[valid], kind="stable")]
-        scores[idx] = model._score(ts[idx], vs[idx])[0]
-        return scores
+        return score_in_one_pass(self, timestamps, values)
 
     def _state(self) -> tuple[dict[str, Any], ArrayState]:
         return {"rate": self.rate_}, {}
