@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from alerter.detect import hygiene
+from alerter.detect import hygiene, spec
 from alerter.detect.base import ArrayState, Detector, NotEnoughData
 from alerter.detect.ewma import WARMUP_POINTS
 from alerter.detect.registry import REGISTRY, from_bytes, register
@@ -106,40 +106,12 @@ def choose(ts: FloatArray, vs: FloatArray, params: Mapping[str, Any]) -> tuple[s
     raise NotEnoughData(f"auto needs {WARMUP_POINTS} samples or a static threshold, got {ts.size} samples")
 
 
+# What each rung receives of the rule's spec: its own keys (spec.py), minus the season, which the
+# ladder chooses per rung.
 _PASS_ON = {
-    "stl": (
-        "history",
-        "resolution",
-        "refit",
-        "sensitivity",
-        "direction",
-        "min_deviation",
-        "adopt_after",
-        "per_phase_scale",
-    ),
-    "ewma": (
-        "history",
-        "resolution",
-        "refit",
-        "sensitivity",
-        "direction",
-        "min_deviation",
-        "adopt_after",
-        "halflife",
-    ),
-    "static": (
-        "history",
-        "resolution",
-        "refit",
-        "sensitivity",
-        "direction",
-        "min_deviation",
-        "adopt_after",
-        "above",
-        "below",
-    ),
+    rung: tuple(k for k in spec.COMMON + spec.EXTRA[rung] if k not in ("detector", "seasonality"))
+    for rung in ("stl", "mstl", "ewma", "static")
 }
-_PASS_ON["mstl"] = _PASS_ON["stl"]
 
 
 @register
