@@ -11,9 +11,23 @@ DEB_BINARIES := prometheus promtool victoria-metrics prometheus-alertmanager amt
 LINT_PATHS := $(wildcard alerter tests benchmarks)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo lint typecheck check-rules unit venv debs clean
+.PHONY: test test-fast test-sweep demo lint typecheck check-rules unit venv debs clean
 
 test: venv debs lint typecheck check-rules unit
+
+# The inner loop: everything but the tests marked slow (the demo, process kills); about a minute.
+test-fast: venv debs lint typecheck
+	$(BIN)/pytest -q -m "not slow"
+
+# The tests that read the simulated session history, at SWEEP_ENDS history ends 29 h apart
+# (every one at another hour and weekday; see tests/harness/history.py). A few minutes per end.
+SWEEP_ENDS ?= 14
+test-sweep: venv debs
+	@set -e; for end in $$($(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); \
+		from harness.history import sweep_ends; print(*(int(e) for e in sweep_ends($(SWEEP_ENDS))))"); do \
+		echo "== history ending $$(date -u -d @$$end '+%a %Y-%m-%dT%H:%MZ')"; \
+		$(BIN)/pytest -q -m history --history-end=$$end; \
+	done
 
 # The whole loop on this machine (see docs/demo.md); DEMO_ARGS=--keep-running stays up until Ctrl-C.
 DEMO_ARGS ?=

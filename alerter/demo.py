@@ -32,7 +32,7 @@ from alerter.app import SLACK_API_ENV
 from alerter.demo_kube import DemoCluster, write_kubeconfig
 from alerter.demo_stack import Children, backfill, free_port, start_prometheus, wait_ready
 from alerter.durations import format_duration, parse_duration
-from alerter.sim.fleet import DEFAULT_MODELS, Fleet
+from alerter.sim.fleet import DEFAULT_MODELS, TICK, Fleet
 from alerter.sim.server import SimServer
 
 __all__ = ["Options", "Stack", "Watcher", "main", "run", "summarize", "write_config"]
@@ -64,6 +64,11 @@ remediation:
   allow_namespaces: [{namespace}]
   kubernetes: {{kubeconfig: "{kubeconfig}"}}
 """
+
+
+SCENARIO_AT = 1795010400.0
+"""2026-11-18T14:00Z, a Wednesday afternoon: the simulated fleet's own clock reads this when the
+demo starts, whatever the real date and hour (``Fleet.phase``), so every run shows the same traffic."""
 
 
 @dataclass(frozen=True)
@@ -248,9 +253,12 @@ def start(stack: Stack, options: Options, say: Callable[[str], None]) -> tuple[s
     end = math.floor(time.time() / options.step) * options.step
     say(f"writing {options.days:g} days of simulated history ({len(DEFAULT_MODELS)} models), backfilling it")
     data = work / "prometheus" / "data"
-    samples = backfill(data, work / "history", start=end - options.days * 86400, end=end, step=options.step)
+    fleet = Fleet(DEFAULT_MODELS, 0, (), phase=SCENARIO_AT - math.floor(end / TICK) * TICK)
+    samples = backfill(
+        data, work / "history", fleet, start=end - options.days * 86400, end=end, step=options.step
+    )
     say(f"backfilled {samples:,} samples into Prometheus blocks")
-    stack.sim = SimServer(Fleet(DEFAULT_MODELS, 0, ())).start()
+    stack.sim = SimServer(fleet).start()
     prom_url = start_prometheus(stack.children, work / "prometheus", stack.sim.url, options.scrape)
     say(f"Prometheus on {prom_url}, scraping the live simulator {stack.sim.url} every {options.scrape:g}s")
     stack.cluster = DemoCluster().start()

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 
 from alerter.durations import format_duration
-from alerter.sim.fleet import DEFAULT_MODELS, Fleet
+from alerter.sim.fleet import Fleet
 from alerter.sim.history import PROMTOOL_BLOCK, write_history
 
 __all__ = [
@@ -54,15 +54,13 @@ def prometheus_config(target: str, scrape: float) -> str:
     )
 
 
-def backfill(data_dir: Path, scratch: Path, *, start: float, end: float, step: float) -> int:
-    """Simulated history of [start, end] into Prometheus blocks; returns the samples written.
+def backfill(data_dir: Path, scratch: Path, fleet: Fleet, *, start: float, end: float, step: float) -> int:
+    """``fleet``'s history of [start, end] into Prometheus blocks; returns the samples written.
 
     Files are cut at promtool's block length and converted two at a time (see ``write_history``).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    written = write_history(
-        Fleet(DEFAULT_MODELS, 0, ()), start, end, step, scratch, extra_labels=SIM_LABELS, split=PROMTOOL_BLOCK
-    )
+    written = write_history(fleet, start, end, step, scratch, extra_labels=SIM_LABELS, split=PROMTOOL_BLOCK)
     running: list[tuple[Path, subprocess.Popen[bytes]]] = []
     for path in [*written.paths, None]:
         while running and (path is None or len(running) >= 2):

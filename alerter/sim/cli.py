@@ -18,7 +18,7 @@ from typing import Any
 
 from alerter.durations import parse_duration
 from alerter.sim.faults import FAULT_KINDS, parse_fault
-from alerter.sim.fleet import DEFAULT_MODELS, Fleet
+from alerter.sim.fleet import DEFAULT_MODELS, TICK, Fleet
 from alerter.sim.history import random_faults, write_history
 from alerter.sim.server import SimServer
 
@@ -30,6 +30,16 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _phase(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"phase must be a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value % TICK == 0):
+        raise argparse.ArgumentTypeError(f"phase must be a whole number of minutes in seconds, got {text!r}")
+    return value
 
 
 def _label(text: str) -> tuple[str, str]:
@@ -54,6 +64,14 @@ def _fleet_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KIND:MODEL:START:DURATION[:MAGNITUDE]",
         help=f"inject a fault; START is an offset like 2h; MODEL may be *; kinds: {', '.join(FAULT_KINDS)}",
+    )
+    parser.add_argument(
+        "--phase",
+        type=_phase,
+        default=0.0,
+        metavar="SECONDS",
+        help="run the fleet's traffic and noise this far ahead of the real clock (whole minutes, may be "
+        "negative); the same phase gives a history and a live server the same scenario (default 0)",
     )
 
 
@@ -107,7 +125,7 @@ def _fleet(args: argparse.Namespace, origin: float) -> Fleet:
     models = DEFAULT_MODELS[: args.models]
     names = tuple(m.name for m in models)
     faults = tuple(parse_fault(spec, origin=origin, models=names) for spec in args.fault)
-    return Fleet(models, args.seed, faults)
+    return Fleet(models, args.seed, faults, args.phase)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -131,7 +149,10 @@ def run_history(args: argparse.Namespace) -> int:
     fleet = _fleet(args, start)
     if args.random_faults:
         fleet = Fleet(
-            fleet.models, fleet.seed, fleet.faults + random_faults(fleet, start, end, args.random_faults)
+            fleet.models,
+            fleet.seed,
+            fleet.faults + random_faults(fleet, start, end, args.random_faults),
+            fleet.phase,
         )
     written = write_history(
         fleet,

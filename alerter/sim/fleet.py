@@ -12,6 +12,7 @@ grows sharply as utilisation approaches one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,11 +71,18 @@ DEFAULT_MODELS = (
 
 @dataclass(frozen=True)
 class Fleet:
-    """The simulated fleet: models, seed and the faults in effect (past, present or future)."""
+    """The simulated fleet: models, seed and the faults in effect (past, present or future).
+
+    ``phase`` (seconds, a whole number of ticks) moves the fleet's own clock: at the real instant
+    ``t`` its traffic curve, noise and weekly counter restarts are those of the unshifted fleet at
+    ``t + phase``. Faults stay on the real clock. A history or live server that must look the same
+    whenever it is started (tests, the demo) sets ``phase = fixed_instant - now``.
+    """
 
     models: tuple[ModelSpec, ...] = DEFAULT_MODELS
     seed: int = 0
     faults: tuple[Fault, ...] = field(default=())
+    phase: float = 0.0
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.models]
@@ -85,9 +93,19 @@ class Fleet:
         for fault in self.faults:
             if fault.model not in names:
                 raise ValueError(f"fault {fault.kind} targets unknown model {fault.model!r}")
+        if not (math.isfinite(self.phase) and self.phase % TICK == 0):
+            raise ValueError(f"phase must be a whole number of {TICK:g}s ticks, got {self.phase!r}")
+
+    @property
+    def phase_ticks(self) -> int:
+        """``phase`` in ticks: added to a real tick number to get the fleet's own."""
+        return int(self.phase // TICK)
 
     def with_fault(self, fault: Fault) -> Fleet:
-        return Fleet(self.models, self.seed, (*self.faults, fault))
+        return Fleet(self.models, self.seed, (*self.faults, fault), self.phase)
+
+    def without_faults(self) -> Fleet:
+        return Fleet(self.models, self.seed, (), self.phase)
 
     def silent_mask(self, model: str, times: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, Any]:
         """True where ``model`` does not report (a ``silent`` fault covers the instant)."""
@@ -188,12 +206,20 @@ def _fault_factors(faults: tuple[Fault, ...], model: str, times: np.ndarray[Any,
 
 
 def model_state(fleet: Fleet, index: int, ticks: np.ndarray[Any, Any]) -> State:
-    """Everything about model ``index`` during each tick (integer tick numbers since the epoch)."""
+    """Everything about model ``index`` during each tick (integer tick numbers since the epoch).
+
+    Faults act at the real ticks; traffic and noise follow the fleet's own clock (``phase``).
+    """
     spec = fleet.models[index]
     times = ticks.astype(np.float64) * TICK
     stream = index * 16
     ff = _fault_factors(fleet.faults, spec.name, times)
-    rps = spec.base_rps * seasonality(times) * np.exp(0.08 * normal_noise(fleet.seed, stream, ticks) - 0.0032)
+    ticks = ticks + fleet.phase_ticks
+    rps = (
+        spec.base_rps
+        * seasonality(ticks * TICK)
+        * np.exp(0.08 * normal_noise(fleet.seed, stream, ticks) - 0.0032)
+    )
     rps = rps * ff["rps"]
     share_4xx = np.maximum(0.004 * np.exp(0.3 * normal_noise(fleet.seed, stream + 1, ticks)), ff["e4xx"])
     share_429 = 0.0005 * np.ones(times.shape)

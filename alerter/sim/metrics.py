@@ -141,10 +141,12 @@ class Resume:
 class _Clock:
     """Maps instants onto ticks, and per-tick increments onto cumulative counter values."""
 
-    def __init__(self, times: Array, resume: Resume | None = None) -> None:
+    def __init__(self, times: Array, resume: Resume | None = None, phase: float = 0.0) -> None:
         self.times = times
         tick_of = np.floor(times / TICK).astype(np.int64)
-        week_start = np.floor((times - MONDAY) / WEEK) * WEEK + MONDAY
+        # Counters restart on the fleet's own Monday (see ``Fleet.phase``).
+        monday = MONDAY - phase
+        week_start = np.floor((times - monday) / WEEK) * WEEK + monday
         first = int(np.floor(week_start.min() / TICK))
         last = int(tick_of.max())
         self.start_sums = None
@@ -153,7 +155,7 @@ class _Clock:
         self.ticks = np.arange(first, last + 1, dtype=np.int64)
         self.index = tick_of - first
         self.fraction = (times - tick_of * TICK) / TICK
-        restarts = ((self.ticks * TICK - MONDAY) % WEEK) == 0
+        restarts = ((self.ticks * TICK - monday) % WEEK) == 0
         self.bounds = [*np.flatnonzero(restarts).tolist(), len(self.ticks)]
         if self.bounds[0] != 0:
             self.bounds.insert(0, 0)
@@ -393,7 +395,7 @@ def _families(fleet: Fleet, clock: _Clock) -> list[Family]:
 
 def fleet_samples(fleet: Fleet, times: Array) -> list[Family]:
     """Every metric family of the fleet, with one value per instant in ``times`` (ascending)."""
-    return _families(fleet, _Clock(_check_times(times)))
+    return _families(fleet, _Clock(_check_times(times), phase=fleet.phase))
 
 
 def live_samples(fleet: Fleet, at: float, resume: Resume | None = None) -> tuple[list[Family], Resume]:
@@ -405,6 +407,6 @@ def live_samples(fleet: Fleet, at: float, resume: Resume | None = None) -> tuple
     """
     times = _check_times(np.array([at]))
     usable = resume if resume is not None and resume.fleet == fleet else None
-    clock = _Clock(times, usable)
+    clock = _Clock(times, usable, fleet.phase)
     families = _families(fleet, clock)
     return families, Resume(fleet, int(clock.ticks[-1]), tuple(clock.end_sums))

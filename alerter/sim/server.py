@@ -62,7 +62,7 @@ class SimServer:
 
     def clear(self) -> None:
         with self._lock:
-            self._fleet = Fleet(self._fleet.models, self._fleet.seed, ())
+            self._fleet = self._fleet.without_faults()
 
     def metrics_text(self) -> str:
         """The exposition at ``clock()``; counters continue from the previous scrape (see ``Resume``)."""

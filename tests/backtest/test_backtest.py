@@ -1,7 +1,10 @@
 """``alerter backtest`` over a real Prometheus holding simulated history with known incidents.
 
 Each replay covers a day around one injected incident (truth.json) at a 5-minute clock step,
-through the real engine, notification pipeline and remediation runner.
+through the real engine, notification pipeline and remediation runner. The assertions are about
+mechanics (the incident is found, notifications follow the route, remediation follows the
+policy) and hold whatever else the detectors page on: how rarely the rules page outside
+incidents is measured by ``benchmarks/backtest_noise.py`` over many histories and seeds.
 """
 
 from __future__ import annotations
@@ -9,19 +12,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import ManagedProcess, SimHistory
+from harness.backtest_setup import COOLDOWN, MAX_REPLICAS, STEP_REPLICAS, incidents, write_setup
 
 from alerter import backtest
 from alerter.backtest_report import to_json
 from alerter.config import load
 from alerter.errors import AlerterError
 from alerter.source.prometheus import PrometheusSource
-
-from .conftest import incidents, write_setup
 
 STEP = 300.0
 KEEP = 300.0  # keep_firing_for of the test rules
@@ -67,7 +70,7 @@ def _overlaps(alert: dict[str, Any], incident: dict[str, Any], end: float) -> bo
 @pytest.mark.parametrize(
     ("kind", "rule"), [("latency_regression", "TTFTAnomaly"), ("queue_buildup", "QueueTimeAnomaly")]
 )
-def test_backtest_reports_the_injected_incident_and_little_else(
+def test_backtest_reports_the_injected_incident(
     replays: dict[str, tuple[dict[str, Any], backtest.Result]], kind: str, rule: str
 ) -> None:
     incident, result = replays[kind]
@@ -82,8 +85,6 @@ def test_backtest_reports_the_injected_incident_and_little_else(
     assert hits, f"{rule} did not fire on {incident['model']} during the injected {kind}"
     assert all(h["fired_at"] <= incident["end"] + KEEP for h in hits)
     assert all(h["resolved_at"] is not None for h in hits), "the alert resolves after the incident"
-    unrelated = [a for a in doc["alerts"] if not _overlaps(a, incident, result.end)]
-    assert len(unrelated) <= 2, f"too many alerts outside the incident: {unrelated}"
     assert not doc["rule_errors"]
 
 
@@ -101,12 +102,44 @@ def test_notifications_follow_the_route_and_remediation_is_recorded(
     assert not any(f["labels"]["severity"] == "ticket" for n in pages for f in n["firing"])
     assert any(n["reason"] == "resolved" for n in doc["notifications"]), "resolutions are notified"
     assert doc["totals"]["pages"] >= 1 and doc["totals"]["pages_per_week"] > 0
-    dry = [e for e in doc["remediation"] if e["policy"] == "scale-vllm"]
-    assert dry and all(e["target"] == "deployment/inference/vllm-llama3" for e in dry)
-    assert "taken" in {e["decision"] for e in dry}, dry
-    # the recording actuator starts at one replica; the action scales by two, the resolution reverts
-    changes = [(c["from"], c["to"]) for c in doc["remediation_changes"]]
-    assert changes == [(1, 3), (3, 1)], doc["remediation_changes"]
+    events = [e for e in doc["remediation"] if e["policy"] == "scale-vllm"]
+    assert events and all(e["target"] == "deployment/inference/vllm-llama3" for e in events)
+    assert {e["rule"] for e in events} == {"TTFTAnomaly"}, "only the rule that names the policy acts"
+    ttft = [a for a in doc["alerts"] if a["rule"] == "TTFTAnomaly"]
+    taken = [e["at"] for e in events if e["decision"] == "taken"]
+    assert taken, events
+    assert set(taken) <= {a["fired_at"] for a in ttft}, "an action is taken when an alert fires"
+    assert all(b - a >= COOLDOWN for a, b in pairwise(taken)), "cooldown between actions"
+    reverted = [e["at"] for e in events if e["decision"] == "reverted"]
+    assert set(reverted) <= {a["resolved_at"] for a in ttft}, "a revert follows a resolution"
+    # the incident's own alert is acted on, or a gate says why not
+    (own,) = [e for e in events if e["at"] == _incident_alert(doc, incident)["fired_at"]]
+    assert own["decision"] == "taken" or own["gate"], own
+    # the recording actuator starts at one replica: each action scales up by the step (capped at
+    # max_replicas), each revert restores what the action it undoes found
+    replicas, undo = 1, []
+    for change in doc["remediation_changes"]:
+        assert change["from"] == replicas, doc["remediation_changes"]
+        if change["to"] > replicas:
+            assert change["at"] in taken and change["to"] == min(replicas + STEP_REPLICAS, MAX_REPLICAS), (
+                change
+            )
+            undo.append(replicas)
+        else:
+            assert change["at"] in reverted and undo and change["to"] == undo.pop(), change
+        replicas = change["to"]
+    assert len(doc["remediation_changes"]) == len(taken) + len(reverted)
+
+
+def _incident_alert(doc: dict[str, Any], incident: dict[str, Any]) -> dict[str, Any]:
+    """The first TTFT alert of the incident's model that overlaps the incident."""
+    return next(
+        a
+        for a in doc["alerts"]
+        if a["rule"] == "TTFTAnomaly"
+        and a["labels"]["model_name"] == incident["model"]
+        and _overlaps(a, incident, float("inf"))
+    )
 
 
 def test_json_document_shape(replays: dict[str, tuple[dict[str, Any], backtest.Result]]) -> None:

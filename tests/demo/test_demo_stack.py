@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from alerter.demo_stack import PROMTOOL, Children, backfill, prometheus_config, start_prometheus, wait_ready
+from alerter.sim.fleet import Fleet
 
 
 def _alive(pid: int) -> bool:
@@ -60,7 +61,7 @@ def test_backfilled_history_is_served_by_prometheus(tmp_path: Path) -> None:
     """A short history goes through promtool into blocks that a started Prometheus answers from."""
     end = 1_700_000_000.0 // 60 * 60
     samples = backfill(
-        tmp_path / "prom" / "data", tmp_path / "history", start=end - 86400, end=end, step=300.0
+        tmp_path / "prom" / "data", tmp_path / "history", Fleet(), start=end - 86400, end=end, step=300.0
     )
     assert samples > 0
     assert not list((tmp_path / "history").iterdir()), "converted files are removed"

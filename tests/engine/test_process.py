@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ManagedProcess, free_port, wait_until
+from harness import HISTORY_END, ManagedProcess, build_history, free_port, wait_until
 
 RULES = """
 groups:
@@ -33,9 +35,17 @@ groups:
 
 @pytest.fixture
 def engine_process(
-    tmp_path: Path, sim_process: ManagedProcess, private_prometheus: Callable[..., ManagedProcess]
+    tmp_path: Path,
+    sim_process_factory: Callable[..., ManagedProcess],
+    prometheus_factory: Callable[..., ManagedProcess],
 ) -> Iterator[Callable[[], ManagedProcess]]:
-    prometheus = private_prometheus(scrape_targets=[sim_process.url.removeprefix("http://")])
+    # Two days of history that end now, continued by the live simulator, both replaying the
+    # hours before HISTORY_END (Fleet.phase), so the scenario is the same whenever the test runs.
+    end = math.floor(time.time() / 60) * 60
+    phase = HISTORY_END - end
+    history = build_history(tmp_path / "history", days=2.5, end=end, incidents=0, phase=phase)
+    sim = sim_process_factory("--phase", f"{phase:.0f}")
+    prometheus = prometheus_factory(history=history, scrape_targets=[sim.url.removeprefix("http://")])
     port = free_port()
     (tmp_path / "rules.yaml").write_text(RULES)
     config = tmp_path / "alerter.yaml"
@@ -79,6 +89,7 @@ def _fitted_at(url: str) -> float | None:
     return None
 
 
+@pytest.mark.slow
 def test_sigkill_while_firing_loses_and_repeats_nothing(engine_process: Callable[[], ManagedProcess]) -> None:
     first = engine_process()
     wait_until(lambda: len(_firing(first.url)) == 2, timeout=60, what="both models firing")

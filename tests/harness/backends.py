@@ -92,21 +92,46 @@ def backfill_prometheus(
     replaces whatever the cache held before.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    cached = cache_dir / history.fingerprint() if cache_dir is not None else None
-    if cached is not None and (cached / "complete").exists():
+    cached = _cached(cache_dir, history)
+    if cached is not None:
         for block in cached.iterdir():
             if block.is_dir():
                 shutil.copytree(block, data_dir / block.name)
         return _count_blocks(data_dir)
     _build_blocks(history, data_dir, parallel)
-    if cached is not None and cache_dir is not None:
-        for old in cache_dir.iterdir():
-            shutil.rmtree(old, ignore_errors=True)
-        staging = cache_dir / f"{cached.name}.tmp"
-        shutil.copytree(data_dir, staging)
-        (staging / "complete").touch()
-        staging.rename(cached)
+    if cache_dir is not None:
+        _keep(cache_dir, history, data_dir, "")
     return _count_blocks(data_dir)
+
+
+CACHE_ENTRIES = 16
+"""Histories kept per cache: enough for every end of ``make test-sweep`` and the default one."""
+
+
+def _cached(cache_dir: Path | None, history: SimHistory) -> Path | None:
+    """The complete cache entry of ``history``, marked as just used; None when there is none."""
+    entry = cache_dir / history.fingerprint() if cache_dir is not None else None
+    if entry is None or not (entry / "complete").exists():
+        return None
+    (entry / "complete").touch()
+    return entry
+
+
+def _keep(cache_dir: Path, history: SimHistory, source: Path, name: str) -> None:
+    """Copy ``source`` into the cache as ``history``'s entry (under ``name``, or as the entry itself),
+    dropping the least recently used entries beyond ``CACHE_ENTRIES``."""
+    entries = sorted(
+        (p for p in cache_dir.iterdir() if (p / "complete").exists()),
+        key=lambda p: (p / "complete").stat().st_mtime,
+    )
+    for old in [*entries[: max(0, len(entries) - CACHE_ENTRIES + 1)], *cache_dir.glob("*.tmp")]:
+        shutil.rmtree(old, ignore_errors=True)
+    entry = cache_dir / history.fingerprint()
+    staging = cache_dir / f"{entry.name}.tmp"
+    shutil.copytree(source, staging / name if name else staging)
+    (staging / "complete").touch()
+    shutil.rmtree(entry, ignore_errors=True)
+    staging.rename(entry)
 
 
 def _count_blocks(data_dir: Path) -> int:
@@ -183,19 +208,14 @@ def loaded_victoria(history: SimHistory, workdir: Path, *, cache_dir: Path | Non
     After a fresh import the server is stopped once so that its data directory can be copied
     into the cache in a consistent state, then started again on the same directory.
     """
-    cached = cache_dir / history.fingerprint() if cache_dir is not None else None
-    if cached is not None and (cached / "complete").exists():
+    cached = _cached(cache_dir, history)
+    if cached is not None:
         shutil.copytree(cached / "data", workdir / "data")
         return start_victoria(workdir)
     server = start_victoria(workdir)
     import_victoria(server.url, history)
-    if cached is None or cache_dir is None:
+    if cache_dir is None:
         return server
     server.stop()
-    for old in cache_dir.iterdir():
-        shutil.rmtree(old, ignore_errors=True)
-    staging = cache_dir / f"{cached.name}.tmp"
-    shutil.copytree(workdir / "data", staging / "data")
-    (staging / "complete").touch()
-    staging.rename(cached)
+    _keep(cache_dir, history, workdir / "data", "data")
     return start_victoria(workdir)

@@ -3,9 +3,11 @@
 Session-scoped (built once, shared, read-only for tests):
 
 - ``sim_history``: a ``SimHistory`` of 14 days at 1 minute for 2 models with one incident of
-  every fault kind (``sim_history.truth_path`` is the ground-truth JSON).
+  every fault kind (``sim_history.truth_path`` is the ground-truth JSON), ending at the fixed
+  ``HISTORY_END`` or at ``--history-end`` (``make test-sweep`` runs the history tests at many ends).
+  Tests that use it are marked ``history``.
 - ``prometheus``: a real Prometheus backfilled with ``sim_history`` (``prometheus.url``); the
-  blocks are cached in pytest's cache dir, so reruns within the same hour start in seconds.
+  blocks are cached in pytest's cache dir, so reruns start in seconds.
 - ``victoria``: a real VictoriaMetrics with the same history imported (``victoria.url``),
   cached the same way.
 - ``prometheus_source`` / ``victoria_source``: ``PrometheusSource`` clients of the two.
@@ -16,7 +18,8 @@ Function-scoped:
   arguments of ``backends.start_prometheus``), stopped after the test; for tests that stop a
   server, need special flags, or want history (e.g. ``history=sim_history``) and a live
   simulator (``scrape_targets=[...]``) in one server.
-- ``sim_process``: ``python -m alerter.sim serve`` in a subprocess on a free port.
+- ``sim_process``: ``python -m alerter.sim serve`` in a subprocess on a free port; ``sim_process_factory``
+  starts one with extra arguments (e.g. ``--phase``).
 - ``garbage_server``: a ``GarbageServer`` whose ``reply`` a test sets.
 """
 
@@ -33,7 +36,7 @@ from alerter.source.prometheus import PrometheusSource
 
 from .backends import backfill_prometheus, loaded_victoria, start_prometheus
 from .garbage import GarbageServer
-from .history import SimHistory, build_history
+from .history import HISTORY_END, SimHistory, build_history, parse_end
 from .processes import ManagedProcess, free_port
 
 
@@ -43,9 +46,37 @@ def _cache_dir(request: pytest.FixtureRequest, name: str) -> Path | None:
     return Path(cache.mkdir(name)) if cache is not None else None
 
 
+HISTORY_FIXTURES = frozenset(
+    {"sim_history", "prometheus", "victoria", "prometheus_source", "victoria_source"}
+)
+"""A test that uses any of these sees the session history: it is marked ``history``."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--history-end",
+        type=parse_end,
+        default=HISTORY_END,
+        metavar="TIME",
+        help="where the session's simulated history ends: unix seconds or e.g. 2026-11-18T14:00Z "
+        "(default: the fixed HISTORY_END of tests/harness/history.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "history: uses the simulated session history (make test-sweep)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HISTORY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.history)
+
+
 @pytest.fixture(scope="session")
-def sim_history(tmp_path_factory: pytest.TempPathFactory) -> SimHistory:
-    return build_history(tmp_path_factory.mktemp("history"))
+def sim_history(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SimHistory:
+    end: float = request.config.getoption("--history-end")
+    return build_history(tmp_path_factory.mktemp("history"), end=end)
 
 
 @pytest.fixture(scope="session")
@@ -104,15 +135,38 @@ def prometheus_factory(
 
 
 @pytest.fixture
-def sim_process(tmp_path: Path) -> Iterator[ManagedProcess]:
-    port = free_port()
-    argv = [sys.executable, "-m", "alerter.sim", "serve", "--port", str(port), "--models", "2", "--seed", "7"]
-    server = ManagedProcess(
-        "alerter sim serve", argv, f"http://127.0.0.1:{port}", tmp_path / "sim.log", "/healthz"
-    )
-    server.start()
-    yield server
-    server.stop()
+def sim_process_factory(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
+    started: list[ManagedProcess] = []
+
+    def start(*extra: str) -> ManagedProcess:
+        port = free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "alerter.sim",
+            "serve",
+            "--port",
+            str(port),
+            "--models",
+            "2",
+            "--seed",
+            "7",
+        ]
+        log = tmp_path / f"sim-{len(started)}.log"
+        server = ManagedProcess(
+            "alerter sim serve", [*argv, *extra], f"http://127.0.0.1:{port}", log, "/healthz"
+        )
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sim_process(sim_process_factory: Callable[..., ManagedProcess]) -> ManagedProcess:
+    return sim_process_factory()
 
 
 @pytest.fixture

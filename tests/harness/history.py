@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,14 @@ from alerter.sim.fleet import DEFAULT_MODELS, Fleet
 from alerter.sim.history import PROMTOOL_BLOCK, history_times, random_faults, write_history, write_truth
 from alerter.sim.metrics import Family, fleet_samples
 
-__all__ = ["DEFAULT_LABELS", "SimHistory", "build_history"]
+__all__ = ["DEFAULT_LABELS", "HISTORY_END", "SimHistory", "build_history", "parse_end", "sweep_ends"]
+
+HISTORY_END = 1795010400.0
+"""2026-11-18T14:00Z (a Wednesday): where the session history ends unless ``--history-end`` says
+otherwise. Fixed, so that every test sees the same traffic whatever the date and hour of the run."""
+
+SWEEP_STEP = 29 * 3600.0
+"""Between two ends of ``make test-sweep``: 29 h moves the end five hours and a weekday each time."""
 
 DEFAULT_LABELS: Mapping[str, str] = {"job": "sim", "instance": "sim:8000"}
 """Labels on every backfilled series; the live-scrape configuration relabels the simulator to match."""
@@ -120,6 +126,29 @@ class SimHistory:
         ]
 
 
+def parse_end(text: str) -> float:
+    """``--history-end``: unix seconds or an ISO-8601 UTC time such as 2026-11-18T14:00Z."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"--history-end takes unix seconds or a time like 2026-11-18T14:00Z, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def sweep_ends(count: int, first: float = HISTORY_END) -> list[float]:
+    """``count`` history ends, ``SWEEP_STEP`` apart going back from ``first``: every hour of the
+    day they land on differs, and they cover every weekday."""
+    return [first - i * SWEEP_STEP for i in range(count)]
+
+
 def build_history(
     directory: Path,
     *,
@@ -127,19 +156,22 @@ def build_history(
     step: float = 60.0,
     models: int = 2,
     seed: int = 7,
-    end: float | None = None,
+    end: float = HISTORY_END,
     incidents: int = 7,
+    phase: float = 0.0,
 ) -> SimHistory:
-    """A history of ``days`` ending at ``end`` (default: the last full hour), with its truth file.
+    """A history of ``days`` ending at ``end``, with its truth file.
 
     ``incidents`` faults are spread over the range, cycling through every fault kind. Files
     are written lazily by ``openmetrics_files``/``prometheus_texts``; the truth file right away.
+    ``phase`` is the fleet's (``Fleet.phase``): a history that must end now, for a live scrape
+    to continue it, replays the scenario of another end with ``phase = that_end - end``.
     """
-    if end is None:
-        end = math.floor(time.time() / 3600.0) * 3600.0
+    if end % step:
+        raise ValueError(f"the history's end must be a multiple of its step {step:g}s, got {end!r}")
     start = end - days * 86400.0
-    base = Fleet(DEFAULT_MODELS[:models], seed)
-    fleet = Fleet(base.models, seed, random_faults(base, start, end, incidents))
+    base = Fleet(DEFAULT_MODELS[:models], seed, phase=phase)
+    fleet = Fleet(base.models, seed, random_faults(base, start, end, incidents), phase)
     directory.mkdir(parents=True, exist_ok=True)
     times = history_times(start, end, step)
     write_truth(fleet, float(times[0]), float(times[-1]), step, directory / "truth.json")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
-from harness import ManagedProcess, SimHistory, wait_until
+from harness import HISTORY_END, ManagedProcess, build_history, wait_until
 
 from alerter.sim.cli import main, register
+from alerter.sim.metrics import fleet_samples
 from alerter.source.prometheus import PrometheusSource
 
 END = 1_780_012_800.0
@@ -141,13 +144,35 @@ def test_served_simulator_is_scraped_by_prometheus(
 
 
 def test_live_scrapes_continue_the_backfilled_series(
-    sim_process: ManagedProcess, prometheus_factory: Callable[..., ManagedProcess], sim_history: SimHistory
+    sim_process_factory: Callable[..., ManagedProcess],
+    prometheus_factory: Callable[..., ManagedProcess],
+    tmp_path: Path,
 ) -> None:
-    target = sim_process.url.removeprefix("http://")
-    prometheus = prometheus_factory(history=sim_history, scrape_targets=[target], scrape_interval="1s")
+    """A history that ends now, continued by the live simulator, both replaying HISTORY_END's hours."""
+    end = math.floor(time.time() / 60) * 60
+    phase = HISTORY_END - end
+    history = build_history(tmp_path / "history", days=0.125, end=end, incidents=0, phase=phase)
+    sim = sim_process_factory("--phase", f"{phase:.0f}")
+    target = sim.url.removeprefix("http://")
+    prometheus = prometheus_factory(history=history, scrape_targets=[target], scrape_interval="1s")
     selector = 'vllm:kv_cache_usage_perc{model_name="llama-3.1-8b"}'
     with PrometheusSource(prometheus.url, timeout=10) as source:
         wait_until(lambda: bool(source.query(selector, time.time())), timeout=30, what="a live sample")
-        series = source.query_range(selector, sim_history.end - 3600, time.time(), 60)
+        now = time.time()
+        (live,) = source.query(selector, now)
+        series = source.query_range(selector, end - 3600, now, 60)
     assert len(series) == 1  # history and live samples share one label set
-    assert series[0].timestamps[0] == sim_history.end - 3600
+    assert series[0].timestamps[0] == end - 3600
+    want_t, want_v = history.expected("vllm:kv_cache_usage_perc", {"model_name": "llama-3.1-8b"})
+    backfilled = series[0].timestamps <= end
+    np.testing.assert_array_equal(series[0].values[backfilled], want_v[np.isin(want_t, series[0].timestamps)])
+    # the live server plays the phased scenario too: the last scrape shows the phased fleet's
+    # value of the minute it was taken in (or of the minute before, if it was taken just before one)
+    minute = math.floor(now / 60) * 60
+    (gauge,) = [
+        f
+        for f in fleet_samples(history.fleet, np.array([minute - 59.0, minute + 1.0]))
+        if f.name == "vllm:kv_cache_usage_perc"
+    ]
+    (sample,) = [s for s in gauge.samples if dict(s.labels)["model_name"] == "llama-3.1-8b"]
+    assert live.values[-1] in sample.values.tolist(), (live.values, sample.values)

@@ -151,3 +151,35 @@ def test_resumed_live_scrapes_equal_fresh_ones() -> None:
         ):
             assert a.values[0] == b.values[0], (at, a.name, a.labels)
     assert resume is not None and resume.fleet == fleet and len(resume.sums) > 50
+
+
+def _values(families: list[Family]) -> dict[tuple[str, tuple[tuple[str, str], ...]], np.ndarray]:
+    return {(s.name, tuple(sorted(s.labels))): s.values for f in families for s in f.samples}
+
+
+@pytest.mark.parametrize("phase", [60.0, 3 * 86400.0 + 7 * 3600.0, -WEEK - 600.0])
+def test_a_phased_fleet_replays_the_unshifted_one_shifted_in_time(phase: float) -> None:
+    """Traffic, noise and the weekly counter restart all follow the fleet's own clock."""
+    plain = _values(fleet_samples(Fleet(DEFAULT_MODELS, seed=11), GRID + phase))
+    phased = _values(fleet_samples(Fleet(DEFAULT_MODELS, seed=11, phase=phase), GRID))
+    assert plain.keys() == phased.keys()
+    for key, values in plain.items():
+        np.testing.assert_array_equal(phased[key], values, err_msg=str(key))
+
+
+def test_faults_of_a_phased_fleet_stay_on_the_real_clock() -> None:
+    fault = Fault("silent", "llama-3.1-70b", float(GRID[10]), 600)
+    (family,) = [
+        f
+        for f in fleet_samples(Fleet(DEFAULT_MODELS, 11, (fault,), phase=86400.0), GRID)
+        if f.name == "vllm:num_requests_running"
+    ]
+    (sample,) = [s for s in family.samples if dict(s.labels)["model_name"] == "llama-3.1-70b"]
+    assert sample.present is not None
+    assert not sample.present[10:30].any() and sample.present[:10].all() and sample.present[30:].all()
+
+
+@pytest.mark.parametrize("phase", [30.0, float("nan")])
+def test_a_phase_that_is_not_whole_ticks_is_refused(phase: float) -> None:
+    with pytest.raises(ValueError, match="phase must be a whole number"):
+        Fleet(DEFAULT_MODELS, phase=phase)

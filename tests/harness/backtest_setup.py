@@ -1,4 +1,9 @@
-"""Shared setup of the backtest tests: a config and rule files on disk over the session Prometheus."""
+"""The backtest tests' setup (and the backtest noise benchmark's): a config and rule files on disk.
+
+Two rules watch TTFT and queue time of the simulated models with `auto` baselines; TTFT alerts
+page the on-call Slack receiver and drive an auto-mode scale policy, queue-time alerts go to a
+ticket webhook. `write_setup` writes them next to an alerter.yaml over a given Prometheus.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +61,12 @@ policies:
 remediation:
   allow_namespaces: [inference]
 """
+
+
+COOLDOWN = 1800.0
+STEP_REPLICAS = 2
+MAX_REPLICAS = 8
+"""The scale policy's cooldown (30m), step and max_replicas, as written in CONFIG."""
 
 
 def write_setup(directory: Path, prometheus_url: str, sensitivity: float = 4.0) -> Path:
