@@ -67,6 +67,7 @@ def _overlaps(alert: dict[str, Any], incident: dict[str, Any], end: float) -> bo
     return bool(alert["active_at"] <= incident["end"] + KEEP and resolved >= incident["start"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "rule"), [("latency_regression", "TTFTAnomaly"), ("queue_buildup", "QueueTimeAnomaly")]
 )
@@ -88,6 +89,7 @@ def test_backtest_reports_the_injected_incident(
     assert not doc["rule_errors"]
 
 
+@pytest.mark.slow
 def test_notifications_follow_the_route_and_remediation_is_recorded(
     replays: dict[str, tuple[dict[str, Any], backtest.Result]],
 ) -> None:
@@ -142,6 +144,7 @@ def _incident_alert(doc: dict[str, Any], incident: dict[str, Any]) -> dict[str, 
     )
 
 
+@pytest.mark.slow
 def test_json_document_shape(replays: dict[str, tuple[dict[str, Any], backtest.Result]]) -> None:
     _, result = replays["queue_buildup"]
     doc = json.loads(json.dumps(to_json(result)))
@@ -199,6 +202,7 @@ class _Page(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow
 def test_cli_against_shows_the_difference_and_writes_a_self_contained_report(
     setups: dict[str, Path], sim_history: SimHistory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -243,6 +243,7 @@ def test_every_policy_target_is_granted_by_rbac(rendered: list[Doc], rbac: list[
     assert [n for n in needed if n not in allowed] == []
 
 
+@pytest.mark.slow
 def test_the_containers_command_serves_the_probes_and_stops_on_sigterm(
     rendered: list[Doc], tmp_path: Path
 ) -> None:

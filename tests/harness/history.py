@@ -159,10 +159,12 @@ def build_history(
     end: float = HISTORY_END,
     incidents: int = 7,
     phase: float = 0.0,
+    quiet: float = 0.0,
 ) -> SimHistory:
     """A history of ``days`` ending at ``end``, with its truth file.
 
-    ``incidents`` faults are spread over the range, cycling through every fault kind. Files
+    ``incidents`` faults are spread over the range after its first ``quiet`` seconds (a
+    benchmark keeps the rules' training window free of them), cycling through every fault kind. Files
     are written lazily by ``openmetrics_files``/``prometheus_texts``; the truth file right away.
     ``phase`` is the fleet's (``Fleet.phase``): a history that must end now, for a live scrape
     to continue it, replays the scenario of another end with ``phase = that_end - end``.
@@ -171,7 +173,7 @@ def build_history(
         raise ValueError(f"the history's end must be a multiple of its step {step:g}s, got {end!r}")
     start = end - days * 86400.0
     base = Fleet(DEFAULT_MODELS[:models], seed, phase=phase)
-    fleet = Fleet(base.models, seed, random_faults(base, start, end, incidents), phase)
+    fleet = Fleet(base.models, seed, random_faults(base, start + quiet, end, incidents), phase)
     directory.mkdir(parents=True, exist_ok=True)
     times = history_times(start, end, step)
     write_truth(fleet, float(times[0]), float(times[-1]), step, directory / "truth.json")

@@ -122,6 +122,7 @@ def test_register_adds_sim_to_another_parser() -> None:
     assert callable(args.func)
 
 
+@pytest.mark.slow
 def test_served_simulator_is_scraped_by_prometheus(
     sim_process: ManagedProcess, prometheus_factory: Callable[..., ManagedProcess]
 ) -> None:
