@@ -10,9 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alerter import __version__, admin, backtest, ruletest
+from alerter import __version__, backtest, ruletest
 from alerter.config import load
-from alerter.errors import AlerterError, ConfigErrors
+from alerter.core.errors import AlerterError, ConfigErrors
+from alerter.service import admin
 from alerter.sim import cli as sim_cli
 
 
@@ -46,7 +47,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from alerter import app
+    from alerter.service import app
 
     try:
         return app.run(args.config)

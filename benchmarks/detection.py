@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _detection_metrics import FloatArray, Tally, rolling_zscore, score_series, static_percentile
 
 from alerter import detect
-from alerter.durations import parse_duration
+from alerter.core.durations import parse_duration
 
 Series = tuple[str, FloatArray, FloatArray, np.ndarray]  # name, ts (s), values, labels (bool)
 Scorer = Callable[[FloatArray, FloatArray], FloatArray]

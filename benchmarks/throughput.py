@@ -45,11 +45,11 @@ from _throughput_data import DAY, METRIC, backfill
 from harness import start_prometheus
 
 from alerter import detect
-from alerter.baselines import Baselines, BaselineSpec
 from alerter.config import Bundle, load
-from alerter.engine import Engine, plan
+from alerter.engine.baselines import Baselines, BaselineSpec
+from alerter.engine.engine import Engine, plan
 from alerter.source.prometheus import PrometheusSource
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 STEP = 300.0
 TICK = 60.0

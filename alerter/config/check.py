@@ -15,8 +15,8 @@ from alerter.config import promql, templates
 from alerter.config.engine import AppConfig, Route
 from alerter.config.validate import field_path
 from alerter.config.yamlfile import Document, Loc
+from alerter.core.errors import ConfigError, Location
 from alerter.detect.spec import spec_problems
-from alerter.errors import ConfigError, Location
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:

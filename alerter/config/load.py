@@ -20,7 +20,7 @@ from alerter.config.engine import AppConfig
 from alerter.config.rules import RuleFile
 from alerter.config.validate import errors_from
 from alerter.config.yamlfile import Document, read
-from alerter.errors import ConfigError, ConfigErrors, Location
+from alerter.core.errors import ConfigError, ConfigErrors, Location
 
 RULE_SUFFIXES = (".yaml", ".yml")
 

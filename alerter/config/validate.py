@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from alerter.config.engine import INLINE_SECRET_KEYS
 from alerter.config.yamlfile import Document, Loc
-from alerter.errors import ConfigError
+from alerter.core.errors import ConfigError
 
 
 def field_path(loc: Loc) -> str:

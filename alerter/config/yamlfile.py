@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from alerter.errors import ConfigError, Location
+from alerter.core.errors import ConfigError, Location
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 """Config and rule files above this are refused: a 4 MiB rule file is a mistake (a log, a

@@ -7,7 +7,7 @@ benchmarks. Every detector follows the contract in :mod:`alerter.detect.base`::
 
     detector = detect.build({"detector": "stl", "sensitivity": 3})   # a rule's baseline: mapping
     detector.fit(timestamps, values, exclude=[(start, end)])          # history, minus incidents
-    verdict = detector.evaluate(window_ts, window_values)             # alerter.model.Verdict
+    verdict = detector.evaluate(window_ts, window_values)             # alerter.core.model.Verdict
     scores = detect.build({}).score_stream(ts, values)                # causal, in [0, 1]
     restored = detect.from_bytes(detector.to_bytes())                 # persistence, no pickle
 

@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
+from alerter.core.errors import DetectorError
+from alerter.core.model import FloatArray, Verdict
 from alerter.detect import hygiene, spec
-from alerter.errors import DetectorError
-from alerter.model import FloatArray, Verdict
 
 MAGIC = b"ALDT"
 FORMAT_VERSION = 1

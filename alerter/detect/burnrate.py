@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from alerter.core.durations import format_duration
+from alerter.core.model import FloatArray
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, ratio_score, score_in_one_pass
 from alerter.detect.registry import register
-from alerter.durations import format_duration
-from alerter.model import FloatArray
 
 
 def trailing_mean(ts: FloatArray, vs: FloatArray, window: float) -> FloatArray:

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from alerter.core.durations import format_duration
+from alerter.core.model import FloatArray
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, NotEnoughData
 from alerter.detect.registry import register
-from alerter.durations import format_duration
-from alerter.model import FloatArray
 
 #: Samples needed before the moving statistics mean anything: enough for the initial scale
 #: to see the tail of the noise (hygiene.robust_scale needs 20), not just its median.

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from alerter.core.model import FloatArray
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, ratio_score, score_in_one_pass
 from alerter.detect.registry import register
 from alerter.detect.spec import PERIOD_NAMES
-from alerter.model import FloatArray
 
 UTC = dt.UTC
 

@@ -16,8 +16,8 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from alerter.errors import DetectorError
-from alerter.model import FloatArray
+from alerter.core.errors import DetectorError
+from alerter.core.model import FloatArray
 
 Interval = tuple[float, float]
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from alerter.core.model import FloatArray
 from alerter.detect import hygiene, spec
 from alerter.detect.base import ArrayState, Detector, NotEnoughData
 from alerter.detect.ewma import WARMUP_POINTS
 from alerter.detect.registry import REGISTRY, from_bytes, register
-from alerter.model import FloatArray
 
 DAY, WEEK = 86400.0, 7 * 86400.0
 #: Cycles of history a season needs before the ladder uses it.

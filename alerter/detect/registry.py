@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from alerter.core.errors import DetectorError
 from alerter.detect import spec
 from alerter.detect.base import Detector, decode
-from alerter.errors import DetectorError
 
 REGISTRY: dict[str, type[Detector]] = {}
 _PARAMS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}

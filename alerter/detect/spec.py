@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerter.durations import parse_duration
+from alerter.core.durations import parse_duration
 
 DETECTORS = ("auto", "stl", "mstl", "ewma", "static", "burn_rate", "forecast")
 COMMON = (

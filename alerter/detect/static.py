@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from alerter.core.model import FloatArray
 from alerter.detect.base import ArrayState, Detector, ratio_score
 from alerter.detect.registry import register
-from alerter.model import FloatArray
 
 
 def threshold_scores(vs: FloatArray, above: float | None, below: float | None) -> FloatArray:

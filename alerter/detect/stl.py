@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from alerter.core.durations import format_duration
+from alerter.core.model import FloatArray
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, NotEnoughData, band_score
 from alerter.detect.ewma import CLIP
 from alerter.detect.registry import register
-from alerter.durations import format_duration
-from alerter.model import FloatArray
 
 #: Phase buckets per shortest season for the per-phase scale (hourly for a daily season).
 PHASE_BUCKETS = 24

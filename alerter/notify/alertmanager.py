@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from alerter.model import Alert, AlertState
+from alerter.core.model import Alert, AlertState
 from alerter.notify.base import Notification, Payload
 from alerter.notify.http import post_json
 

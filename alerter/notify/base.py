@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.model import Alert, AlertState, Labels
 
 
 class NotifyReason(enum.StrEnum):

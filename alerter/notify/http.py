@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Mapping
 from urllib.error import HTTPError, URLError
 
-from alerter.errors import NotifyError
+from alerter.core.errors import NotifyError
 from alerter.notify.secret import Secret
 
 

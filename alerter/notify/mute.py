@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from alerter.config.types import Matcher
 from alerter.notify import cron
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 SCHEMA = [
     """CREATE TABLE silences (

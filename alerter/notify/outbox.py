@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerter.notify.base import Payload, PayloadKind
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 SCHEMA = [
     """CREATE TABLE notify_outbox (

@@ -20,13 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify import dedup, sender
 from alerter.notify.base import Notification, Notifier, NotifyReason, Payload, PayloadKind
 from alerter.notify.mute import Muter, Silences, Window
 from alerter.notify.outbox import Outbox, RetryPolicy
 from alerter.notify.route import Route
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from alerter.config.types import Matcher
-from alerter.model import Labels
+from alerter.core.model import Labels
 
 DEFAULT_GROUP_WAIT = 30.0
 DEFAULT_GROUP_INTERVAL = 300.0

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from alerter.errors import ConfigError, Location
+from alerter.core.errors import ConfigError, Location
 
 
 class Secret:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from alerter.errors import NotifyError
+from alerter.core.errors import NotifyError
 from alerter.notify.base import Notifier, PayloadKind
 from alerter.notify.outbox import FAILED, INFLIGHT, PENDING, SENT, SUPERSEDED, Entry, Outbox, RetryPolicy
 

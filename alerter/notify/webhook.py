@@ -14,7 +14,7 @@ import hmac
 import json
 from typing import Any
 
-from alerter.model import AlertState
+from alerter.core.model import AlertState
 from alerter.notify.alertmanager import alert_labels, rfc3339
 from alerter.notify.base import Notification, Payload
 from alerter.notify.http import post_json

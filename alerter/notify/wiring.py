@@ -11,18 +11,18 @@ from collections.abc import Callable, Mapping, Sequence
 
 from alerter.config.engine import AppConfig, MaintenanceWindow, Receiver, SlackReceiver, WebhookReceiver
 from alerter.config.engine import Route as RouteConfig
-from alerter.model import Alert
+from alerter.core.model import Alert
 from alerter.notify import route as routing
 from alerter.notify.alertmanager import AlertmanagerNotifier
 from alerter.notify.base import Notifier
-from alerter.notify.blocks import RenderContext
 from alerter.notify.mute import Silences, Window
 from alerter.notify.outbox import RetryPolicy
 from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret, load_secret
-from alerter.notify.slack import SlackNotifier
+from alerter.notify.slack.blocks import RenderContext
+from alerter.notify.slack.client import SlackNotifier
 from alerter.notify.webhook import WebhookNotifier
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 SLACK_API = "https://slack.com/api/"
 

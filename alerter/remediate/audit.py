@@ -7,7 +7,7 @@ row per action whose outcome moves (pending approval -> applied -> effective...)
 what happened even after an action's row has moved on. The kill switch set by
 ``alerter remediation pause`` lives here too, so every replica and restart sees it.
 
-The database is the engine's ``alerter.store.Store`` (its ``ensure_schema`` and ``transaction``
+The database is the engine's ``alerter.store.sqlite.Store`` (its ``ensure_schema`` and ``transaction``
 hooks), typed here as a small Protocol so the audit log depends on nothing else of it.
 """
 

@@ -22,7 +22,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from alerter.errors import ActionError
+from alerter.core.errors import ActionError
 from alerter.remediate.actions import (
     ActionSpec,
     Change,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from alerter.errors import ActionError
+from alerter.core.errors import ActionError
 from alerter.remediate.kubernetes import coordination_api, microtime, translate
 
 RECENT_ACTIONS = "alerter.io/recent-actions"

@@ -16,8 +16,8 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from alerter.durations import format_duration
-from alerter.model import Alert, AlertState, Decision
+from alerter.core.durations import format_duration
+from alerter.core.model import Alert, AlertState, Decision
 
 OPT_OUT_ANNOTATION = "alerter.io/remediation"
 """Annotation on a target object; the value ``disabled`` keeps every policy's hands off it."""

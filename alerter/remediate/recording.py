@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from alerter.errors import ActionError
+from alerter.core.errors import ActionError
 from alerter.remediate.actions import (
     ActionSpec,
     Change,

@@ -19,9 +19,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from alerter.durations import format_duration
-from alerter.errors import ActionError
-from alerter.model import Alert, AlertState, Decision
+from alerter.core.durations import format_duration
+from alerter.core.errors import ActionError
+from alerter.core.model import Alert, AlertState, Decision
 from alerter.remediate import policy as gates
 from alerter.remediate.actions import ActionSpec, Change, ConfigMapSpec, ScaleSpec, split_ref, target_key
 from alerter.remediate.audit import ActionRecord, AuditLog

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alerter.durations import parse_duration
+from alerter.core.durations import parse_duration
 from alerter.sim.faults import FAULT_KINDS, parse_fault
 from alerter.sim.fleet import DEFAULT_MODELS, TICK, Fleet
 from alerter.sim.history import random_faults, write_history

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from alerter.durations import parse_duration
+from alerter.core.durations import parse_duration
 
 __all__ = ["DEFAULT_MAGNITUDE", "FAULT_KINDS", "Fault", "affected_series", "parse_fault"]
 

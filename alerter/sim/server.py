@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from alerter.durations import parse_duration
+from alerter.core.durations import parse_duration
 from alerter.sim.exposition import CONTENT_TYPE, render_instant
 from alerter.sim.faults import Fault
 from alerter.sim.fleet import Fleet

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from alerter.model import Series
+from alerter.core.model import Series
 
 __all__ = ["ERROR_KINDS", "Source"]
 
@@ -23,7 +23,7 @@ ERROR_KINDS = frozenset(
 class Source(Protocol):
     """A PromQL-speaking metrics store.
 
-    Times are unix seconds. Failures raise ``alerter.errors.SourceError`` whose ``kind`` is one
+    Times are unix seconds. Failures raise ``alerter.core.errors.SourceError`` whose ``kind`` is one
     of ``ERROR_KINDS`` and whose ``retryable`` tells the caller whether the next tick may succeed.
     """
 

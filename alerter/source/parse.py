@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from alerter.errors import SourceError
-from alerter.model import Labels, Series
+from alerter.core.errors import SourceError
+from alerter.core.model import Labels, Series
 
 __all__ = ["ApiError", "parse_response", "paused_gc"]
 

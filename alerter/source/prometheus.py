@@ -36,8 +36,8 @@ import urllib3
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from alerter.errors import SourceError
-from alerter.model import Series
+from alerter.core.errors import SourceError
+from alerter.core.model import Series
 from alerter.source.parse import ApiError, parse_response
 
 __all__ = ["MAX_POINTS_PER_SERIES", "PrometheusSource"]

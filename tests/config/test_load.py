@@ -9,7 +9,7 @@ import pytest
 
 from alerter import cli
 from alerter.config import load
-from alerter.errors import ConfigErrors
+from alerter.core.errors import ConfigErrors
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = Path(__file__).parent / "bad"

@@ -144,7 +144,7 @@ def test_the_copied_files_build_the_package(instructions: list[Instruction], tmp
     sdist = context / "dist" / done.stdout.strip().splitlines()[-1]
     with tarfile.open(sdist) as archive:
         names = {Path(*Path(n).parts[1:]).as_posix() for n in archive.getnames()}
-    assert {"alerter/cli.py", "alerter/app.py", "alerter/config/load.py"} <= names
+    assert {"alerter/cli.py", "alerter/service/app.py", "alerter/config/load.py"} <= names
 
 
 def _hadolint() -> str:

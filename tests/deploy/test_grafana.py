@@ -1,6 +1,6 @@
 """deploy/grafana/alerter-dashboard.json: valid JSON, sound PromQL, only metrics alerter exports.
 
-Metric names are read from alerter/metrics.py, so renaming a metric there without updating the
+Metric names are read from alerter/engine/metrics.py, so renaming a metric there without updating the
 dashboard fails here. The one series that is not alerter's is the user's own (``$series``).
 """
 
@@ -29,7 +29,7 @@ def dashboard() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def known() -> set[str]:
-    return exported_metrics((REPO / "alerter" / "metrics.py").read_text())
+    return exported_metrics((REPO / "alerter" / "engine" / "metrics.py").read_text())
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:

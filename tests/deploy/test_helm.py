@@ -35,7 +35,7 @@ from deploy_kit import (
 )
 
 from alerter.config import load
-from alerter.errors import ConfigErrors
+from alerter.core.errors import ConfigErrors
 
 RELEASE, NAMESPACE = "alerter", "alerter"
 

@@ -42,7 +42,7 @@ from deploy_kit import (
 from harness import free_port, wait_until
 
 from alerter.config import load
-from alerter.errors import ConfigErrors
+from alerter.core.errors import ConfigErrors
 
 NAMESPACE = "alerter"
 MANIFESTS = sorted(

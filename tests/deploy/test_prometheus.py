@@ -24,8 +24,8 @@ import yaml
 from deploy_kit import DEPLOY, PORT, REPO, exported_metrics, metric_names
 from harness import ManagedProcess, free_port, wait_until
 
-from alerter.app import App
 from alerter.config import load
+from alerter.service.app import App
 
 SCRAPE = DEPLOY / "prometheus" / "scrape.yaml"
 RECORDING = DEPLOY / "prometheus" / "alerter-recording.yaml"
@@ -73,7 +73,7 @@ def test_recording_and_alerting_rules_pass_their_unit_tests() -> None:
 
 
 def test_rules_read_only_alerter_metrics() -> None:
-    known = exported_metrics((REPO / "alerter" / "metrics.py").read_text()) | {"up"}
+    known = exported_metrics((REPO / "alerter" / "engine" / "metrics.py").read_text()) | {"up"}
     groups = yaml.safe_load(RECORDING.read_text())["groups"]
     exprs = [r["expr"] for g in groups for r in g["rules"]]
     assert exprs

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from alerter import detect
-from alerter.errors import DetectorError
-from alerter.model import Verdict
+from alerter.core.errors import DetectorError
+from alerter.core.model import Verdict
 
 # The smallest valid spec per detector; a new detector must add itself here.
 SPECS: dict[str, dict[str, Any]] = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from alerter.core.errors import DetectorError
 from alerter.detect import hygiene
-from alerter.errors import DetectorError
 
 
 def test_clean_sorts_averages_duplicates_and_drops_nan() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from alerter import detect
+from alerter.core.errors import DetectorError
 from alerter.detect.spec import SpecProblem, check
-from alerter.errors import DetectorError
 
 # (spec, field, words in message or hint)
 BAD: list[tuple[dict[str, Any], str, str]] = [

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness import SimHistory
+from harness.engine_setup import TTFT_RULE, EngineKit, incident
 
-from alerter.model import AlertState
+from alerter.core.model import AlertState
 from alerter.source.prometheus import PrometheusSource
-
-from .conftest import TTFT_RULE, EngineKit, incident
 
 MODEL = "llama-3.1-8b"
 

@@ -10,9 +10,9 @@ import math
 
 import pytest
 
-from alerter import alerts
-from alerter.alerts import Lifecycle, Observation, Signal
-from alerter.model import Labels
+from alerter.core import alerts
+from alerter.core.alerts import Lifecycle, Observation, Signal
+from alerter.core.model import Labels
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 from harness import ManagedProcess, SimHistory
+from harness.engine_setup import incident
 
-from alerter.app import SLACK_API_ENV, App
 from alerter.config import load
-from alerter.model import AlertState
-from alerter.notify.slack_sink import SlackSink
-
-from .conftest import incident
+from alerter.core.model import AlertState
+from alerter.service.app import SLACK_API_ENV, App
+from alerter.testing.slack import SlackSink
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "remediate"))
 import kubeapi_server

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness import ManagedProcess, SimHistory
+from harness.engine_setup import TTFT_RULE, EngineKit, incident
 
-from alerter.engine import SOURCE_DOWN
-from alerter.model import AlertState
+from alerter.core.model import AlertState
+from alerter.engine.engine import SOURCE_DOWN
 from alerter.source.prometheus import PrometheusSource
-
-from .conftest import TTFT_RULE, EngineKit, incident
 
 
 def test_outage_never_resolves_and_raises_the_meta_alert(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerter.scheduler import first_run, offset
+from alerter.engine.scheduler import first_run, offset
 
 
 def test_offset_is_stable_and_within_the_interval() -> None:

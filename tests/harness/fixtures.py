@@ -21,6 +21,7 @@ Function-scoped:
 - ``sim_process``: ``python -m alerter.sim serve`` in a subprocess on a free port; ``sim_process_factory``
   starts one with extra arguments (e.g. ``--phase``).
 - ``garbage_server``: a ``GarbageServer`` whose ``reply`` a test sets.
+- ``sink``: the Slack Web API stand-in (``alerter.testing.slack``) accepting ``SLACK_TOKEN``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import pytest
 
 from alerter.source.prometheus import PrometheusSource
+from alerter.testing.slack import SlackSink
 
 from .backends import backfill_prometheus, loaded_victoria, start_prometheus
 from .garbage import GarbageServer
@@ -173,3 +175,14 @@ def sim_process(sim_process_factory: Callable[..., ManagedProcess]) -> ManagedPr
 def garbage_server() -> Iterator[GarbageServer]:
     with GarbageServer() as server:
         yield server
+
+
+SLACK_TOKEN = "xoxb-test-0123456789-secret"
+"""The bot token the ``sink`` fixture accepts."""
+
+
+@pytest.fixture
+def sink() -> Iterator[SlackSink]:
+    """The Slack Web API stand-in on a free port, with channels #alerts (C0001) and #other (C0002)."""
+    with SlackSink(token=SLACK_TOKEN, channels={"#alerts": "C0001", "#other": "C0002"}) as running:
+        yield running

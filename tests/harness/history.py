@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from alerter.model import Labels
+from alerter.core.model import Labels
 from alerter.sim.exposition import render_history
 from alerter.sim.fleet import DEFAULT_MODELS, Fleet
 from alerter.sim.history import PROMTOOL_BLOCK, history_times, random_faults, write_history, write_truth

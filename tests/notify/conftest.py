@@ -1,4 +1,5 @@
-"""Fixtures for notification tests: a running local Slack sink and alert factories."""
+"""Fixtures for notification tests: alert factories and a real Alertmanager (the Slack stand-in
+is the ``sink`` fixture of ``harness.fixtures``)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,11 @@ from typing import Any
 
 import pytest
 
-from alerter.model import Alert, AlertState, Labels
-from alerter.notify.slack_sink import SlackSink
+from alerter.core.model import Alert, AlertState, Labels
 
-TOKEN = "xoxb-test-0123456789-secret"
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
 AlertFactory = Callable[..., Alert]
-
-
-@pytest.fixture
-def sink() -> Iterator[SlackSink]:
-    with SlackSink(token=TOKEN, channels={"#alerts": "C0001", "#other": "C0002"}) as running:
-        yield running
 
 
 def _alert(

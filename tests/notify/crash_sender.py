@@ -9,13 +9,13 @@ import json
 import sys
 
 from alerter.config.engine import Route as RouteConfig
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify import route as routing
-from alerter.notify.blocks import RenderContext
 from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret
-from alerter.notify.slack import SlackNotifier
-from alerter.store import Store
+from alerter.notify.slack.blocks import RenderContext
+from alerter.notify.slack.client import SlackNotifier
+from alerter.store.sqlite import Store
 
 TOKEN = "xoxb-test-0123456789-secret"
 T0 = 1_767_225_600.0

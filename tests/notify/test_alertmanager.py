@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from alerter.errors import NotifyError
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.errors import NotifyError
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify.alertmanager import AlertmanagerNotifier
 from alerter.notify.base import Notification, NotifyReason
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from alerter.notify.slack_sink import SlackSink
+from alerter.testing.slack import SlackSink
 
 SENDER = Path(__file__).with_name("crash_sender.py")
 T0 = 1_767_225_600.0

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from alerter.config.engine import AppConfig
-from alerter.model import Alert, AlertState, Verdict
-from alerter.notify.blocks import RenderContext, RuleInfo
-from alerter.notify.chart import chart_provider
-from alerter.notify.slack_sink import SlackSink
+from alerter.core.model import Alert, AlertState, Verdict
+from alerter.notify.slack.blocks import RenderContext, RuleInfo
+from alerter.notify.slack.chart import chart_provider
 from alerter.notify.wiring import notifiers_from_config, pipeline_from_config
-from alerter.store import Store
+from alerter.store.sqlite import Store
+from alerter.testing.slack import SlackSink
 
 AlertFactory = Callable[..., Alert]
 Amtool = Callable[..., list[dict[str, Any]]]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from alerter.model import Labels
+from alerter.core.model import Labels
 from alerter.notify.mute import Muter, SilenceError, Silences, Window, maintenance_exclusions
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 T0 = 1_767_225_600.0  # Thursday 2026-01-01 00:00 UTC
 LLAMA = Labels(alertname="TTFTAnomaly", model_name="llama3-70b", namespace="inference")

@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 
 from alerter.config.engine import Route as RouteConfig
-from alerter.model import Alert, AlertState
+from alerter.core.model import Alert, AlertState
 from alerter.notify import route as routing
 from alerter.notify.base import NotifyReason
-from alerter.notify.blocks import RenderContext
 from alerter.notify.mute import Window
 from alerter.notify.outbox import RetryPolicy
 from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret
-from alerter.notify.slack import SlackNotifier
-from alerter.notify.slack_sink import SlackSink
-from alerter.store import Store
+from alerter.notify.slack.blocks import RenderContext
+from alerter.notify.slack.client import SlackNotifier
+from alerter.store.sqlite import Store
+from alerter.testing.slack import SlackSink
 
 AlertFactory = Callable[..., Alert]
 TOKEN = "xoxb-test-0123456789-secret"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from alerter.config.engine import Route as RouteConfig
-from alerter.model import Labels
+from alerter.core.model import Labels
 from alerter.notify.route import DEFAULT_REPEAT_INTERVAL, build
 
 TREE: dict[str, Any] = {

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from alerter.config.engine import Route as RouteConfig
-from alerter.errors import NotifyError
-from alerter.model import Alert, AlertState
+from alerter.core.errors import NotifyError
+from alerter.core.model import Alert, AlertState
 from alerter.notify import route as routing
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
 from alerter.notify.outbox import RetryPolicy
 from alerter.notify.pipeline import Pipeline
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 AlertFactory = Callable[..., Alert]
 T0 = 1_767_225_600.0

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from alerter.errors import NotifyError
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.errors import NotifyError
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify.base import Notification, NotifyReason
 from alerter.notify.secret import Secret
 from alerter.notify.webhook import WebhookNotifier, render_body, sign

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from alerter.config.engine import AppConfig
-from alerter.errors import ConfigError
-from alerter.model import Alert
+from alerter.core.errors import ConfigError
+from alerter.core.model import Alert
 from alerter.notify.alertmanager import AlertmanagerNotifier
-from alerter.notify.slack import SlackNotifier
-from alerter.notify.slack_sink import SlackSink
+from alerter.notify.slack.client import SlackNotifier
 from alerter.notify.webhook import WebhookNotifier
 from alerter.notify.wiring import notifiers_from_config, pipeline_from_config, signing_secrets
-from alerter.store import Store
+from alerter.store.sqlite import Store
+from alerter.testing.slack import SlackSink
 
 AlertFactory = Callable[..., Alert]
 T0 = 1_767_225_600.0

@@ -9,7 +9,7 @@ import pytest
 
 from alerter.remediate.audit import ActionRecord, AuditLog, format_actions, is_paused, pause, resume
 from alerter.remediate.policy import Outcome
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 T0 = 1_800_000_000.0
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubeapi_server import Cluster, configmap, deployment, hpa, httproute, scaledobject
 
-from alerter.errors import ActionError
+from alerter.core.errors import ActionError
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.kubernetes import RESTARTED_AT, KubeActuator, connect
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubeapi_server import Call, Cluster
 
-from alerter.errors import ActionError
+from alerter.core.errors import ActionError
 from alerter.remediate.lease import LeaseLock
 
 NOW = 1_800_000_000.0

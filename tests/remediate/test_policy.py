@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.remediate import policy
 from alerter.remediate.policy import Attempt, Limits, Mode, Outcome, Situation, Switches
 

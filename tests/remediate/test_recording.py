@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerter.errors import ActionError
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.errors import ActionError
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.audit import AuditLog
 from alerter.remediate.policy import Limits, Mode, Switches
 from alerter.remediate.recording import RecordingActuator
 from alerter.remediate.runner import Policy, Runner
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 T0 = 1_800_000_000.0
 FIRING = Alert(rule="TTFT", group="g", labels=Labels(m="x"), state=AlertState.FIRING, fired_at=T0 - 600, value=2.0,

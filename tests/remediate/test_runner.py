@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from kubeapi_server import Cluster, configmap, deployment, hpa, httproute
 
-from alerter.errors import ActionError
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.errors import ActionError
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.remediate import audit as audit_mod
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.audit import AuditLog
@@ -21,7 +21,7 @@ from alerter.remediate.kubernetes import KubeActuator
 from alerter.remediate.lease import OPEN_ACTIONS, RECENT_ACTIONS, LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 T0 = 1_800_000_000.0
 SCALE = ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)

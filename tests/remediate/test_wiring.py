@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from alerter.config.engine import AppConfig
 from alerter.config.engine import Policy as PolicyConfig
-from alerter.model import Alert, AlertState, Labels
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.policy import Mode
 from alerter.remediate.wiring import build_runner, policy_from_config, switches_from_config
-from alerter.store import Store
+from alerter.store.sqlite import Store
 
 T0 = 1_800_000_000.0
 
@@ -77,7 +77,7 @@ def test_built_runner_acts_as_lease_holder(cluster: Cluster, api_client: Any, tm
 
 
 def test_unusable_credentials_are_reported(tmp_path: Path) -> None:
-    from alerter.errors import ActionError
+    from alerter.core.errors import ActionError
 
     cfg = config(remediation={"kubernetes": {"kubeconfig": str(tmp_path / "none")}})
     with Store(":memory:") as store, pytest.raises(ActionError, match="cannot load Kubernetes credentials"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from alerter.config import load
-from alerter.ruletest_file import LoadedTests, load_tests
+from alerter.ruletest.file import LoadedTests, load_tests
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 SHIPPED = sorted([*RULES.glob("*.yaml"), *(RULES / "unified").glob("*.yaml")])

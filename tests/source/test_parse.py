@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from alerter.errors import SourceError
-from alerter.model import Labels, Series
+from alerter.core.errors import SourceError
+from alerter.core.model import Labels, Series
 from alerter.source.parse import ApiError, _fast_matrix, parse_response
 
 

@@ -9,8 +9,8 @@ import pytest
 import requests
 from harness import DEFAULT_LABELS, ManagedProcess, SimHistory
 
-from alerter.errors import SourceError
-from alerter.model import Labels, Series
+from alerter.core.errors import SourceError
+from alerter.core.model import Labels, Series
 from alerter.source.parse import _fast_matrix, parse_response
 from alerter.source.prometheus import PrometheusSource, merge_chunks, plan_chunks
 

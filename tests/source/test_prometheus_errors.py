@@ -11,7 +11,7 @@ import requests
 import urllib3
 from harness import GarbageServer, ManagedProcess, Reply, free_port, self_signed_certificate, start_victoria
 
-from alerter.errors import SourceError
+from alerter.core.errors import SourceError
 from alerter.source import ERROR_KINDS
 from alerter.source.prometheus import PrometheusSource, classify
 

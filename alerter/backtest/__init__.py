@@ -1,0 +1,11 @@
+"""``alerter backtest``: replay rules over past data through the engine's own code path.
+
+``replay`` drives the engine, pipeline and runner over a time range at a fixed clock step against
+a source that serves prefetched ranges (``source``); ``record`` collects alert episodes,
+deliveries and remediation events; ``report`` and ``html`` write the JSON and the HTML report.
+"""
+
+from alerter.backtest.record import Episode
+from alerter.backtest.replay import Result, command, main, parse_time, register, replay, seed_actuator
+
+__all__ = ["Episode", "Result", "command", "main", "parse_time", "register", "replay", "seed_actuator"]

@@ -1,0 +1,322 @@
+"""The engine: one tick of a rule group, reloads that carry state, and the state it holds.
+
+The scheduler calls ``tick(group, now)``; everything else (backtests, tests) can call it with any
+``now``. A tick evaluates each rule of the group (a failing rule does not stop the others),
+saves the group's alerts and rule health in one store transaction, hands the alerts to the
+``sink`` (the notification pipeline), and steps the engine's own ``AlerterSourceDown`` alert.
+Each piece of mutable state here has one owner: this object, behind one lock per group.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from alerter.config import Bundle, RuleGroup
+from alerter.core import alerts
+from alerter.core.alerts import AlertRecord, Lifecycle, Observation, Signal
+from alerter.core.model import Alert, AlertState, Labels, Verdict
+from alerter.engine.baselines import Baselines
+from alerter.engine.evaluate import RuleContext, RuleResult, alert_fingerprint, alert_labels, evaluate_rule
+from alerter.engine.metrics import EngineMetrics
+from alerter.source import Source
+from alerter.store.sqlite import RuleHealth, Store
+
+log = logging.getLogger(__name__)
+
+META_GROUP = "alerter"
+SOURCE_DOWN = "AlerterSourceDown"
+OUTAGE_KINDS = frozenset({"unreachable", "timeout", "server_error", "auth", "malformed"})
+"""Source errors that mean the metrics source is down (not that one rule's query is wrong)."""
+
+Sink = Callable[[Sequence[AlertRecord], float], None]
+
+
+@dataclass(frozen=True)
+class SeriesStatus:
+    """One series of a rule at its last evaluation, for the status API."""
+
+    labels: Labels
+    tier: str
+    state: AlertState
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """A rule group as the scheduler sees it."""
+
+    name: str
+    interval: float
+    rules: tuple[RuleContext, ...]
+
+
+def plan(bundle: Bundle) -> dict[str, GroupPlan]:
+    """Rule contexts of every group in a validated bundle."""
+    groups: dict[str, GroupPlan] = {}
+    for loaded in bundle.rule_files:
+        for group in loaded.rules.groups:
+            groups[group.name] = GroupPlan(
+                group.name, group.interval, tuple(RuleContext.build(group, r) for r in group.rules)
+            )
+    return groups
+
+
+class Engine:
+    """Alert state of every rule, evaluated group by group."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        source: Source,
+        store: Store,
+        baselines: Baselines,
+        *,
+        metrics: EngineMetrics | None = None,
+        sink: Sink | None = None,
+        now: float,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.baselines = baselines
+        self.metrics = metrics or EngineMetrics()
+        self.sink = sink
+        self._lock = threading.RLock()
+        self._group_locks: dict[str, threading.Lock] = {}
+        self._alerts: dict[tuple[str, str], dict[str, AlertRecord]] = {}
+        self._health: dict[tuple[str, str], RuleHealth] = store.load_rule_health()
+        self._failing: dict[str, str] = {}
+        self._series: dict[tuple[str, str], dict[str, SeriesStatus]] = {}
+        self._meta: AlertRecord | None = None
+        self._meta_life = Lifecycle(for_=60.0, keep_firing_for=0.0, flap_max_transitions=0)
+        self.groups: dict[str, GroupPlan] = {}
+        self.metrics.watch_alerts(self.counts)
+        self._install(bundle, store.load_alerts(), now)
+
+    def _install(self, bundle: Bundle, current: Sequence[AlertRecord], now: float) -> None:
+        """Switch to ``bundle``, carrying alert state of unchanged rules (restart and reload)."""
+        groups = plan(bundle)
+        old = {key: h.digest for key, h in self._health.items() if h.digest}
+        new = {ctx.key: ctx.digest for g in groups.values() for ctx in g.rules}
+        carried = alerts.carry_over([a for a in current if a.group != META_GROUP], old, new, now)
+        by_rule: dict[tuple[str, str], dict[str, AlertRecord]] = {}
+        for record in (*carried.kept, *(a for a in carried.ended if (a.group, a.rule) in new)):
+            by_rule.setdefault((record.group, record.rule), {})[record.fingerprint] = record
+        meta = [a for a in current if a.group == META_GROUP]
+        with self._lock:
+            self.bundle = bundle
+            self.groups = groups
+            self._alerts = by_rule
+            self._meta = meta[0] if meta else self._meta
+            for name in groups:
+                self._group_locks.setdefault(name, threading.Lock())
+            self._health = {k: h for k, h in self._health.items() if k in new}
+        removed = [a for a in carried.ended if (a.group, a.rule) not in new]
+        dropped = [a.fingerprint for a in carried.dropped] + [a.fingerprint for a in removed]
+        with self.store.transaction():
+            self.store.save_alerts([*carried.kept, *carried.ended], drop=dropped)
+            self.store.save_rule_health([h for h in self._health.values()])
+            self.store.delete_rule_health([k for k in old if k not in new])
+        self.baselines.forget({ctx.baseline.key for g in groups.values() for ctx in g.rules})
+        self.metrics.bands.retain(set(new))
+        if carried.ended and self.sink is not None:
+            self.sink(list(carried.ended), now)
+        if removed:
+            self.store.delete_alerts([a.fingerprint for a in removed])
+
+    def reload(self, bundle: Bundle, now: float) -> None:
+        """Switch to a new validated configuration; unchanged rules keep their alerts."""
+        with self._lock:
+            current = [a for rule in self._alerts.values() for a in rule.values()]
+            if self._meta is not None:
+                current.append(self._meta)
+        self._install(bundle, current, now)
+
+    def tick(self, group: str, now: float) -> list[RuleResult]:
+        """Evaluate every rule of ``group`` at ``now`` and persist the outcome."""
+        with self._lock:
+            plan_ = self.groups.get(group)
+            lock = self._group_locks.get(group)
+        if plan_ is None or lock is None:
+            return []
+        with lock:
+            return self._tick(plan_, now)
+
+    def _tick(self, group: GroupPlan, now: float) -> list[RuleResult]:
+        results: list[RuleResult] = []
+        with self.metrics.duration.labels(group.name).time():
+            for ctx in group.rules:
+                with self._lock:
+                    previous = dict(self._alerts.get(ctx.key, {}))
+                result = evaluate_rule(ctx, self.source, self.baselines, previous, now)
+                results.append(result)
+                self._record(ctx, result, now)
+        outage = next(
+            (r.source_error for r in results if r.source_error and r.source_error.kind in OUTAGE_KINDS), None
+        )
+        meta = self._step_meta(group.name, f"{outage.kind}: {outage}" if outage else "", now)
+        changed = [a for r in results for a in r.alerts]
+        with self.store.transaction():
+            self.store.save_alerts(
+                [*changed, *([meta] if meta else [])], drop=[f for r in results for f in r.forget]
+            )
+            self.store.save_rule_health(
+                [self._health[ctx.key] for ctx in group.rules if ctx.key in self._health]
+            )
+        if self.sink is not None:
+            self.sink([*changed, *([meta] if meta else [])], now)
+        return results
+
+    def _record(self, ctx: RuleContext, result: RuleResult, now: float) -> None:
+        bands = {
+            _band_key(result.series[fp]): _last_band(v)
+            for fp, v in result.verdicts.items()
+            if fp in result.series
+        }
+        by_fp = {a.fingerprint: a for a in result.alerts}
+        health = result.health
+        with self._lock:
+            before = self._health.get(ctx.key)
+            if health.last_error_at is None and before is not None and before.last_error_at is not None:
+                health = replace(health, last_error_at=before.last_error_at, last_error="")
+            self._alerts[ctx.key] = by_fp
+            self._health[ctx.key] = health
+            self._series[ctx.key] = {
+                fp: SeriesStatus(
+                    labels, result.tiers.get(fp, ""), by_fp[fp].state if fp in by_fp else AlertState.INACTIVE
+                )
+                for fp, labels in result.series.items()
+            }
+        self.metrics.bands.update(ctx.group.name, ctx.rule.alert, bands)
+        self.metrics.evaluations.labels(ctx.group.name, ctx.rule.alert).inc()
+        if result.health.last_error:
+            reason = result.source_error.kind if result.source_error else "error"
+            self.metrics.failures.labels(ctx.group.name, ctx.rule.alert, reason).inc()
+        # Ended incidents are kept out of later training. A period still firing is not: if it
+        # lasts, it is a level shift the detector must be able to adopt (``adopt_after``).
+        for alert in result.alerts:
+            if (
+                alert.state is AlertState.RESOLVED
+                and alert.active_at is not None
+                and alert.resolved_at is not None
+            ):
+                series = result.series.get(alert.fingerprint)
+                if series is not None:
+                    self.baselines.note_firing(
+                        ctx.baseline.key, series.fingerprint, alert.active_at, alert.resolved_at
+                    )
+
+    def _step_meta(self, group: str, outage: str, now: float) -> AlertRecord | None:
+        """Step ``AlerterSourceDown``: firing while any group's queries fail because the source is down."""
+        with self._lock:
+            if outage:
+                self._failing[group] = outage
+            else:
+                self._failing.pop(group, None)
+            if not self._failing and self._meta is None:
+                return None
+            reason = "; ".join(f"{g}: {why}" for g, why in sorted(self._failing.items()))
+            obs = (
+                Observation(Signal.ANOMALOUS, value=float(len(self._failing)), reason=reason, tier="engine")
+                if self._failing
+                else Observation(Signal.NORMAL, value=0.0, tier="engine")
+            )
+            labels = Labels(alertname=SOURCE_DOWN, severity="page")
+            meta = alerts.step(
+                self._meta, obs, now, self._meta_life, rule=SOURCE_DOWN, group=META_GROUP, labels=labels
+            )
+            if meta.state is AlertState.FIRING:
+                meta = _with_summary(meta, reason)
+            self._meta = None if alerts.is_forgettable(meta) else meta
+            self.metrics.source_up.set(0 if self._failing else 1)
+            return meta
+
+    def context(self, group: str, rule: str) -> RuleContext | None:
+        with self._lock:
+            plan_ = self.groups.get(group)
+        return next((c for c in plan_.rules if c.rule.alert == rule), None) if plan_ else None
+
+    def remediation_candidates(self) -> list[tuple[AlertRecord, list[str]]]:
+        """Firing and resolved alerts whose rule names remediation policies, with those names."""
+        out = []
+        for alert in self.alerts():
+            ctx = self.context(alert.group, alert.rule)
+            if (
+                ctx is not None
+                and ctx.rule.remediate
+                and alert.state in (AlertState.FIRING, AlertState.RESOLVED)
+            ):
+                out.append((alert, list(ctx.rule.remediate)))
+        return out
+
+    def recent_verdict(self, alert: Alert, now: float, span: float) -> Verdict | None:
+        """The alert's series over the last ``span`` seconds judged by its baseline (for charts)."""
+        ctx = self.context(alert.group, alert.rule)
+        if ctx is None:
+            return None
+        step = max(ctx.group.interval, span / 720)
+        for series in self.source.query_range(ctx.rule.expr, now - span, now, step):
+            labels = series.labels.without("__name__")
+            if alert_fingerprint(ctx, alert_labels(ctx, labels)) != alert.fingerprint:
+                continue
+            detector = self.baselines.detector(ctx.baseline, labels.fingerprint, now)
+            return detector.evaluate(series.timestamps, series.values) if detector is not None else None
+        return None
+
+    # -- read-only views for the HTTP API ------------------------------------------------
+
+    def alerts(self) -> list[AlertRecord]:
+        with self._lock:
+            out = [a for rule in self._alerts.values() for a in rule.values()]
+            if self._meta is not None:
+                out.append(self._meta)
+        return sorted(out, key=lambda a: (a.group, a.rule, a.fingerprint))
+
+    def counts(self) -> Mapping[AlertState, int]:
+        counts: dict[AlertState, int] = {}
+        for alert in self.alerts():
+            counts[alert.state] = counts.get(alert.state, 0) + 1
+        return counts
+
+    def series(self, key: tuple[str, str]) -> list[SeriesStatus]:
+        """The series a rule's last evaluation saw, with the tier that judged each."""
+        with self._lock:
+            return list(self._series.get(key, {}).values())
+
+    def health(self) -> dict[tuple[str, str], RuleHealth]:
+        with self._lock:
+            return dict(self._health)
+
+    def group_of(self, name: str) -> RuleGroup | None:
+        plan_ = self.groups.get(name)
+        return plan_.rules[0].group if plan_ and plan_.rules else None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _band_key(labels: Labels) -> tuple[tuple[str, str], ...]:
+    """The label pairs keying a series' band gauge; the same series come back every tick."""
+    return tuple(sorted(labels.items()))
+
+
+def _last_band(verdict: Verdict) -> tuple[float, float, float]:
+    """(expected, lower, upper) at the verdict's last point with a value, finding that point once."""
+    valid = np.flatnonzero(~np.isnan(verdict.values))
+    if not valid.size:
+        return math.nan, math.nan, math.nan
+    i = valid[-1]
+    return float(verdict.expected[i]), float(verdict.lower[i]), float(verdict.upper[i])
+
+
+def _with_summary(meta: AlertRecord, reason: str) -> AlertRecord:
+    return replace(
+        meta,
+        annotations={
+            "summary": "alerter cannot query its metrics source; rules are in error and no alert resolves",
+            "description": reason,
+        },
+    )

@@ -1,0 +1,260 @@
+"""One rule over its series at one tick: query, judge against baselines, step the alerts.
+
+Called by the engine for every rule of a group at each tick, and by backtests with a clock that
+walks through history. It only produces values (alert records, verdicts, rule health); sending
+and acting happen elsewhere. A failing query puts the rule's alerts in ``error`` without ever
+resolving them; a failing series is isolated from the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from alerter import detect
+from alerter.config.rules import Rule, RuleGroup
+from alerter.config.templates import render
+from alerter.core import alerts
+from alerter.core.alerts import AlertRecord, Lifecycle, Observation
+from alerter.core.errors import AlerterError, SourceError
+from alerter.core.model import AlertState, Labels, Series, Verdict
+from alerter.engine.baselines import Baselines, BaselineSpec
+from alerter.source import Source
+from alerter.store.sqlite import RuleHealth
+
+log = logging.getLogger(__name__)
+
+
+def rule_digest(group: RuleGroup, rule: Rule) -> str:
+    """Digest of everything that decides a rule's alerts; alert state survives a reload only
+    when it is unchanged (see ``alerts.carry_over``)."""
+    payload = json.dumps(
+        [group.interval, group.labels, rule.model_dump(mode="json", by_alias=True)], sort_keys=True
+    )
+    return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """A rule prepared for evaluation: its group, timing and baseline spec."""
+
+    group: RuleGroup
+    rule: Rule
+    lifecycle: Lifecycle
+    baseline: BaselineSpec
+    digest: str
+    lookback: float
+    _names: dict[Labels, tuple[Labels, Labels, str]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """Queried series labels -> (without ``__name__``, alert labels, alert fingerprint), for the
+    series of the last evaluation: the same series come back every tick, and building label
+    sets and their hashes is a good part of the per-series cost."""
+
+    @classmethod
+    def build(cls, group: RuleGroup, rule: Rule) -> RuleContext:
+        spec = BaselineSpec.for_rule(group.name, rule.alert, rule.expr, rule.baseline)
+        return cls(
+            group=group,
+            rule=rule,
+            lifecycle=Lifecycle.for_rule(
+                interval=group.interval, for_=rule.for_, keep_firing_for=rule.keep_firing_for
+            ),
+            baseline=spec,
+            digest=rule_digest(group, rule),
+            lookback=detect.build(rule.baseline).lookback,
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group.name, self.rule.alert)
+
+    @property
+    def window(self) -> float:
+        """Seconds of recent data fetched each tick: the trigger window plus what the detector needs."""
+        return self.rule.trigger.window + self.lookback
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """Everything one evaluation of one rule produced."""
+
+    alerts: tuple[AlertRecord, ...]
+    forget: tuple[str, ...]
+    verdicts: Mapping[str, Verdict]
+    health: RuleHealth
+    source_error: SourceError | None = None
+    series: Mapping[str, Labels] = field(default_factory=dict)
+    """Alert fingerprint -> labels of its series as the query returned them (without ``__name__``)."""
+    tiers: Mapping[str, str] = field(default_factory=dict)
+    """Alert fingerprint -> the detector tier that judged the series at this tick (or why none did)."""
+
+
+def _tail(verdict: Verdict, since: float) -> Verdict:
+    """The verdict restricted to points after ``since`` (the trigger window)."""
+    keep = verdict.timestamps > since
+    if keep.all():
+        return verdict
+    scale = verdict.scale[keep] if verdict.scale is not None else None
+    return Verdict(
+        timestamps=verdict.timestamps[keep],
+        values=verdict.values[keep],
+        expected=verdict.expected[keep],
+        lower=verdict.lower[keep],
+        upper=verdict.upper[keep],
+        scores=verdict.scores[keep],
+        anomalous=verdict.anomalous[keep],
+        tier=verdict.tier,
+        scale=scale,
+        reason=verdict.reason,
+    )
+
+
+def alert_labels(ctx: RuleContext, series_labels: Labels) -> Labels:
+    """Series labels plus group and rule labels plus ``alertname``, as Prometheus builds them."""
+    return Labels({**series_labels, **ctx.group.labels, **ctx.rule.labels, "alertname": ctx.rule.alert})
+
+
+def observe(
+    ctx: RuleContext, series: Series, baselines: Baselines, now: float, *, labels: Labels | None = None
+) -> tuple[Observation, Verdict | None]:
+    """Judge one series: the observation for the state machine and the verdict behind it.
+
+    ``labels`` are the series labels without ``__name__`` when the caller has them already.
+    """
+    labels = labels if labels is not None else series.labels.without("__name__")
+    guard = ctx.rule.when
+    window_start = now - ctx.rule.trigger.window
+    in_window = series.timestamps > window_start
+    recent = series.values[in_window]
+    if recent.size == 0 or np.isnan(recent).all():
+        return Observation.nodata("no samples in the trigger window"), None
+    detector = baselines.detector(ctx.baseline, labels.fingerprint, now)
+    if detector is None:
+        if guard is None:
+            return Observation.nodata("learning the baseline", tier="none"), None
+        values = recent[~np.isnan(recent)]
+        held = np.array([guard.holds(float(v)) for v in values])
+        fraction = float(held.mean())
+        signal = alerts.Signal.ANOMALOUS if fraction >= ctx.rule.trigger.fraction else alerts.Signal.NORMAL
+        return Observation(signal, value=float(values[-1]), fraction=fraction, tier="static"), None
+    if detector.lookback == 0.0 and type(detector)._reason is detect.Detector._reason:
+        # Such a detector judges each point on its own, so judging only the window's points
+        # gives the same verdict as judging everything and cutting it to the window.
+        verdict = detector.evaluate(series.timestamps[in_window], recent)
+    else:
+        verdict = _tail(detector.evaluate(series.timestamps, series.values), window_start)
+    holds = guard.holds(verdict.value) if guard is not None else True
+    return Observation.from_verdict(verdict, ctx.rule.trigger.fraction, guard=holds), verdict
+
+
+def _annotate(ctx: RuleContext, alert: AlertRecord, now: float) -> AlertRecord:
+    if alert.state in (AlertState.INACTIVE,) or not ctx.rule.annotations:
+        return alert
+    context: dict[str, Any] = {
+        "labels": dict(alert.labels),
+        "value": alert.value,
+        "expected": alert.expected,
+        "lower": alert.lower,
+        "upper": alert.upper,
+        "score": alert.score,
+        "fraction": alert.fraction,
+        "since": alert.active_at,
+        "tier": alert.tier,
+        "rule": ctx.rule.alert,
+    }
+    return replace(alert, annotations={k: render(v, context) for k, v in ctx.rule.annotations.items()})
+
+
+def evaluate_rule(
+    ctx: RuleContext, source: Source, baselines: Baselines, previous: Mapping[str, AlertRecord], now: float
+) -> RuleResult:
+    """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records."""
+    started = time.perf_counter()
+    by_fingerprint: dict[str, tuple[Labels, Observation]] = {}
+    series_of: dict[str, Labels] = {}
+    tiers: dict[str, str] = {}
+    verdicts: dict[str, Verdict] = {}
+    source_error: SourceError | None = None
+    error = ""
+    try:
+        fetched = source.query_range(ctx.rule.expr, now - ctx.window, now, ctx.group.interval)
+    except SourceError as exc:
+        source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
+    names: dict[Labels, tuple[Labels, Labels, str]] = {}
+    for series in fetched:
+        named = ctx._names.get(series.labels) or _names(ctx, series.labels)
+        names[series.labels] = named
+        series_labels, labels, fingerprint = named
+        try:
+            obs, verdict = observe(ctx, series, baselines, now, labels=series_labels)
+        except (AlerterError, ValueError, FloatingPointError) as exc:
+            log.warning(
+                "series evaluation failed",
+                extra={"rule": ctx.rule.alert, "labels": repr(labels), "error": str(exc)},
+            )
+            obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
+        by_fingerprint[fingerprint] = (labels, obs)
+        series_of[fingerprint] = series_labels
+        tiers[fingerprint] = obs.tier or obs.reason
+        if verdict is not None:
+            verdicts[fingerprint] = verdict
+    ctx._names.clear()
+    ctx._names.update(names)
+    for fingerprint, prev in previous.items():
+        if fingerprint not in by_fingerprint:
+            by_fingerprint[fingerprint] = (
+                prev.labels,
+                Observation.error(error) if source_error else Observation.absent(),
+            )
+    out: list[AlertRecord] = []
+    forget: list[str] = []
+    finite_now = math.isfinite(now)  # else alerts.step refuses it, as it must
+    for fingerprint, (labels, obs) in by_fingerprint.items():
+        if obs.signal is alerts.Signal.NORMAL and fingerprint not in previous and finite_now:
+            # A normal series with no alert behind it steps to a fresh inactive alert with no
+            # history, which is forgotten at once: skip building it (most series, most ticks).
+            continue
+        record = alerts.step(
+            previous.get(fingerprint),
+            obs,
+            now,
+            ctx.lifecycle,
+            rule=ctx.rule.alert,
+            group=ctx.group.name,
+            labels=labels,
+        )
+        if alerts.is_forgettable(record):
+            if fingerprint in previous:
+                forget.append(fingerprint)
+            continue
+        out.append(_annotate(ctx, record, now))
+    health = RuleHealth(
+        group=ctx.group.name,
+        rule=ctx.rule.alert,
+        last_eval=now,
+        duration=time.perf_counter() - started,
+        last_error=error,
+        last_error_at=now if error else None,
+        digest=ctx.digest,
+    )
+    return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
+
+
+def _names(ctx: RuleContext, queried: Labels) -> tuple[Labels, Labels, str]:
+    series_labels = queried.without("__name__")
+    labels = alert_labels(ctx, series_labels)
+    return series_labels, labels, alert_fingerprint(ctx, labels)
+
+
+def alert_fingerprint(ctx: RuleContext, labels: Labels) -> str:
+    """The fingerprint of the alert a rule raises for these (alert) labels; equals ``Alert.fingerprint``."""
+    return labels.with_(__rule__=ctx.rule.alert, __group__=ctx.group.name).fingerprint

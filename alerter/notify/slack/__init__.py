@@ -1,0 +1,3 @@
+"""Slack: the Web API client (``client``), the Block Kit message (``blocks``), the chart PNG
+(``chart``) and the signed interactivity callbacks (``interactivity``).
+"""

@@ -1,0 +1,365 @@
+"""Slack Block Kit messages for alert groups: the face of alerter.
+
+``render_payload(notification, context)`` is called by the Slack receiver when the pipeline
+enqueues a notification; everything else here is a pure function of the alerts, the context
+(Prometheus URL, rule expressions) and ``now``. A message says what (alert name, labels), how
+far off (value vs expected and band, robust sigmas and percent, share of the trigger window out
+of band), since when, which detector tier judged, and links (Prometheus graph, runbook,
+dashboard). Groups larger than ``digest_threshold`` collapse into one digest; Slack's limits (50
+blocks, 3000 characters per section, 150 per header) are kept by truncating with "and N more".
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from alerter.core.durations import format_duration
+from alerter.core.model import Alert, AlertState
+from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_TEXT = 3000
+MAX_CONTEXT = 2000
+_LINK_KEYS = {
+    "runbook_url": "Runbook",
+    "runbook": "Runbook",
+    "dashboard_url": "Dashboard",
+    "dashboard": "Dashboard",
+}
+_TEXT_KEYS = ("summary", "description")
+_REASONS = {
+    NotifyReason.FIRST: "first notification",
+    NotifyReason.NEW_ALERTS: "new alerts in group",
+    NotifyReason.RESOLVED: "alerts resolved",
+    NotifyReason.REPEAT: "still firing (repeat interval)",
+}
+
+
+@dataclass(frozen=True)
+class Severity:
+    colour: str
+    emoji: str
+
+
+_SEVERITIES = {
+    "critical": Severity("#D0312D", ":rotating_light:"),
+    "page": Severity("#D0312D", ":rotating_light:"),
+    "error": Severity("#D0312D", ":rotating_light:"),
+    "warning": Severity("#F2A900", ":warning:"),
+    "ticket": Severity("#F2A900", ":warning:"),
+    "info": Severity("#2F80ED", ":information_source:"),
+}
+_DEFAULT_SEVERITY = Severity("#E8912D", ":large_orange_circle:")
+RESOLVED = Severity("#2EB67D", ":white_check_mark:")
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What a message needs to know about a rule beyond its alerts.
+
+    ``sensitivity`` (band half-width in robust sigmas) turns the band into a sigma scale; without
+    it the message shows percent and band only.
+    """
+
+    expr: str = ""
+    sensitivity: float | None = None
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Per-receiver rendering settings; ``chart`` draws a PNG for a group (or None)."""
+
+    prometheus_url: str | None = None
+    graph_range: float = 6 * 3600.0
+    rules: Mapping[str, RuleInfo] = field(default_factory=dict)
+    digest_threshold: int = 10
+    chart: Callable[[Notification], bytes | None] | None = None
+
+
+def render_payload(notification: Notification, context: RenderContext) -> Payload:
+    """The payload for one notification: open, reply in the thread, or close it."""
+    message = render_message(notification, context)
+    kind = notification.kind
+    if kind is PayloadKind.OPEN:
+        image = context.chart(notification) if context.chart is not None else None
+        return Payload(kind, message, image=image)
+    if kind is PayloadKind.REPLY:
+        return Payload(kind, message, edit=message)
+    return Payload(kind, render_closing(notification), edit=message)
+
+
+def render_message(notification: Notification, context: RenderContext) -> dict[str, Any]:
+    """``{"text", "attachments": [{"color", "blocks"}]}``: the whole group in one message."""
+    alerts = _ordered(notification.alerts)
+    severity = severity_of(notification)
+    title = _title(notification)
+    if len(alerts) > context.digest_threshold:
+        blocks = _digest_blocks(notification, alerts, context)
+    else:
+        blocks = [b for a in alerts for b in _alert_blocks(a, notification.now, context)]
+    head: list[dict[str, Any]] = [_header(f"{severity.emoji} {title}")]
+    if len(title) + len(severity.emoji) + 1 > MAX_HEADER and _scope(notification):
+        head.append(_context(" ".join(f"`{k}={v}`" for k, v in _scope(notification).items())))
+    foot = _context(f"{_REASONS[notification.reason]} · {_date(notification.now)}")
+    body = _fit(head, blocks, foot)
+    return {
+        "text": _clip(title, MAX_TEXT),
+        "attachments": [{"color": severity.colour, "blocks": body}],
+    }
+
+
+def render_closing(notification: Notification) -> dict[str, Any]:
+    """The short thread reply that announces a group is resolved, with how long it lasted."""
+    alerts = notification.alerts
+    now = notification.now
+    started = min((a.fired_at or a.active_at or now) for a in alerts) if alerts else now
+    ended = max((a.resolved_at or now) for a in alerts) if alerts else now
+    scope = ", ".join(f"{k}={v}" for k, v in _scope(notification).items())
+    name = _group_name(notification) + (f" · {scope}" if scope else "")
+    text = f"{RESOLVED.emoji} *Resolved* {name}: {len(alerts)} alert(s) back in band after {_minutes(ended - started)}"
+    return {"text": _clip(text, MAX_TEXT), "blocks": [_section(text)]}
+
+
+@dataclass(frozen=True)
+class Button:
+    """An interactive button; Slack posts ``action_id`` and ``value`` back to the callback URL."""
+
+    action_id: str
+    text: str
+    value: str
+    style: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.style not in (None, "primary", "danger"):
+            raise ValueError(f"button style must be primary, danger or None, got {self.style!r}")
+        if not 0 < len(self.action_id) <= 255 or len(self.value) > 2000:
+            raise ValueError("button action_id must be 1-255 characters and value at most 2000")
+
+
+def note_message(text: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
+    """A thread note (a remediation decision, an approval request) with optional buttons."""
+    blocks: list[dict[str, Any]] = [_section(text)]
+    if buttons:
+        elements = []
+        for button in buttons[:25]:
+            element: dict[str, Any] = {
+                "type": "button",
+                "action_id": button.action_id,
+                "text": {"type": "plain_text", "text": _clip(button.text, 75)},
+                "value": button.value,
+            }
+            if button.style:
+                element["style"] = button.style
+            elements.append(element)
+        blocks.append({"type": "actions", "elements": elements})
+    return {"text": _clip(text, MAX_TEXT), "blocks": blocks}
+
+
+def severity_of(notification: Notification) -> Severity:
+    """The worst severity among firing alerts; green when nothing fires."""
+    firing = notification.firing
+    if not firing:
+        return RESOLVED
+    order = list(_SEVERITIES)
+    found = [a.labels.get("severity", "") for a in firing]
+    known = sorted((s for s in found if s in _SEVERITIES), key=order.index)
+    return _SEVERITIES[known[0]] if known else _DEFAULT_SEVERITY
+
+
+def _severity(alert: Alert) -> Severity:
+    return _SEVERITIES.get(alert.labels.get("severity", ""), _DEFAULT_SEVERITY)
+
+
+def deviation(alert: Alert, sensitivity: float | None) -> tuple[float | None, float | None]:
+    """(robust sigmas, percent) by which the value departs from the expected value."""
+    value, expected = alert.value, alert.expected
+    if not (math.isfinite(value) and math.isfinite(expected)):
+        return None, None
+    percent = (value - expected) / abs(expected) * 100 if expected else None
+    half = (alert.upper - alert.lower) / 2
+    sigma = None
+    if sensitivity and math.isfinite(half) and half > 0:
+        sigma = (value - expected) / (half / sensitivity)
+    return sigma, percent
+
+
+def graph_url(base: str, expr: str, now: float, range_seconds: float) -> str:
+    """Prometheus's graph page for ``expr`` over the hours up to ``now``."""
+    end = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    query = {
+        "g0.expr": expr,
+        "g0.tab": "0",
+        "g0.range_input": format_duration(range_seconds),
+        "g0.end_input": end,
+    }
+    return f"{base.rstrip('/')}/graph?{urlencode(query)}"
+
+
+def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict[str, Any]]:
+    info = context.rules.get(alert.rule, RuleInfo())
+    lines = []
+    series = ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
+    state = "RESOLVED" if alert.state is AlertState.RESOLVED else "FIRING"
+    emoji = RESOLVED.emoji if alert.state is AlertState.RESOLVED else _severity(alert).emoji
+    lines.append(f"{emoji} *{alert.rule}* {state}" + (f" · `{series}`" if series else ""))
+    for key in _TEXT_KEYS:
+        if alert.annotations.get(key):
+            lines.append(alert.annotations[key] if key != "summary" else f"*{alert.annotations[key]}*")
+    lines.extend(_numbers(alert, info))
+    lines.append(_since(alert, now))
+    others = [
+        f"{k}: {v}" for k, v in alert.annotations.items() if k not in _TEXT_KEYS and k not in _LINK_KEYS
+    ]
+    lines.extend(others)
+    out = [_section("\n".join(lines))]
+    links = _links(alert, now, context, info)
+    if links:
+        out.append(_context(" · ".join(links)))
+    return out
+
+
+def _numbers(alert: Alert, info: RuleInfo) -> list[str]:
+    if not math.isfinite(alert.value):
+        return [f"No value ({alert.reason})" if alert.reason else "No value"]
+    line = f"Value *{_num(alert.value)}*"
+    if math.isfinite(alert.expected):
+        line += f" vs expected *{_num(alert.expected)}*"
+    if math.isfinite(alert.lower) and math.isfinite(alert.upper):
+        line += f" (band {_num(alert.lower)} – {_num(alert.upper)})"
+    sigma, percent = deviation(alert, info.sensitivity)
+    parts = []
+    if percent is not None:
+        parts.append(f"{percent:+.0f}%")
+    if sigma is not None:
+        parts.append(f"{abs(sigma):.1f}σ {'above' if sigma > 0 else 'below'}")
+    parts.append(f"{alert.fraction:.0%} of trigger window out of band")
+    return [line, " · ".join(parts)]
+
+
+def _since(alert: Alert, now: float) -> str:
+    start = alert.fired_at or alert.active_at
+    tier = f" · detector: {alert.tier}" if alert.tier else ""
+    if alert.state is AlertState.RESOLVED and alert.resolved_at is not None and start is not None:
+        took = _minutes(alert.resolved_at - start)
+        return f"Resolved {_date(alert.resolved_at)} after {took}{tier}"
+    if start is None:
+        return f"Firing{tier}"
+    return f"Firing since {_date(start)} ({_minutes(now - start)}){tier}"
+
+
+def _links(alert: Alert, now: float, context: RenderContext, info: RuleInfo) -> list[str]:
+    links = []
+    if context.prometheus_url and info.expr:
+        links.append(
+            f"<{graph_url(context.prometheus_url, info.expr, now, context.graph_range)}|Prometheus graph>"
+        )
+    seen = set()
+    for key, label in _LINK_KEYS.items():
+        url = alert.annotations.get(key)
+        if url and label not in seen:
+            seen.add(label)
+            links.append(f"<{url}|{label}>")
+    return links
+
+
+def _digest_blocks(
+    notification: Notification, alerts: Sequence[Alert], context: RenderContext
+) -> list[dict[str, Any]]:
+    counts = Counter((a.rule, a.state) for a in alerts)
+    rows = [f"• *{rule}* {state.value}: {n}" for (rule, state), n in counts.most_common()]
+    blocks = [_section(f"*Digest of {len(alerts)} alerts* (more than {context.digest_threshold} at once)")]
+    blocks.append(_section(_lines_with_more(rows, MAX_SECTION)))
+    top = sorted(notification.firing, key=lambda a: (-a.score, a.fingerprint))[:5]
+    if top:
+        worst = [f"• {a.rule} `{_series(a)}` value {_num(a.value)} vs {_num(a.expected)}" for a in top]
+        blocks.append(_section("*Largest departures*\n" + _lines_with_more(worst, MAX_SECTION - 30)))
+    return blocks
+
+
+def _fit(
+    head: list[dict[str, Any]], blocks: list[dict[str, Any]], foot: dict[str, Any]
+) -> list[dict[str, Any]]:
+    room = MAX_BLOCKS - len(head) - 1
+    if len(blocks) > room:
+        hidden = sum(1 for b in blocks[room - 1 :] if b["type"] == "section")
+        blocks = [*blocks[: room - 1], _context(f"… and {hidden} more")]
+    return [*head, *blocks, foot]
+
+
+def _lines_with_more(lines: Sequence[str], limit: int) -> str:
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        tail = f"\n… and {len(lines) - i} more"
+        if used + len(line) + 1 + len(tail) > limit:
+            return "\n".join(out) + tail
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def _ordered(alerts: Sequence[Alert]) -> list[Alert]:
+    """Firing first, then by score, so truncation hides the least interesting alerts."""
+    return sorted(alerts, key=lambda a: (a.state is not AlertState.FIRING, -a.score, a.fingerprint))
+
+
+def _title(notification: Notification) -> str:
+    firing, resolved = len(notification.firing), len(notification.resolved)
+    state = f"FIRING:{firing}" if firing else "RESOLVED"
+    extra = f" ({resolved} resolved)" if firing and resolved else ""
+    scope = ", ".join(f"{k}={v}" for k, v in _scope(notification).items())
+    return f"[{state}] {_group_name(notification)}{extra}" + (f" · {scope}" if scope else "")
+
+
+def _scope(notification: Notification) -> dict[str, str]:
+    """The group labels that say where (alertname is already the title)."""
+    return {k: v for k, v in notification.group_labels.items() if k != "alertname"}
+
+
+def _group_name(notification: Notification) -> str:
+    if "alertname" in notification.group_labels:
+        return notification.group_labels["alertname"]
+    rules = sorted({a.rule for a in notification.alerts})
+    return rules[0] if len(rules) == 1 else f"{len(rules)} alert rules"
+
+
+def _series(alert: Alert) -> str:
+    return ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
+
+
+def _num(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else "n/a"
+
+
+def _minutes(seconds: float) -> str:
+    return format_duration(60 * round(seconds / 60)) if seconds >= 60 else "<1m"
+
+
+def _date(ts: float) -> str:
+    """Slack shows this in each reader's timezone; the fallback is UTC."""
+    fallback = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER), "emoji": True}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_CONTEXT)}]}

@@ -1,0 +1,238 @@
+"""A throwaway Prometheus for rule unit tests: started empty, filled by remote write, stopped after.
+
+Called by :mod:`alerter.ruletest.run` once per test group. Rule expressions must be evaluated with
+real PromQL semantics, so every test group gets a real Prometheus on 127.0.0.1 with its own
+temporary data directory, and its input series are written through the remote-write receiver.
+
+Why remote write and not ``promtool tsdb create-blocks-from openmetrics``: a test series may end
+with ``stale``, and a staleness marker is a special NaN bit pattern that only the remote-write
+protocol carries (OpenMetrics text has no way to write one, so a backfilled series would keep
+answering instant queries for five more minutes). Remote write also needs no block files and no
+second process. The first request into an empty head may hold samples of any age, so each group
+is sent as one request, every series in time order.
+
+The request is a ``prometheus.WriteRequest`` protobuf (four small messages, encoded here by hand
+rather than through generated code) compressed with snappy's block format.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import cramjam
+
+from alerter.core.errors import AlerterError
+
+STALE_NAN_BITS = 0x7FF0000000000002
+"""The float64 bit pattern Prometheus reads as a staleness marker (``value.StaleNaN``)."""
+
+START_TIMEOUT = 30.0
+"""Seconds a fresh Prometheus may take to answer ``/-/ready`` (an empty TSDB opens in well under 1 s)."""
+
+
+class PrometheusUnavailable(AlerterError):
+    """The Prometheus binary is missing or would not start; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    """One input series: its labels (``__name__`` included) and (unix ms, value) samples in time order."""
+
+    labels: Mapping[str, str]
+    samples: Sequence[tuple[int, float]]
+
+
+def find_binary(given: str | None) -> str:
+    """The Prometheus executable: ``given`` if set, else ``prometheus`` on PATH."""
+    name = given or "prometheus"
+    found = shutil.which(name)
+    if found is None:
+        where = f"{given!r} is not an executable" if given else "no `prometheus` on PATH"
+        raise PrometheusUnavailable(
+            f"cannot run rule tests: {where} (install Prometheus, e.g. `apt-get install prometheus`, "
+            "or pass --prometheus PATH)"
+        )
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the wire format ---------------------------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # negative int64 values are sent as their two's complement
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _sample(timestamp_ms: int, value: float) -> bytes:
+    """``Sample{double value = 1; int64 timestamp = 2}``; ``struct`` keeps a NaN's payload bits."""
+    return b"\x09" + struct.pack("<d", value) + _varint(2 << 3 | 0) + _varint(timestamp_ms)
+
+
+def write_request(series: Sequence[SeriesData]) -> bytes:
+    """The snappy-compressed ``WriteRequest`` body holding every sample of ``series``."""
+    body = bytearray()
+    for one in series:
+        message = bytearray()
+        for name in sorted(one.labels):  # Prometheus expects labels sorted by name
+            label = _field(1, name.encode()) + _field(2, one.labels[name].encode())
+            message += _field(1, label)
+        for timestamp_ms, value in one.samples:
+            message += _field(2, _sample(timestamp_ms, value))
+        body += _field(1, bytes(message))
+    return bytes(cramjam.snappy.compress_raw(bytes(body)))
+
+
+def stale_nan() -> float:
+    """A float carrying the staleness bit pattern (kept intact through ``struct``)."""
+    value: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+    return value
+
+
+def is_stale(value: float) -> bool:
+    return struct.pack("<d", value) == struct.pack("<Q", STALE_NAN_BITS)
+
+
+# -- the server --------------------------------------------------------------------------
+
+
+class ThrowawayPrometheus:
+    """A Prometheus with an empty temporary TSDB; use as a context manager.
+
+    Retention is effectively unlimited because retention counts back from the newest block, and
+    test data may be placed anywhere in time.
+    """
+
+    def __init__(self, binary: str, *, lookback: str = "5m") -> None:
+        self.binary = binary
+        self.lookback = lookback
+        self._dir = Path(tempfile.mkdtemp(prefix="alerter-ruletest-"))
+        self._process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def __enter__(self) -> ThrowawayPrometheus:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        (self._dir / "prometheus.yml").write_text("scrape_configs: []\n")
+        for _ in range(3):  # another process may take the port between picking and binding it
+            port = _free_port()
+            self.url = f"http://127.0.0.1:{port}"
+            argv = [
+                self.binary,
+                f"--config.file={self._dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self._dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-remote-write-receiver",
+                "--storage.tsdb.retention.time=100y",
+                f"--query.lookback-delta={self.lookback}",
+                "--log.level=warn",
+            ]
+            with (self._dir / "prometheus.log").open("wb") as log:
+                self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+            if self._wait_ready():
+                return
+            self._terminate()
+        tail = self.log_tail()
+        self.stop()  # a failed __enter__ gets no __exit__: clean up here
+        raise PrometheusUnavailable(f"{self.binary} did not start; its log:\n{tail}")
+
+    def _wait_ready(self) -> bool:
+        assert self._process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=1.0) as reply:
+                    if reply.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.02)  # a real process takes real time to open its TSDB
+        return False
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = (self._dir / "prometheus.log").read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def push(self, series: Sequence[SeriesData]) -> None:
+        """Write ``series`` through ``/api/v1/write``; raises PrometheusUnavailable if refused."""
+        if not any(s.samples for s in series):
+            return
+        request = urllib.request.Request(
+            self.url + "/api/v1/write",
+            data=write_request(series),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-protobuf",
+                "Content-Encoding": "snappy",
+                "X-Prometheus-Remote-Write-Version": "0.1.0",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60.0) as reply:
+                reply.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace").strip()
+            raise PrometheusUnavailable(
+                f"Prometheus refused the input series: HTTP {exc.code} {detail}"
+            ) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise PrometheusUnavailable(f"cannot write the input series to Prometheus: {exc}") from None
+
+    def _terminate(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(10.0)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> None:
+        self._terminate()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""JSON views of the engine for ``/api/v1/...``: alerts, rules and status.
+
+Pure functions from engine state to JSON-able dicts; the server serialises them. Secrets never
+appear: nothing here reads receiver or source credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from alerter import __version__
+from alerter.core.alerts import AlertRecord
+from alerter.core.errors import ConfigError
+from alerter.engine.engine import Engine
+
+
+def alert_json(alert: AlertRecord) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "group": alert.group,
+        "rule": alert.rule,
+        "state": alert.state.value,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "active_at": alert.active_at,
+        "fired_at": alert.fired_at,
+        "resolved_at": alert.resolved_at,
+        "last_eval": alert.last_eval,
+        "value": alert.value,
+        "expected": alert.expected,
+        "lower": alert.lower,
+        "upper": alert.upper,
+        "score": alert.score,
+        "fraction": alert.fraction,
+        "tier": alert.tier,
+        "reason": alert.reason,
+        "flapping": alert.flapping,
+    }
+
+
+def alerts_json(engine: Engine, states: Sequence[str] = ()) -> dict[str, Any]:
+    alerts = [a for a in engine.alerts() if not states or a.state.value in states]
+    return {"alerts": [alert_json(a) for a in alerts]}
+
+
+def rules_json(engine: Engine) -> dict[str, Any]:
+    health = engine.health()
+    by_rule: dict[tuple[str, str], list[AlertRecord]] = {}
+    for alert in engine.alerts():
+        by_rule.setdefault((alert.group, alert.rule), []).append(alert)
+    groups = []
+    for name, plan in engine.groups.items():
+        rules = []
+        for ctx in plan.rules:
+            h = health.get(ctx.key)
+            fitted_at, fit_error, fitted = engine.baselines.status(ctx.baseline.key)
+            rules.append(
+                {
+                    "name": ctx.rule.alert,
+                    "expr": ctx.rule.expr,
+                    "health": "unknown"
+                    if h is None or h.last_eval is None
+                    else ("error" if h.last_error else "ok"),
+                    "last_error": h.last_error if h else "",
+                    "last_error_at": h.last_error_at if h else None,
+                    "last_evaluation": h.last_eval if h else None,
+                    "evaluation_seconds": h.duration if h else None,
+                    "baseline": {
+                        "fitted_at": fitted_at,
+                        "series": fitted,
+                        "last_error": fit_error,
+                        "spec": dict(ctx.rule.baseline),
+                    },
+                    "series": [
+                        {"labels": dict(s.labels), "state": s.state.value, "tier": s.tier}
+                        for s in engine.series(ctx.key)
+                    ],
+                    "alerts": len(by_rule.get(ctx.key, [])),
+                }
+            )
+        groups.append({"name": name, "interval": plan.interval, "rules": rules})
+    return {"groups": groups}
+
+
+def status_json(
+    engine: Engine,
+    *,
+    config_path: str,
+    started_at: float,
+    reload: Mapping[str, Any],
+    errors: Sequence[ConfigError],
+) -> dict[str, Any]:
+    return {
+        "version": __version__,
+        "config_path": config_path,
+        "started_at": started_at,
+        "groups": len(engine.groups),
+        "rules": sum(len(p.rules) for p in engine.groups.values()),
+        "last_reload": dict(reload),
+        "config_errors": [str(e) for e in errors],
+    }

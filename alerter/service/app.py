@@ -1,0 +1,325 @@
+"""The composition root: builds every component from the config and runs them.
+
+``alerter run`` calls ``App.from_config(path).run()``. Only this module knows how the pieces fit:
+config -> source, store, baselines, engine, scheduler, HTTP server; reloads on SIGHUP and when a
+config or rule file changes, keeping the old configuration running when the new one is invalid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alerter.config import AppConfig, Bundle, expand, load
+from alerter.config.engine import PrometheusConfig
+from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
+from alerter.core.model import Alert, Verdict
+from alerter.engine.baselines import Baselines, FitStats
+from alerter.engine.engine import Engine
+from alerter.engine.metrics import EngineMetrics
+from alerter.engine.scheduler import Scheduler
+from alerter.notify import mute
+from alerter.notify import wiring as notify_wiring
+from alerter.remediate.contracts import Event
+from alerter.service import api, logs, routes
+from alerter.service.server import Server
+from alerter.source.prometheus import PrometheusSource
+from alerter.store.sqlite import Store
+
+log = logging.getLogger(__name__)
+
+RELOAD_CHECK_SECONDS = 5.0
+FLUSH_SECONDS = 5.0
+"""How often due notification groups are flushed and the outbox is sent."""
+REMEDIATE_SECONDS = 5.0
+"""How often remediation runs (and renews its Lease, which must be shorter than the Lease)."""
+CHART_SPAN = 6 * 3600.0
+SLACK_API_ENV = "ALERTER_SLACK_API_URL"
+"""Points every Slack receiver at another Web API base URL (a proxy, or the demo's local sink)."""
+
+
+def build_source(cfg: PrometheusConfig) -> PrometheusSource:
+    """The Prometheus client with credentials resolved from env/files (never from the config text)."""
+    try:
+        token = cfg.bearer_token.resolve()
+        basic = (cfg.basic_auth.username, cfg.basic_auth.password.resolve() or "") if cfg.basic_auth else None
+    except KeyError as exc:
+        raise AlerterError(f"prometheus credentials: environment variable {exc} is not set") from None
+    except OSError as exc:
+        raise AlerterError(f"prometheus credentials: cannot read {exc.filename}: {exc.strerror}") from None
+    return PrometheusSource(
+        cfg.url,
+        timeout=cfg.timeout,
+        bearer_token=token,
+        basic_auth=basic,
+        headers=cfg.headers,
+        ca_file=cfg.ca_file,
+        tls_verify=cfg.tls_verify,
+        compression=cfg.compression,
+    )
+
+
+class App:
+    """A running engine: owns the store, the scheduler, the server and the reload loop."""
+
+    def __init__(self, config_path: str, bundle: Bundle, *, now: float, clock: Any = time.time) -> None:
+        if bundle.config is None:
+            raise AlerterError("alerter run needs a config file")
+        cfg: AppConfig = bundle.config
+        self.config_path = config_path
+        self.clock = clock
+        self.started_at = now
+        self.ready = True
+        self.metrics = EngineMetrics()
+        self.source = build_source(cfg.prometheus)
+        storage = Path(cfg.storage.path)
+        if not storage.is_absolute():
+            storage = Path(config_path).parent / storage
+        self.store = Store(storage)
+        windows = notify_wiring.windows_from_config(cfg.maintenance)
+        self.baselines = Baselines.background(
+            self.source, self.store, on_fit=self._fitted, exclusions=mute.maintenance_exclusions(windows)
+        )
+        self.engine = Engine(
+            bundle, self.source, self.store, self.baselines, metrics=self.metrics, sink=self._sink, now=now
+        )
+        self.silences = mute.Silences(self.store)
+        self.pipeline = self._pipeline(cfg)
+        self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
+        self.runner, self.remediation_error = self._runner(cfg)
+        self.scheduler = Scheduler(self.engine)
+        self.server = Server(cfg.server.listen)
+        self._reload_requested = threading.Event()
+        self._stop = threading.Event()
+        self._remediation_lock = threading.Lock()
+        self._mtimes = self._watched_mtimes(bundle)
+        self._reload: dict[str, Any] = {"at": now, "ok": True}
+        self._errors: list[ConfigError] = []
+        routes.install(self.server, self)
+
+    def _pipeline(self, cfg: AppConfig) -> Any:
+        """The notification pipeline, or None when no receiver is configured."""
+        if not cfg.receivers:
+            return None
+        from alerter.notify import RenderContext, RuleInfo, chart_provider
+
+        rules = {
+            ctx.rule.alert: RuleInfo(ctx.rule.expr, float(ctx.rule.baseline.get("sensitivity", 3)))
+            for plan in self.engine.groups.values()
+            for ctx in plan.rules
+        }
+        context = RenderContext(
+            prometheus_url=cfg.prometheus.url,
+            rules=rules,
+            chart=chart_provider(lambda alert, now: self._chart_verdict(alert, now)),
+        )
+        notifiers = notify_wiring.notifiers_from_config(
+            cfg.receivers,
+            context=context,
+            slack_api_url=os.environ.get(SLACK_API_ENV, notify_wiring.SLACK_API),
+            external_url=cfg.server.external_url or "",
+        )
+        pipeline = notify_wiring.pipeline_from_config(cfg, self.store, notifiers)
+        self.metrics.watch(
+            "alerter_notification_groups", "Open notification groups.", lambda: len(pipeline.pending_groups())
+        )
+        return pipeline
+
+    def _chart_verdict(self, alert: Alert, now: float) -> Verdict | None:
+        try:
+            return self.engine.recent_verdict(alert, now, CHART_SPAN)
+        except AlerterError as exc:
+            log.warning("chart data unavailable", extra={"rule": alert.rule, "error": str(exc)})
+            return None
+
+    def _runner(self, cfg: AppConfig) -> tuple[Any, str]:
+        """The remediation runner, or None and why (shown on /api/v1/actions and logged)."""
+        if not cfg.policies:
+            return None, ""
+        from alerter.remediate import wiring as remediate_wiring
+
+        identity = os.environ.get("POD_NAME") or socket.gethostname()
+        try:
+            return remediate_wiring.build_runner(cfg, self.store, identity=identity), ""
+        except (AlerterError, ValueError, OSError) as exc:
+            reason = f"remediation disabled: cannot reach Kubernetes ({exc})"
+            log.error(reason)
+            return None, reason
+
+    def _sink(self, alerts: Sequence[Alert], now: float) -> None:
+        """Every tick's alerts: into the notification groups (sending happens in ``flush``)."""
+        if self.pipeline is not None:
+            self.pipeline.ingest(alerts, now)
+
+    def _flush(self, now: float) -> None:
+        if self.pipeline is None:
+            return
+        report = self.pipeline.flush(now)
+        for name in ("sent", "retrying", "failed", "muted"):
+            count = getattr(report, name)
+            if count:
+                self.metrics.notifications.labels(name).inc(count)
+
+    def _remediate(self, now: float) -> None:
+        """Hand every firing or resolved alert whose rule names policies to the runner."""
+        if self.runner is None:
+            return
+        wanted = self.engine.remediation_candidates()
+        with self._remediation_lock:
+            events = self.runner.step(wanted, now)
+        self.post_events(events, now)
+
+    def post_events(self, events: Sequence[Event], now: float) -> None:
+        """Remediation decisions into the alert's thread (approval requests with buttons)."""
+        if self.pipeline is None:
+            return
+        from alerter.notify import Button, note_message
+
+        for event in events:
+            self.metrics.remediation.labels(event.decision).inc()
+            message = event.message
+            if message is None:
+                continue
+            buttons = []
+            if message.buttons and message.action_id is not None:
+                value = str(message.action_id)
+                buttons = [
+                    Button("approve", "Approve", value, "primary"),
+                    Button("reject", "Reject", value, "danger"),
+                ]
+            self.pipeline.note(message.alert, note_message(message.text, buttons), now)
+
+    @classmethod
+    def from_config(cls, config_path: str) -> App:
+        return cls(config_path, load(config_path), now=time.time())
+
+    def _fitted(self, stats: FitStats) -> None:
+        self.metrics.fit_seconds.observe(stats.seconds)
+        self.metrics.fitted_series.inc(stats.series)
+
+    def status(self) -> dict[str, Any]:
+        out = api.status_json(
+            self.engine,
+            config_path=self.config_path,
+            started_at=self.started_at,
+            reload=self._reload,
+            errors=self._errors,
+        )
+        out["notifications"] = "enabled" if self.pipeline is not None else "no receivers configured"
+        out["remediation"] = self.remediation_error or (
+            "enabled" if self.runner is not None else "no policies configured"
+        )
+        return out
+
+    # -- reloading -----------------------------------------------------------------------
+
+    def _watched_mtimes(self, bundle: Bundle) -> dict[str, float]:
+        paths = [self.config_path, *(r.path for r in bundle.rule_files)]
+        cfg = bundle.config
+        if cfg is not None:  # a new file matching a glob must trigger a reload too
+            found, _ = expand(cfg.rule_files, Path(self.config_path).parent)
+            paths += [str(p) for p in found]
+        out = {}
+        for path in paths:
+            try:
+                out[path] = os.stat(path).st_mtime
+            except OSError:
+                out[path] = -1.0
+        return out
+
+    def reload(self, now: float) -> bool:
+        """Validate everything, then switch; on any error keep running the old configuration."""
+        try:
+            bundle = load(self.config_path)
+        except ConfigErrors as exc:
+            self._errors = list(exc.errors)
+            self._reload = {"at": now, "ok": False, "errors": len(exc.errors)}
+            self.metrics.reloads.labels("failure").inc()
+            self.metrics.reload_ok.set(0)
+            for error in exc.errors:
+                log.error(
+                    "reload rejected; the previous configuration keeps running",
+                    extra={"config_error": str(error)},
+                )
+            self._mtimes = self._current_mtimes()  # retry only when a file changes again
+            return False
+        assert bundle.config is not None
+        self.engine.reload(bundle, now)
+        self.pipeline = self._pipeline(bundle.config)
+        self.signing_secrets = notify_wiring.signing_secrets(bundle.config.receivers)
+        with self._remediation_lock:
+            self.runner, self.remediation_error = self._runner(bundle.config)
+        self.scheduler.sync()
+        self._mtimes = self._watched_mtimes(bundle)
+        self._errors = []
+        self._reload = {"at": now, "ok": True}
+        self.metrics.reloads.labels("success").inc()
+        self.metrics.reload_ok.set(1)
+        log.info("configuration reloaded", extra={"groups": len(self.engine.groups)})
+        return True
+
+    def _current_mtimes(self) -> dict[str, float]:
+        out = {}
+        for path in self._mtimes:
+            try:
+                out[path] = os.stat(path).st_mtime
+            except OSError:
+                out[path] = -1.0
+        return out
+
+    def _check_reload(self, now: float) -> None:
+        changed = self._current_mtimes() != self._mtimes
+        if self._reload_requested.is_set() or changed:
+            self._reload_requested.clear()
+            self.reload(now)
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.scheduler.every(RELOAD_CHECK_SECONDS, "reload-check", self._check_reload)
+        self.scheduler.every(FLUSH_SECONDS, "notify-flush", self._flush)
+        self.scheduler.every(REMEDIATE_SECONDS, "remediate", self._remediate)
+        self.scheduler.start()
+        self.server.start()
+        log.info(
+            "alerter started", extra={"listen": f"port {self.server.port}", "groups": len(self.engine.groups)}
+        )
+
+    def stop(self) -> None:
+        self.ready = False
+        self._stop.set()
+        self.scheduler.shutdown()
+        self.server.stop()
+        self.baselines.close()
+        self.store.close()
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT; SIGHUP reloads."""
+        signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            log.info("alerter stopping")
+            self.stop()
+
+
+def run(config_path: str) -> int:
+    """``alerter run``: configure logging from the config, then run the app."""
+    bundle = load(config_path)
+    assert bundle.config is not None
+    level = os.environ.get("ALERTER_LOG_LEVEL", bundle.config.logging.level)
+    fmt = os.environ.get("ALERTER_LOG_FORMAT", bundle.config.logging.format)
+    logs.configure(level, fmt)
+    App(config_path, bundle, now=time.time()).run()
+    return 0

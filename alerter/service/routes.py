@@ -1,0 +1,149 @@
+"""The HTTP endpoints of a running engine, registered on the server by the app.
+
+Read-only views (alerts, rules, status, notifications, remediation actions) plus the few writes
+an operator or Slack needs: silences, reloads and the Approve / Reject buttons of remediation
+proposals. Slack callbacks are accepted only with a valid signature from a configured signing
+secret; nothing here returns a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from alerter.core.durations import parse_duration
+from alerter.core.errors import ActionError
+from alerter.service import api
+from alerter.service.server import Request, Response, Server
+
+if TYPE_CHECKING:
+    from alerter.service.app import App
+
+log = logging.getLogger(__name__)
+
+
+def install(server: Server, app: App) -> None:
+    server.metrics(app.metrics.registry)
+    server.route("GET", "/healthz", lambda _: Response.text("ok\n"))
+    server.route(
+        "GET",
+        "/readyz",
+        lambda _: Response.text("ready\n") if app.ready else Response.text("stopping\n", 503),
+    )
+    server.route(
+        "GET",
+        "/api/v1/alerts",
+        lambda r: Response.json(api.alerts_json(app.engine, r.query.get("state", []))),
+    )
+    server.route("GET", "/api/v1/rules", lambda _: Response.json(api.rules_json(app.engine)))
+    server.route("GET", "/api/v1/status", lambda _: Response.json(app.status()))
+    server.route("POST", "/-/reload", lambda _: _reload(app))
+    server.route("GET", "/api/v1/silences", lambda r: _silences(app, r))
+    server.route("POST", "/api/v1/silences", lambda r: _add_silence(app, r))
+    server.route("DELETE", "/api/v1/silences", lambda r: _expire_silence(app, r))
+    server.route("GET", "/api/v1/notifications", lambda r: _notifications(app, r))
+    server.route("GET", "/api/v1/actions", lambda _: _actions(app))
+    server.route("POST", "/slack/interactions", lambda r: _slack_interaction(app, r))
+
+
+def _reload(app: App) -> Response:
+    ok = app.reload(app.clock())
+    return Response.json(app.status(), 200 if ok else 400)
+
+
+def _silences(app: App, request: Request) -> Response:
+    include = request.query.get("expired", ["false"])[0] == "true"
+    now = app.clock()
+    return Response.json(
+        {"silences": [s.as_json(now) for s in app.silences.list(now, include_expired=include)]}
+    )
+
+
+def _add_silence(app: App, request: Request) -> Response:
+    from alerter.notify import SilenceError
+
+    try:
+        body = json.loads(request.body or b"{}")
+        now = app.clock()
+        if "ends_at" in body:
+            ends_at = float(body["ends_at"])
+        else:
+            ends_at = now + parse_duration(str(body.get("duration", "2h")))
+        silence = app.silences.add(
+            body.get("matchers", []),
+            ends_at=ends_at,
+            now=now,
+            created_by=str(body.get("created_by", "")),
+            comment=str(body.get("comment", "")),
+        )
+    except (ValueError, TypeError, SilenceError) as exc:
+        return Response.json({"error": str(exc)}, 400)
+    return Response.json(silence.as_json(now), 201)
+
+
+def _expire_silence(app: App, request: Request) -> Response:
+    from alerter.notify import SilenceError
+
+    ids = request.query.get("id", [])
+    if not ids:
+        return Response.json({"error": "give ?id=<silence id>"}, 400)
+    try:
+        silence = app.silences.expire(ids[0], app.clock())
+    except SilenceError as exc:
+        return Response.json({"error": str(exc)}, 404)
+    return Response.json(silence.as_json(app.clock()))
+
+
+def _notifications(app: App, request: Request) -> Response:
+    if app.pipeline is None:
+        return Response.json({"notifications": [], "note": "no receivers configured"})
+    receiver = request.query.get("receiver", [None])[0]
+    entries = app.pipeline.outbox.history(receiver=receiver, limit=200)
+    return Response.json({"notifications": [e.as_json() for e in entries]})
+
+
+def _actions(app: App) -> Response:
+    from alerter.remediate import audit
+
+    payload: dict[str, Any] = {
+        "actions": [r.to_json() for r in audit.list_actions(app.store, limit=200)],
+        "events": audit.AuditLog(app.store).events(limit=200),
+        "paused": audit.is_paused(app.store),
+    }
+    if app.remediation_error:
+        payload["disabled"] = app.remediation_error
+    return Response.json(payload)
+
+
+def _slack_interaction(app: App, request: Request) -> Response:
+    """Approve / Reject buttons: verify the signature, then hand the decision to the runner."""
+    from alerter.notify import SignatureError, parse_interaction, verify_signature
+
+    timestamp = request.headers.get("x-slack-request-timestamp", "")
+    signature = request.headers.get("x-slack-signature", "")
+    now = app.clock()
+    for secret in app.signing_secrets.values():
+        try:
+            verify_signature(secret, timestamp, request.body, signature, now)
+            break
+        except SignatureError:
+            continue
+    else:
+        log.warning("slack callback rejected: bad or missing signature")
+        return Response.json({"error": "invalid signature"}, 401)
+    try:
+        interaction = parse_interaction(request.body)
+    except ValueError as exc:
+        return Response.json({"error": str(exc)}, 400)
+    verb = interaction.action_id.split(":")[0]
+    if verb not in ("approve", "reject") or app.runner is None:
+        return Response.json({"error": f"unknown action {interaction.action_id!r}"}, 400)
+    try:
+        action_id = int(interaction.value)
+        decide = app.runner.approve if verb == "approve" else app.runner.reject
+        events = decide(action_id, interaction.user_name or interaction.user_id, now)
+    except (ValueError, ActionError) as exc:
+        return Response.json({"text": f"Could not {verb}: {exc}"}, 200)
+    app.post_events(events, now)
+    return Response.json({"text": f"{verb}d by {interaction.user_name or interaction.user_id}"})

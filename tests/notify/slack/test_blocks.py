@@ -1,0 +1,210 @@
+"""Block Kit rendering: snapshots of whole messages plus the rules behind them (limits, digest, numbers).
+
+Snapshots live in tests/notify/snapshots/; after an intended change, regenerate them with
+``UPDATE_SNAPSHOTS=1 pytest tests/notify/test_blocks.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from alerter.core.model import Alert, AlertState, Labels
+from alerter.notify.base import Notification, NotifyReason, PayloadKind
+from alerter.notify.slack import blocks
+
+AlertFactory = Callable[..., Alert]
+T0 = 1_767_225_600.0
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+CONTEXT = blocks.RenderContext(
+    prometheus_url="http://prometheus:9090",
+    rules={"TTFTAnomaly": blocks.RuleInfo(expr="histogram_quantile(0.99, ttft)", sensitivity=3.0)},
+)
+
+
+def note(alerts: list[Alert], reason: NotifyReason = NotifyReason.FIRST, **group: str) -> Notification:
+    labels = Labels(group or {"alertname": "TTFTAnomaly"})
+    return Notification("oncall", "g1", labels, tuple(alerts), reason, T0)
+
+
+def check_snapshot(name: str, message: dict[str, Any]) -> None:
+    path = SNAPSHOTS / f"{name}.json"
+    text = json.dumps(message, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.write_text(text)
+    assert path.exists(), f"missing snapshot {path}; run with UPDATE_SNAPSHOTS=1 and review it"
+    assert text == path.read_text()
+
+
+def all_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for a in message["attachments"] for b in a["blocks"]]
+
+
+def all_text(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False)
+
+
+def test_snapshot_first_notification_of_one_alert(make_alert: AlertFactory) -> None:
+    check_snapshot("first_one_alert", blocks.render_message(note([make_alert()]), CONTEXT))
+
+
+def test_snapshot_group_with_firing_and_resolved(make_alert: AlertFactory) -> None:
+    alerts = [
+        make_alert(model_name="llama3-70b"),
+        make_alert(model_name="mistral-7b", severity="warning"),
+        make_alert(model_name="qwen2-7b", state=AlertState.RESOLVED),
+    ]
+    check_snapshot("group_mixed", blocks.render_message(note(alerts, NotifyReason.NEW_ALERTS), CONTEXT))
+
+
+def test_snapshot_closing_reply(make_alert: AlertFactory) -> None:
+    check_snapshot("closing", blocks.render_closing(note([make_alert(state=AlertState.RESOLVED)])))
+
+
+def test_snapshot_digest_of_a_burst(make_alert: AlertFactory) -> None:
+    alerts = [make_alert(pod=f"vllm-{i:03d}") for i in range(200)]
+    message = blocks.render_message(note(alerts), CONTEXT)
+    check_snapshot("digest_200", message)
+    assert len(all_blocks(message)) < 10
+    assert "Digest of 200 alerts" in all_text(message)
+
+
+def test_digest_lists_each_rule_and_state(make_alert: AlertFactory) -> None:
+    alerts = [make_alert(pod=f"p{i}") for i in range(8)]
+    alerts += [make_alert("QueueDepth", pod=f"q{i}") for i in range(5)]
+    alerts += [make_alert("QueueDepth", AlertState.RESOLVED, pod=f"r{i}") for i in range(2)]
+    text = all_text(blocks.render_message(note(alerts, alertname="x"), CONTEXT))
+    assert "*TTFTAnomaly* firing: 8" in text
+    assert "*QueueDepth* firing: 5" in text and "*QueueDepth* resolved: 2" in text
+
+
+def test_many_alerts_below_digest_threshold_stay_within_block_limit(make_alert: AlertFactory) -> None:
+    context = blocks.RenderContext(digest_threshold=1000, prometheus_url="http://p", rules=CONTEXT.rules)
+    alerts = [make_alert(pod=f"vllm-{i:03d}") for i in range(60)]
+    message = blocks.render_message(note(alerts), context)
+    found = all_blocks(message)
+    assert len(found) == blocks.MAX_BLOCKS
+    shown = sum(1 for b in found if b["type"] == "section")
+    assert found[-2]["elements"][0]["text"] == f"… and {60 - shown} more"
+
+
+def test_long_texts_are_clipped_to_slack_limits(make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    huge = Alert(**{**alert.__dict__, "rule": "R" * 400, "annotations": {"description": "x" * 5000}})
+    message = blocks.render_message(note([huge], alertname="R" * 400), CONTEXT)
+    sections = [b["text"]["text"] for b in all_blocks(message) if b["type"] == "section"]
+    header = all_blocks(message)[0]["text"]["text"]
+    assert len(header) == blocks.MAX_HEADER and header.endswith("…")
+    assert max(len(s) for s in sections) == blocks.MAX_SECTION
+    assert len(message["text"]) <= blocks.MAX_TEXT
+
+
+@pytest.mark.parametrize(
+    ("severity", "colour"),
+    [("page", "#D0312D"), ("warning", "#F2A900"), ("info", "#2F80ED"), ("odd", "#E8912D")],
+)
+def test_colour_follows_worst_severity(make_alert: AlertFactory, severity: str, colour: str) -> None:
+    alerts = [make_alert(severity=severity, pod="a"), make_alert(severity="info", pod="b")]
+    expected = colour if severity != "odd" else "#2F80ED"
+    assert blocks.render_message(note(alerts), CONTEXT)["attachments"][0]["color"] == expected
+
+
+def test_resolved_group_is_green(make_alert: AlertFactory) -> None:
+    message = blocks.render_message(note([make_alert(state=AlertState.RESOLVED)]), CONTEXT)
+    assert message["attachments"][0]["color"] == blocks.RESOLVED.colour
+    assert all_blocks(message)[0]["text"]["text"].startswith(":white_check_mark: [RESOLVED]")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "lower", "upper", "sensitivity", "sigma", "percent"),
+    [
+        (0.82, 0.31, 0.22, 0.40, 3.0, 17.0, 164.516),
+        (0.10, 0.31, 0.22, 0.40, 3.0, -7.0, -67.742),
+        (5.0, 0.0, -1.0, 1.0, 2.0, 10.0, None),
+        (5.0, 4.0, 3.0, 5.0, None, None, 25.0),
+        (math.nan, 4.0, 3.0, 5.0, 3.0, None, None),
+    ],
+)
+def test_deviation_in_sigmas_and_percent(
+    make_alert: AlertFactory,
+    value: float,
+    expected: float,
+    lower: float,
+    upper: float,
+    sensitivity: float | None,
+    sigma: float | None,
+    percent: float | None,
+) -> None:
+    alert = Alert(
+        **{**make_alert().__dict__, "value": value, "expected": expected, "lower": lower, "upper": upper}
+    )
+    got_sigma, got_percent = blocks.deviation(alert, sensitivity)
+    assert got_sigma == (pytest.approx(sigma) if sigma is not None else None)
+    assert got_percent == (pytest.approx(percent, abs=1e-3) if percent is not None else None)
+
+
+def test_graph_url_points_at_the_expression_over_recent_hours() -> None:
+    url = blocks.graph_url("http://prom:9090/", 'rate(x{a="b"}[5m])', T0, 6 * 3600)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert parts.path == "/graph"
+    assert query["g0.expr"] == ['rate(x{a="b"}[5m])']
+    assert query["g0.range_input"] == ["6h"] and query["g0.end_input"] == ["2026-01-01 00:00:00"]
+
+
+def test_payload_kinds_follow_the_notification(make_alert: AlertFactory) -> None:
+    charts: list[Notification] = []
+
+    def chart(n: Notification) -> bytes:
+        charts.append(n)
+        return b"png"
+
+    context = blocks.RenderContext(chart=chart)
+    first = blocks.render_payload(note([make_alert()]), context)
+    assert first.kind is PayloadKind.OPEN and first.image == b"png" and first.edit is None
+    reply = blocks.render_payload(note([make_alert()], NotifyReason.REPEAT), context)
+    assert reply.kind is PayloadKind.REPLY and reply.edit == reply.body and reply.image is None
+    close = blocks.render_payload(
+        note([make_alert(state=AlertState.RESOLVED)], NotifyReason.RESOLVED), context
+    )
+    assert close.kind is PayloadKind.CLOSE and "Resolved" in close.body["text"]
+    assert len(charts) == 1, "only the opening message carries a chart"
+
+
+def test_missing_value_says_why(make_alert: AlertFactory) -> None:
+    alert = Alert(**{**make_alert().__dict__, "value": math.nan, "reason": "no samples in window"})
+    text = all_text(blocks.render_message(note([alert]), CONTEXT))
+    assert "No value (no samples in window)" in text
+
+
+def test_group_labels_clipped_from_the_header_are_shown_in_full_below(make_alert: AlertFactory) -> None:
+    long = "m" * 200
+    message = blocks.render_message(note([make_alert(model_name=long)], model_name=long), CONTEXT)
+    header, scope = all_blocks(message)[:2]
+    assert header["text"]["text"].endswith("…")
+    assert scope["elements"][0]["text"] == f"`model_name={long}`"
+
+
+def test_no_block_has_empty_text(make_alert: AlertFactory) -> None:
+    for alerts in ([make_alert()], [make_alert(pod=str(i)) for i in range(30)]):
+        message = blocks.render_message(note(alerts), CONTEXT)
+        for block in all_blocks(message):
+            texts = [block["text"]["text"]] if "text" in block else [e["text"] for e in block["elements"]]
+            assert all(t.strip() for t in texts)
+
+
+def test_closing_says_how_long_the_incident_lasted(make_alert: AlertFactory) -> None:
+    early = Alert(**{**make_alert(state=AlertState.RESOLVED).__dict__, "resolved_at": T0 - 300})
+    text = blocks.render_closing(
+        note([early], NotifyReason.RESOLVED, alertname="TTFTAnomaly", model_name="x")
+    )["text"]
+    assert (
+        text == ":white_check_mark: *Resolved* TTFTAnomaly · model_name=x: 1 alert(s) back in band after 5m"
+    )

@@ -1,0 +1,98 @@
+"""The composed app: hot reload keeps the old rules on error, HTTP endpoints, bands on /metrics."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import ManagedProcess, SimHistory
+from harness.engine_setup import TTFT_RULE, incident, write_config
+
+from alerter.config import load
+from alerter.core.model import AlertState
+from alerter.service.app import App
+
+EXTRA_RULE = """
+      - alert: QueueDepthHigh
+        expr: sum by (model_name) (vllm:num_requests_waiting)
+        baseline: {detector: static, above: 1000000}
+"""
+
+
+@pytest.fixture
+def app(tmp_path: Path, prometheus: ManagedProcess) -> Iterator[App]:
+    config = write_config(tmp_path, prometheus.url, TTFT_RULE.format(for_="2m", keep="2m"))
+    instance = App(str(config), load(config), now=0.0)
+    instance.server.start()
+    yield instance
+    instance.stop()
+
+
+def _get(app: App, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{app.server.port}{path}", timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_reload_keeps_old_rules_on_error_and_applies_a_fixed_file(
+    app: App, tmp_path: Path, sim_history: SimHistory
+) -> None:
+    start = incident(sim_history.truth_path, "latency_regression")["start"]
+    for t in range(int(start), int(start) + 600, 60):
+        app.engine.tick("latency", float(t))
+        app.baselines.wait()
+    firing = [a for a in app.engine.alerts() if a.state is AlertState.FIRING]
+    assert firing
+    rules = tmp_path / "rules.yaml"
+    good = rules.read_text()
+
+    rules.write_text(good + "      - alert: Broken\n        expr: 'sum(rate(x[5m])'\n        for: -1m\n")
+    assert app.reload(start + 600) is False
+    status = json.loads(_get(app, "/api/v1/status")[1])
+    assert status["last_reload"]["ok"] is False
+    assert any("rules.yaml:" in e and "groups[0].rules[1].for" in e for e in status["config_errors"])
+    assert [r.rule.alert for r in app.engine.groups["latency"].rules] == ["TTFTAnomaly"]
+    assert b"alerter_config_last_reload_successful 0.0" in _get(app, "/metrics")[1]
+    app.engine.tick("latency", start + 600)
+    assert all(
+        a.state is AlertState.FIRING
+        for a in app.engine.alerts()
+        if a.fingerprint in {f.fingerprint for f in firing}
+    )
+
+    rules.write_text(good + EXTRA_RULE)
+    assert app.reload(start + 660) is True
+    assert [r.rule.alert for r in app.engine.groups["latency"].rules] == ["TTFTAnomaly", "QueueDepthHigh"]
+    carried = {a.fingerprint: a for a in app.engine.alerts()}
+    for alert in firing:
+        assert carried[alert.fingerprint].state is AlertState.FIRING
+        assert carried[alert.fingerprint].fired_at == alert.fired_at
+    assert json.loads(_get(app, "/api/v1/status")[1])["config_errors"] == []
+
+
+def test_http_endpoints_and_baseline_bands(app: App, sim_history: SimHistory) -> None:
+    t = sim_history.end - 3600
+    app.engine.tick("latency", t)
+    app.baselines.wait()
+    app.engine.tick("latency", t + 60)
+    assert _get(app, "/healthz") == (200, b"ok\n")
+    assert _get(app, "/readyz")[0] == 200
+    assert _get(app, "/nope")[0] == 404
+    metrics = _get(app, "/metrics")[1].decode()
+    bands = [line for line in metrics.splitlines() if line.startswith("alerter_baseline{")]
+    assert {b.split('bound="')[1].split('"')[0] for b in bands} == {"expected", "lower", "upper"}
+    assert any('model_name="llama-3.1-8b"' in b and 'alertname="TTFTAnomaly"' in b for b in bands)
+    assert 'alerter_rule_evaluations_total{alertname="TTFTAnomaly",rule_group="latency"} 2.0' in metrics
+    assert "alerter_group_evaluation_duration_seconds_bucket" in metrics
+    rules = json.loads(_get(app, "/api/v1/rules")[1])
+    rule = rules["groups"][0]["rules"][0]
+    assert rule["health"] == "ok" and rule["baseline"]["series"] == 2
+    assert {s["tier"] for s in rule["series"]} and all(s["tier"] for s in rule["series"])
+    alerts = json.loads(_get(app, "/api/v1/alerts")[1])["alerts"]
+    assert all(set(a) >= {"labels", "state", "value", "expected", "tier"} for a in alerts)
