@@ -327,7 +327,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Run a backtest from parsed arguments; print the summary; write the requested reports."""
-    from alerter.service.app import build_source
+    from alerter.source.wiring import build_source
 
     try:
         bundle = _bundle(args.config, args.rules)

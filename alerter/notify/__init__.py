@@ -11,15 +11,47 @@ The composition root builds everything with ``wiring`` and then only talks to ``
     maintenance_exclusions(pipeline.windows)   # periods the baseline cache keeps out of training
 
 The HTTP server verifies Slack button callbacks with ``verify_signature`` and reads them with
-``parse_interaction``. Names are resolved lazily, so importing a small module of this package
-(``alerter.notify.cron`` for maintenance windows in baseline training) does not pull in
-slack-sdk or matplotlib.
+``parse_interaction``. Names are resolved lazily at run time, so importing this package or a
+small module of it (``alerter.notify.cron`` for maintenance windows in baseline training) does not
+pull in slack-sdk or matplotlib. Type checkers see the same names as plain imports, so every
+exported name keeps its real type; ``_EXPORTS`` and those imports list the same names (a test
+holds them together).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+__all__ = [
+    "Button",
+    "FlushReport",
+    "Interaction",
+    "Notification",
+    "Notifier",
+    "NotifyReason",
+    "Payload",
+    "PayloadKind",
+    "Pipeline",
+    "RenderContext",
+    "RetryPolicy",
+    "RuleInfo",
+    "Secret",
+    "SignatureError",
+    "Silence",
+    "SilenceError",
+    "Silences",
+    "Window",
+    "chart_provider",
+    "maintenance_exclusions",
+    "note_message",
+    "notifiers_from_config",
+    "parse_interaction",
+    "pipeline_from_config",
+    "render_chart",
+    "signing_secrets",
+    "verify_signature",
+]
 
 _EXPORTS = {
     "Button": "slack.blocks",
@@ -50,15 +82,30 @@ _EXPORTS = {
     "signing_secrets": "wiring",
     "verify_signature": "slack.interactivity",
 }
+"""Where each exported name lives, for resolving it on first use."""
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'alerter.notify' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"alerter.notify.{module}"), name)
+if TYPE_CHECKING:
+    from alerter.notify.base import Notification, Notifier, NotifyReason, Payload, PayloadKind
+    from alerter.notify.mute import Silence, SilenceError, Silences, Window, maintenance_exclusions
+    from alerter.notify.outbox import RetryPolicy
+    from alerter.notify.pipeline import FlushReport, Pipeline
+    from alerter.notify.secret import Secret
+    from alerter.notify.slack.blocks import Button, RenderContext, RuleInfo, note_message
+    from alerter.notify.slack.chart import chart_provider, render_chart
+    from alerter.notify.slack.interactivity import (
+        Interaction,
+        SignatureError,
+        parse_interaction,
+        verify_signature,
+    )
+    from alerter.notify.wiring import notifiers_from_config, pipeline_from_config, signing_secrets
+else:
+    # Hidden from type checkers: they resolve the imports above, and an unknown name stays an error.
+    def __getattr__(name: str) -> object:
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'alerter.notify' has no attribute {name!r}")
+        return getattr(importlib.import_module(f"alerter.notify.{module}"), name)
 
 
 def __dir__() -> list[str]:

@@ -13,12 +13,11 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from alerter.config import AppConfig, Bundle, expand, load
-from alerter.config.engine import PrometheusConfig
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.core.model import Alert, Verdict
 from alerter.engine.baselines import Baselines, FitStats
@@ -30,8 +29,12 @@ from alerter.notify import wiring as notify_wiring
 from alerter.remediate.contracts import Event
 from alerter.service import api, logs, routes
 from alerter.service.server import Server
-from alerter.source.prometheus import PrometheusSource
+from alerter.source.wiring import build_source
 from alerter.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from alerter.notify import Pipeline
+    from alerter.remediate.runner import Runner
 
 log = logging.getLogger(__name__)
 
@@ -45,31 +48,15 @@ SLACK_API_ENV = "ALERTER_SLACK_API_URL"
 """Points every Slack receiver at another Web API base URL (a proxy, or the demo's local sink)."""
 
 
-def build_source(cfg: PrometheusConfig) -> PrometheusSource:
-    """The Prometheus client with credentials resolved from env/files (never from the config text)."""
-    try:
-        token = cfg.bearer_token.resolve()
-        basic = (cfg.basic_auth.username, cfg.basic_auth.password.resolve() or "") if cfg.basic_auth else None
-    except KeyError as exc:
-        raise AlerterError(f"prometheus credentials: environment variable {exc} is not set") from None
-    except OSError as exc:
-        raise AlerterError(f"prometheus credentials: cannot read {exc.filename}: {exc.strerror}") from None
-    return PrometheusSource(
-        cfg.url,
-        timeout=cfg.timeout,
-        bearer_token=token,
-        basic_auth=basic,
-        headers=cfg.headers,
-        ca_file=cfg.ca_file,
-        tls_verify=cfg.tls_verify,
-        compression=cfg.compression,
-    )
-
-
 class App:
-    """A running engine: owns the store, the scheduler, the server and the reload loop."""
+    """A running engine: owns the store, the scheduler, the server and the reload loop.
 
-    def __init__(self, config_path: str, bundle: Bundle, *, now: float, clock: Any = time.time) -> None:
+    Serves the HTTP routes as a ``ports.Service``: they see only what that Protocol names.
+    """
+
+    def __init__(
+        self, config_path: str, bundle: Bundle, *, now: float, clock: Callable[[], float] = time.time
+    ) -> None:
         if bundle.config is None:
             raise AlerterError("alerter run needs a config file")
         cfg: AppConfig = bundle.config
@@ -100,11 +87,11 @@ class App:
         self._stop = threading.Event()
         self._remediation_lock = threading.Lock()
         self._mtimes = self._watched_mtimes(bundle)
-        self._reload: dict[str, Any] = {"at": now, "ok": True}
+        self._reload: dict[str, object] = {"at": now, "ok": True}
         self._errors: list[ConfigError] = []
         routes.install(self.server, self)
 
-    def _pipeline(self, cfg: AppConfig) -> Any:
+    def _pipeline(self, cfg: AppConfig) -> Pipeline | None:
         """The notification pipeline, or None when no receiver is configured."""
         if not cfg.receivers:
             return None
@@ -139,7 +126,7 @@ class App:
             log.warning("chart data unavailable", extra={"rule": alert.rule, "error": str(exc)})
             return None
 
-    def _runner(self, cfg: AppConfig) -> tuple[Any, str]:
+    def _runner(self, cfg: AppConfig) -> tuple[Runner | None, str]:
         """The remediation runner, or None and why (shown on /api/v1/actions and logged)."""
         if not cfg.policies:
             return None, ""
@@ -204,7 +191,7 @@ class App:
         self.metrics.fit_seconds.observe(stats.seconds)
         self.metrics.fitted_series.inc(stats.series)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object]:
         out = api.status_json(
             self.engine,
             config_path=self.config_path,

@@ -3,27 +3,26 @@
 Read-only views (alerts, rules, status, notifications, remediation actions) plus the few writes
 an operator or Slack needs: silences, reloads and the Approve / Reject buttons of remediation
 proposals. Slack callbacks are accepted only with a valid signature from a configured signing
-secret; nothing here returns a secret.
+secret; nothing here returns a secret. Handlers depend on the narrow Protocols of ``ports`` (the
+app satisfies them), never on the app itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
 
 from alerter.core.durations import parse_duration
 from alerter.core.errors import ActionError
 from alerter.service import api
+from alerter.service.ports import Notifications, Remediation, Service, Views
 from alerter.service.server import Request, Response, Server
-
-if TYPE_CHECKING:
-    from alerter.service.app import App
 
 log = logging.getLogger(__name__)
 
 
-def install(server: Server, app: App) -> None:
+def install(server: Server, app: Service) -> None:
+    """Register every endpoint; handlers read ``app`` on each request, so a reload shows at once."""
     server.metrics(app.metrics.registry)
     server.route("GET", "/healthz", lambda _: Response.text("ok\n"))
     server.route(
@@ -47,12 +46,12 @@ def install(server: Server, app: App) -> None:
     server.route("POST", "/slack/interactions", lambda r: _slack_interaction(app, r))
 
 
-def _reload(app: App) -> Response:
+def _reload(app: Views) -> Response:
     ok = app.reload(app.clock())
     return Response.json(app.status(), 200 if ok else 400)
 
 
-def _silences(app: App, request: Request) -> Response:
+def _silences(app: Notifications, request: Request) -> Response:
     include = request.query.get("expired", ["false"])[0] == "true"
     now = app.clock()
     return Response.json(
@@ -60,7 +59,7 @@ def _silences(app: App, request: Request) -> Response:
     )
 
 
-def _add_silence(app: App, request: Request) -> Response:
+def _add_silence(app: Notifications, request: Request) -> Response:
     from alerter.notify import SilenceError
 
     try:
@@ -82,7 +81,7 @@ def _add_silence(app: App, request: Request) -> Response:
     return Response.json(silence.as_json(now), 201)
 
 
-def _expire_silence(app: App, request: Request) -> Response:
+def _expire_silence(app: Notifications, request: Request) -> Response:
     from alerter.notify import SilenceError
 
     ids = request.query.get("id", [])
@@ -95,7 +94,7 @@ def _expire_silence(app: App, request: Request) -> Response:
     return Response.json(silence.as_json(app.clock()))
 
 
-def _notifications(app: App, request: Request) -> Response:
+def _notifications(app: Notifications, request: Request) -> Response:
     if app.pipeline is None:
         return Response.json({"notifications": [], "note": "no receivers configured"})
     receiver = request.query.get("receiver", [None])[0]
@@ -103,10 +102,10 @@ def _notifications(app: App, request: Request) -> Response:
     return Response.json({"notifications": [e.as_json() for e in entries]})
 
 
-def _actions(app: App) -> Response:
+def _actions(app: Remediation) -> Response:
     from alerter.remediate import audit
 
-    payload: dict[str, Any] = {
+    payload: dict[str, object] = {
         "actions": [r.to_json() for r in audit.list_actions(app.store, limit=200)],
         "events": audit.AuditLog(app.store).events(limit=200),
         "paused": audit.is_paused(app.store),
@@ -116,7 +115,7 @@ def _actions(app: App) -> Response:
     return Response.json(payload)
 
 
-def _slack_interaction(app: App, request: Request) -> Response:
+def _slack_interaction(app: Remediation, request: Request) -> Response:
     """Approve / Reject buttons: verify the signature, then hand the decision to the runner."""
     from alerter.notify import SignatureError, parse_interaction, verify_signature
 

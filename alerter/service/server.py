@@ -43,7 +43,7 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200) -> Response:
+    def json(cls, payload: object, status: int = 200) -> Response:
         return cls(status, json.dumps(_finite(payload), allow_nan=False).encode(), "application/json")
 
     @classmethod
@@ -51,7 +51,7 @@ class Response:
         return cls(status, text.encode())
 
 
-def _finite(value: Any) -> Any:
+def _finite(value: object) -> object:
     """JSON has no NaN or infinity: an unknown number is null."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None

@@ -1,0 +1,250 @@
+"""The HTTP endpoints over a small stand-in for the engine (``ports.Service``), no Prometheus needed.
+
+Requests go straight to ``Server.dispatch``: routing, status codes and JSON bodies are what is
+tested here; the socket side is covered by ``test_app.py`` against a real engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlencode
+
+import pytest
+from harness.engine_setup import EngineKit
+
+from alerter.core.errors import ActionError
+from alerter.core.model import Series
+from alerter.engine.engine import Engine
+from alerter.engine.metrics import EngineMetrics
+from alerter.notify.mute import Silences
+from alerter.notify.pipeline import Pipeline
+from alerter.notify.secret import Secret
+from alerter.remediate.contracts import Event
+from alerter.service import routes
+from alerter.service.server import Request, Response, Server
+from alerter.store.sqlite import Store
+
+NOW = 1_700_000_000.0
+SIGNING_SECRET = Secret("8f742231b10e8888abcd99yyyzzz85a5")
+RULES = """
+groups:
+  - name: latency
+    interval: 1m
+    rules:
+      - alert: QueueDepthHigh
+        expr: sum by (model_name) (vllm:num_requests_waiting)
+        baseline: {detector: static, above: 100}
+"""
+
+
+class NoData:
+    """A source without any series: the views only need an engine that knows its rules."""
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        return []
+
+    def query(self, expr: str, at: float) -> list[Series]:
+        return []
+
+
+@dataclass
+class FakeRunner:
+    """Approves or rejects action 7 only; remembers each decision."""
+
+    decisions: list[tuple[str, int, str, float]] = field(default_factory=list)
+
+    def approve(self, action_id: int, by: str, now: float) -> list[Event]:
+        return self._decide("approved", action_id, by, now)
+
+    def reject(self, action_id: int, by: str, now: float) -> list[Event]:
+        return self._decide("rejected", action_id, by, now)
+
+    def _decide(self, decision: str, action_id: int, by: str, now: float) -> list[Event]:
+        if action_id != 7:
+            raise ActionError(f"action {action_id} is not pending", retryable=False)
+        self.decisions.append((decision, action_id, by, now))
+        return [Event(now, decision, "scale-up", "deploy/vllm", "abc", "QueueDepthHigh", by, action_id=7)]
+
+
+@dataclass
+class FakeService:
+    """Exactly what ``routes.install`` needs, with plain attributes and recorded calls."""
+
+    engine: Engine
+    store: Store
+    silences: Silences
+    metrics: EngineMetrics = field(default_factory=EngineMetrics)
+    ready: bool = True
+    clock: Callable[[], float] = lambda: NOW
+    pipeline: Pipeline | None = None
+    runner: FakeRunner | None = field(default_factory=FakeRunner)
+    remediation_error: str = ""
+    signing_secrets: Mapping[str, Secret] = field(default_factory=lambda: {"slack": SIGNING_SECRET})
+    reload_ok: bool = True
+    reloads: list[float] = field(default_factory=list)
+    posted: list[tuple[list[Event], float]] = field(default_factory=list)
+
+    def status(self) -> dict[str, object]:
+        return {"last_reload": {"ok": self.reload_ok}}
+
+    def reload(self, now: float) -> bool:
+        self.reloads.append(now)
+        return self.reload_ok
+
+    def post_events(self, events: Sequence[Event], now: float) -> None:
+        self.posted.append((list(events), now))
+
+
+@pytest.fixture
+def service(engine_kit: Callable[..., EngineKit]) -> FakeService:
+    kit = engine_kit(NoData(), RULES, now=NOW)
+    return FakeService(kit.engine, kit.store, Silences(kit.store))
+
+
+@pytest.fixture
+def server(service: FakeService) -> Iterator[Server]:
+    instance = Server("127.0.0.1:0")
+    routes.install(instance, service)
+    yield instance
+    instance.stop()
+
+
+def call(
+    server: Server, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> tuple[int, object]:
+    target, _, query = path.partition("?")
+    response: Response = server.dispatch(Request(method, target, parse_qs(query), dict(headers or {}), body))
+    if response.content_type == "application/json":
+        return response.status, json.loads(response.body)
+    return response.status, response.body.decode()
+
+
+def test_probes_metrics_and_views(server: Server, service: FakeService) -> None:
+    assert call(server, "GET", "/healthz") == (200, "ok\n")
+    assert call(server, "GET", "/readyz") == (200, "ready\n")
+    service.ready = False
+    assert call(server, "GET", "/readyz") == (503, "stopping\n")
+    status, metrics = call(server, "GET", "/metrics")
+    assert status == 200 and "alerter_config_last_reload_successful" in str(metrics)
+    assert call(server, "GET", "/api/v1/alerts") == (200, {"alerts": []})
+    status, rules = call(server, "GET", "/api/v1/rules")
+    assert status == 200 and isinstance(rules, dict)
+    assert [r["name"] for r in rules["groups"][0]["rules"]] == ["QueueDepthHigh"]
+    assert call(server, "GET", "/api/v1/status") == (200, {"last_reload": {"ok": True}})
+    assert call(server, "POST", "/api/v1/status")[0] == 405
+
+
+def test_reload_answers_with_the_status(server: Server, service: FakeService) -> None:
+    assert call(server, "POST", "/-/reload") == (200, {"last_reload": {"ok": True}})
+    service.reload_ok = False
+    assert call(server, "POST", "/-/reload") == (400, {"last_reload": {"ok": False}})
+    assert service.reloads == [NOW, NOW]
+
+
+def test_silences_add_list_expire(server: Server) -> None:
+    body = json.dumps({"matchers": ['alertname="QueueDepthHigh"'], "duration": "30m", "comment": "deploy"})
+    status, created = call(server, "POST", "/api/v1/silences", body.encode())
+    assert status == 201 and isinstance(created, dict)
+    assert created["endsAt"] == NOW + 1800 and created["state"] == "active" and created["comment"] == "deploy"
+    status, listed = call(server, "GET", "/api/v1/silences")
+    assert status == 200 and listed == {"silences": [created]}
+    status, expired = call(server, "DELETE", f"/api/v1/silences?id={created['id']}")
+    assert status == 200 and isinstance(expired, dict) and expired["state"] == "expired"
+    assert call(server, "GET", "/api/v1/silences") == (200, {"silences": []})
+    status, everything = call(server, "GET", "/api/v1/silences?expired=true")
+    assert status == 200 and isinstance(everything, dict) and len(everything["silences"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/api/v1/silences", b'{"matchers": []}', 400),
+        ("POST", "/api/v1/silences", b"not json", 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "ends_at": 1}', 400),
+        ("DELETE", "/api/v1/silences", b"", 400),
+        ("DELETE", "/api/v1/silences?id=nope", b"", 404),
+    ],
+)
+def test_silence_mistakes_are_client_errors(
+    server: Server, method: str, path: str, body: bytes, status: int
+) -> None:
+    got, payload = call(server, method, path, body)
+    assert got == status and isinstance(payload, dict) and payload["error"]
+
+
+def test_notifications_without_receivers(server: Server) -> None:
+    assert call(server, "GET", "/api/v1/notifications") == (
+        200,
+        {"notifications": [], "note": "no receivers configured"},
+    )
+
+
+def test_actions_log_and_why_remediation_is_off(server: Server, service: FakeService) -> None:
+    assert call(server, "GET", "/api/v1/actions") == (200, {"actions": [], "events": [], "paused": False})
+    service.remediation_error = "remediation disabled: cannot reach Kubernetes (no config)"
+    status, payload = call(server, "GET", "/api/v1/actions")
+    assert status == 200 and isinstance(payload, dict)
+    assert payload["disabled"] == service.remediation_error
+
+
+def _button(verb: str, value: str) -> bytes:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1", "username": "ann"},
+        "actions": [{"action_id": f"{verb}:1", "value": value, "type": "button"}],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _signed(body: bytes, secret: Secret = SIGNING_SECRET, at: float = NOW) -> dict[str, str]:
+    timestamp = str(int(at))
+    base = b"v0:" + timestamp.encode() + b":" + body
+    digest = hmac.new(secret.reveal().encode(), base, hashlib.sha256).hexdigest()
+    return {"x-slack-request-timestamp": timestamp, "x-slack-signature": f"v0={digest}"}
+
+
+def test_slack_buttons_decide_and_post_the_outcome(server: Server, service: FakeService) -> None:
+    body = _button("approve", "7")
+    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (
+        200,
+        {"text": "approved by ann"},
+    )
+    body = _button("reject", "7")
+    status, reply = call(server, "POST", "/slack/interactions", body, _signed(body))
+    assert status == 200 and isinstance(reply, dict) and str(reply["text"]).endswith(" by ann")
+    assert service.runner is not None
+    assert service.runner.decisions == [("approved", 7, "ann", NOW), ("rejected", 7, "ann", NOW)]
+    assert [(e.decision, now) for events, now in service.posted for e in events] == [
+        ("approved", NOW),
+        ("rejected", NOW),
+    ]
+
+
+def test_slack_callbacks_need_a_valid_signature(server: Server, service: FakeService) -> None:
+    body = _button("approve", "7")
+    wrong = _signed(body, Secret("not-the-signing-secret"))
+    assert call(server, "POST", "/slack/interactions", body, wrong) == (401, {"error": "invalid signature"})
+    stale = _signed(body, at=NOW - 600)
+    assert call(server, "POST", "/slack/interactions", body, stale) == (401, {"error": "invalid signature"})
+    assert call(server, "POST", "/slack/interactions", body) == (401, {"error": "invalid signature"})
+    assert service.runner is not None and service.runner.decisions == [] and service.posted == []
+
+
+def test_slack_callbacks_that_cannot_be_decided(server: Server, service: FakeService) -> None:
+    garbage = b"payload=not-json"
+    status, payload = call(server, "POST", "/slack/interactions", garbage, _signed(garbage))
+    assert status == 400 and isinstance(payload, dict) and "not JSON" in str(payload["error"])
+    unknown = _button("restart", "7")
+    status, payload = call(server, "POST", "/slack/interactions", unknown, _signed(unknown))
+    assert (status, payload) == (400, {"error": "unknown action 'restart:1'"})
+    not_pending = _button("approve", "8")
+    status, payload = call(server, "POST", "/slack/interactions", not_pending, _signed(not_pending))
+    assert (status, payload) == (200, {"text": "Could not approve: action 8 is not pending"})
+    service.runner = None
+    body = _button("approve", "7")
+    assert call(server, "POST", "/slack/interactions", body, _signed(body))[0] == 400
+    assert service.posted == []
