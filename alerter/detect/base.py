@@ -72,10 +72,16 @@ class Detector:
 
     Subclasses set ``name``, implement ``_fit`` and either ``_expect`` (band detectors:
     expected value and robust scale per timestamp) or override ``band``/``_score``, and
-    describe their learned state through ``_state``/``_load_state`` for persistence.
+    describe their learned state through ``_state``/``_load_state`` for persistence. One that
+    explains its verdicts overrides ``_reason`` and sets ``reason_from_points``.
     """
 
     name: ClassVar[str] = ""
+    reason_from_points: ClassVar[bool] = False
+    """Whether ``evaluate`` explains its verdict with a reason computed from the points it judges
+    (the detector overrides ``_reason``). When False the reason is always empty, so it cannot
+    change with which points are passed: the evaluator relies on that to judge only the trigger
+    window of a detector without ``lookback``. The contract tests hold every detector to it."""
 
     def __init__(self, **params: Any) -> None:
         self._raw: dict[str, Any] = dict(params)
@@ -168,6 +174,7 @@ class Detector:
         return band_score(vs, expected, self._halfwidth(scale), params["direction"]), scale
 
     def _reason(self, ts: FloatArray, vs: FloatArray) -> str:
+        """The verdict's explanation for users; empty unless ``reason_from_points``."""
         return ""
 
     def evaluate(self, timestamps: npt.ArrayLike, values: npt.ArrayLike) -> Verdict:

@@ -43,6 +43,7 @@ class BurnRateDetector(Detector):
     """Fires when any long/short window pair burns the error budget faster than its factor."""
 
     name = "burn_rate"
+    reason_from_points = True
 
     def _fit(self, ts: FloatArray, vs: FloatArray, params: dict[str, Any]) -> None:
         self.windows_ = [dict(w) for w in params["windows"]]

@@ -60,6 +60,7 @@ class ForecastDetector(Detector):
     """Projected end-of-period spend against a budget."""
 
     name = "forecast"
+    reason_from_points = True
 
     def _fit(self, ts: FloatArray, vs: FloatArray, params: dict[str, Any]) -> None:
         span = float(ts[-1] - ts[0]) if ts.size > 1 else 0.0

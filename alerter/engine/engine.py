@@ -23,7 +23,14 @@ from alerter.core import alerts
 from alerter.core.alerts import AlertRecord, Lifecycle, Observation, Signal
 from alerter.core.model import Alert, AlertState, Labels, Verdict
 from alerter.engine.baselines import Baselines
-from alerter.engine.evaluate import RuleContext, RuleResult, alert_fingerprint, alert_labels, evaluate_rule
+from alerter.engine.evaluate import (
+    RuleCache,
+    RuleContext,
+    RuleResult,
+    alert_fingerprint,
+    alert_labels,
+    evaluate_rule,
+)
 from alerter.engine.metrics import EngineMetrics
 from alerter.source import Source
 from alerter.store.sqlite import RuleHealth, Store
@@ -95,6 +102,9 @@ class Engine:
         self._meta: AlertRecord | None = None
         self._meta_life = Lifecycle(for_=60.0, keep_firing_for=0.0, flap_max_transitions=0)
         self.groups: dict[str, GroupPlan] = {}
+        self._caches: dict[str, dict[str, RuleCache]] = {}
+        """Group -> rule -> the evaluation cache of that rule's context in ``groups``; replaced
+        together with ``groups``, so a cache never outlives its context."""
         self.metrics.watch_alerts(self.counts)
         self._install(bundle, store.load_alerts(), now)
 
@@ -111,6 +121,9 @@ class Engine:
         with self._lock:
             self.bundle = bundle
             self.groups = groups
+            self._caches = {
+                name: {ctx.rule.alert: RuleCache() for ctx in g.rules} for name, g in groups.items()
+            }
             self._alerts = by_rule
             self._meta = meta[0] if meta else self._meta
             for name in groups:
@@ -142,18 +155,21 @@ class Engine:
         with self._lock:
             plan_ = self.groups.get(group)
             lock = self._group_locks.get(group)
+            caches = self._caches.get(group, {})
         if plan_ is None or lock is None:
             return []
         with lock:
-            return self._tick(plan_, now)
+            return self._tick(plan_, caches, now)
 
-    def _tick(self, group: GroupPlan, now: float) -> list[RuleResult]:
+    def _tick(self, group: GroupPlan, caches: Mapping[str, RuleCache], now: float) -> list[RuleResult]:
         results: list[RuleResult] = []
         with self.metrics.duration.labels(group.name).time():
             for ctx in group.rules:
                 with self._lock:
                     previous = dict(self._alerts.get(ctx.key, {}))
-                result = evaluate_rule(ctx, self.source, self.baselines, previous, now)
+                result = evaluate_rule(
+                    ctx, self.source, self.baselines, previous, now, cache=caches.get(ctx.rule.alert)
+                )
                 results.append(result)
                 self._record(ctx, result, now)
         outage = next(

@@ -2,8 +2,9 @@
 
 Called by the engine for every rule of a group at each tick, and by backtests with a clock that
 walks through history. It only produces values (alert records, verdicts, rule health); sending
-and acting happen elsewhere. A failing query puts the rule's alerts in ``error`` without ever
-resolving them; a failing series is isolated from the others.
+and acting happen elsewhere, and the one thing it updates is the caller's per-rule ``RuleCache``.
+A failing query puts the rule's alerts in ``error`` without ever resolving them; a failing series
+is isolated from the others.
 """
 
 from __future__ import annotations
@@ -42,9 +43,18 @@ def rule_digest(group: RuleGroup, rule: Rule) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 
 
+_Names = tuple[Labels, Labels, str]
+"""A queried series' labels without ``__name__``, its alert labels and its alert fingerprint."""
+
+
 @dataclass(frozen=True)
 class RuleContext:
-    """A rule prepared for evaluation: its group, timing and baseline spec."""
+    """A rule prepared for evaluation: its group, timing and baseline spec.
+
+    A value, built once per configuration and read by the engine and by whatever reads its plan
+    (the status API, backtests). What one evaluation leaves for the next is not part of it: that
+    lives in a :class:`RuleCache`, owned by whoever evaluates the rule tick after tick.
+    """
 
     group: RuleGroup
     rule: Rule
@@ -52,12 +62,6 @@ class RuleContext:
     baseline: BaselineSpec
     digest: str
     lookback: float
-    _names: dict[Labels, tuple[Labels, Labels, str]] = field(
-        default_factory=dict, init=False, compare=False, repr=False
-    )
-    """Queried series labels -> (without ``__name__``, alert labels, alert fingerprint), for the
-    series of the last evaluation: the same series come back every tick, and building label
-    sets and their hashes is a good part of the per-series cost."""
 
     @classmethod
     def build(cls, group: RuleGroup, rule: Rule) -> RuleContext:
@@ -81,6 +85,32 @@ class RuleContext:
     def window(self) -> float:
         """Seconds of recent data fetched each tick: the trigger window plus what the detector needs."""
         return self.rule.trigger.window + self.lookback
+
+
+class RuleCache:
+    """Mutable: what one evaluation of a rule keeps for the next evaluation of the same rule.
+
+    The same series come back every tick, and building their label sets and hashes is a good
+    part of the per-series cost, so the names of the last evaluation's series are kept here.
+    It is separate from :class:`RuleContext` so that the context stays a plain value and this
+    state has one owner: whoever holds the rule across ticks (the engine, one cache per rule
+    context, replaced with the contexts on reload) creates it, passes it to every
+    :func:`evaluate_rule` of that context and to nothing else. Only ``evaluate_rule`` reads
+    and writes it, so it needs no lock of its own: the engine never evaluates a group twice at once.
+    """
+
+    __slots__ = ("_names",)
+
+    def __init__(self) -> None:
+        self._names: dict[Labels, _Names] = {}
+
+    def names(self, queried: Labels) -> _Names | None:
+        """The names of a series the last evaluation saw, by its labels as queried."""
+        return self._names.get(queried)
+
+    def keep(self, names: dict[Labels, _Names]) -> None:
+        """Keep the names of this evaluation's series (only those) for the next one."""
+        self._names = names
 
 
 @dataclass(frozen=True)
@@ -146,9 +176,10 @@ def observe(
         fraction = float(held.mean())
         signal = alerts.Signal.ANOMALOUS if fraction >= ctx.rule.trigger.fraction else alerts.Signal.NORMAL
         return Observation(signal, value=float(values[-1]), fraction=fraction, tier="static"), None
-    if detector.lookback == 0.0 and type(detector)._reason is detect.Detector._reason:
-        # Such a detector judges each point on its own, so judging only the window's points
-        # gives the same verdict as judging everything and cutting it to the window.
+    if detector.lookback == 0.0 and not detector.reason_from_points:
+        # Such a detector judges each point on its own and gives no reason drawn from the
+        # points, so judging only the window's points gives the same verdict as judging
+        # everything and cutting it to the window.
         verdict = detector.evaluate(series.timestamps[in_window], recent)
     else:
         verdict = _tail(detector.evaluate(series.timestamps, series.values), window_start)
@@ -175,9 +206,19 @@ def _annotate(ctx: RuleContext, alert: AlertRecord, now: float) -> AlertRecord:
 
 
 def evaluate_rule(
-    ctx: RuleContext, source: Source, baselines: Baselines, previous: Mapping[str, AlertRecord], now: float
+    ctx: RuleContext,
+    source: Source,
+    baselines: Baselines,
+    previous: Mapping[str, AlertRecord],
+    now: float,
+    *,
+    cache: RuleCache | None = None,
 ) -> RuleResult:
-    """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records."""
+    """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records.
+
+    ``cache`` is the rule's :class:`RuleCache`, used and updated when given; it only saves work,
+    the result is the same without it.
+    """
     started = time.perf_counter()
     by_fingerprint: dict[str, tuple[Labels, Observation]] = {}
     series_of: dict[str, Labels] = {}
@@ -189,9 +230,11 @@ def evaluate_rule(
         fetched = source.query_range(ctx.rule.expr, now - ctx.window, now, ctx.group.interval)
     except SourceError as exc:
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
-    names: dict[Labels, tuple[Labels, Labels, str]] = {}
+    names: dict[Labels, _Names] = {}
     for series in fetched:
-        named = ctx._names.get(series.labels) or _names(ctx, series.labels)
+        named = cache.names(series.labels) if cache is not None else None
+        if named is None:
+            named = _names(ctx, series.labels)
         names[series.labels] = named
         series_labels, labels, fingerprint = named
         try:
@@ -207,8 +250,8 @@ def evaluate_rule(
         tiers[fingerprint] = obs.tier or obs.reason
         if verdict is not None:
             verdicts[fingerprint] = verdict
-    ctx._names.clear()
-    ctx._names.update(names)
+    if cache is not None:
+        cache.keep(names)
     for fingerprint, prev in previous.items():
         if fingerprint not in by_fingerprint:
             by_fingerprint[fingerprint] = (
@@ -249,7 +292,7 @@ def evaluate_rule(
     return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
 
 
-def _names(ctx: RuleContext, queried: Labels) -> tuple[Labels, Labels, str]:
+def _names(ctx: RuleContext, queried: Labels) -> _Names:
     series_labels = queried.without("__name__")
     labels = alert_labels(ctx, series_labels)
     return series_labels, labels, alert_fingerprint(ctx, labels)

@@ -10,6 +10,7 @@ import pytest
 from alerter import detect
 from alerter.core.errors import DetectorError
 from alerter.core.model import Verdict
+from alerter.detect.base import Detector
 
 # The smallest valid spec per detector; a new detector must add itself here.
 SPECS: dict[str, dict[str, Any]] = {
@@ -91,6 +92,23 @@ def test_evaluate_flags_a_gross_departure(name: str, data: tuple[np.ndarray, np.
         bad = vs[-12:] + 1000
     verdict = det.evaluate(window, bad)
     assert verdict.anomalous[-1] and verdict.score > 0.5
+
+
+def test_reason_from_points_says_what_evaluate_explains(
+    name: str, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The evaluator judges only the trigger window of a detector without lookback unless it
+    declares ``reason_from_points``, so the declaration must match what ``evaluate`` does."""
+    ts, vs = data
+    det = detect.build(SPECS[name]).fit(ts[:-48], vs[:-48])
+    assert det.reason_from_points == (type(det)._reason is not Detector._reason)
+    windows = [(ts[-n:], vs[-n:]) for n in (48, 12, 3, 1)]
+    windows.append((ts[-12:], vs[-12:] * 3 + 1000))  # far outside any band or budget
+    reasons = [det.evaluate(w_ts, w_vs).reason for w_ts, w_vs in windows]
+    if det.reason_from_points:
+        assert all(reasons) and len(set(reasons)) > 1, reasons
+    else:
+        assert reasons == [""] * len(windows)
 
 
 def test_score_stream_is_bounded_same_length_and_in_input_order(
