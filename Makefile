@@ -57,9 +57,13 @@ debs:
 		rc=$$?; [ -z "$$added" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 
+# Style, then architecture: the import contracts in pyproject.toml ([tool.importlinter]) keep the
+# layers of docs/architecture.md; deptry checks that what the code imports is what pyproject declares.
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/lint-imports
+	$(BIN)/deptry alerter benchmarks
 
 typecheck: venv
 	$(BIN)/mypy
