@@ -145,4 +145,5 @@ def _slack_interaction(app: Remediation, request: Request) -> Response:
     except (ValueError, ActionError) as exc:
         return Response.json({"text": f"Could not {verb}: {exc}"}, 200)
     app.post_events(events, now)
-    return Response.json({"text": f"{verb}d by {interaction.user_name or interaction.user_id}"})
+    done = "approved" if verb == "approve" else "rejected"
+    return Response.json({"text": f"{done} by {interaction.user_name or interaction.user_id}"})
