@@ -16,7 +16,7 @@ from typing import Any
 
 from alerter.core.durations import format_duration
 
-Images = Mapping[tuple[str, str, float], str]
+Images = Mapping[tuple[str, str, float | None], str]
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}

@@ -9,6 +9,7 @@ runner's events. The report module turns these values into tables, JSON and HTML
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +20,18 @@ from alerter.remediate.contracts import Event
 
 @dataclass
 class Episode:
-    """One series of one rule from the moment it fired until it resolved (None: still firing)."""
+    """One series of one rule from the moment it fired until it resolved (None: still firing).
+
+    Episodes recorded with pending ones (:class:`Episodes` ``pending=True``) start when the alert
+    turned pending; ``fired_at`` is None for one that never fired, i.e. never paged.
+    """
 
     rule: str
     group: str
     labels: dict[str, str]
     fingerprint: str
     active_at: float
-    fired_at: float
+    fired_at: float | None
     resolved_at: float | None = None
     peak_value: float = float("nan")
     peak_score: float = 0.0
@@ -52,28 +57,30 @@ class Episode:
 
 
 class Episodes:
-    """Firing periods of every alert, from the alerts the engine hands its sink each tick."""
+    """Firing periods of every alert, from the alerts the engine hands its sink each tick.
 
-    def __init__(self) -> None:
+    ``pending`` also records the periods an alert was pending without firing (what a stricter
+    ``for`` would have paged), and starts every episode when its alert turned pending.
+    """
+
+    def __init__(self, *, pending: bool = False) -> None:
         self.closed: list[Episode] = []
         self.open: dict[str, Episode] = {}
+        self.pending = pending
 
     def observe(self, alert: Alert, now: float) -> Episode | None:
         """Track ``alert``; return its episode when this observation ended it."""
         fp = alert.fingerprint
         current = self.open.get(fp)
-        if alert.state is AlertState.FIRING:
+        firing = alert.state is AlertState.FIRING
+        if firing or (self.pending and alert.state is AlertState.PENDING):
             if current is None:
-                fired = alert.fired_at if alert.fired_at is not None else now
-                current = Episode(
-                    alert.rule,
-                    alert.group,
-                    dict(alert.labels),
-                    fp,
-                    alert.active_at if alert.active_at is not None else fired,
-                    fired,
-                )
+                fired = (alert.fired_at if alert.fired_at is not None else now) if firing else None
+                active = alert.active_at if alert.active_at is not None else (fired or now)
+                current = Episode(alert.rule, alert.group, dict(alert.labels), fp, active, fired)
                 self.open[fp] = current
+            elif firing and current.fired_at is None:
+                current.fired_at = alert.fired_at if alert.fired_at is not None else now
             if not math.isnan(alert.value) and not alert.value <= current.peak_value:
                 current.peak_value = alert.value
             current.peak_score = max(current.peak_score, alert.score)
@@ -81,13 +88,33 @@ class Episodes:
             return None
         if current is None:
             return None
-        current.resolved_at = alert.resolved_at if alert.resolved_at is not None else now
+        ended = alert.resolved_at if alert.resolved_at is not None and current.fired_at is not None else now
+        current.resolved_at = ended
         del self.open[fp]
         self.closed.append(current)
         return current
 
+    def observe_tick(self, alerts: Sequence[Alert], now: float, group: str) -> list[Episode]:
+        """Track one tick's alerts of ``group``; return the episodes that ended at this tick.
+
+        The engine hands over every alert it keeps; one that went back to inactive without
+        firing is forgotten and so simply absent, which ends its episode too.
+        """
+        ended = [e for e in (self.observe(a, now) for a in alerts) if e is not None]
+        present = {a.fingerprint for a in alerts}
+        for fp, episode in list(self.open.items()):
+            if episode.group == group and fp not in present:
+                episode.resolved_at = now
+                del self.open[fp]
+                self.closed.append(episode)
+                ended.append(episode)
+        return ended
+
     def all(self) -> list[Episode]:
-        return sorted([*self.closed, *self.open.values()], key=lambda e: (e.rule, e.fired_at, e.fingerprint))
+        episodes = [*self.closed, *self.open.values()]
+        return sorted(
+            episodes, key=lambda e: (e.rule, e.active_at if e.fired_at is None else e.fired_at, e.fingerprint)
+        )
 
 
 @dataclass(frozen=True)

@@ -109,16 +109,18 @@ class _Replay:
     """One walk through history; owns the engine, pipeline and runner of this backtest only."""
 
     def __init__(
-        self, bundle: Bundle, source: PrefetchSource, store: Store, start: float, charts: bool
+        self, bundle: Bundle, source: PrefetchSource, store: Store, start: float, charts: bool, pending: bool
     ) -> None:
         assert bundle.config is not None
         cfg = bundle.config
         self.source = source
-        self.episodes = Episodes()
+        self.episodes = Episodes(pending=pending)
         self.events: list[dict[str, Any]] = []
         self.charts_left = MAX_CHARTS if charts else 0
         windows = notify_wiring.windows_from_config(cfg.maintenance)
         baselines = Baselines(source, store, exclusions=mute.maintenance_exclusions(windows))
+        self._ticking = ""
+        """The group being ticked: its alerts that the engine no longer hands over have ended."""
         self.engine = Engine(bundle, source, store, baselines, sink=self._sink, now=start)
         self.notifiers = {r.name: RecordingNotifier(r.name) for r in cfg.receivers}
         self.pipeline = (
@@ -128,9 +130,10 @@ class _Replay:
         self._last: dict[str, float] = {}
 
     def _sink(self, alerts: Sequence[AlertRecord], now: float) -> None:
-        for alert in alerts:
-            ended = self.episodes.observe(alert, now)
-            if ended is not None:
+        by_fp = {a.fingerprint: a for a in alerts}
+        for ended in self.episodes.observe_tick(alerts, now, self._ticking):
+            alert = by_fp.get(ended.fingerprint)
+            if alert is not None:
                 self._chart(ended, alert, now)
         if self.pipeline is not None:
             self.pipeline.ingest(alerts, now)
@@ -147,6 +150,7 @@ class _Replay:
         for name, plan in self.engine.groups.items():
             last = self._last.get(name)
             if last is None or now - last >= plan.interval - 1e-6:
+                self._ticking = name
                 self.engine.tick(name, now)
                 self._last[name] = now
         if self.runner is not None:
@@ -186,10 +190,13 @@ def replay(
     prefetch: bool = True,
     workdir: Path | None = None,
     on_progress: Callable[[float], None] | None = None,
+    pending: bool = False,
 ) -> Result:
     """Replay ``bundle``'s rules over [start, end] against ``source``; nothing outside is touched.
 
     ``prefetch`` False sends every query of every tick to ``source`` (the benchmark's baseline).
+    ``pending`` records episodes from the moment their alert turned pending, including those that
+    never fired (see :class:`~alerter.backtest.record.Episodes`).
     """
     if bundle.config is None:
         raise AlerterError("a backtest needs the engine config (receivers, route, policies)")
@@ -200,9 +207,10 @@ def replay(
     began = time.perf_counter()
     prefetched = PrefetchSource(source, until=end, enabled=prefetch)
     with tempfile.TemporaryDirectory(prefix="alerter-backtest-", dir=workdir) as tmp:
-        store = Store(Path(tmp) / "state.db")
+        # A throw-away database: durability across power loss buys nothing here.
+        store = Store(Path(tmp) / "state.db", synchronous="OFF")
         try:
-            walk = _Replay(bundle, prefetched, store, start, charts)
+            walk = _Replay(bundle, prefetched, store, start, charts, pending)
             ticks = 0
             t = start
             while t <= end + 1e-6:
@@ -311,14 +319,24 @@ def _bundle(config: str, rules: Sequence[str] | None) -> Bundle:
 def _arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
-        "--config", "-c", required=True, help="alerter.yaml (Prometheus, receivers, route, policies)"
+        "--config", "-c", help="alerter.yaml (Prometheus, receivers, route, policies); optional with --csv"
     )
     parser.add_argument(
         "--rules", nargs="+", metavar="FILE", help="rule files replacing the config's rule_files"
     )
-    parser.add_argument("--from", dest="start", required=True, type=_time_arg, help="start, e.g. 2026-11-01")
-    parser.add_argument("--to", dest="end", required=True, type=_time_arg, help="end, e.g. 2026-11-27")
-    parser.add_argument("--step", default=60.0, type=_step_arg, help="clock step (default 1m)")
+    parser.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="replay an exported series instead of Prometheus: a time column, then one column per "
+        "series; every rule judges every column (its expr is not evaluated)",
+    )
+    parser.add_argument(
+        "--from", dest="start", type=_time_arg, help="start, e.g. 2026-11-01 (--csv: its first row)"
+    )
+    parser.add_argument("--to", dest="end", type=_time_arg, help="end, e.g. 2026-11-27 (--csv: its last row)")
+    parser.add_argument(
+        "--step", type=_step_arg, help="clock step (default 1m; --csv: the spacing of its rows)"
+    )
     parser.add_argument("--report", metavar="HTML", help="write a self-contained HTML report here")
     parser.add_argument("--json", dest="json_path", metavar="FILE", help="write the result as JSON here")
     parser.add_argument("--against", nargs="+", metavar="FILE", help="rule files to compare with (B side)")
@@ -329,6 +347,20 @@ def command(args: argparse.Namespace) -> int:
     """Run a backtest from parsed arguments; print the summary; write the requested reports."""
     from alerter.source.wiring import build_source
 
+    if args.csv:
+        from alerter.backtest import series
+
+        return series.csv_command(args)
+    missing = [
+        flag
+        for flag, value in (("--config", args.config), ("--from", args.start), ("--to", args.end))
+        if value is None
+    ]
+    if missing:
+        raise AlerterError(
+            f"a backtest against Prometheus needs {', '.join(missing)} (or --csv FILE --rules ...)"
+        )
+    step = 60.0 if args.step is None else args.step
     try:
         bundle = _bundle(args.config, args.rules)
         other = _bundle(args.config, args.against) if args.against else None
@@ -340,19 +372,24 @@ def command(args: argparse.Namespace) -> int:
     charts = bool(args.report) and not args.no_charts
     progress = _progress(args.start, args.end)
     with build_source(bundle.config.prometheus) as source:
-        result = replay(bundle, source, args.start, args.end, args.step, charts=charts, on_progress=progress)
+        result = replay(bundle, source, args.start, args.end, step, charts=charts, on_progress=progress)
         against = (
-            replay(other, source, args.start, args.end, args.step, charts=charts, on_progress=progress)
+            replay(other, source, args.start, args.end, step, charts=charts, on_progress=progress)
             if other
             else None
         )
+    write_reports(args, result, against)
+    return 0
+
+
+def write_reports(args: argparse.Namespace, result: Result, against: Result | None) -> None:
+    """Print the summary and write the JSON and HTML reports the arguments ask for."""
     doc = report.to_json(result, against)
     print(report.text(doc))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if args.report:
         Path(args.report).write_text(report.html(doc, result, against), encoding="utf-8")
-    return 0
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
