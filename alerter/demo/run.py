@@ -33,7 +33,8 @@ from alerter.demo.stack import Children, backfill, free_port, start_prometheus, 
 from alerter.service.app import SLACK_API_ENV
 from alerter.sim.fleet import DEFAULT_MODELS, TICK, Fleet
 from alerter.sim.server import SimServer
-from alerter.testing.kubernetes import DemoCluster, write_kubeconfig
+from alerter.testing.kubernetes import KubeApiServer as DemoCluster
+from alerter.testing.kubernetes import write_kubeconfig
 
 __all__ = ["Options", "Stack", "Watcher", "main", "run", "summarize", "write_config"]
 

@@ -5,7 +5,6 @@ Kubernetes-API-compatible server (driven by the kubernetes client), with the clo
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,8 @@ from harness.engine_setup import incident
 from alerter.config import load
 from alerter.core.model import AlertState
 from alerter.service.app import SLACK_API_ENV, App
+from alerter.testing import kubernetes as kubeapi_server
 from alerter.testing.slack import SlackSink
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "remediate"))
-import kubeapi_server
 
 TOKEN = "xoxb-incident-test-token"
 MODEL = "llama-3.1-8b"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubeapi_server import Call, Cluster
 
 from alerter.core.errors import ActionError
 from alerter.remediate.lease import LeaseLock
+from alerter.testing.kubernetes import Call, Cluster
 
 NOW = 1_800_000_000.0
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeapi_server import Call, Cluster, configmap, deployment, hpa, httproute, scaledobject
 from ruamel.yaml import YAML
 
 from alerter.remediate.actions import ActionSpec, ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.kubernetes import KubeActuator
 from alerter.remediate.lease import LeaseLock
+from alerter.testing.kubernetes import Call, Cluster, configmap, deployment, hpa, httproute, scaledobject
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "rbac.yaml"
 SUBJECT = ("alerter", "alerter")  # namespace, name of the ServiceAccount

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeapi_server import Cluster, configmap, deployment, hpa, httproute
 
 from alerter.core.errors import ActionError
 from alerter.core.model import Alert, AlertState, Labels
@@ -22,6 +21,7 @@ from alerter.remediate.lease import OPEN_ACTIONS, RECENT_ACTIONS, LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
 from alerter.store.sqlite import Store
+from alerter.testing.kubernetes import Cluster, configmap, deployment, hpa, httproute
 
 T0 = 1_800_000_000.0
 SCALE = ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)

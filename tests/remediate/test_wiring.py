@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubeapi_server import Cluster, deployment
 from pydantic import ValidationError
 
 from alerter.config.engine import AppConfig
@@ -16,6 +15,7 @@ from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.policy import Mode
 from alerter.remediate.wiring import build_runner, policy_from_config, switches_from_config
 from alerter.store.sqlite import Store
+from alerter.testing.kubernetes import Cluster, deployment
 
 T0 = 1_800_000_000.0
 
