@@ -22,12 +22,15 @@ test-fast: venv debs lint typecheck
 # The tests that read the simulated session history, at SWEEP_ENDS history ends 29 h apart
 # (every one at another hour and weekday; see tests/harness/history.py). A few minutes per end.
 SWEEP_ENDS ?= 14
+# Every end runs even when one fails; the target fails at the end and lists the ends that failed.
 test-sweep: venv debs
-	@set -e; for end in $$($(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); \
+	@failed=""; for end in $$($(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); \
 		from harness.history import sweep_ends; print(*(int(e) for e in sweep_ends($(SWEEP_ENDS))))"); do \
-		echo "== history ending $$(date -u -d @$$end '+%a %Y-%m-%dT%H:%MZ')"; \
-		$(BIN)/pytest -q -m history --history-end=$$end; \
-	done
+		when=$$(date -u -d @$$end '+%a %Y-%m-%dT%H:%MZ'); echo "== history ending $$when"; \
+		$(BIN)/pytest -q -m history --history-end=$$end || failed="$$failed\n  $$when (--history-end=$$end)"; \
+	done; \
+	if [ -n "$$failed" ]; then printf "history ends that failed:$$failed\n"; exit 1; fi; \
+	echo "all $(SWEEP_ENDS) history ends passed"
 
 # The whole loop on this machine (see docs/demo.md); DEMO_ARGS=--keep-running stays up until Ctrl-C.
 DEMO_ARGS ?=
