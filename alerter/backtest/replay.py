@@ -36,7 +36,6 @@ from alerter.backtest import report
 from alerter.backtest.record import Delivery, Episode, Episodes, RecordingNotifier, event_json
 from alerter.backtest.source import PrefetchSource
 from alerter.config import AppConfig, Bundle, load
-from alerter.core.alerts import AlertRecord
 from alerter.core.errors import AlerterError, ConfigErrors
 from alerter.core.model import Alert
 from alerter.engine.baselines import Baselines
@@ -129,7 +128,7 @@ class _Replay:
         self.runner, self.actuator = _runner(cfg, store)
         self._last: dict[str, float] = {}
 
-    def _sink(self, alerts: Sequence[AlertRecord], now: float) -> None:
+    def _sink(self, alerts: Sequence[Alert], now: float) -> None:
         by_fp = {a.fingerprint: a for a in alerts}
         for ended in self.episodes.observe_tick(alerts, now, self._ticking):
             alert = by_fp.get(ended.fingerprint)

@@ -16,7 +16,9 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-VARIABLES = ("labels", "value", "expected", "lower", "upper", "score", "fraction", "since", "tier", "rule")
+from alerter.core import codec
+
+VARIABLES = codec.TEMPLATE_VARIABLES
 """Names a template may use; anything else is reported at load."""
 
 

@@ -7,7 +7,7 @@ start-up call :func:`carry_over`. Nothing here reads the clock or does I/O: ``no
 argument and all state lives in the returned value, so the engine, backtests and table-driven
 tests run the same code.
 
-States (DESIGN.md section 5)::
+States (docs/architecture.md, "One rule, from its file to Slack and Kubernetes", step 4)::
 
     inactive ─anomalous─▶ pending ─anomalous for `for_`─▶ firing ─normal for `keep_firing_for`─▶ resolved
         ▲ ◀─────normal──────┘                                                                   │
@@ -33,15 +33,14 @@ Public API::
     Observation.from_verdict(verdict, trigger_fraction, *, guard=True) -> Observation
     Observation(Signal.ANOMALOUS | Signal.NORMAL, value=..., expected=..., ...)
     Observation.nodata(reason="", tier="") / Observation.error(reason) / Observation.absent()
-    step(prev, obs, now, life, *, rule, group, labels) -> AlertRecord
+    step(prev, obs, now, life, *, rule, group, labels) -> Alert
     needs_sending(alert, now, resend_delay) -> Decision
     mark_sent(alert, now) -> alert with last_sent_at=now
     is_forgettable(alert) -> bool        # True: the caller may delete it from the store
     carry_over(alerts, old, new, now) -> CarryOver(kept, ended, dropped)
 
-:class:`AlertRecord` is an :class:`alerter.core.model.Alert` plus the flap history (``transitions``,
-``flapping``); everything that accepts an ``Alert`` accepts it, and :func:`step` upgrades a plain
-``Alert`` given as ``prev``.
+Every function takes and returns :class:`alerter.core.model.Alert` values, flap history
+(``transitions``, ``flapping``) included.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from alerter.core import codec
 from alerter.core.durations import format_duration
 from alerter.core.model import Alert, AlertState, Decision, Labels, Verdict
 
@@ -191,16 +191,6 @@ class Observation:
         return cls(Signal.ABSENT)
 
 
-@dataclass(frozen=True)
-class AlertRecord(Alert):
-    """An alert plus what flap damping needs to remember across ticks and restarts."""
-
-    transitions: tuple[float, ...] = ()
-    """Times the alert started or stopped firing, within the flap window, oldest first."""
-    flapping: bool = False
-    """True while the alert is held firing because it changed state too often."""
-
-
 def step(
     prev: Alert | None,
     obs: Observation,
@@ -210,7 +200,7 @@ def step(
     rule: str,
     group: str,
     labels: Labels,
-) -> AlertRecord:
+) -> Alert:
     """Advance one series' alert by one evaluation at time ``now``.
 
     ``prev`` is what the previous step returned (``None`` for a series seen for the first time);
@@ -258,22 +248,22 @@ def mark_sent(alert: _A, now: float) -> _A:
 
 def is_forgettable(alert: Alert) -> bool:
     """True when nothing about the alert is worth keeping: inactive, with no flap history."""
-    return alert.state is AlertState.INACTIVE and not getattr(alert, "transitions", ())
+    return alert.state is AlertState.INACTIVE and not alert.transitions
 
 
 @dataclass(frozen=True)
 class CarryOver:
     """The alerts after a reload, sorted by what the engine has to do with them."""
 
-    kept: tuple[AlertRecord, ...] = ()
+    kept: tuple[Alert, ...] = ()
     """Alerts of rules whose definition did not change: state carried as it was."""
-    ended: tuple[AlertRecord, ...] = ()
+    ended: tuple[Alert, ...] = ()
     """Resolved alerts of changed or removed rules: send them (a firing one was resolved at ``now``).
 
     For a changed rule they are also the previous state of its series; for a removed rule nothing
     will step them again, so delete them once sent.
     """
-    dropped: tuple[AlertRecord, ...] = ()
+    dropped: tuple[Alert, ...] = ()
     """Everything else of changed or removed rules (pending, nodata, ...): delete them."""
 
 
@@ -287,11 +277,11 @@ def carry_over(
     rule has no ``old`` digest counts as changed: carrying state from an unknown definition could
     keep an alert firing that the new rule would never have raised.
     """
-    kept: list[AlertRecord] = []
-    ended: list[AlertRecord] = []
-    dropped: list[AlertRecord] = []
+    kept: list[Alert] = []
+    ended: list[Alert] = []
+    dropped: list[Alert] = []
     for alert in alerts:
-        record = _as_record(alert)
+        record = alert
         key = (alert.group, alert.rule)
         digest = old.get(key)
         if key in new and digest is not None and digest == new[key]:
@@ -309,49 +299,33 @@ def carry_over(
 # -- transitions --------------------------------------------------------------------------------
 
 
-def _as_record(alert: Alert) -> AlertRecord:
-    if isinstance(alert, AlertRecord):
-        return alert
-    fields = {f: getattr(alert, f) for f in Alert.__dataclass_fields__}
-    return AlertRecord(**fields)
-
-
 def _start(
     prev: Alert | None, now: float, life: Lifecycle, *, rule: str, group: str, labels: Labels
-) -> AlertRecord:
+) -> Alert:
     """Validate the step's inputs and return ``prev`` with ``last_eval`` and flap history updated."""
     if not isinstance(now, int | float) or not math.isfinite(now):
         raise ValueError(f"now must be a finite unix time in seconds, got {now!r}")
     if prev is None:
-        current = AlertRecord(rule=rule, group=group, labels=labels)
+        current = Alert(rule=rule, group=group, labels=labels)
     else:
         if (prev.rule, prev.group, prev.labels) != (rule, group, labels):
             raise ValueError(
                 f"previous alert belongs to {prev.group}/{prev.rule}{prev.labels!r}, "
                 f"not {group}/{rule}{labels!r}"
             )
-        current = _as_record(prev)
+        current = prev
     recent = (
         tuple(t for t in current.transitions if t > now - life.flap_window) if life.damps_flapping else ()
     )
     return replace(current, last_eval=now, transitions=recent)
 
 
-def _with_numbers(alert: AlertRecord, obs: Observation, reason: str) -> AlertRecord:
-    return replace(
-        alert,
-        value=obs.value,
-        expected=obs.expected,
-        lower=obs.lower,
-        upper=obs.upper,
-        score=obs.score,
-        fraction=obs.fraction,
-        tier=obs.tier or alert.tier,
-        reason=reason,
-    )
+def _with_numbers(alert: Alert, obs: Observation, reason: str) -> Alert:
+    numbers = {name: getattr(obs, name) for name in codec.NUMBERS}
+    return replace(alert, **numbers, tier=obs.tier or alert.tier, reason=reason)
 
 
-def _quiet(alert: AlertRecord, state: AlertState, reason: str) -> AlertRecord:
+def _quiet(alert: Alert, state: AlertState, reason: str) -> Alert:
     """No episode in progress: clear the episode's timestamps."""
     return replace(
         alert,
@@ -365,15 +339,15 @@ def _quiet(alert: AlertRecord, state: AlertState, reason: str) -> AlertRecord:
     )
 
 
-def _is_flapping(alert: AlertRecord, life: Lifecycle) -> bool:
+def _is_flapping(alert: Alert, life: Lifecycle) -> bool:
     return life.damps_flapping and len(alert.transitions) >= life.flap_max_transitions
 
 
-def _with_transition(alert: AlertRecord, now: float, life: Lifecycle) -> tuple[float, ...]:
+def _with_transition(alert: Alert, now: float, life: Lifecycle) -> tuple[float, ...]:
     return (*alert.transitions, now) if life.damps_flapping else ()
 
 
-def _fire(alert: AlertRecord, now: float, life: Lifecycle) -> AlertRecord:
+def _fire(alert: Alert, now: float, life: Lifecycle) -> Alert:
     return replace(
         alert,
         state=AlertState.FIRING,
@@ -383,7 +357,7 @@ def _fire(alert: AlertRecord, now: float, life: Lifecycle) -> AlertRecord:
     )
 
 
-def _resolve(alert: AlertRecord, now: float, transitions: tuple[float, ...]) -> AlertRecord:
+def _resolve(alert: Alert, now: float, transitions: tuple[float, ...]) -> Alert:
     return replace(
         alert,
         state=AlertState.RESOLVED,
@@ -394,7 +368,7 @@ def _resolve(alert: AlertRecord, now: float, transitions: tuple[float, ...]) -> 
     )
 
 
-def _recover(alert: AlertRecord, now: float, life: Lifecycle, hold: float, waiting: str) -> AlertRecord:
+def _recover(alert: Alert, now: float, life: Lifecycle, hold: float, waiting: str) -> Alert:
     """A firing alert whose condition no longer holds: keep firing for ``hold``, then resolve."""
     since = alert.keep_firing_since if alert.keep_firing_since is not None else now
     alert = replace(alert, keep_firing_since=since)
@@ -407,14 +381,14 @@ def _recover(alert: AlertRecord, now: float, life: Lifecycle, hold: float, waiti
     return _resolve(alert, now, _with_transition(alert, now, life))
 
 
-def _age_resolved(alert: AlertRecord, now: float, life: Lifecycle, then: AlertState) -> AlertRecord:
+def _age_resolved(alert: Alert, now: float, life: Lifecycle, then: AlertState) -> Alert:
     """A resolved alert stays (and is re-sent) for ``resolved_retention``, then becomes ``then``."""
     if alert.resolved_at is not None and now - alert.resolved_at < life.resolved_retention:
         return alert
     return _quiet(alert, then, alert.reason if then is not AlertState.INACTIVE else "")
 
 
-def _on_anomalous(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
+def _on_anomalous(alert: Alert, obs: Observation, now: float, life: Lifecycle) -> Alert:
     alert = _with_numbers(alert, obs, reason=obs.reason)
     if alert.state is AlertState.FIRING:
         return replace(alert, keep_firing_since=None)
@@ -427,7 +401,7 @@ def _on_anomalous(alert: AlertRecord, obs: Observation, now: float, life: Lifecy
     return alert
 
 
-def _on_normal(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
+def _on_normal(alert: Alert, obs: Observation, now: float, life: Lifecycle) -> Alert:
     alert = _with_numbers(alert, obs, reason=obs.reason)
     if alert.state is AlertState.FIRING:
         return _recover(alert, now, life, life.keep_firing_for, waiting=alert.reason)
@@ -436,7 +410,7 @@ def _on_normal(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle
     return _quiet(alert, AlertState.INACTIVE, alert.reason)
 
 
-def _on_nodata(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
+def _on_nodata(alert: Alert, obs: Observation, now: float, life: Lifecycle) -> Alert:
     alert = _with_numbers(alert, obs, reason=obs.reason or "no data")
     if alert.state is AlertState.FIRING:
         return alert
@@ -445,7 +419,7 @@ def _on_nodata(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle
     return _quiet(alert, AlertState.NODATA, alert.reason)
 
 
-def _on_error(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
+def _on_error(alert: Alert, obs: Observation, now: float, life: Lifecycle) -> Alert:
     alert = replace(alert, reason=obs.reason)
     if alert.state in (AlertState.FIRING, AlertState.PENDING):
         return alert
@@ -454,7 +428,7 @@ def _on_error(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle)
     return _quiet(alert, AlertState.ERROR, obs.reason)
 
 
-def _on_absent(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle) -> AlertRecord:
+def _on_absent(alert: Alert, obs: Observation, now: float, life: Lifecycle) -> Alert:
     if alert.state is AlertState.FIRING:
         hold = max(life.keep_firing_for, life.vanish_grace)
         return _recover(alert, now, life, hold, waiting="series absent")
@@ -463,7 +437,7 @@ def _on_absent(alert: AlertRecord, obs: Observation, now: float, life: Lifecycle
     return _quiet(alert, AlertState.INACTIVE, "")
 
 
-_HANDLERS: dict[Signal, Callable[[AlertRecord, Observation, float, Lifecycle], AlertRecord]] = {
+_HANDLERS: dict[Signal, Callable[[Alert, Observation, float, Lifecycle], Alert]] = {
     Signal.ANOMALOUS: _on_anomalous,
     Signal.NORMAL: _on_normal,
     Signal.NODATA: _on_nodata,

@@ -193,7 +193,7 @@ class Verdict:
 
 
 class AlertState(enum.StrEnum):
-    """Lifecycle states (DESIGN.md section 5)."""
+    """Lifecycle states; the transitions between them are ``alerter.core.alerts``."""
 
     INACTIVE = "inactive"
     PENDING = "pending"
@@ -208,7 +208,9 @@ class Alert:
     """The state of one rule for one series, as a handful of timestamps (unix seconds).
 
     Transitions compare ``now`` with these timestamps against ``for`` and ``keep_firing_for``;
-    nothing here reads the clock.
+    nothing here reads the clock. ``transitions`` and ``flapping`` are what flap damping remembers
+    across ticks and restarts. ``alerter.core.codec`` turns an alert into plain values and back
+    for every place that stores or shows one.
     """
 
     rule: str
@@ -230,6 +232,10 @@ class Alert:
     tier: str = ""
     reason: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
+    transitions: tuple[float, ...] = ()
+    """Times the alert started or stopped firing, within the flap window, oldest first."""
+    flapping: bool = False
+    """Whether flap damping holds the alert firing (too many transitions in the flap window)."""
 
     @property
     def fingerprint(self) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from alerter.config import Bundle, RuleGroup
 from alerter.core import alerts
-from alerter.core.alerts import AlertRecord, Lifecycle, Observation, Signal
+from alerter.core.alerts import Lifecycle, Observation, Signal
 from alerter.core.model import Alert, AlertState, Labels, Verdict
 from alerter.engine.baselines import Baselines
 from alerter.engine.evaluate import (
@@ -42,7 +42,7 @@ SOURCE_DOWN = "AlerterSourceDown"
 OUTAGE_KINDS = frozenset({"unreachable", "timeout", "server_error", "auth", "malformed"})
 """Source errors that mean the metrics source is down (not that one rule's query is wrong)."""
 
-Sink = Callable[[Sequence[AlertRecord], float], None]
+Sink = Callable[[Sequence[Alert], float], None]
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,11 @@ class Engine:
         self.sink = sink
         self._lock = threading.RLock()
         self._group_locks: dict[str, threading.Lock] = {}
-        self._alerts: dict[tuple[str, str], dict[str, AlertRecord]] = {}
+        self._alerts: dict[tuple[str, str], dict[str, Alert]] = {}
         self._health: dict[tuple[str, str], RuleHealth] = store.load_rule_health()
         self._failing: dict[str, str] = {}
         self._series: dict[tuple[str, str], dict[str, SeriesStatus]] = {}
-        self._meta: AlertRecord | None = None
+        self._meta: Alert | None = None
         self._meta_life = Lifecycle(for_=60.0, keep_firing_for=0.0, flap_max_transitions=0)
         self.groups: dict[str, GroupPlan] = {}
         self._caches: dict[str, dict[str, RuleCache]] = {}
@@ -108,13 +108,13 @@ class Engine:
         self.metrics.watch_alerts(self.counts)
         self._install(bundle, store.load_alerts(), now)
 
-    def _install(self, bundle: Bundle, current: Sequence[AlertRecord], now: float) -> None:
+    def _install(self, bundle: Bundle, current: Sequence[Alert], now: float) -> None:
         """Switch to ``bundle``, carrying alert state of unchanged rules (restart and reload)."""
         groups = plan(bundle)
         old = {key: h.digest for key, h in self._health.items() if h.digest}
         new = {ctx.key: ctx.digest for g in groups.values() for ctx in g.rules}
         carried = alerts.carry_over([a for a in current if a.group != META_GROUP], old, new, now)
-        by_rule: dict[tuple[str, str], dict[str, AlertRecord]] = {}
+        by_rule: dict[tuple[str, str], dict[str, Alert]] = {}
         for record in (*carried.kept, *(a for a in carried.ended if (a.group, a.rule) in new)):
             by_rule.setdefault((record.group, record.rule), {})[record.fingerprint] = record
         meta = [a for a in current if a.group == META_GROUP]
@@ -227,7 +227,7 @@ class Engine:
                         ctx.baseline.key, series.fingerprint, alert.active_at, alert.resolved_at
                     )
 
-    def _step_meta(self, group: str, outage: str, now: float) -> AlertRecord | None:
+    def _step_meta(self, group: str, outage: str, now: float) -> Alert | None:
         """Step ``AlerterSourceDown``: firing while any group's queries fail because the source is down."""
         with self._lock:
             if outage:
@@ -257,7 +257,7 @@ class Engine:
             plan_ = self.groups.get(group)
         return next((c for c in plan_.rules if c.rule.alert == rule), None) if plan_ else None
 
-    def remediation_candidates(self) -> list[tuple[AlertRecord, list[str]]]:
+    def remediation_candidates(self) -> list[tuple[Alert, list[str]]]:
         """Firing and resolved alerts whose rule names remediation policies, with those names."""
         out = []
         for alert in self.alerts():
@@ -286,7 +286,7 @@ class Engine:
 
     # -- read-only views for the HTTP API ------------------------------------------------
 
-    def alerts(self) -> list[AlertRecord]:
+    def alerts(self) -> list[Alert]:
         with self._lock:
             out = [a for rule in self._alerts.values() for a in rule.values()]
             if self._meta is not None:
@@ -328,7 +328,7 @@ def _last_band(verdict: Verdict) -> tuple[float, float, float]:
     return float(verdict.expected[i]), float(verdict.lower[i]), float(verdict.upper[i])
 
 
-def _with_summary(meta: AlertRecord, reason: str) -> AlertRecord:
+def _with_summary(meta: Alert, reason: str) -> Alert:
     return replace(
         meta,
         annotations={

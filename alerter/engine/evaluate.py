@@ -16,17 +16,16 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
 from alerter import detect
 from alerter.config.rules import Rule, RuleGroup
 from alerter.config.templates import render
-from alerter.core import alerts
-from alerter.core.alerts import AlertRecord, Lifecycle, Observation
+from alerter.core import alerts, codec
+from alerter.core.alerts import Lifecycle, Observation
 from alerter.core.errors import AlerterError, SourceError
-from alerter.core.model import AlertState, Labels, Series, Verdict
+from alerter.core.model import Alert, AlertState, Labels, Series, Verdict
 from alerter.engine.baselines import Baselines, BaselineSpec
 from alerter.source import Source
 from alerter.store.sqlite import RuleHealth
@@ -117,7 +116,7 @@ class RuleCache:
 class RuleResult:
     """Everything one evaluation of one rule produced."""
 
-    alerts: tuple[AlertRecord, ...]
+    alerts: tuple[Alert, ...]
     forget: tuple[str, ...]
     verdicts: Mapping[str, Verdict]
     health: RuleHealth
@@ -187,21 +186,10 @@ def observe(
     return Observation.from_verdict(verdict, ctx.rule.trigger.fraction, guard=holds), verdict
 
 
-def _annotate(ctx: RuleContext, alert: AlertRecord, now: float) -> AlertRecord:
+def _annotate(ctx: RuleContext, alert: Alert, now: float) -> Alert:
     if alert.state in (AlertState.INACTIVE,) or not ctx.rule.annotations:
         return alert
-    context: dict[str, Any] = {
-        "labels": dict(alert.labels),
-        "value": alert.value,
-        "expected": alert.expected,
-        "lower": alert.lower,
-        "upper": alert.upper,
-        "score": alert.score,
-        "fraction": alert.fraction,
-        "since": alert.active_at,
-        "tier": alert.tier,
-        "rule": ctx.rule.alert,
-    }
+    context = codec.template_context(alert)
     return replace(alert, annotations={k: render(v, context) for k, v in ctx.rule.annotations.items()})
 
 
@@ -209,7 +197,7 @@ def evaluate_rule(
     ctx: RuleContext,
     source: Source,
     baselines: Baselines,
-    previous: Mapping[str, AlertRecord],
+    previous: Mapping[str, Alert],
     now: float,
     *,
     cache: RuleCache | None = None,
@@ -258,7 +246,7 @@ def evaluate_rule(
                 prev.labels,
                 Observation.error(error) if source_error else Observation.absent(),
             )
-    out: list[AlertRecord] = []
+    out: list[Alert] = []
     forget: list[str] = []
     finite_now = math.isfinite(now)  # else alerts.step refuses it, as it must
     for fingerprint, (labels, obs) in by_fingerprint.items():

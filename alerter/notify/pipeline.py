@@ -17,9 +17,10 @@ import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from alerter.core import codec
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify import dedup, sender
 from alerter.notify.base import Notification, Notifier, NotifyReason, Payload, PayloadKind
@@ -352,15 +353,8 @@ def _alert_labels(alert: Alert) -> Labels:
 
 def encode_alert(alert: Alert) -> str:
     """JSON of an alert for the group tables (NaN survives as Python's JSON extension)."""
-    data = {f.name: getattr(alert, f.name) for f in fields(Alert)}  # AlertRecord extras stay in the engine
-    data["labels"] = dict(alert.labels)
-    data["state"] = alert.state.value
-    data["annotations"] = dict(alert.annotations)
-    return json.dumps(data, sort_keys=True)
+    return json.dumps(codec.to_plain(alert), sort_keys=True)
 
 
 def decode_alert(text: str) -> Alert:
-    data = json.loads(text)
-    data["labels"] = Labels(data["labels"])
-    data["state"] = AlertState(data["state"])
-    return Alert(**data)
+    return codec.from_plain(json.loads(text))

@@ -10,33 +10,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alerter import __version__
-from alerter.core.alerts import AlertRecord
+from alerter.core import codec
 from alerter.core.errors import ConfigError
+from alerter.core.model import Alert
 from alerter.engine.engine import Engine
 
 
-def alert_json(alert: AlertRecord) -> dict[str, Any]:
-    return {
-        "fingerprint": alert.fingerprint,
-        "group": alert.group,
-        "rule": alert.rule,
-        "state": alert.state.value,
-        "labels": dict(alert.labels),
-        "annotations": dict(alert.annotations),
-        "active_at": alert.active_at,
-        "fired_at": alert.fired_at,
-        "resolved_at": alert.resolved_at,
-        "last_eval": alert.last_eval,
-        "value": alert.value,
-        "expected": alert.expected,
-        "lower": alert.lower,
-        "upper": alert.upper,
-        "score": alert.score,
-        "fraction": alert.fraction,
-        "tier": alert.tier,
-        "reason": alert.reason,
-        "flapping": alert.flapping,
-    }
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """One alert for ``/api/v1/alerts``: its fingerprint and every field (see ``alerter.core.codec``)."""
+    return {"fingerprint": alert.fingerprint, **codec.to_plain(alert)}
 
 
 def alerts_json(engine: Engine, states: Sequence[str] = ()) -> dict[str, Any]:
@@ -46,7 +28,7 @@ def alerts_json(engine: Engine, states: Sequence[str] = ()) -> dict[str, Any]:
 
 def rules_json(engine: Engine) -> dict[str, Any]:
     health = engine.health()
-    by_rule: dict[tuple[str, str], list[AlertRecord]] = {}
+    by_rule: dict[tuple[str, str], list[Alert]] = {}
     for alert in engine.alerts():
         by_rule.setdefault((alert.group, alert.rule), []).append(alert)
     groups = []

@@ -16,7 +16,7 @@ Public API (all methods are safe to call from any thread)::
     Store(path, *, synchronous="FULL"); close(); usable as a context manager
     transaction() -> ContextManager[sqlite3.Connection]
     ensure_schema(component, version, statements); schema_version(component) -> int
-    save_alerts(alerts, *, drop=()); load_alerts(*, group=None, rule=None) -> list[AlertRecord]
+    save_alerts(alerts, *, drop=()); load_alerts(*, group=None, rule=None) -> list[Alert]
     delete_alerts(fingerprints) -> int; count_alerts() -> dict[AlertState, int]
     save_baseline(rule_key, fingerprint, fitted_at, blob); load_baseline(rule_key, fingerprint)
     load_baselines(rule_key) -> dict[fingerprint, (fitted_at, blob)]
@@ -46,9 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerter.core.alerts import AlertRecord, RuleKey
+from alerter.core import codec
+from alerter.core.alerts import RuleKey
 from alerter.core.errors import AlerterError
-from alerter.core.model import Alert, AlertState, Labels
+from alerter.core.model import Alert, AlertState
 
 CORE = "store"
 """The component name of the store's own tables; reserved."""
@@ -76,10 +77,12 @@ _MIGRATIONS: list[list[str]] = [
     ],
 ]
 
-_TIMES = ("active_at", "fired_at", "resolved_at", "keep_firing_since", "last_eval", "last_sent_at")
-_NUMBERS = ("value", "expected", "lower", "upper")
-_OTHERS = ("score", "fraction", "tier", "reason", "annotations", "transitions", "flapping")
-_ALERT_COLUMNS = ", ".join(("fingerprint", "grp", "rule", "labels", "state", *_TIMES, *_NUMBERS, *_OTHERS))
+_TIMES = frozenset(("active_at", "fired_at", "resolved_at", "keep_firing_since", "last_eval", "last_sent_at"))
+"""Alert fields checked to be finite unix times before they are written."""
+_COLUMN_OF = {"group": "grp"}
+"""Alert fields whose column has another name (``group`` is an SQL keyword)."""
+_ALERT_FIELDS = codec.FIELDS
+_ALERT_COLUMNS = ", ".join(("fingerprint", *(_COLUMN_OF.get(f, f) for f in _ALERT_FIELDS)))
 
 
 class StoreError(AlerterError):
@@ -260,10 +263,13 @@ class Store:
         rows = [_alert_row(alert) for alert in alerts]
         gone = [(_text(fp, "fingerprint"),) for fp in drop]
         with self.transaction() as db:
-            db.executemany(f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) VALUES ({_marks(22)})", rows)
+            db.executemany(
+                f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) VALUES ({_marks(len(_ALERT_FIELDS) + 1)})",
+                rows,
+            )
             db.executemany("DELETE FROM alerts WHERE fingerprint = ?", gone)
 
-    def load_alerts(self, *, group: str | None = None, rule: str | None = None) -> list[AlertRecord]:
+    def load_alerts(self, *, group: str | None = None, rule: str | None = None) -> list[Alert]:
         """Stored alerts, optionally of one group and/or rule, ordered by group, rule and fingerprint."""
         sql = f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE (?1 IS NULL OR grp = ?1) AND (?2 IS NULL OR rule = ?2)"
         with self._lock:
@@ -381,28 +387,32 @@ def _json(mapping: Mapping[str, str]) -> str:
 
 
 def _alert_row(alert: Alert) -> tuple[Any, ...]:
+    """The alert's column values in ``_ALERT_COLUMNS`` order: plain values, NaN as NULL."""
     if not isinstance(alert, Alert):
         raise TypeError(f"save_alerts takes alerter.core.model.Alert values, got {type(alert).__name__}")
-    transitions = json.dumps([_time(t) for t in getattr(alert, "transitions", ())])
-    return (
-        alert.fingerprint, alert.group, alert.rule, _json(alert.labels), AlertState(alert.state).value,
-        *(_optional_time(getattr(alert, name)) for name in _TIMES),
-        *(_real(getattr(alert, name)) for name in _NUMBERS),
-        float(alert.score), float(alert.fraction), alert.tier, alert.reason, _json(alert.annotations),
-        transitions, int(bool(getattr(alert, "flapping", False))),
-    )  # fmt: skip
+    plain = codec.to_plain(alert)
+    return (alert.fingerprint, *(_column_value(name, plain[name]) for name in _ALERT_FIELDS))
 
 
-def _alert_from_row(row: tuple[Any, ...]) -> AlertRecord:
-    _, group, rule, labels, state = row[:5]
-    times = dict(zip(_TIMES, row[5:11], strict=True))
-    numbers = {name: math.nan if v is None else v for name, v in zip(_NUMBERS, row[11:15], strict=True)}
-    score, fraction, tier, reason, annotations, transitions, flapping = row[15:]
-    return AlertRecord(
-        rule, group, Labels(json.loads(labels)), AlertState(state), **times, **numbers,
-        score=score, fraction=fraction, tier=tier, reason=reason, annotations=json.loads(annotations),
-        transitions=tuple(json.loads(transitions)), flapping=bool(flapping),
-    )  # fmt: skip
+def _column_value(name: str, value: Any) -> Any:
+    if name in _TIMES:
+        return _optional_time(value)
+    if name == "transitions":
+        return json.dumps([_time(t) for t in value])
+    if isinstance(value, Mapping):
+        return _json(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return _real(value)
+    return value
+
+
+def _alert_from_row(row: Sequence[Any]) -> Alert:
+    plain = dict(zip(_ALERT_FIELDS, row[1:], strict=True))
+    for name in ("labels", "annotations", "transitions"):
+        plain[name] = json.loads(plain[name])
+    return codec.from_plain(plain)
 
 
 def _health_row(health: RuleHealth) -> tuple[Any, ...]:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from alerter.core.alerts import (
-    AlertRecord,
     Lifecycle,
     Observation,
     Signal,
@@ -37,9 +36,9 @@ RESOLVED, NODATA, ERROR = AlertState.RESOLVED, AlertState.NODATA, AlertState.ERR
 Row = tuple[float, Observation, AlertState, bool]
 
 
-def run(life: Lifecycle, rows: list[Row], resend_delay: float = 3600.0) -> list[AlertRecord]:
+def run(life: Lifecycle, rows: list[Row], resend_delay: float = 3600.0) -> list[Alert]:
     """Step like the engine does: step, ask whether to send, record the send; check every row."""
-    prev: AlertRecord | None = None
+    prev: Alert | None = None
     history = []
     for t, obs, state, sent in rows:
         alert = step(prev, obs, t, life, rule=RULE, group=GROUP, labels=LABELS)
@@ -303,20 +302,20 @@ def test_annotations_are_kept_for_the_evaluator_to_render() -> None:
 def test_step_upgrades_a_plain_alert() -> None:
     prev = Alert(RULE, GROUP, LABELS, state=FIRING, active_at=0, fired_at=0, last_eval=0, last_sent_at=0)
     out = step(prev, N, 60, Lifecycle(), rule=RULE, group=GROUP, labels=LABELS)
-    assert isinstance(out, AlertRecord)
+    assert isinstance(out, Alert)
     assert (out.state, out.resolved_at, out.transitions) == (RESOLVED, 60, (60,))
 
 
 @pytest.mark.parametrize(
     ("prev", "now", "message"),
     [
-        (AlertRecord("Other", GROUP, LABELS), 0.0, "belongs to latency/Other"),
-        (AlertRecord(RULE, GROUP, LABELS.with_(model_name="x")), 0.0, "belongs to"),
+        (Alert("Other", GROUP, LABELS), 0.0, "belongs to latency/Other"),
+        (Alert(RULE, GROUP, LABELS.with_(model_name="x")), 0.0, "belongs to"),
         (None, math.nan, "finite unix time"),
         (None, math.inf, "finite unix time"),
     ],
 )
-def test_step_rejects_bad_input(prev: AlertRecord | None, now: float, message: str) -> None:
+def test_step_rejects_bad_input(prev: Alert | None, now: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         step(prev, A, now, Lifecycle(), rule=RULE, group=GROUP, labels=LABELS)
 
@@ -463,23 +462,23 @@ def test_for_rule_rejects_bad_interval() -> None:
 
 @pytest.mark.parametrize("state", [INACTIVE, PENDING, NODATA, ERROR])
 def test_only_firing_and_resolved_alerts_are_sent(state: AlertState) -> None:
-    alert = AlertRecord(RULE, GROUP, LABELS, state=state, active_at=0)
+    alert = Alert(RULE, GROUP, LABELS, state=state, active_at=0)
     decision = needs_sending(alert, 10_000, 0)
     assert not decision.allowed
     assert decision.reason == f"{state.value} alerts are not sent"
 
 
 def test_a_resolution_nobody_heard_of_the_firing_for_is_not_sent() -> None:
-    alert = AlertRecord(RULE, GROUP, LABELS, state=RESOLVED, fired_at=0, resolved_at=60)
+    alert = Alert(RULE, GROUP, LABELS, state=RESOLVED, fired_at=0, resolved_at=60)
     assert not needs_sending(alert, 60, 0).allowed
 
 
 def test_sending_reasons() -> None:
-    firing = AlertRecord(RULE, GROUP, LABELS, state=FIRING, fired_at=100)
+    firing = Alert(RULE, GROUP, LABELS, state=FIRING, fired_at=100)
     assert needs_sending(firing, 100, 600).reason == "newly firing"
     sent = mark_sent(firing, 100)
     assert sent.last_sent_at == 100
-    assert isinstance(sent, AlertRecord)
+    assert isinstance(sent, Alert)
     assert needs_sending(sent, 400, 600).reason == "sent 5m ago; repeats every 10m"
     assert needs_sending(sent, 700, 600).reason == "repeat after 10m"
 
@@ -487,14 +486,14 @@ def test_sending_reasons() -> None:
 @pytest.mark.parametrize("delay", [-1.0, math.nan, math.inf])
 def test_needs_sending_rejects_bad_resend_delay(delay: float) -> None:
     with pytest.raises(ValueError, match="resend_delay"):
-        needs_sending(AlertRecord(RULE, GROUP, LABELS), 0, delay)
+        needs_sending(Alert(RULE, GROUP, LABELS), 0, delay)
 
 
 def test_is_forgettable() -> None:
-    assert is_forgettable(AlertRecord(RULE, GROUP, LABELS))
     assert is_forgettable(Alert(RULE, GROUP, LABELS))
-    assert not is_forgettable(AlertRecord(RULE, GROUP, LABELS, transitions=(5.0,)))
-    assert not is_forgettable(AlertRecord(RULE, GROUP, LABELS, state=NODATA))
+    assert is_forgettable(Alert(RULE, GROUP, LABELS))
+    assert not is_forgettable(Alert(RULE, GROUP, LABELS, transitions=(5.0,)))
+    assert not is_forgettable(Alert(RULE, GROUP, LABELS, state=NODATA))
 
 
 def test_flap_history_keeps_an_inactive_alert_until_it_ages_out() -> None:
@@ -510,8 +509,8 @@ def test_flap_history_keeps_an_inactive_alert_until_it_ages_out() -> None:
 
 
 def test_carry_over_sorts_alerts_by_rule_definition() -> None:
-    def alert(rule: str, state: AlertState, **kw: float) -> AlertRecord:
-        return AlertRecord(rule, GROUP, LABELS, state=state, **kw)  # type: ignore[arg-type]
+    def alert(rule: str, state: AlertState, **kw: float) -> Alert:
+        return Alert(rule, GROUP, LABELS, state=state, **kw)  # type: ignore[arg-type]
 
     same_firing = alert("Same", FIRING, fired_at=0, last_sent_at=0)
     same_pending = alert("Same", PENDING, active_at=50)
@@ -543,7 +542,7 @@ def test_carry_over_sorts_alerts_by_rule_definition() -> None:
 
 
 def test_a_changed_rule_starts_its_series_afresh() -> None:
-    firing = AlertRecord(RULE, GROUP, LABELS, state=FIRING, fired_at=0, last_sent_at=0, last_eval=60)
+    firing = Alert(RULE, GROUP, LABELS, state=FIRING, fired_at=0, last_sent_at=0, last_eval=60)
     (ended,) = carry_over([firing], {(GROUP, RULE): "a"}, {(GROUP, RULE): "b"}, now=90).ended
     life = Lifecycle(for_=120)
     again = step(ended, A, 120, life, rule=RULE, group=GROUP, labels=LABELS)
@@ -565,7 +564,7 @@ def test_invariants_hold_over_random_histories() -> None:
             flap_max_transitions=rng.choice([0, 3, 6]),
             flap_window=1800,
         )
-        prev: AlertRecord | None = None
+        prev: Alert | None = None
         for tick in range(60):
             obs = rng.choice(signals)
             now = tick * 60.0
@@ -574,9 +573,7 @@ def test_invariants_hold_over_random_histories() -> None:
             prev = mark_sent(alert, now) if needs_sending(alert, now, 600).allowed else alert
 
 
-def check_invariants(
-    prev: AlertRecord | None, obs: Observation, alert: AlertRecord, now: float, life: Lifecycle
-) -> None:
+def check_invariants(prev: Alert | None, obs: Observation, alert: Alert, now: float, life: Lifecycle) -> None:
     was = prev.state if prev else INACTIVE
     assert alert.last_eval == now
     if was is FIRING and obs.signal in (Signal.ERROR, Signal.NODATA, Signal.ANOMALOUS):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from alerter.config.rules import RuleGroup
-from alerter.core.alerts import AlertRecord
-from alerter.core.model import Labels, Series
+from alerter.core.model import Alert, Labels, Series
 from alerter.engine.baselines import Baselines
 from alerter.engine.evaluate import RuleCache, RuleContext, RuleResult, evaluate_rule
 
@@ -73,8 +72,8 @@ def test_the_cache_keeps_the_last_series_and_changes_no_result() -> None:
     source = _Source()
     cached_baselines, plain_baselines = Baselines(source), Baselines(source)
     cache = RuleCache()
-    previous: dict[str, AlertRecord] = {}
-    previous_plain: dict[str, AlertRecord] = {}
+    previous: dict[str, Alert] = {}
+    previous_plain: dict[str, Alert] = {}
     kept = None
     for tick in range(20):
         now = START + tick * STEP

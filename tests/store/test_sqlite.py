@@ -13,17 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from alerter.core.alerts import AlertRecord
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.store.sqlite import RuleHealth, Store, StoreError
 
 FIRING = AlertState.FIRING
 
 
-def alert(series: str = "a", **kw: object) -> AlertRecord:
+def alert(series: str = "a", **kw: object) -> Alert:
     fields: dict[str, object] = {"state": FIRING, "active_at": 100.0, "fired_at": 160.0, "last_eval": 220.0}
     fields.update(kw)
-    return AlertRecord("TTFTAnomaly", "latency", Labels(model_name=series), **fields)  # type: ignore[arg-type]
+    return Alert("TTFTAnomaly", "latency", Labels(model_name=series), **fields)  # type: ignore[arg-type]
 
 
 def same(a: Alert, b: Alert) -> bool:
@@ -79,7 +78,7 @@ def test_a_plain_alert_is_stored_as_a_record_without_flap_history(store: Store) 
     plain = Alert("R", "g", Labels(a="1"), state=FIRING, fired_at=5.0)
     store.save_alerts([plain])
     (loaded,) = store.load_alerts()
-    assert isinstance(loaded, AlertRecord)
+    assert isinstance(loaded, Alert)
     assert (loaded.fingerprint, loaded.transitions, loaded.flapping) == (plain.fingerprint, (), False)
 
 
@@ -96,9 +95,9 @@ def test_save_replaces_by_fingerprint_and_drops_atomically(store: Store) -> None
 def test_load_alerts_filters_by_group_and_rule(store: Store) -> None:
     store.save_alerts(
         [
-            AlertRecord("R1", "g1", Labels(s="1")),
-            AlertRecord("R2", "g1", Labels(s="1")),
-            AlertRecord("R1", "g2", Labels(s="1")),
+            Alert("R1", "g1", Labels(s="1")),
+            Alert("R2", "g1", Labels(s="1")),
+            Alert("R1", "g2", Labels(s="1")),
         ]
     )
     assert [(a.group, a.rule) for a in store.load_alerts()] == [("g1", "R1"), ("g1", "R2"), ("g2", "R1")]
@@ -359,9 +358,7 @@ def test_threads_share_the_store_safely(tmp_path: Path) -> None:
         def group(n: int) -> None:
             try:
                 for tick in range(60):
-                    alerts = [
-                        AlertRecord("R", f"g{n}", Labels(s=str(i)), value=float(tick)) for i in range(10)
-                    ]
+                    alerts = [Alert("R", f"g{n}", Labels(s=str(i)), value=float(tick)) for i in range(10)]
                     with s.transaction() as db:
                         s.save_alerts(alerts)
                         db.execute(
@@ -389,7 +386,6 @@ def test_threads_share_the_store_safely(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from alerter.core.alerts import AlertRecord
 from alerter.core.model import AlertState, Labels
 from alerter.store.sqlite import Store
 
@@ -398,10 +394,10 @@ tick = int(sys.argv[2])
 while True:
     tick += 1
     series = [
-        AlertRecord("R", "g", Labels(series=str(i)), state=AlertState.FIRING, fired_at=0.0, value=float(tick))
+        Alert("R", "g", Labels(series=str(i)), state=AlertState.FIRING, fired_at=0.0, value=float(tick))
         for i in range(50)
     ]
-    new = AlertRecord("R", "g", Labels(fired=str(tick)), state=AlertState.FIRING, fired_at=float(tick))
+    new = Alert("R", "g", Labels(fired=str(tick)), state=AlertState.FIRING, fired_at=float(tick))
     store.save_alerts([*series, new])
     print(tick, flush=True)
 """
