@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerter.notify import groups
 from alerter.notify.base import Payload, PayloadKind
 from alerter.store.sqlite import Store
 
@@ -35,17 +36,9 @@ SCHEMA = [
     """CREATE TABLE notify_burst_members (
         receiver TEXT NOT NULL, burst_key TEXT NOT NULL, group_key TEXT NOT NULL,
         PRIMARY KEY (receiver, burst_key, group_key))""",
-    """CREATE TABLE notify_groups (
-        key TEXT PRIMARY KEY, receiver TEXT NOT NULL, route TEXT NOT NULL, labels TEXT NOT NULL,
-        created REAL NOT NULL, next_flush REAL NOT NULL)""",
-    """CREATE TABLE notify_group_alerts (
-        group_key TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL,
-        PRIMARY KEY (group_key, fingerprint))""",
-    """CREATE TABLE notify_notes (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, group_key TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL)""",
-    """CREATE TABLE notify_log (
-        group_key TEXT PRIMARY KEY, firing TEXT NOT NULL, resolved TEXT NOT NULL, sent_at REAL NOT NULL)""",
+    *groups.SCHEMA,
 ]
+"""The outbox's tables and the notification groups' (``alerter.notify.groups``), as one version."""
 
 PENDING, INFLIGHT, SENT, FAILED, SUPERSEDED = "pending", "inflight", "sent", "failed", "superseded"
 

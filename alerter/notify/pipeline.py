@@ -22,7 +22,7 @@ from typing import Any
 
 from alerter.core import codec
 from alerter.core.model import Alert, AlertState, Labels
-from alerter.notify import dedup, sender
+from alerter.notify import dedup, groups, sender
 from alerter.notify.base import Notification, Notifier, NotifyReason, Payload, PayloadKind
 from alerter.notify.mute import Muter, Silences, Window
 from alerter.notify.outbox import Outbox, RetryPolicy
@@ -107,11 +107,7 @@ class Pipeline:
             for alert in alerts:
                 text = encode_alert(alert)
                 if alert.state is AlertState.RESOLVED:
-                    cursor = db.execute(
-                        "UPDATE notify_group_alerts SET alert = ? WHERE fingerprint = ?",
-                        (text, alert.fingerprint),
-                    )
-                    written += cursor.rowcount
+                    written += groups.resolve(db, alert.fingerprint, text)
                 elif alert.state is AlertState.FIRING:
                     written += self._place(db, alert, text, now)
         return written
@@ -121,13 +117,17 @@ class Pipeline:
         routes = self.root.match(labels)
         for route in routes:
             key = route.group_key(labels)
-            scope = json.dumps(dict(route.group_labels(labels)))
-            db.execute(
-                "INSERT OR IGNORE INTO notify_groups VALUES (?, ?, ?, ?, ?, ?)",
-                (key, route.receiver, route.path, scope, now, now + route.group_wait),
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO notify_group_alerts VALUES (?, ?, ?)", (key, alert.fingerprint, text)
+            scope = route.group_labels(labels)
+            groups.place(
+                db,
+                key,
+                route.receiver,
+                route.path,
+                scope,
+                alert.fingerprint,
+                text,
+                now,
+                now + route.group_wait,
             )
         return len(routes)
 
@@ -193,39 +193,18 @@ class Pipeline:
         muter = Muter(self.silences.active(now), self.windows, now)
         out = []
         with self.store.transaction() as db:
-            groups = db.execute(
-                "SELECT key, receiver, route, labels FROM notify_groups WHERE next_flush <= ? ORDER BY created, key",
-                (now,),
-            ).fetchall()
-            for key, receiver, path, labels in groups:
-                rows = db.execute(
-                    "SELECT alert FROM notify_group_alerts WHERE group_key = ? ORDER BY fingerprint", (key,)
-                ).fetchall()
-                last = db.execute(
-                    "SELECT firing, resolved, sent_at FROM notify_log WHERE group_key = ?", (key,)
-                )
-                entry = last.fetchone()
-                out.append(
-                    self._decide_group(key, receiver, path, labels, [r[0] for r in rows], entry, muter, now)
-                )
+            for group in groups.due(db, now):
+                texts = groups.alerts(db, group.key)
+                last = groups.last_notification(db, group.key)
+                out.append(self._decide_group(group, texts, last, muter, now))
         return out
 
     def _decide_group(
-        self,
-        key: str,
-        receiver: str,
-        path: str,
-        labels: str,
-        texts: list[str],
-        entry: tuple[str, str, float] | None,
-        muter: Muter,
-        now: float,
+        self, group: groups.Group, texts: list[str], last: dedup.LogEntry | None, muter: Muter, now: float
     ) -> _Decision:
-        route = self._routes.get(path, self.root)
+        key, receiver = group.key, group.receiver
+        route = self._routes.get(group.route, self.root)
         alerts = [decode_alert(t) for t in texts]
-        last = None
-        if entry is not None:
-            last = dedup.LogEntry(frozenset(json.loads(entry[0])), frozenset(json.loads(entry[1])), entry[2])
         # A muted alert the receiver already heard of stays in view: muting it must not read as
         # "resolved", and its real resolution is still announced.
         known = last.firing if last is not None else frozenset()
@@ -239,7 +218,7 @@ class Pipeline:
         notification = None
         if reason is not None:
             shown = tuple(a for a in unmuted if a.fingerprint in firing | resolved)
-            notification = Notification(receiver, key, Labels(json.loads(labels)), shown, reason, now)
+            notification = Notification(receiver, key, Labels(group.labels), shown, reason, now)
         seen = tuple(
             (a.fingerprint, t) for a, t in zip(alerts, texts, strict=True) if a.state is AlertState.RESOLVED
         )
@@ -264,25 +243,13 @@ class Pipeline:
                 if note is not None and d.key in payloads:
                     self.outbox.enqueue(db, d.receiver, d.key, note.reason.value, payloads[d.key], now)
                 if note is not None:
-                    firing = sorted(a.fingerprint for a in note.firing)
-                    resolved = sorted(a.fingerprint for a in note.resolved)
-                    db.execute(
-                        "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?)",
-                        (d.key, json.dumps(firing), json.dumps(resolved), now),
-                    )
+                    firing = [a.fingerprint for a in note.firing]
+                    resolved = [a.fingerprint for a in note.resolved]
+                    groups.record_notification(db, d.key, firing, resolved, now)
                     self._release_notes(db, d.key, d.receiver, now)
                 for fingerprint, text in d.seen_resolved:
-                    db.execute(
-                        "DELETE FROM notify_group_alerts WHERE group_key = ? AND fingerprint = ? AND alert = ?",
-                        (d.key, fingerprint, text),
-                    )
-                left = db.execute("SELECT COUNT(*) FROM notify_group_alerts WHERE group_key = ?", (d.key,))
-                if left.fetchone()[0] == 0:
-                    db.execute("DELETE FROM notify_groups WHERE key = ?", (d.key,))
-                    db.execute("DELETE FROM notify_notes WHERE group_key = ?", (d.key,))
-                    db.execute("DELETE FROM notify_log WHERE group_key = ?", (d.key,))
-                else:
-                    db.execute("UPDATE notify_groups SET next_flush = ? WHERE key = ?", (d.next_flush, d.key))
+                    groups.forget_resolved(db, d.key, fingerprint, text)
+                groups.close_if_empty(db, d.key, d.next_flush)
 
     def note(self, fingerprint: str, body: Mapping[str, Any], now: float) -> int:
         """Post ``body`` under the messages of every open group holding the alert; returns how many.
@@ -294,38 +261,26 @@ class Pipeline:
         """
         count = 0
         with self.store.transaction() as db:
-            rows = db.execute(
-                "SELECT g.key, g.receiver, l.group_key IS NOT NULL FROM notify_group_alerts a "
-                "JOIN notify_groups g ON a.group_key = g.key LEFT JOIN notify_log l ON l.group_key = g.key "
-                "WHERE a.fingerprint = ? ORDER BY g.key",
-                (fingerprint,),
-            ).fetchall()
-            for key, receiver, notified in rows:
-                notifier = self.notifiers.get(receiver)
+            for holder in groups.holders(db, fingerprint):
+                notifier = self.notifiers.get(holder.receiver)
                 if notifier is None or not notifier.threads:
                     continue
-                if notified:
-                    self.outbox.enqueue(
-                        db, receiver, key, "note", Payload(PayloadKind.REPLY, dict(body)), now
-                    )
+                if holder.notified:
+                    reply = Payload(PayloadKind.REPLY, dict(body))
+                    self.outbox.enqueue(db, holder.receiver, holder.key, "note", reply, now)
                 else:
-                    db.execute(
-                        "INSERT INTO notify_notes (group_key, body, created) VALUES (?, ?, ?)",
-                        (key, json.dumps(dict(body)), now),
-                    )
+                    groups.keep_note(db, holder.key, body, now)
                 count += 1
         return count
 
     def _release_notes(self, db: sqlite3.Connection, key: str, receiver: str, now: float) -> None:
-        notes = db.execute("SELECT body FROM notify_notes WHERE group_key = ? ORDER BY id", (key,)).fetchall()
-        for (body,) in notes:
-            self.outbox.enqueue(db, receiver, key, "note", Payload(PayloadKind.REPLY, json.loads(body)), now)
-        db.execute("DELETE FROM notify_notes WHERE group_key = ?", (key,))
+        for body in groups.take_notes(db, key):
+            self.outbox.enqueue(db, receiver, key, "note", Payload(PayloadKind.REPLY, body), now)
 
     def pending_groups(self) -> list[tuple[str, float]]:
         """(group key, next flush) of every group, for status pages."""
         with self.store.transaction() as db:
-            return [(str(k), float(t)) for k, t in db.execute("SELECT key, next_flush FROM notify_groups")]
+            return groups.schedule(db)
 
 
 def _render_one(notifier: Notifier, notification: Notification) -> Payload:

@@ -1,0 +1,185 @@
+"""The notification groups in SQLite: which alerts each group holds, when it is due, what it last said.
+
+The pipeline (``alerter.notify.pipeline``) decides; this module owns the tables it decides on and
+every statement on them, next to their schema. Each method runs inside a transaction the pipeline
+opened (``store.transaction()``), so a decision, its log entry and its outbox entry still commit
+together, exactly as one unit.
+
+Tables: ``notify_groups`` (one row per open group: receiver, route, group labels, next flush),
+``notify_group_alerts`` (the alerts of a group, as ``alerter.core.codec`` JSON), ``notify_log`` (what
+the group's last notification said, for dedup) and ``notify_notes`` (thread replies waiting for the
+group's first message).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from alerter.notify.dedup import LogEntry
+
+SCHEMA = [
+    """CREATE TABLE notify_groups (
+        key TEXT PRIMARY KEY, receiver TEXT NOT NULL, route TEXT NOT NULL, labels TEXT NOT NULL,
+        created REAL NOT NULL, next_flush REAL NOT NULL)""",
+    """CREATE TABLE notify_group_alerts (
+        group_key TEXT NOT NULL, fingerprint TEXT NOT NULL, alert TEXT NOT NULL,
+        PRIMARY KEY (group_key, fingerprint))""",
+    """CREATE TABLE notify_notes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, group_key TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL)""",
+    """CREATE TABLE notify_log (
+        group_key TEXT PRIMARY KEY, firing TEXT NOT NULL, resolved TEXT NOT NULL, sent_at REAL NOT NULL)""",
+]
+"""Created with the outbox's tables, as one schema version (``alerter.notify.outbox``)."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """One open group as the pipeline decides on it."""
+
+    key: str
+    receiver: str
+    route: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A group holding some alert, and whether it has notified yet (a note may join its thread)."""
+
+    key: str
+    receiver: str
+    notified: bool
+
+
+def resolve(db: sqlite3.Connection, fingerprint: str, alert: str) -> int:
+    """Replace the alert in every group that holds it; returns how many groups did."""
+    return db.execute(
+        "UPDATE notify_group_alerts SET alert = ? WHERE fingerprint = ?", (alert, fingerprint)
+    ).rowcount
+
+
+def place(
+    db: sqlite3.Connection,
+    key: str,
+    receiver: str,
+    route: str,
+    labels: Mapping[str, str],
+    fingerprint: str,
+    alert: str,
+    now: float,
+    first_flush: float,
+) -> None:
+    """Put the alert into its group, opening the group (first flush at ``first_flush``) if new."""
+    db.execute(
+        "INSERT OR IGNORE INTO notify_groups VALUES (?, ?, ?, ?, ?, ?)",
+        (key, receiver, route, json.dumps(dict(labels)), now, first_flush),
+    )
+    db.execute("INSERT OR REPLACE INTO notify_group_alerts VALUES (?, ?, ?)", (key, fingerprint, alert))
+
+
+def due(db: sqlite3.Connection, now: float) -> list[Group]:
+    """Groups whose next flush has come, oldest first."""
+    rows = db.execute(
+        "SELECT key, receiver, route, labels FROM notify_groups WHERE next_flush <= ? ORDER BY created, key",
+        (now,),
+    ).fetchall()
+    return [Group(str(k), str(r), str(p), json.loads(labels)) for k, r, p, labels in rows]
+
+
+def alerts(db: sqlite3.Connection, key: str) -> list[str]:
+    """The group's alerts (codec JSON), by fingerprint."""
+    rows = db.execute(
+        "SELECT alert FROM notify_group_alerts WHERE group_key = ? ORDER BY fingerprint", (key,)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def last_notification(db: sqlite3.Connection, key: str) -> LogEntry | None:
+    row = db.execute(
+        "SELECT firing, resolved, sent_at FROM notify_log WHERE group_key = ?", (key,)
+    ).fetchone()
+    if row is None:
+        return None
+    return LogEntry(frozenset(json.loads(row[0])), frozenset(json.loads(row[1])), float(row[2]))
+
+
+def record_notification(
+    db: sqlite3.Connection, key: str, firing: Sequence[str], resolved: Sequence[str], now: float
+) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO notify_log VALUES (?, ?, ?, ?)",
+        (key, json.dumps(sorted(firing)), json.dumps(sorted(resolved)), now),
+    )
+
+
+def forget_resolved(db: sqlite3.Connection, key: str, fingerprint: str, alert: str) -> None:
+    """Drop a resolved alert the group has announced, unless it changed since (it fired again)."""
+    db.execute(
+        "DELETE FROM notify_group_alerts WHERE group_key = ? AND fingerprint = ? AND alert = ?",
+        (key, fingerprint, alert),
+    )
+
+
+def close_if_empty(db: sqlite3.Connection, key: str, next_flush: float) -> bool:
+    """Close a group with no alerts left (its notes and log go too), else schedule its next flush."""
+    left = db.execute("SELECT COUNT(*) FROM notify_group_alerts WHERE group_key = ?", (key,)).fetchone()[0]
+    if left:
+        db.execute("UPDATE notify_groups SET next_flush = ? WHERE key = ?", (next_flush, key))
+        return False
+    db.execute("DELETE FROM notify_groups WHERE key = ?", (key,))
+    db.execute("DELETE FROM notify_notes WHERE group_key = ?", (key,))
+    db.execute("DELETE FROM notify_log WHERE group_key = ?", (key,))
+    return True
+
+
+def holders(db: sqlite3.Connection, fingerprint: str) -> list[Holder]:
+    rows = db.execute(
+        "SELECT g.key, g.receiver, l.group_key IS NOT NULL FROM notify_group_alerts a "
+        "JOIN notify_groups g ON a.group_key = g.key LEFT JOIN notify_log l ON l.group_key = g.key "
+        "WHERE a.fingerprint = ? ORDER BY g.key",
+        (fingerprint,),
+    ).fetchall()
+    return [Holder(str(k), str(r), bool(n)) for k, r, n in rows]
+
+
+def keep_note(db: sqlite3.Connection, key: str, body: Mapping[str, Any], now: float) -> None:
+    """Hold a thread reply until the group's first message is enqueued."""
+    db.execute(
+        "INSERT INTO notify_notes (group_key, body, created) VALUES (?, ?, ?)",
+        (key, json.dumps(dict(body)), now),
+    )
+
+
+def take_notes(db: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
+    """The group's held replies, oldest first, removed from the table."""
+    rows = db.execute("SELECT body FROM notify_notes WHERE group_key = ? ORDER BY id", (key,)).fetchall()
+    db.execute("DELETE FROM notify_notes WHERE group_key = ?", (key,))
+    return [json.loads(body) for (body,) in rows]
+
+
+def schedule(db: sqlite3.Connection) -> list[tuple[str, float]]:
+    """(group key, next flush) of every open group."""
+    return [(str(k), float(t)) for k, t in db.execute("SELECT key, next_flush FROM notify_groups")]
+
+
+__all__ = [
+    "SCHEMA",
+    "Group",
+    "Holder",
+    "alerts",
+    "close_if_empty",
+    "due",
+    "forget_resolved",
+    "holders",
+    "keep_note",
+    "last_notification",
+    "place",
+    "record_notification",
+    "resolve",
+    "schedule",
+    "take_notes",
+]
