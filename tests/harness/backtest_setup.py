@@ -69,10 +69,15 @@ MAX_REPLICAS = 8
 """The scale policy's cooldown (30m), step and max_replicas, as written in CONFIG."""
 
 
-def write_setup(directory: Path, prometheus_url: str, sensitivity: float = 4.0) -> Path:
-    """alerter.yaml plus rules.yaml in ``directory``; returns the config path."""
+def write_setup(
+    directory: Path, prometheus_url: str, sensitivity: float = 4.0, extra_rules: str = ""
+) -> Path:
+    """alerter.yaml plus rules.yaml in ``directory``; returns the config path.
+
+    ``extra_rules``: more rules (YAML list items indented for the ``latency`` group) appended to it.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "rules.yaml").write_text(RULES.format(sensitivity=sensitivity))
+    (directory / "rules.yaml").write_text(RULES.format(sensitivity=sensitivity) + extra_rules.lstrip("\n"))
     config = directory / "alerter.yaml"
     config.write_text(CONFIG.format(prometheus=prometheus_url))
     return config
