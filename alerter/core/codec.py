@@ -6,13 +6,15 @@ dataclass, so a field added there is stored, sent, shown and restored everywhere
 
 Plain values are what JSON and SQLite hold: labels and annotations as dicts, the state as its
 name, transitions as a list. A missing number (NaN) may come back as None (SQLite and strict
-JSON have no NaN) and is restored as NaN; a field absent from older data takes its default.
+JSON have no NaN) and is restored as NaN; a field absent from older data takes its default. A
+format that shows only some fields (the API, the notification groups) names them, so each
+format keeps its keys while the conversion of every field stays here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -22,6 +24,11 @@ FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Alert))
 """Every field of an alert, in declaration order."""
 NUMBERS: tuple[str, ...] = ("value", "expected", "lower", "upper", "score", "fraction")
 """The numbers an evaluation writes onto an alert (from its observation)."""
+FLAP_HISTORY: tuple[str, ...] = ("transitions", "flapping")
+"""What flap damping remembers across ticks: kept by the engine and the store, never notified."""
+NOTIFIED: tuple[str, ...] = tuple(name for name in FIELDS if name not in FLAP_HISTORY)
+"""The fields a notification group holds of an alert (its JSON has always had exactly these)."""
+_FIELD_SET = frozenset(FIELDS)
 _NAN_DEFAULT = frozenset(
     f.name for f in fields(Alert) if isinstance(f.default, float) and math.isnan(f.default)
 )
@@ -40,14 +47,27 @@ TEMPLATE_VARIABLES: tuple[str, ...] = (
 """The names an annotation template may use (see :func:`template_context`)."""
 
 
-def to_plain(alert: Alert) -> dict[str, Any]:
-    """Every field of ``alert`` as JSON-able values (NaN stays a float: callers choose)."""
-    out: dict[str, Any] = {name: getattr(alert, name) for name in FIELDS}
-    out["labels"] = dict(alert.labels)
-    out["annotations"] = dict(alert.annotations)
-    out["state"] = AlertState(alert.state).value
-    out["transitions"] = [float(t) for t in alert.transitions]
-    out["flapping"] = bool(alert.flapping)
+_PLAIN: dict[str, Callable[[Alert], object]] = {
+    "labels": lambda alert: dict(alert.labels),
+    "annotations": lambda alert: dict(alert.annotations),
+    "state": lambda alert: AlertState(alert.state).value,
+    "transitions": lambda alert: [float(t) for t in alert.transitions],
+    "flapping": lambda alert: bool(alert.flapping),
+}
+"""Fields whose plain value is not the attribute itself."""
+
+
+def to_plain(alert: Alert, names: Iterable[str] = FIELDS) -> dict[str, Any]:
+    """The ``names`` fields of ``alert`` (all by default), in that order, as JSON-able values.
+
+    NaN stays a float: JSON with NaN, strict JSON and SQLite each decide what a missing number is.
+    """
+    out: dict[str, Any] = {}
+    for name in names:
+        if name not in _FIELD_SET:
+            raise ValueError(f"{name!r} is not a field of Alert")
+        convert = _PLAIN.get(name)
+        out[name] = convert(alert) if convert is not None else getattr(alert, name)
     return out
 
 
@@ -81,4 +101,13 @@ def template_context(alert: Alert) -> dict[str, Any]:
     return context
 
 
-__all__ = ["FIELDS", "NUMBERS", "TEMPLATE_VARIABLES", "from_plain", "template_context", "to_plain"]
+__all__ = [
+    "FIELDS",
+    "FLAP_HISTORY",
+    "NOTIFIED",
+    "NUMBERS",
+    "TEMPLATE_VARIABLES",
+    "from_plain",
+    "template_context",
+    "to_plain",
+]

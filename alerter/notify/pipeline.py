@@ -307,8 +307,12 @@ def _alert_labels(alert: Alert) -> Labels:
 
 
 def encode_alert(alert: Alert) -> str:
-    """JSON of an alert for the group tables (NaN survives as Python's JSON extension)."""
-    return json.dumps(codec.to_plain(alert), sort_keys=True)
+    """JSON of an alert for the group tables (NaN survives as Python's JSON extension).
+
+    Flap history (``codec.FLAP_HISTORY``) stays with the engine: receivers never see it, so the
+    group tables hold the same keys they always have and rows written earlier read the same.
+    """
+    return json.dumps(codec.to_plain(alert, codec.NOTIFIED), sort_keys=True)
 
 
 def decode_alert(text: str) -> Alert:

@@ -15,10 +15,32 @@ from alerter.core.errors import ConfigError
 from alerter.core.model import Alert
 from alerter.engine.engine import Engine
 
+ALERT_FIELDS = (
+    "group",
+    "rule",
+    "state",
+    "labels",
+    "annotations",
+    "active_at",
+    "fired_at",
+    "resolved_at",
+    "last_eval",
+    "value",
+    "expected",
+    "lower",
+    "upper",
+    "score",
+    "fraction",
+    "tier",
+    "reason",
+    "flapping",
+)
+"""The alert fields ``/api/v1/alerts`` shows, in its order: clients read these keys, so they stay."""
+
 
 def alert_json(alert: Alert) -> dict[str, Any]:
-    """One alert for ``/api/v1/alerts``: its fingerprint and every field (see ``alerter.core.codec``)."""
-    return {"fingerprint": alert.fingerprint, **codec.to_plain(alert)}
+    """One alert for ``/api/v1/alerts``: its fingerprint, then ``ALERT_FIELDS`` (``alerter.core.codec``)."""
+    return {"fingerprint": alert.fingerprint, **codec.to_plain(alert, ALERT_FIELDS)}
 
 
 def alerts_json(engine: Engine, states: Sequence[str] = ()) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""The JSON of ``/api/v1/alerts``: the keys and their order clients have always read."""
+
+from __future__ import annotations
+
+import json
+
+from alerter.core.model import Alert, AlertState, Labels
+from alerter.service.api import alert_json
+
+FIRING = Alert(
+    rule="TTFTAnomaly",
+    group="latency",
+    labels=Labels(model_name="llama", namespace="inference"),
+    state=AlertState.FIRING,
+    active_at=1_795_000_000.0,
+    fired_at=1_795_000_180.0,
+    keep_firing_since=1_795_000_600.0,
+    last_eval=1_795_000_660.0,
+    last_sent_at=1_795_000_200.0,
+    value=2.5,
+    expected=0.4,
+    lower=0.1,
+    upper=0.9,
+    score=0.97,
+    fraction=0.8,
+    tier="stl(1d)",
+    reason="out of band",
+    annotations={"summary": "slow"},
+    transitions=(1_795_000_180.0, 1_795_000_400.0),
+    flapping=True,
+)
+
+
+def test_an_alert_is_shown_byte_for_byte_as_before() -> None:
+    assert json.dumps(alert_json(FIRING)) == (
+        '{"fingerprint": "963468fdee697a95", "group": "latency", "rule": "TTFTAnomaly", "state": "firing", '
+        '"labels": {"model_name": "llama", "namespace": "inference"}, "annotations": {"summary": "slow"}, '
+        '"active_at": 1795000000.0, "fired_at": 1795000180.0, "resolved_at": null, "last_eval": 1795000660.0, '
+        '"value": 2.5, "expected": 0.4, "lower": 0.1, "upper": 0.9, "score": 0.97, "fraction": 0.8, '
+        '"tier": "stl(1d)", "reason": "out of band", "flapping": true}'
+    )
+
+
+def test_a_fresh_alert_shows_missing_numbers_as_nan_for_the_server_to_null() -> None:
+    shown = alert_json(Alert(rule="R", group="g", labels=Labels(s="1")))
+    assert (shown["state"], shown["active_at"], shown["flapping"]) == ("inactive", None, False)
+    assert shown["value"] != shown["value"]
