@@ -386,7 +386,7 @@ def test_threads_share_the_store_safely(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from alerter.core.model import AlertState, Labels
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.store.sqlite import Store
 
 store = Store(sys.argv[1])
@@ -411,7 +411,10 @@ def write_until_killed(path: Path, start: int, acknowledged: int) -> tuple[int, 
     dying, however long the kill took on a busy machine.
     """
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path), str(start)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", WRITER, str(path), str(start)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     seen = start
@@ -423,7 +426,10 @@ def write_until_killed(path: Path, start: int, acknowledged: int) -> tuple[int, 
     printed = [int(line) for line in proc.stdout.read().split()]
     proc.wait(timeout=30)
     proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL, "the writer must die by SIGKILL, mid-loop"
+    assert proc.stderr is not None
+    errors = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL, f"the writer must die by SIGKILL, mid-loop:\n{errors[-2000:]}"
     return seen, max([seen, *printed])
 
 
