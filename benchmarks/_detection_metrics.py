@@ -1,30 +1,46 @@
-"""Event-wise scoring of causal anomaly scores, and the two reference detectors.
+"""Judging pages: labelled events, the pages one rule sent on one series, and their tally.
 
-Used by ``benchmarks/detection.py``. Point-wise metrics reward long labelled spans and punish
-nothing a pager cares about; here an anomaly event is a run of labelled points, an alarm is a
-run of points whose score exceeds the threshold, and:
+Used by ``benchmarks/detection.py``. What a user feels is an alert opening, so everything here
+counts *pages* (an episode that fired; its time is ``fired_at``), never points:
 
-- an event is *detected* when an alarm point falls inside it or at most ``tolerance`` before it;
-- alarm runs less than ``tolerance`` apart are one alarm (an alert keeps firing through a
-  short dip, as ``keep_firing_for`` does);
-- an alarm is *true* when it touches an event (with the same tolerance), otherwise it is a
-  *false alert*;
-- precision = true alarms / alarms, recall = detected events / events, F1 their harmonic mean;
-- delay = first alarm point minus event start (0 when the alarm came early).
+- an *event* is a run of labelled points (points less than ``gap`` apart belong to one run),
+  or an incident of the simulator's ground truth, as a (start, end) span;
+- an event's *catch window* is [start, end + tolerance]: a page needs its trigger window to
+  fill, so one fired shortly after the labels end still answers the event;
+- an event is *caught* when a page fires inside its catch window; its *delay* is the first
+  such page's ``fired_at`` minus the event's start;
+- a page inside some catch window is *true*, one outside every catch window is *false* (a page
+  on normal data); pages inside an *ignored* span (the simulator's other incidents on the same
+  model, which move the series without being labelled for it) are neither and are dropped;
+- precision = true pages / (true + false pages), recall = caught events / events, F1 their
+  harmonic mean; false pages are also given per series-week of replayed data;
+- the event-window score (``_event_score``) is computed from the same pages and events.
 """
 
 from __future__ import annotations
 
-import itertools
+import bisect
+import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import _event_score
 import numpy as np
 import numpy.typing as npt
 
-from alerter.detect.base import band_score
-
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+Span = tuple[float, float]
+
+WEEK = 7 * 86400.0
+MIN_TOLERANCE = 900.0
+"""A catch window extends at least 15 minutes past its event's end."""
+
+
+def tolerance(interval: float) -> float:
+    """How long after an event's end a page still catches it: 15 min or 3 evaluations."""
+    return max(MIN_TOLERANCE, 3.0 * interval)
 
 
 def runs(mask: BoolArray) -> list[tuple[int, int]]:
@@ -36,108 +52,150 @@ def runs(mask: BoolArray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-def merge(spans: list[tuple[int, int]], ts: FloatArray, gap: float) -> list[tuple[int, int]]:
-    """Join alarm runs less than ``gap`` apart: a pager keeps firing through a short dip."""
-    out: list[tuple[int, int]] = []
-    for first, last in spans:
-        if out and ts[first] - ts[out[-1][1]] <= gap:
-            out[-1] = (out[-1][0], last)
+def label_events(ts: FloatArray, labels: BoolArray, gap: float) -> list[Span]:
+    """Events of a labelled series: runs of labelled points, joined when less than ``gap`` apart."""
+    out: list[Span] = []
+    for first, last in runs(labels):
+        start, end = float(ts[first]), float(ts[last])
+        if out and start - out[-1][1] <= gap:
+            out[-1] = (out[-1][0], end)
         else:
-            out.append((first, last))
+            out.append((start, end))
+    return out
+
+
+@dataclass
+class Outcome:
+    """What one rule (or reference) did on one series, judged against its events."""
+
+    name: str
+    start: float
+    end: float
+    events: list[Span]
+    pages: list[float]
+    cpu: float
+    caught: int = 0
+    true_pages: int = 0
+    false_pages: int = 0
+    delays: list[float] = field(default_factory=list)
+    score: _event_score.SeriesScore = field(default_factory=lambda: _event_score.SeriesScore(0.0, 0.0, 0.0))
+
+    @property
+    def weeks(self) -> float:
+        return (self.end - self.start) / WEEK
+
+
+def judge(
+    name: str,
+    start: float,
+    end: float,
+    events: Sequence[Span],
+    pages: Sequence[float],
+    interval: float,
+    cpu: float,
+    ignore: Sequence[Span] = (),
+) -> Outcome:
+    """Classify one series' pages and events (see the module)."""
+    tol = tolerance(interval)
+    catch = sorted((lo, hi + tol) for lo, hi in events)
+    kept = sorted(t for t in pages if not any(lo <= t <= hi for lo, hi in ignore))
+    out = Outcome(name, start, end, sorted(events), kept, cpu)
+    for lo, hi in catch:
+        i = bisect.bisect_left(kept, lo)
+        if i < len(kept) and kept[i] <= hi:
+            out.caught += 1
+            out.delays.append(kept[i] - lo)
+    for t in kept:
+        if any(lo <= t <= hi for lo, hi in catch):
+            out.true_pages += 1
+        else:
+            out.false_pages += 1
+    out.score = _event_score.score(kept, _event_score.windows(out.events, start, end))
     return out
 
 
 @dataclass
 class Tally:
-    """Counts pooled over series; the ratios are micro-averages."""
+    """Outcomes of one row (rule or reference) pooled over the series of a data set."""
 
-    events: int = 0
-    detected: int = 0
-    alarms: int = 0
-    true_alarms: int = 0
-    false_alarms: int = 0
-    weeks: float = 0.0
-    delays: list[float] = field(default_factory=list)
-    fit_seconds: list[float] = field(default_factory=list)
-    stream_seconds: float = 0.0
-    points: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+
+    @property
+    def weeks(self) -> float:
+        return sum(o.weeks for o in self.outcomes)
+
+    @property
+    def events(self) -> int:
+        return sum(len(o.events) for o in self.outcomes)
+
+    @property
+    def caught(self) -> int:
+        return sum(o.caught for o in self.outcomes)
+
+    @property
+    def pages(self) -> int:
+        return sum(len(o.pages) for o in self.outcomes)
+
+    @property
+    def false_pages(self) -> int:
+        return sum(o.false_pages for o in self.outcomes)
+
+    @property
+    def true_pages(self) -> int:
+        return sum(o.true_pages for o in self.outcomes)
+
+    @property
+    def cpu(self) -> float:
+        return sum(o.cpu for o in self.outcomes)
+
+    @property
+    def false_per_week(self) -> float:
+        weeks = self.weeks
+        return self.false_pages / weeks if weeks else math.nan
 
     @property
     def precision(self) -> float:
-        return self.true_alarms / self.alarms if self.alarms else 0.0
+        judged = self.true_pages + self.false_pages
+        return self.true_pages / judged if judged else 0.0
 
     @property
     def recall(self) -> float:
-        return self.detected / self.events if self.events else 0.0
+        return self.caught / self.events if self.events else math.nan
 
     @property
     def f1(self) -> float:
         p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+    @property
+    def median_delay(self) -> float:
+        delays = [d for o in self.outcomes for d in o.delays]
+        return statistics.median(delays) if delays else math.nan
+
+    @property
+    def event_score(self) -> float:
+        return _event_score.normalised(o.score for o in self.outcomes)
+
+    def summary(self) -> dict[str, float | int]:
+        """Every number of the row, for the JSON report."""
+        return {
+            "series": len(self.outcomes),
+            "series_weeks": self.weeks,
+            "pages": self.pages,
+            "false_pages": self.false_pages,
+            "false_pages_per_series_week": self.false_per_week,
+            "events": self.events,
+            "caught": self.caught,
+            "median_delay_s": self.median_delay,
+            "event_window_score": self.event_score,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "cpu_s": self.cpu,
+        }
 
 
-def score_series(
-    tally: Tally, ts: FloatArray, labels: BoolArray, scores: FloatArray, threshold: float, tolerance: float
-) -> None:
-    """Add one series' events, alarms and delays to ``tally`` (``ts`` sorted, seconds)."""
-    alarm = scores > threshold
-    events = runs(labels)
-    alarm_runs = merge(runs(alarm), ts, tolerance)
-    alarm_idx = np.flatnonzero(alarm)
-    tally.events += len(events)
-    tally.weeks += (ts[-1] - ts[0]) / (7 * 86400) if ts.size > 1 else 0.0
-    for first, last in events:
-        lo = int(np.searchsorted(ts, ts[first] - tolerance, side="left"))
-        hits = alarm_idx[(alarm_idx >= lo) & (alarm_idx <= last)]
-        if hits.size:
-            tally.detected += 1
-            tally.delays.append(max(0.0, float(ts[hits[0]] - ts[first])))
-    for first, last in alarm_runs:
-        tally.alarms += 1
-        hi = int(np.searchsorted(ts, ts[last] + tolerance, side="right"))
-        if labels[first:hi].any():
-            tally.true_alarms += 1
-        else:
-            tally.false_alarms += 1
-
-
-def rolling_zscore(
-    ts: FloatArray, vs: FloatArray, window: float = 86400.0, sensitivity: float = 3.0
-) -> FloatArray:
-    """Reference: z-score against the mean and std of the previous ``window`` (causal).
-
-    Scored with the same mapping as the detectors (0.5 at ``sensitivity`` standard deviations)
-    so that both are compared at the same threshold.
-    """
-    finite = np.isfinite(vs)
-    clean = np.where(finite, vs, 0.0)
-    csum = np.concatenate(([0.0], np.cumsum(clean)))
-    csq = np.concatenate(([0.0], np.cumsum(clean * clean)))
-    ccount = np.concatenate(([0], np.cumsum(finite)))
-    idx = np.arange(ts.size)
-    lo = np.searchsorted(ts, ts - window, side="left")
-    n = ccount[idx] - ccount[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (csum[idx] - csum[lo]) / n
-        var = (csq[idx] - csq[lo]) / n - mean * mean
-        std = np.sqrt(np.maximum(var, 0.0))
-    std = np.maximum(std, 1e-9)
-    scores = band_score(vs, mean, sensitivity * std, "both")
-    scores[n < 12] = 0.0
-    return scores
-
-
-def static_percentile(ts: FloatArray, vs: FloatArray, tail: float = 0.5, blocks: int = 48) -> FloatArray:
-    """Reference: alarm beyond the (100-tail)th / tail-th percentile of all earlier points.
-
-    Thresholds are recomputed at ``blocks`` evenly spaced moments, causally.
-    """
-    scores = np.zeros(ts.size)
-    edges = np.linspace(0, ts.size, blocks + 1).astype(int)
-    for lo, hi in itertools.pairwise(edges):
-        if lo < 12:
-            continue
-        low, high = np.nanpercentile(vs[:lo], [tail, 100 - tail])
-        block = vs[lo:hi]
-        scores[lo:hi] = ((block > high) | (block < low)).astype(float)
-    return scores
+__all__ = ["Outcome", "Tally", "judge", "label_events", "runs", "tolerance"]
