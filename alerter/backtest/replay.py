@@ -306,8 +306,10 @@ def _progress(start: float, end: float) -> Callable[[float], None]:
     return report
 
 
-def _bundle(config: str, rules: Sequence[str] | None) -> Bundle:
-    """The config with its own rule files, or with ``rules`` in their place."""
+def load_rules(config: str | None, rules: Sequence[str] | None) -> Bundle:
+    """The config with its own rule files, or with ``rules`` in their place (no config: ``rules`` alone)."""
+    if config is None:
+        return load(None, rules or ())
     base = load(config)
     if not rules:
         return base
@@ -361,8 +363,8 @@ def command(args: argparse.Namespace) -> int:
         )
     step = 60.0 if args.step is None else args.step
     try:
-        bundle = _bundle(args.config, args.rules)
-        other = _bundle(args.config, args.against) if args.against else None
+        bundle = load_rules(args.config, args.rules)
+        other = load_rules(args.config, args.against) if args.against else None
     except ConfigErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

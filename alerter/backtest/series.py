@@ -170,14 +170,14 @@ def replay_bundle(
 
 def csv_command(args: argparse.Namespace) -> int:
     """``alerter backtest --csv FILE --rules RULES...``: the Prometheus backtest's report, offline."""
-    from alerter.backtest.replay import write_reports
+    from alerter.backtest.replay import load_rules, write_reports
 
     if not args.rules:
         raise AlerterError("--csv needs --rules: the rule files to replay over the file's columns")
     try:
         series = read_csv(args.csv)
-        bundle = load(args.config, args.rules)
-        other = load(args.config, args.against) if args.against else None
+        bundle = load_rules(args.config, args.rules)
+        other = load_rules(args.config, args.against) if args.against else None
     except ConfigErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)

@@ -100,3 +100,19 @@ def test_backtest_without_csv_still_needs_config_and_range(capsys: pytest.Captur
 def test_backtest_csv_needs_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--csv", str(tmp_path / "x.csv")]) == 1
     assert "--csv needs --rules" in capsys.readouterr().err
+
+
+def test_backtest_csv_with_a_config_replays_the_given_rules_in_place_of_its_own(tmp_path: Path) -> None:
+    ts = EPOCH - 86400 + 300.0 * np.arange(288)
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text("time,v\n" + "".join(f"{t:.0f},{1 + (i % 3)}\n" for i, t in enumerate(ts)))
+    own = "groups:\n  - name: own\n    rules:\n      - {alert: FromConfig, expr: x, baseline: {detector: static, above: 0}}\n"
+    (tmp_path / "own.yaml").write_text(own)
+    config = tmp_path / "alerter.yaml"
+    config.write_text("prometheus: {url: http://127.0.0.1:9}\nrule_files: [own.yaml]\n")
+    given = own.replace("own", "given").replace("FromConfig", "Given")
+    (tmp_path / "given.yaml").write_text(given)
+    out_json = tmp_path / "result.json"
+    args = ["--csv", str(csv_path), "--config", str(config), "--rules", str(tmp_path / "given.yaml")]
+    assert main([*args, "--json", str(out_json)]) == 0
+    assert json.loads(out_json.read_text())["a"]["rules"] == ["Given"]
