@@ -9,35 +9,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from harness.alerts import EVERY_FIELD
 
 from alerter.core import codec
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify.pipeline import decode_alert, encode_alert
 from alerter.store.sqlite import Store
 
-FULL = Alert(
-    rule="TTFTAnomaly",
-    group="latency",
-    labels=Labels(model_name="llama", namespace="inference"),
-    state=AlertState.FIRING,
-    active_at=1_795_000_000.0,
-    fired_at=1_795_000_180.0,
-    resolved_at=None,
-    keep_firing_since=1_795_000_600.0,
-    last_eval=1_795_000_660.0,
-    last_sent_at=1_795_000_200.0,
-    value=2.5,
-    expected=0.4,
-    lower=0.1,
-    upper=0.9,
-    score=0.97,
-    fraction=0.8,
-    tier="stl(1d)",
-    reason="out of band",
-    annotations={"summary": "slow"},
-    transitions=(1_795_000_180.0, 1_795_000_400.0),
-    flapping=True,
-)
+FULL = EVERY_FIELD
 
 
 def test_every_field_is_set_to_something_other_than_its_default() -> None:

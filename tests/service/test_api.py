@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import json
 
-from alerter.core.model import Alert, AlertState, Labels
+from harness.alerts import EVERY_FIELD
+
+from alerter.core.model import Alert, Labels
 from alerter.service.api import alert_json
 
-FIRING = Alert(
-    rule="TTFTAnomaly",
-    group="latency",
-    labels=Labels(model_name="llama", namespace="inference"),
-    state=AlertState.FIRING,
-    active_at=1_795_000_000.0,
-    fired_at=1_795_000_180.0,
-    keep_firing_since=1_795_000_600.0,
-    last_eval=1_795_000_660.0,
-    last_sent_at=1_795_000_200.0,
-    value=2.5,
-    expected=0.4,
-    lower=0.1,
-    upper=0.9,
-    score=0.97,
-    fraction=0.8,
-    tier="stl(1d)",
-    reason="out of band",
-    annotations={"summary": "slow"},
-    transitions=(1_795_000_180.0, 1_795_000_400.0),
-    flapping=True,
-)
+FIRING = EVERY_FIELD
 
 
 def test_an_alert_is_shown_byte_for_byte_as_before() -> None:
