@@ -125,6 +125,9 @@ class Watcher:
     """Turns polls of the engine's API into narration: alert transitions and remediation decisions."""
 
     say: Callable[[str], None]
+    model: str = ""
+    """The model the incident is injected into: only its alert firing and resolving ends the demo
+    (another model's alert, on noise of the live simulator, is narrated but is not the incident)."""
     states: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     seen_events: set[int] = field(default_factory=set)
@@ -150,8 +153,9 @@ class Watcher:
                 "nodata": f"({alert.get('reason') or 'no data yet'})",
             }.get(state, alert["annotations"].get("summary", ""))
             self.say(f"alert {alert['rule']} {{model_name={model}}}: {before} -> {state}  {detail}".rstrip())
-            self.fired = self.fired or state == "firing"
-            self.resolved = self.resolved or (self.fired and state == "resolved")
+            if not self.model or model == self.model:
+                self.fired = self.fired or state == "firing"
+                self.resolved = self.resolved or (self.fired and state == "resolved")
 
     def actions(self, payload: dict[str, Any]) -> None:
         if "disabled" in payload and -1 not in self.seen_events:
@@ -315,7 +319,7 @@ def watch(api: str, sim: str, options: Options, stack: Stack, say: Callable[[str
     After the resolution it waits (at most ``RESOLVED_GRACE``) for the resolved message to reach
     the sink, since notifications go out on the flush after the engine's tick.
     """
-    watcher = Watcher(say)
+    watcher = Watcher(say, model=options.model)
     began = time.monotonic()
     injected = False
     resolved_at: float | None = None

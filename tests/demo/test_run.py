@@ -75,6 +75,27 @@ def test_watcher_narrates_transitions_once_and_notices_resolution() -> None:
     assert sum("remediation" in line for line in said) == 1
 
 
+def test_only_the_incident_models_alert_ends_the_demo() -> None:
+    watcher = Watcher(lambda _: None, model="llama-3.1-8b")
+
+    def alert(model: str, state: str) -> dict[str, object]:
+        labels = {"model_name": model}
+        return {
+            "fingerprint": model,
+            "rule": "TTFTAnomaly",
+            "state": state,
+            "labels": labels,
+            "annotations": {},
+        }
+
+    watcher.alerts({"alerts": [alert("llama-3.1-70b", "firing")]})
+    watcher.alerts({"alerts": [alert("llama-3.1-70b", "resolved")]})
+    assert not watcher.fired and not watcher.resolved, "another model's page is not the incident"
+    watcher.alerts({"alerts": [alert("llama-3.1-8b", "firing")]})
+    watcher.alerts({"alerts": [alert("llama-3.1-8b", "resolved")]})
+    assert watcher.fired and watcher.resolved
+
+
 def test_summarize_shows_the_texts_of_a_slack_message() -> None:
     message = {
         "attachments": [
