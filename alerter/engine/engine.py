@@ -171,35 +171,42 @@ class Engine:
                     ctx, self.source, self.baselines, previous, now, cache=caches.get(ctx.rule.alert)
                 )
                 results.append(result)
-                self._record(ctx, result, now)
         outage = next(
             (r.source_error for r in results if r.source_error and r.source_error.kind in OUTAGE_KINDS), None
         )
         meta = self._step_meta(group.name, f"{outage.kind}: {outage}" if outage else "", now)
         changed = [a for r in results for a in r.alerts]
+        health = [self._merged_health(ctx, r) for ctx, r in zip(group.rules, results, strict=True)]
+        # Durable first, visible second: the API never shows a state that a crash would undo.
         with self.store.transaction():
             self.store.save_alerts(
                 [*changed, *([meta] if meta else [])], drop=[f for r in results for f in r.forget]
             )
-            self.store.save_rule_health(
-                [self._health[ctx.key] for ctx in group.rules if ctx.key in self._health]
-            )
+            self.store.save_rule_health(health)
+        for ctx, result, rule_health in zip(group.rules, results, health, strict=True):
+            self._record(ctx, result, rule_health)
         if self.sink is not None:
             self.sink([*changed, *([meta] if meta else [])], now)
         return results
 
-    def _record(self, ctx: RuleContext, result: RuleResult, now: float) -> None:
+    def _merged_health(self, ctx: RuleContext, result: RuleResult) -> RuleHealth:
+        """The rule's health after ``result``: a success keeps the time of the last error."""
+        health = result.health
+        with self._lock:
+            before = self._health.get(ctx.key)
+        if health.last_error_at is None and before is not None and before.last_error_at is not None:
+            health = replace(health, last_error_at=before.last_error_at, last_error="")
+        return health
+
+    def _record(self, ctx: RuleContext, result: RuleResult, health: RuleHealth) -> None:
+        """Publish a persisted evaluation to memory, metrics and the baselines' exclusions."""
         bands = {
             _band_key(result.series[fp]): _last_band(v)
             for fp, v in result.verdicts.items()
             if fp in result.series
         }
         by_fp = {a.fingerprint: a for a in result.alerts}
-        health = result.health
         with self._lock:
-            before = self._health.get(ctx.key)
-            if health.last_error_at is None and before is not None and before.last_error_at is not None:
-                health = replace(health, last_error_at=before.last_error_at, last_error="")
             self._alerts[ctx.key] = by_fp
             self._health[ctx.key] = health
             self._series[ctx.key] = {

@@ -6,14 +6,23 @@ evaluation at a time, so states can be checked at exact ticks without sleeping.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pytest
 from harness import SimHistory
 from harness.engine_setup import TTFT_RULE, EngineKit, incident
 
-from alerter.core.model import AlertState
+from alerter.backtest.series import ArraySource, rule_bundle
+from alerter.core.model import AlertState, Labels, Series
+from alerter.engine.baselines import Baselines
+from alerter.engine.engine import Engine
 from alerter.source.prometheus import PrometheusSource
+from alerter.store.sqlite import Store
+
+EPOCH = 1_795_010_400.0  # 2026-11-18T14:00Z
 
 MODEL = "llama-3.1-8b"
 
@@ -102,3 +111,36 @@ def test_restart_keeps_firing_alert_and_baselines(
     for alert in firing:
         assert again[alert.fingerprint].state is AlertState.FIRING
         assert again[alert.fingerprint].fired_at == alert.fired_at, "not re-announced as new"
+
+
+def test_an_evaluation_the_store_refused_is_not_shown(tmp_path: Path) -> None:
+    """What the API shows is what a restart restores: a tick whose write fails publishes nothing."""
+    step = 60.0
+    ts = EPOCH - 3600 + step * np.arange(60)
+    source = ArraySource((Series(Labels(), ts, np.ones(ts.size)),))
+    rule = {"alert": "Always", "expr": "x", "baseline": {"detector": "static", "above": 0}, "for": "5m"}
+    store = Store(tmp_path / "state.db")
+    try:
+        engine = Engine(
+            rule_bundle([rule], step, tmp_path), source, store, Baselines(source, store), now=ts[0]
+        )
+        engine.tick("replay", float(ts[10]))
+        before = {a.fingerprint: a for a in engine.alerts()}
+        assert [a.state for a in before.values()] == [AlertState.PENDING]
+
+        def refuse(*_: object, **__: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        saved = store.save_alerts
+        store.save_alerts = refuse  # type: ignore[method-assign]
+        with pytest.raises(sqlite3.OperationalError):
+            engine.tick("replay", float(ts[20]))
+        assert {a.fingerprint: a for a in engine.alerts()} == before
+        assert {a.fingerprint: a for a in store.load_alerts()} == before
+
+        store.save_alerts = saved  # type: ignore[method-assign]
+        engine.tick("replay", float(ts[20]))
+        assert [a.state for a in engine.alerts()] == [AlertState.FIRING]
+        assert [a.state for a in store.load_alerts()] == [AlertState.FIRING]
+    finally:
+        store.close()
