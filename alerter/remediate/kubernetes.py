@@ -5,8 +5,9 @@
 Nothing else imports the ``kubernetes`` client. Every write is a JSON Patch whose ``test``
 operations pin the value the plan was computed from, so a concurrent change by a human or an
 autoscaler makes the write fail (422) instead of being overwritten. API failures become
-``ActionError`` with a reason and whether a retry can help: 403 and 404 cannot, 409 and 5xx can,
-a failed ``test`` means the target changed underneath us.
+``ActionError`` with a reason and whether a retry can help: 403 and 404 cannot, 409 and 5xx can.
+A 422 carries no cause, so the target is re-read: at the target value means already applied,
+away from the planned value means it changed underneath us.
 """
 
 from __future__ import annotations
@@ -88,11 +89,12 @@ def translate(what: str) -> Iterator[None]:
             raise ActionError(
                 f"conflict while trying to {what}: {message}", retryable=True, reason="conflict"
             ) from exc
-        if status == 422 and "test" in message:
+        if status == 422:
+            # kube-apiserver answers a failed JSON Patch ``test`` op with the generic 422 and no
+            # causes (``applyJSPatch`` in apiserver handlers/patch.go via apimachinery's
+            # ``NewGenericServerResponse``): only a re-read can tell a concurrent change apart.
             raise ActionError(
-                f"cannot {what}: the target changed concurrently ({message})",
-                retryable=True,
-                reason="changed-concurrently",
+                f"cannot {what}: 422 {message}", retryable=False, reason="unprocessable"
             ) from exc
         if status in (429, 500, 502, 503, 504):
             raise ActionError(
@@ -284,12 +286,27 @@ class KubeActuator:
             try:
                 self._write(change, change.previous, change.desired)
             except ActionError as exc:
-                # A retry after an unknown outcome finds the target already set: that is success.
-                if exc.reason != "changed-concurrently" or self.read(change) != change.desired:
+                if exc.reason != "unprocessable":
                     raise
+                self._judge_rejected_patch(change, exc)
         if change.via == "configmap" and change.extra.get("restart"):
             self.restart(str(change.extra["restart"]), now)
         return replace(change, applied=True)
+
+    def _judge_rejected_patch(self, change: Change, exc: ActionError) -> None:
+        """Re-read after a 422: already at the target is success (a retry after an unknown outcome);
+        moved away from the planned value is a concurrent change; otherwise the patch was invalid."""
+        current = self.read(change)
+        if current == change.desired:
+            return
+        if current != change.previous:
+            raise ActionError(
+                f"cannot apply {change.summary}: the target changed concurrently "
+                f"(planned from {change.previous!r}, now {current!r})",
+                retryable=True,
+                reason="changed-concurrently",
+            ) from exc
+        raise exc
 
     def revert(self, change: Change, now: float) -> tuple[bool, str]:
         """Restore ``change.previous`` unless someone changed the value since; say what happened."""

@@ -14,10 +14,6 @@ from alerter.testing.kubernetes import Cluster, configmap, deployment, hpa, http
 
 NOW = 1_800_000_000.0
 JSON_PATCH = "application/json-patch+json"
-FAILED_TEST_OP = (
-    "kube-apiserver answers a failed JSON Patch test op with the generic 422 Invalid 'the server rejected "
-    "our request due to an error in our request', which translate() does not read as a concurrent change"
-)
 
 
 @pytest.fixture
@@ -84,7 +80,6 @@ def test_keda_scaledobject_gets_min_replica_count_and_revert_removes_it(
     assert "minReplicaCount" not in cluster.get("scaledobjects", "inference", "vllm-so")["spec"]
 
 
-@pytest.mark.xfail(strict=True, reason=FAILED_TEST_OP)
 def test_concurrent_change_between_plan_and_apply_is_refused(
     cluster: Cluster, actuator: KubeActuator
 ) -> None:
@@ -97,7 +92,6 @@ def test_concurrent_change_between_plan_and_apply_is_refused(
     assert replicas(cluster) == 7
 
 
-@pytest.mark.xfail(strict=True, reason=FAILED_TEST_OP)
 def test_applying_the_same_change_twice_is_idempotent(cluster: Cluster, actuator: KubeActuator) -> None:
     cluster.put("deployments", deployment("inference", "vllm", 2))
     change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
@@ -129,7 +123,6 @@ def test_route_with_default_weights_splits_the_rest(cluster: Cluster, actuator: 
     assert [r["weight"] for r in refs] == change.desired == [10, 10, 80]
 
 
-@pytest.mark.xfail(strict=True, reason=FAILED_TEST_OP)
 def test_route_test_op_fails_when_weights_moved(cluster: Cluster, actuator: KubeActuator) -> None:
     cluster.put("httproutes", httproute("inference", "chat", [("main", 100), ("backup", 0)]))
     change = actuator.plan(RouteSpec(httproute="inference/chat", backend="backup", weight=100))
