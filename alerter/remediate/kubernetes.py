@@ -181,7 +181,8 @@ class KubeActuator:
         ns, name = change.namespace, change.name
         if change.via == "deployment/scale":
             with translate(f"read the scale of deployment {ns}/{name}"):
-                return self._apps.read_namespaced_deployment_scale(name, ns).spec.replicas
+                # autoscaling/v1 ScaleSpec.replicas is omitempty: 0 replicas arrive as ``spec: {}``
+                return int(self._apps.read_namespaced_deployment_scale(name, ns).spec.replicas or 0)
         if change.via == "hpa":
             with translate(f"read horizontalpodautoscaler {ns}/{name}"):
                 return self._hpa.read_namespaced_horizontal_pod_autoscaler(name, ns).spec.min_replicas
@@ -333,10 +334,11 @@ class KubeActuator:
     def _write(self, change: Change, expected: Any, desired: Any) -> None:
         ns, name, via = change.namespace, change.name, change.via
         if via == "deployment/scale":
-            ops = [
-                {"op": "test", "path": "/spec/replicas", "value": expected},
-                {"op": "replace", "path": "/spec/replicas", "value": desired},
-            ]
+            # At 0 the field is absent (omitempty), so the guard is an empty spec, and ``add`` sets it.
+            guard = (
+                {"path": "/spec/replicas", "value": expected} if expected else {"path": "/spec", "value": {}}
+            )
+            ops = [{"op": "test", **guard}, {"op": "add", "path": "/spec/replicas", "value": desired}]
             with translate(f"scale deployment {ns}/{name}"):
                 self._apps.patch_namespaced_deployment_scale(name, ns, ops)
         elif via == "hpa":

@@ -36,6 +36,16 @@ def test_scale_without_hpa_patches_the_scale_subresource(cluster: Cluster, actua
     assert patch.content_type == JSON_PATCH
 
 
+def test_scale_from_zero_replicas_whose_scale_omits_the_field(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 0))
+    change = actuator.apply(
+        actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)), NOW
+    )
+    assert (change.previous, change.desired) == (0, 2) and replicas(cluster) == 2
+
+
 def test_scale_is_bounded_by_max_replicas(cluster: Cluster, actuator: KubeActuator) -> None:
     cluster.put("deployments", deployment("inference", "vllm", 15))
     change = actuator.plan(ScaleSpec(deployment="inference/vllm", factor=2.0, max_replicas=16))
