@@ -23,6 +23,7 @@ import alerter.detect.ladder
 import alerter.detect.static
 import alerter.detect.stl  # noqa: F401
 from alerter.detect.base import Detector, NotEnoughData, band_score
+from alerter.detect.ladder import history_free
 from alerter.detect.registry import REGISTRY, build, from_bytes, names, register
 from alerter.detect.spec import SpecProblem, spec_problems
 
@@ -34,6 +35,7 @@ __all__ = [
     "band_score",
     "build",
     "from_bytes",
+    "history_free",
     "names",
     "register",
     "spec_problems",

@@ -160,3 +160,20 @@ class AutoDetector(Detector):
 
     def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
         self.inner_ = from_bytes(arrays["inner"].astype(np.uint8).tobytes())
+
+
+def history_free(params: Mapping[str, Any]) -> Detector | None:
+    """A fitted detector that judges a new series before its baseline exists, or None.
+
+    A ``baseline:`` with static thresholds (``detector: static``, or ``auto`` with
+    ``above``/``below``, whose lowest rung they are) needs no history: a new model or pod is
+    judged by them at its first evaluation instead of waiting for the next fit.
+    """
+    name = params.get("detector", "auto")
+    if name not in ("static", "auto") or (params.get("above") is None and params.get("below") is None):
+        return None
+    keys = ("above", "below", "direction", "sensitivity", "min_deviation")
+    static = REGISTRY["static"](**{k: params[k] for k in keys if k in params and k in _PASS_ON["static"]})
+    empty = np.empty(0, dtype=np.float64)
+    return static.fit(empty, empty)
+

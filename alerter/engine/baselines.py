@@ -35,7 +35,10 @@ Exclusions = Callable[[Labels, float, float], Sequence[Interval]]
 """(series labels, start, end) -> periods inside [start, end] to keep out of training."""
 
 RETRY_MISSING = 600.0
-"""Seconds before a rule is refitted early because a series without a baseline appeared."""
+"""Seconds before another early fit for a series whose last fit could not give it a baseline.
+
+A series the rule has never tried to fit (a new model, a new pod) is fitted at once instead:
+one early fit of the series without a baseline, not a refit of the whole rule."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class _RuleBaselines:
     attempted_at: float | None = None
     loaded: bool = False
     pending: Future[None] | None = None
+    tried: set[str] = field(default_factory=set)
+    """Series an early fit was already scheduled for; they wait RETRY_MISSING for another."""
+    interim: detect.Detector | None = None
+    """What judges a series without a baseline yet (static thresholds), built once per rule."""
     firing: dict[str, list[Interval]] = field(default_factory=dict)
     last_error: str = ""
 
@@ -153,19 +160,28 @@ class Baselines:
             found = state.detectors.get(fingerprint)
             due = state.fitted_at is None or now - state.fitted_at >= spec.refit
             retry = found is None and (
-                state.attempted_at is None or now - state.attempted_at >= RETRY_MISSING
+                fingerprint not in state.tried
+                or state.attempted_at is None
+                or now - state.attempted_at >= RETRY_MISSING
             )
             busy = state.pending is not None and not state.pending.done()
+            missing_only = retry and not due
             if (due or retry) and not busy:
                 state.attempted_at = now
+                state.tried.add(fingerprint)
                 if self._executor is None:
                     state.pending = None
                 else:
-                    state.pending = self._executor.submit(self._fit_rule, spec, now)
+                    state.pending = self._executor.submit(self._fit_rule, spec, now, missing_only)
         if (due or retry) and not busy and self._executor is None:
-            self._fit_rule(spec, now)
+            self._fit_rule(spec, now, missing_only)
             with self._lock:
                 found = state.detectors.get(fingerprint)
+        if found is None:
+            with self._lock:
+                if state.interim is None:
+                    state.interim = detect.history_free(spec.spec)
+                found = state.interim
         return found
 
     def wait(self, timeout: float | None = None) -> None:
@@ -194,7 +210,8 @@ class Baselines:
             periods = periods + list(self._exclusions(labels, start, end))
         return periods
 
-    def _fit_rule(self, spec: BaselineSpec, now: float) -> None:
+    def _fit_rule(self, spec: BaselineSpec, now: float, missing_only: bool = False) -> None:
+        """Fit every series of the rule, or with ``missing_only`` those without a baseline."""
         started = time.perf_counter()
         state = self._state(spec)
         start = now - spec.history
@@ -209,6 +226,8 @@ class Baselines:
         failed = 0
         for series in history:
             labels = series.labels.without("__name__")
+            if missing_only and labels.fingerprint in state.detectors:
+                continue
             exclude = self._excluded(state, labels.fingerprint, labels, start, now)
             try:
                 fitted[labels.fingerprint] = detect.build(spec.spec).fit(
@@ -222,7 +241,8 @@ class Baselines:
                     self._store.save_baseline(spec.key, fingerprint, now, detector.to_bytes())
         with self._lock:
             state.detectors.update(fitted)
-            state.fitted_at = now
+            if not missing_only:
+                state.fitted_at = now
             state.last_error = ""
         stats = FitStats(spec.key, len(fitted), failed, time.perf_counter() - started, now)
         log.info(

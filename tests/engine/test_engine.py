@@ -144,3 +144,70 @@ def test_an_evaluation_the_store_refused_is_not_shown(tmp_path: Path) -> None:
         assert [a.state for a in store.load_alerts()] == [AlertState.FIRING]
     finally:
         store.close()
+
+
+class _Growing:
+    """An in-memory source whose series set grows: ``add`` makes new series appear."""
+
+    def __init__(self, series: list[Series]) -> None:
+        self.series = series
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        return ArraySource(tuple(self.series)).query_range(expr, start, end, step)
+
+    def query(self, expr: str, at: float) -> list[Series]:
+        return ArraySource(tuple(self.series)).query(expr, at)
+
+
+@pytest.mark.parametrize(
+    "baseline",
+    [{"detector": "static", "above": 10}, {"above": 10}],
+    ids=["static", "auto-with-threshold"],
+)
+def test_new_series_are_judged_at_their_first_tick(tmp_path: Path, baseline: dict[str, object]) -> None:
+    """250 new pods crossing a static threshold fire at once, not after the next early refit."""
+    step = 60.0
+    ts = EPOCH - 3600 + step * np.arange(61)
+    old = Series(Labels(pod="old"), ts, np.ones(ts.size))
+    source = _Growing([old])
+    rule = {"alert": "Over", "expr": "x", "baseline": baseline}
+    store = Store(tmp_path / "state.db")
+    baselines = Baselines.background(source, store)
+    try:
+        engine = Engine(rule_bundle([rule], step, tmp_path), source, store, baselines, now=ts[0])
+        engine.tick("replay", float(ts[50]))
+        baselines.wait(timeout=30)
+        engine.tick("replay", float(ts[55]))
+        late = ts[56:]
+        source.series = [old] + [
+            Series(Labels(pod=f"new-{i}"), late, np.full(late.size, 50.0)) for i in range(250)
+        ]
+        engine.tick("replay", float(ts[60]))
+        firing = [a for a in engine.alerts() if a.state is AlertState.FIRING]
+        assert len(firing) == 250 and all(a.tier == "static" for a in firing)
+    finally:
+        baselines.close()
+        store.close()
+
+
+def test_a_new_series_gets_an_early_fit_of_its_own(tmp_path: Path) -> None:
+    """A new series is fitted at its first tick; the rule's other baselines are not refitted."""
+    step = 60.0
+    ts = EPOCH - 6 * 3600 + step * np.arange(361)
+    rng = np.random.default_rng(3)
+    old = Series(Labels(pod="old"), ts, 10 + rng.normal(0, 1, ts.size))
+    source = _Growing([old])
+    rule = {"alert": "Odd", "expr": "x", "baseline": {"detector": "ewma"}}
+    store = Store(tmp_path / "state.db")
+    baselines = Baselines(source, store)
+    try:
+        engine = Engine(rule_bundle([rule], step, tmp_path), source, store, baselines, now=ts[0])
+        key = engine.groups["replay"].rules[0].baseline.key
+        engine.tick("replay", float(ts[300]))
+        fitted_at, _, count = baselines.status(key)
+        assert count == 1
+        source.series = [old, Series(Labels(pod="new"), ts, 20 + rng.normal(0, 1, ts.size))]
+        engine.tick("replay", float(ts[310]))
+        assert baselines.status(key) == (fitted_at, "", 2)
+    finally:
+        store.close()
