@@ -237,10 +237,17 @@ class Engine:
     def _step_meta(self, group: str, outage: str, now: float) -> Alert | None:
         """Step ``AlerterSourceDown``: firing while any group's queries fail because the source is down."""
         with self._lock:
+            was_down = bool(self._failing)
             if outage:
                 self._failing[group] = outage
             else:
-                self._failing.pop(group, None)
+                # One source serves every group: any group's successful query proves it is back,
+                # so a group on a longer interval must not keep the outage open with a stale error.
+                self._failing.clear()
+            if self._failing and not was_down:
+                log.warning("source outage started", extra={"group": group, "error": outage})
+            elif was_down and not self._failing:
+                log.warning("source outage ended", extra={"group": group})
             if not self._failing and self._meta is None:
                 return None
             reason = "; ".join(f"{g}: {why}" for g, why in sorted(self._failing.items()))

@@ -16,9 +16,11 @@ from harness import SimHistory
 from harness.engine_setup import TTFT_RULE, EngineKit, incident
 
 from alerter.backtest.series import ArraySource, rule_bundle
+from alerter.config.load import load
+from alerter.core.errors import SourceError
 from alerter.core.model import AlertState, Labels, Series
 from alerter.engine.baselines import Baselines
-from alerter.engine.engine import Engine
+from alerter.engine.engine import SOURCE_DOWN, Engine
 from alerter.source.prometheus import PrometheusSource
 from alerter.store.sqlite import Store
 
@@ -209,5 +211,43 @@ def test_a_new_series_gets_an_early_fit_of_its_own(tmp_path: Path) -> None:
         source.series = [old, Series(Labels(pod="new"), ts, 20 + rng.normal(0, 1, ts.size))]
         engine.tick("replay", float(ts[310]))
         assert baselines.status(key) == (fitted_at, "", 2)
+    finally:
+        store.close()
+
+
+class _Switch(_Growing):
+    """A source that is down (unreachable) while ``down`` is set."""
+
+    down = False
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        if self.down:
+            raise SourceError("unreachable", "connection refused", retryable=True, query=expr)
+        return super().query_range(expr, start, end, step)
+
+
+def test_source_down_resolves_on_the_first_successful_query_of_any_group(tmp_path: Path) -> None:
+    """A group on a long interval must not hold AlerterSourceDown open with its stale error."""
+    ts = EPOCH - 3600 + 60.0 * np.arange(61)
+    source = _Switch([Series(Labels(), ts, np.ones(ts.size))])
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "groups:\n"
+        "  - {name: fast, interval: 1m, rules: [{alert: A, expr: x, baseline: {detector: static, above: 5}}]}\n"
+        "  - {name: slow, interval: 10m, rules: [{alert: B, expr: x, baseline: {detector: static, above: 5}}]}\n"
+    )
+    store = Store(tmp_path / "state.db")
+    try:
+        engine = Engine(load(None, [rules]), source, store, Baselines(source, store), now=ts[0])
+        source.down = True
+        for k in range(0, 4):
+            engine.tick("fast", float(ts[k]))
+        engine.tick("slow", float(ts[3]))
+        meta = [a for a in engine.alerts() if a.rule == SOURCE_DOWN]
+        assert meta and meta[0].state is AlertState.FIRING
+        source.down = False
+        engine.tick("fast", float(ts[4]))
+        meta = [a for a in engine.alerts() if a.rule == SOURCE_DOWN]
+        assert meta and meta[0].state is AlertState.RESOLVED, "the slow group's stale error kept it open"
     finally:
         store.close()
