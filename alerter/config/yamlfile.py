@@ -23,6 +23,11 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 """Config and rule files above this are refused: a 4 MiB rule file is a mistake (a log, a
 binary, a generated dump), and parsing one would stall every reload."""
 
+MAX_EXPANDED_NODES = 200_000
+"""Values a file may hold once its aliases are expanded. YAML anchors reused inside other reused
+anchors multiply ("billion laughs"): 318 bytes can stand for billions of values, which every
+later step would walk. A large real rule file holds a few tens of thousands."""
+
 Loc = Sequence[int | str]
 
 
@@ -143,4 +148,51 @@ def parse(raw: bytes, name: str, *, what: str) -> Document:
             f"{what} must be a mapping at the top level, got {kind}",
             "a rule file starts with `groups:`" if what == "rule file" else "start with `prometheus:`",
         )
+    _bound_expansion(tree, name)
     return Document(name, _plain(tree), tree)
+
+
+def _bound_expansion(tree: Any, name: str) -> None:
+    """Refuse a document whose aliases expand beyond MAX_EXPANDED_NODES or refer to themselves.
+
+    ruamel shares one object among an anchor and its aliases, so sizes are counted once per
+    object (memoised by identity): linear in the file, however much the aliases multiply.
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def located(node: Any) -> Location:
+        line, col = _start(node)
+        return Location(name, line + 1, col + 1)
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise ConfigError(
+                located(node),
+                "",
+                "a YAML alias refers to the value that contains it",
+                "an alias (*name) must not point at one of its own parents",
+            )
+        open_.add(key)
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        total = 1 + sum(size(child) for child in children)
+        open_.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise ConfigError(
+                located(node),
+                "",
+                f"YAML aliases expand this value to more than {MAX_EXPANDED_NODES:,} values",
+                "anchors reused inside other reused anchors multiply; write the values out instead",
+            )
+        return total
+
+    try:
+        size(tree)
+    except RecursionError:
+        raise ConfigError(Location(name), "", "YAML nesting is too deep") from None
