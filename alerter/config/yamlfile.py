@@ -28,6 +28,11 @@ MAX_EXPANDED_NODES = 200_000
 anchors multiply ("billion laughs"): 318 bytes can stand for billions of values, which every
 later step would walk. A large real rule file holds a few tens of thousands."""
 
+STANDARD_TAG = "tag:yaml.org,2002:"
+PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "seq", "map", "timestamp"})
+"""The YAML core tags a configuration may spell out; any other (``!!python/...``, ``!custom``)
+names a type that has no meaning here and is refused where it stands."""
+
 Loc = Sequence[int | str]
 
 
@@ -53,7 +58,7 @@ class Document:
                 on_key = last and (at_key or isinstance(node, CommentedMap | CommentedSeq))
                 line, col = (key_line, key_col) if on_key else (val_line, val_col)
             elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
+                line, col = node.lc.item(part) or (line, col)
                 node = node[part]
             else:
                 break
@@ -152,8 +157,18 @@ def parse(raw: bytes, name: str, *, what: str) -> Document:
     return Document(name, _plain(tree), tree)
 
 
+def _position(node: Any, part: int | str, default: tuple[int, int]) -> tuple[int, int]:
+    """Where the child ``part`` of a ruamel container starts (``default`` when unknown)."""
+    lc = getattr(node, "lc", None)
+    try:
+        found = (lc.value(part) if isinstance(part, str) else lc.item(part)) if lc is not None else None
+    except (KeyError, IndexError, TypeError):
+        found = None
+    return (int(found[0]), int(found[1])) if found else default
+
+
 def _bound_expansion(tree: Any, name: str) -> None:
-    """Refuse a document whose aliases expand beyond MAX_EXPANDED_NODES or refer to themselves.
+    """Refuse a document with a non-core tag, or whose aliases expand beyond MAX_EXPANDED_NODES.
 
     ruamel shares one object among an anchor and its aliases, so sizes are counted once per
     object (memoised by identity): linear in the file, however much the aliases multiply.
@@ -161,11 +176,20 @@ def _bound_expansion(tree: Any, name: str) -> None:
     sizes: dict[int, int] = {}
     open_: set[int] = set()
 
-    def located(node: Any) -> Location:
-        line, col = _start(node)
+    def located(node: Any, at: tuple[int, int] = (0, 0)) -> Location:
+        line, col = _start(node, default=at)
         return Location(name, line + 1, col + 1)
 
-    def size(node: Any) -> int:
+    def size(node: Any, at: tuple[int, int] = (0, 0)) -> int:
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if tag is not None and tag.removeprefix(STANDARD_TAG) not in PLAIN_TAGS:
+            shown = "!!" + tag.removeprefix(STANDARD_TAG) if tag.startswith(STANDARD_TAG) else tag
+            raise ConfigError(
+                located(node, at),
+                "",
+                f"unsupported YAML tag {shown}",
+                "remove the tag: configuration values are plain strings, numbers, lists and mappings",
+            )
         if not isinstance(node, dict | list):
             return 1
         key = id(node)
@@ -179,8 +203,13 @@ def _bound_expansion(tree: Any, name: str) -> None:
                 "an alias (*name) must not point at one of its own parents",
             )
         open_.add(key)
-        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
-        total = 1 + sum(size(child) for child in children)
+        total = 1
+        if isinstance(node, dict):
+            for k, v in node.items():
+                total += size(k) + size(v, _position(node, k, at))
+        else:
+            for i, v in enumerate(node):
+                total += size(v, _position(node, i, at))
         open_.discard(key)
         sizes[key] = total
         if total > MAX_EXPANDED_NODES:
