@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from alerter.config.types import Duration, LabelName, Matcher, Model
+from alerter.core.cron import parse_cron
 
 INLINE_SECRET_KEYS = {
     "token": "token_env or token_file",
@@ -194,6 +195,7 @@ class MaintenanceWindow(Model):
             raise ValueError(
                 f"cron must have 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
             )
+        parse_cron(value)  # a ValueError naming the bad field and its allowed range
         return value
 
     @field_validator("timezone")

@@ -12,7 +12,7 @@ The composition root builds everything with ``wiring`` and then only talks to ``
 
 The HTTP server verifies Slack button callbacks with ``verify_signature`` and reads them with
 ``parse_interaction``. Names are resolved lazily at run time, so importing this package or a
-small module of it (``alerter.notify.cron`` for maintenance windows in baseline training) does not
+small module of it (``alerter.notify.mute`` for maintenance windows in baseline training) does not
 pull in slack-sdk or matplotlib. Type checkers see the same names as plain imports, so every
 exported name keeps its real type; ``_EXPORTS`` and those imports list the same names (a test
 holds them together).

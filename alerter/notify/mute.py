@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from alerter.config.types import Matcher
-from alerter.notify import cron
+from alerter.core import cron
 from alerter.store.sqlite import Store
 
 SCHEMA = [

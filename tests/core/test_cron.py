@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerter.notify.cron import fire_times, parse_cron, window_open, windows_between, zone
+from alerter.core.cron import fire_times, parse_cron, window_open, windows_between, zone
 
 
 def ts(text: str, tz: str = "UTC") -> float:

@@ -1,7 +1,8 @@
 """Five-field cron expressions, for maintenance windows (``0 2 * * SUN`` + a duration).
 
-``mute.py`` asks whether a window is open at ``now``; the baseline trainer can ask the same to
-keep maintenance out of training. Standard Vixie-cron semantics: ``*``, ranges, steps, lists,
+A pure parser in ``core``, so the config loader refuses a bad expression at load time rather
+than at the first evaluation. ``notify.mute`` asks whether a window is open at ``now``; the
+baseline trainer asks the same to keep maintenance out of training. Standard Vixie-cron semantics: ``*``, ranges, steps, lists,
 month and weekday names, 0 and 7 both Sunday, and when both day-of-month and day-of-week are
 restricted a day matching either one fires. Evaluated in the window's IANA timezone, so
 ``0 2 * * *`` in ``Europe/Berlin`` follows daylight saving time.
