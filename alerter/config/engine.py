@@ -252,7 +252,7 @@ class ConfigMapAction(Model):
 
 
 class MaxActions(Model):
-    count: int = Field(default=3, gt=0)
+    count: int = Field(default=3, gt=0, le=10_000)
     per: Duration = Field(default=3600.0, gt=0)
 
 

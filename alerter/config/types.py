@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
-from alerter.core.durations import format_duration, parse_duration
+from alerter.core.durations import check_bounded, format_duration, parse_duration
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -30,7 +30,7 @@ def _duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(f"duration must not be negative, got {value}")
-        return float(value)
+        return check_bounded(float(value), value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like 30s, 5m or 1h, got {type(value).__name__}")
     return parse_duration(value)

@@ -12,6 +12,16 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 6048
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 _WHOLE = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w|y))+$")
 _ORDER = ["y", "w", "d", "h", "m", "s", "ms"]
+MAX_SECONDS = (2**63 - 1) / 1e9
+"""Prometheus keeps durations as int64 nanoseconds (about 292 years) and refuses longer ones;
+so does alerter, instead of carrying a meaningless 1e23 seconds into every computation."""
+
+
+def check_bounded(seconds: float, text: object) -> float:
+    """``seconds`` if it is a duration Prometheus could represent; ValueError otherwise."""
+    if not seconds <= MAX_SECONDS:
+        raise ValueError(f"duration {text!r} is out of range (at most 292y, as in Prometheus)")
+    return seconds
 
 
 def parse_duration(text: str) -> float:
@@ -35,7 +45,7 @@ def parse_duration(text: str) -> float:
             raise ValueError(f"invalid duration {text!r} (units must be ordered largest first, each once)")
         last = rank
         total += int(number) * _UNITS[unit]
-    return total
+    return check_bounded(total, text)
 
 
 def format_duration(seconds: float) -> str:

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerter.core.durations import parse_duration
+from alerter.core.durations import MAX_SECONDS, parse_duration
 
 DETECTORS = ("auto", "stl", "mstl", "ewma", "static", "burn_rate", "forecast")
 COMMON = (
@@ -87,6 +87,11 @@ DEFAULTS: dict[str, Any] = {
     "period": None,
     "rate_window": 86400.0,
 }
+MAX_HISTORY = 366 * 86400.0
+"""Longest training range: a year of history already covers every season alerter models."""
+MAX_TRAINING_POINTS = 200_000
+"""Most points ``history / resolution`` may ask per series: 14 days at one minute is 20,160;
+14 days at 1 ms would be 1.2 billion, a query no source answers and a fit that never ends."""
 PERIOD_NAMES = {"day": 86400.0, "week": 7 * 86400.0, "month": 31 * 86400.0}
 
 
@@ -130,6 +135,9 @@ class _Checker:
                 return None
         else:
             seconds = float(raw)
+        if seconds > MAX_SECONDS:
+            self.add(field, f"is out of range, got {raw!r}", "at most 292y, as in Prometheus")
+            return None
         if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
             self.add(field, f"must be {'>= 0' if allow_zero else '> 0'}, got {raw!r}")
             return None
@@ -241,6 +249,15 @@ def _check_common(c: _Checker, out: dict[str, Any], spec: Mapping[str, Any]) -> 
         )
     out["seasonality"] = _check_seasonality(c, spec.get("seasonality"))
     season, history, resolution = out["seasonality"], out["history"], out["resolution"]
+    if history is not None and history > MAX_HISTORY:
+        c.add("history", f"must be at most 366d, got {history:g}s", "a year covers every season modelled")
+    elif history is not None and resolution is not None and history / resolution > MAX_TRAINING_POINTS:
+        c.add(
+            "resolution",
+            f"asks {history / resolution:,.0f} points per series over history, "
+            f"more than {MAX_TRAINING_POINTS:,}",
+            "use a coarser resolution or a shorter history",
+        )
     if season and history is not None and history < 2 * season[-1]:
         c.add(
             "history",
