@@ -12,8 +12,9 @@ Keys (durations are Prometheus strings such as ``"1d"`` or float seconds):
                     ``static``, ``burn_rate``, ``forecast``
 ``seasonality``     list of periods; omitted: detected from the data (auto), ``[1d]`` (stl),
                     ``[1d, 1w]`` (mstl), none (ewma; given, its first period is learned)
-``history``         training range, default ``14d``
-``resolution``      step of the training grid, default ``5m`` (never finer than the data)
+``history``         training range, default ``14d``, at most ``366d``
+``resolution``      step of the training grid, default ``5m`` (never finer than the data);
+                    at most 200,000 points over ``history``
 ``refit``           how often the baseline is refitted, default ``1h``
 ``sensitivity``     band half-width in robust standard deviations, > 0, default 3
 ``direction``       ``up``, ``down`` or ``both`` (default)
