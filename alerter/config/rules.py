@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from alerter.config.types import Duration, LabelMap, Model
+from alerter.config.types import AnnotationMap, Duration, LabelMap, Model
 
 ALERT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -67,7 +67,9 @@ class Rule(Model):
     for_: Duration = Field(default=0.0, alias="for")
     keep_firing_for: Duration = 0.0
     labels: LabelMap = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: AnnotationMap = Field(default_factory=dict)
+    """Names follow the label-name rule, as Prometheus' rulefmt checks them ("invalid annotation
+    name"): Alertmanager refuses an alert whose annotation is named ``runbook-url``."""
     remediate: list[str] = Field(default_factory=list)
 
     @field_validator("alert")

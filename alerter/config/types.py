@@ -65,6 +65,21 @@ def _label_map(value: Any) -> dict[str, str]:
 
 LabelMap = Annotated[dict[str, str], BeforeValidator(_label_map)]
 
+
+def _annotation_map(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        bad = [k for k in value if not isinstance(k, str) or not LABEL_NAME.match(k)]
+        if bad:
+            raise ValueError(
+                f"invalid annotation name {bad[0]!r} (use letters, digits and _, not starting with a digit; "
+                "e.g. runbook_url)"
+            )
+    return value
+
+
+AnnotationMap = Annotated[dict[str, str], BeforeValidator(_annotation_map)]
+"""Annotation names follow the label-name rule, as Prometheus' rulefmt checks them."""
+
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s]*))\s*$')
 
 
