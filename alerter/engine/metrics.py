@@ -71,6 +71,7 @@ class EngineMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._watched: dict[str, Gauge] = {}
         r = self.registry
         self.evaluations = Counter(
             "alerter_rule_evaluations", "Rule evaluations.", ["rule_group", "alertname"], registry=r
@@ -128,6 +129,12 @@ class EngineMetrics:
         self.registry.register(AlertsCollector(counts))
 
     def watch(self, name: str, doc: str, read: Callable[[], float]) -> None:
-        """A gauge read at scrape time (queue and outbox sizes owned by other components)."""
-        gauge = Gauge(name, doc, registry=self.registry)
+        """A gauge read at scrape time (queue and outbox sizes owned by other components).
+
+        Watching a name again replaces what it reads: a reload rebuilds its components, and
+        a registry refuses the same metric twice.
+        """
+        gauge = self._watched.get(name)
+        if gauge is None:
+            gauge = self._watched[name] = Gauge(name, doc, registry=self.registry)
         gauge.set_function(read)

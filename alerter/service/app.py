@@ -13,7 +13,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from alerter.config import AppConfig, Bundle, expand, load
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.core.model import Alert, Verdict
 from alerter.engine.baselines import Baselines, FitStats
-from alerter.engine.engine import Engine
+from alerter.engine.engine import Engine, GroupPlan, plan
 from alerter.engine.metrics import EngineMetrics
 from alerter.engine.scheduler import Scheduler
 from alerter.notify import mute
@@ -78,7 +78,8 @@ class App:
             bundle, self.source, self.store, self.baselines, metrics=self.metrics, sink=self._sink, now=now
         )
         self.silences = mute.Silences(self.store)
-        self.pipeline = self._pipeline(cfg)
+        self.pipeline = self._pipeline(cfg, self.engine.groups)
+        self._watch_pipeline()
         self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
         self.runner, self.remediation_error = self._runner(cfg)
         self.scheduler = Scheduler(self.engine)
@@ -91,15 +92,19 @@ class App:
         self._errors: list[ConfigError] = []
         routes.install(self.server, self)
 
-    def _pipeline(self, cfg: AppConfig) -> Pipeline | None:
-        """The notification pipeline, or None when no receiver is configured."""
+    def _pipeline(self, cfg: AppConfig, groups: Mapping[str, GroupPlan]) -> Pipeline | None:
+        """The notification pipeline for ``groups``, or None when no receiver is configured.
+
+        Builds only: registers nothing and changes no state, so a reload can build it before
+        deciding to switch (see ``reload``).
+        """
         if not cfg.receivers:
             return None
         from alerter.notify import RenderContext, RuleInfo, chart_provider
 
         rules = {
             ctx.rule.alert: RuleInfo(ctx.rule.expr, float(ctx.rule.baseline.get("sensitivity", 3)))
-            for plan in self.engine.groups.values()
+            for plan in groups.values()
             for ctx in plan.rules
         }
         context = RenderContext(
@@ -113,11 +118,15 @@ class App:
             slack_api_url=os.environ.get(SLACK_API_ENV, notify_wiring.SLACK_API),
             external_url=cfg.server.external_url or "",
         )
-        pipeline = notify_wiring.pipeline_from_config(cfg, self.store, notifiers)
+        return notify_wiring.pipeline_from_config(cfg, self.store, notifiers)
+
+    def _watch_pipeline(self) -> None:
+        """Export the open notification groups of whichever pipeline is current at scrape time."""
         self.metrics.watch(
-            "alerter_notification_groups", "Open notification groups.", lambda: len(pipeline.pending_groups())
+            "alerter_notification_groups",
+            "Open notification groups.",
+            lambda: float(len(self.pipeline.pending_groups())) if self.pipeline is not None else 0.0,
         )
-        return pipeline
 
     def _chart_verdict(self, alert: Alert, now: float) -> Verdict | None:
         try:
@@ -238,11 +247,24 @@ class App:
             self._mtimes = self._current_mtimes()  # retry only when a file changes again
             return False
         assert bundle.config is not None
+        # Build everything the new configuration needs first; switch only when all of it exists,
+        # so a failure leaves the running configuration whole instead of half replaced.
+        try:
+            pipeline = self._pipeline(bundle.config, plan(bundle))
+            secrets = notify_wiring.signing_secrets(bundle.config.receivers)
+            runner, remediation_error = self._runner(bundle.config)
+        except (AlerterError, ValueError, OSError) as exc:
+            self._reload = {"at": now, "ok": False, "errors": 1, "error": str(exc)}
+            self.metrics.reloads.labels("failure").inc()
+            self.metrics.reload_ok.set(0)
+            log.error("reload failed; the previous configuration keeps running", extra={"error": str(exc)})
+            self._mtimes = self._current_mtimes()
+            return False
         self.engine.reload(bundle, now)
-        self.pipeline = self._pipeline(bundle.config)
-        self.signing_secrets = notify_wiring.signing_secrets(bundle.config.receivers)
+        self.pipeline = pipeline
+        self.signing_secrets = secrets
         with self._remediation_lock:
-            self.runner, self.remediation_error = self._runner(bundle.config)
+            self.runner, self.remediation_error = runner, remediation_error
         self.scheduler.sync()
         self._mtimes = self._watched_mtimes(bundle)
         self._errors = []

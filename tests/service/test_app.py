@@ -96,3 +96,38 @@ def test_http_endpoints_and_baseline_bands(app: App, sim_history: SimHistory) ->
     assert {s["tier"] for s in rule["series"]} and all(s["tier"] for s in rule["series"])
     alerts = json.loads(_get(app, "/api/v1/alerts")[1])["alerts"]
     assert all(set(a) >= {"labels", "state", "value", "expected", "tier"} for a in alerts)
+
+
+def test_reload_with_a_receiver_switches_everything_or_nothing(
+    tmp_path: Path, prometheus: ManagedProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configured receiver made every reload fail (its gauge was registered twice), half done."""
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/hook")
+    config = write_config(tmp_path, prometheus.url, TTFT_RULE.format(for_="2m", keep="2m"))
+    receiver = "receivers:\n  - name: web\n    webhook: {url_env: HOOK_URL}\nroute: {receiver: web}\n"
+    config.write_text(config.read_text() + receiver)
+    app = App(str(config), load(config), now=0.0)
+    app.server.start()
+    try:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules.read_text() + EXTRA_RULE)
+        first = app.pipeline
+        assert app.reload(60.0) is True
+        assert [r.rule.alert for r in app.engine.groups["latency"].rules] == ["TTFTAnomaly", "QueueDepthHigh"]
+        assert app.pipeline is not first
+        assert app.reload(120.0) is True, "a second reload works as well"
+        metrics = _get(app, "/metrics")[1]
+        assert b"alerter_config_last_reload_successful 1.0" in metrics
+        assert b"alerter_notification_groups 0.0" in metrics
+
+        # A receiver that cannot be built (its secret is gone) changes nothing at all.
+        monkeypatch.delenv("HOOK_URL")
+        rules.write_text(rules.read_text().replace("QueueDepthHigh", "QueueDepthHigher"))
+        current = app.pipeline
+        assert app.reload(180.0) is False
+        assert app.pipeline is current
+        assert [r.rule.alert for r in app.engine.groups["latency"].rules] == ["TTFTAnomaly", "QueueDepthHigh"]
+        assert json.loads(_get(app, "/api/v1/status")[1])["last_reload"]["ok"] is False
+        assert b"alerter_config_last_reload_successful 0.0" in _get(app, "/metrics")[1]
+    finally:
+        app.stop()
