@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from alerter.core.durations import parse_duration
 from alerter.core.errors import ActionError
@@ -59,25 +60,62 @@ def _silences(app: Notifications, request: Request) -> Response:
     )
 
 
+MAX_SILENCE_SECONDS = 366 * 86400.0
+"""Longest silence the API accepts: a longer one is a rule to delete, not an alert to mute."""
+MAX_TEXT = 1000
+"""Longest ``created_by`` or ``comment``, in characters."""
+
+
+class _BadRequest(ValueError):
+    """A silence request that cannot be honoured; the message names the field and the fix."""
+
+
+def _silence_request(body: object, now: float) -> tuple[list[str], float, str, str]:
+    """(matchers, ends_at, created_by, comment) of a POST /api/v1/silences body, validated."""
+    if not isinstance(body, dict):
+        raise _BadRequest(
+            f"the body must be a JSON object, got {type(body).__name__}: "
+            '{"matchers": ["alertname=\\"X\\""], "duration": "2h", "comment": "..."}'
+        )
+    matchers = body.get("matchers", [])
+    if not isinstance(matchers, list) or not all(isinstance(m, str) for m in matchers):
+        raise _BadRequest('matchers: must be a list of strings such as "alertname=\\"X\\""')
+    if "ends_at" in body:
+        raw = body["ends_at"]
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise _BadRequest(f"ends_at: must be a unix time in seconds, got {raw!r}")
+        ends_at = float(raw)
+    else:
+        raw = body.get("duration", "2h")
+        if not isinstance(raw, str):
+            raise _BadRequest(f'duration: must be a duration string such as "2h", got {raw!r}')
+        try:
+            ends_at = now + parse_duration(raw)
+        except ValueError as exc:
+            raise _BadRequest(f"duration: {exc}") from None
+    if not ends_at > now:
+        raise _BadRequest("ends_at: must be in the future")
+    if ends_at - now > MAX_SILENCE_SECONDS:
+        raise _BadRequest("duration: a silence lasts at most 366d; delete or fix the rule instead")
+    texts = []
+    for field in ("created_by", "comment"):
+        value = body.get(field, "")
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise _BadRequest(f"{field}: must be a string of at most {MAX_TEXT} characters")
+        texts.append(value)
+    return matchers, ends_at, texts[0], texts[1]
+
+
 def _add_silence(app: Notifications, request: Request) -> Response:
     from alerter.notify import SilenceError
 
+    now = app.clock()
     try:
         body = json.loads(request.body or b"{}")
-        now = app.clock()
-        if "ends_at" in body:
-            ends_at = float(body["ends_at"])
-        else:
-            ends_at = now + parse_duration(str(body.get("duration", "2h")))
-        silence = app.silences.add(
-            body.get("matchers", []),
-            ends_at=ends_at,
-            now=now,
-            created_by=str(body.get("created_by", "")),
-            comment=str(body.get("comment", "")),
-        )
-    except (ValueError, TypeError, SilenceError) as exc:
-        return Response.json({"error": str(exc)}, 400)
+        matchers, ends_at, created_by, comment = _silence_request(body, now)
+        silence = app.silences.add(matchers, ends_at=ends_at, now=now, created_by=created_by, comment=comment)
+    except (ValueError, TypeError, RecursionError, SilenceError) as exc:
+        return Response.json({"error": str(exc) or "the body is not valid JSON"}, 400)
     return Response.json(silence.as_json(now), 201)
 
 

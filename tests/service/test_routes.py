@@ -167,6 +167,18 @@ def test_silences_add_list_expire(server: Server) -> None:
         ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "ends_at": 1}', 400),
         ("DELETE", "/api/v1/silences", b"", 400),
         ("DELETE", "/api/v1/silences?id=nope", b"", 404),
+        # Bodies that used to reach a traceback and a 500, or were accepted absurdly.
+        ("POST", "/api/v1/silences", b"[1,2,3]", 400),
+        ("POST", "/api/v1/silences", b'"text"', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "ends_at": "nan"}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "ends_at": NaN}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "ends_at": Infinity}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "duration": "99999999y"}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "duration": 5}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": "a=b"}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": [1]}', 400),
+        ("POST", "/api/v1/silences", b'{"matchers": ["a=\\"b\\""], "comment": {"x": 1}}', 400),
+        ("POST", "/api/v1/silences", b"[" * 100_000, 400),
     ],
 )
 def test_silence_mistakes_are_client_errors(
