@@ -107,11 +107,11 @@ def render_message(notification: Notification, context: RenderContext) -> dict[s
         blocks = [b for a in alerts for b in _alert_blocks(a, notification.now, context)]
     head: list[dict[str, Any]] = [_header(f"{severity.emoji} {title}")]
     if len(title) + len(severity.emoji) + 1 > MAX_HEADER and _scope(notification):
-        head.append(_context(" ".join(f"`{k}={v}`" for k, v in _scope(notification).items())))
+        head.append(_context(" ".join(f"`{escape(f'{k}={v}')}`" for k, v in _scope(notification).items())))
     foot = _context(f"{_REASONS[notification.reason]} · {_date(notification.now)}")
     body = _fit(head, blocks, foot)
     return {
-        "text": _clip(title, MAX_TEXT),
+        "text": _clip(escape(title), MAX_TEXT),
         "attachments": [{"color": severity.colour, "blocks": body}],
     }
 
@@ -124,7 +124,7 @@ def render_closing(notification: Notification) -> dict[str, Any]:
     ended = max((a.resolved_at or now) for a in alerts) if alerts else now
     scope = ", ".join(f"{k}={v}" for k, v in _scope(notification).items())
     name = _group_name(notification) + (f" · {scope}" if scope else "")
-    text = f"{RESOLVED.emoji} *Resolved* {name}: {len(alerts)} alert(s) back in band after {_minutes(ended - started)}"
+    text = f"{RESOLVED.emoji} *Resolved* {escape(name)}: {len(alerts)} alert(s) back in band after {_minutes(ended - started)}"
     return {"text": _clip(text, MAX_TEXT), "blocks": [_section(text)]}
 
 
@@ -203,20 +203,37 @@ def graph_url(base: str, expr: str, now: float, range_seconds: float) -> str:
     return f"{base.rstrip('/')}/graph?{urlencode(query)}"
 
 
+def escape(text: str) -> str:
+    """``text`` safe inside mrkdwn: Slack reads ``<...>`` as a link or a mention (``<!channel>``)
+    and ``&`` as an entity, so user-supplied strings (labels, annotations, names) must escape
+    those three characters, and only those ("Escaping text",
+    https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link_target(url: str) -> str:
+    """A URL safe inside ``<url|label>``: a ``|``, ``<`` or ``>`` in it would end the link early
+    or open another, so they are percent-encoded as any URL may encode them."""
+    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+
+
 def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict[str, Any]]:
     info = context.rules.get(alert.rule, RuleInfo())
     lines = []
     series = ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
     state = "RESOLVED" if alert.state is AlertState.RESOLVED else "FIRING"
     emoji = RESOLVED.emoji if alert.state is AlertState.RESOLVED else _severity(alert).emoji
-    lines.append(f"{emoji} *{alert.rule}* {state}" + (f" · `{series}`" if series else ""))
+    lines.append(f"{emoji} *{escape(alert.rule)}* {state}" + (f" · `{escape(series)}`" if series else ""))
     for key in _TEXT_KEYS:
         if alert.annotations.get(key):
-            lines.append(alert.annotations[key] if key != "summary" else f"*{alert.annotations[key]}*")
+            text = escape(alert.annotations[key])
+            lines.append(text if key != "summary" else f"*{text}*")
     lines.extend(_numbers(alert, info))
     lines.append(_since(alert, now))
     others = [
-        f"{k}: {v}" for k, v in alert.annotations.items() if k not in _TEXT_KEYS and k not in _LINK_KEYS
+        escape(f"{k}: {v}")
+        for k, v in alert.annotations.items()
+        if k not in _TEXT_KEYS and k not in _LINK_KEYS
     ]
     lines.extend(others)
     out = [_section("\n".join(lines))]
@@ -228,7 +245,7 @@ def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict
 
 def _numbers(alert: Alert, info: RuleInfo) -> list[str]:
     if not math.isfinite(alert.value):
-        return [f"No value ({alert.reason})" if alert.reason else "No value"]
+        return [f"No value ({escape(alert.reason)})" if alert.reason else "No value"]
     line = f"Value *{_num(alert.value)}*"
     if math.isfinite(alert.expected):
         line += f" vs expected *{_num(alert.expected)}*"
@@ -266,7 +283,7 @@ def _links(alert: Alert, now: float, context: RenderContext, info: RuleInfo) -> 
         url = alert.annotations.get(key)
         if url and label not in seen:
             seen.add(label)
-            links.append(f"<{url}|{label}>")
+            links.append(f"<{link_target(url)}|{label}>")
     return links
 
 
@@ -274,12 +291,15 @@ def _digest_blocks(
     notification: Notification, alerts: Sequence[Alert], context: RenderContext
 ) -> list[dict[str, Any]]:
     counts = Counter((a.rule, a.state) for a in alerts)
-    rows = [f"• *{rule}* {state.value}: {n}" for (rule, state), n in counts.most_common()]
+    rows = [f"• *{escape(rule)}* {state.value}: {n}" for (rule, state), n in counts.most_common()]
     blocks = [_section(f"*Digest of {len(alerts)} alerts* (more than {context.digest_threshold} at once)")]
     blocks.append(_section(_lines_with_more(rows, MAX_SECTION)))
     top = sorted(notification.firing, key=lambda a: (-a.score, a.fingerprint))[:5]
     if top:
-        worst = [f"• {a.rule} `{_series(a)}` value {_num(a.value)} vs {_num(a.expected)}" for a in top]
+        worst = [
+            f"• {escape(a.rule)} `{escape(_series(a))}` value {_num(a.value)} vs {_num(a.expected)}"
+            for a in top
+        ]
         blocks.append(_section("*Largest departures*\n" + _lines_with_more(worst, MAX_SECTION - 30)))
     return blocks
 

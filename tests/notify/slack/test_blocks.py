@@ -208,3 +208,43 @@ def test_closing_says_how_long_the_incident_lasted(make_alert: AlertFactory) -> 
     assert (
         text == ":white_check_mark: *Resolved* TTFTAnomaly · model_name=x: 1 alert(s) back in band after 5m"
     )
+
+
+def test_user_supplied_text_cannot_mention_or_disguise_links(make_alert: AlertFactory) -> None:
+    """Slack reads <...> in mrkdwn as links and mentions: labels and annotations are escaped."""
+    alert = make_alert(model_name="<!channel> & co")
+    hostile = Alert(
+        **{
+            **alert.__dict__,
+            "rule": "R<@U123>",
+            "annotations": {
+                "summary": "<http://evil.example|click here>",
+                "description": "a > b & c",
+                "team": "<!here>",
+                "runbook_url": "https://runbooks.example/a|<!channel>",
+            },
+        }
+    )
+    for message in (
+        blocks.render_message(note([hostile], alertname="<!everyone>"), CONTEXT),
+        blocks.render_closing(note([hostile], alertname="<!everyone>")),
+    ):
+        # A header is plain_text, which Slack shows as written and never parses for mentions.
+        mrkdwn = {
+            **message,
+            "attachments": [
+                {**a, "blocks": [b for b in a["blocks"] if b["type"] != "header"]}
+                for a in message.get("attachments", [])
+            ],
+        }
+        text = all_text(mrkdwn)
+        for raw in ("<!channel>", "<!here>", "<!everyone>", "<@U123>", "<http://evil"):
+            assert raw not in text, raw
+    first = all_text(blocks.render_message(note([hostile]), CONTEXT))
+    assert "&lt;!channel&gt; &amp; co" in first and "a &gt; b &amp; c" in first
+    assert "<https://runbooks.example/a%7C%3C!channel%3E|" in first
+
+
+def test_escape_only_touches_the_three_characters() -> None:
+    assert blocks.escape("p99 *TTFT* `x` 5% _y_") == "p99 *TTFT* `x` 5% _y_"
+    assert blocks.escape("&<>") == "&amp;&lt;&gt;"
