@@ -176,4 +176,3 @@ def history_free(params: Mapping[str, Any]) -> Detector | None:
     static = REGISTRY["static"](**{k: params[k] for k in keys if k in params and k in _PASS_ON["static"]})
     empty = np.empty(0, dtype=np.float64)
     return static.fit(empty, empty)
-
