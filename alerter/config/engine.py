@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from alerter.config.types import Duration, LabelName, Matcher, Model
+from alerter.config.types import Duration, HeaderMap, InlineUrl, LabelName, Matcher, Model
 from alerter.core.cron import parse_cron
 
 INLINE_SECRET_KEYS = {
@@ -75,7 +75,7 @@ class PrometheusConfig(Model):
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
     basic_auth: BasicAuth | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: HeaderMap = Field(default_factory=dict)
     ca_file: str | None = None
     tls_verify: bool = True
     compression: bool = False
@@ -139,7 +139,7 @@ class AlertmanagerReceiver(Model):
 
 
 class WebhookReceiver(Model):
-    url: str | None = None
+    url: InlineUrl | None = None
     url_env: str | None = None
     url_file: str | None = None
     hmac_secret_env: str | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
@@ -79,6 +80,88 @@ def _annotation_map(value: Any) -> Any:
 
 AnnotationMap = Annotated[dict[str, str], BeforeValidator(_annotation_map)]
 """Annotation names follow the label-name rule, as Prometheus' rulefmt checks them."""
+
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+"""An HTTP field name is a ``token`` (RFC 9110 section 5.1)."""
+
+RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "host",
+        "content-encoding",
+        "content-length",
+        "content-type",
+        "user-agent",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "www-authenticate",
+        "accept-encoding",
+    }
+)
+"""Headers the client sets itself or that carry credentials: the same set Prometheus refuses in
+``http_headers`` (prometheus/common ``config/headers.go``, ``reservedHeaders``). A credential goes
+in ``bearer_token_env``/``basic_auth``, where it is read from a secret, not written in the file."""
+
+
+def _header_map(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    for key, item in value.items():
+        if not isinstance(key, str) or not HEADER_NAME.match(key):
+            raise ValueError(f"invalid HTTP header name {key!r} (letters, digits and -, no spaces or colons)")
+        if key.lower() in RESERVED_HEADERS:
+            raise ValueError(
+                f"setting header {key!r} is not allowed: the client sets it"
+                + (", and credentials go in bearer_token_env or basic_auth" if "auth" in key.lower() else "")
+            )
+        if not isinstance(item, str):
+            raise ValueError(f"header {key!r} must be a string, got {type(item).__name__}")
+        if any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in item):
+            raise ValueError(
+                f"header {key!r} holds a line break or control character, which would let it add other "
+                "headers; write the value on one line"
+            )
+        if len(item) > MAX_HEADER_CHARS:
+            raise ValueError(f"header {key!r} is {len(item):,} characters long, above {MAX_HEADER_CHARS:,}")
+    return value
+
+
+MAX_HEADER_CHARS = 8192
+"""Servers commonly refuse a request whose header block passes 8 KiB (nginx, Go's net/http 1 MiB in
+total); a longer single value is a pasted file, not a header."""
+
+HeaderMap = Annotated[dict[str, str], BeforeValidator(_header_map)]
+"""Extra HTTP headers: valid names, no reserved or credential-bearing name, one line each."""
+
+
+def _inline_url(value: Any) -> Any:
+    """An inline webhook URL must not carry a credential: the file is committed and shown in review.
+
+    Webhook services put their secret in the URL: as user:password, as a query parameter
+    (``?token=``), or as a long random path segment (Slack ``/services/T../B../<secret>``,
+    Discord ``/api/webhooks/<id>/<token>``). Such a URL belongs in ``url_env`` or ``url_file``.
+    """
+    if not isinstance(value, str):
+        return value
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    parts = urlsplit(value)
+    hint = "; put this URL in a secret and name it with url_env or url_file"
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("an inline url must not hold user:password@" + hint)
+    if parts.query or parts.fragment:
+        raise ValueError("an inline url must not have a query string (it often holds a token)" + hint)
+    for segment in parts.path.split("/"):
+        if len(segment) >= 16 and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment):
+            raise ValueError(f"the path segment {segment[:4]}... looks like a token" + hint)
+    return value
+
+
+InlineUrl = Annotated[str, BeforeValidator(_inline_url)]
+"""An http(s) URL written in the config file itself, refused when it looks like it holds a secret."""
+
 
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s]*))\s*$')
 

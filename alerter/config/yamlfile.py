@@ -28,6 +28,11 @@ MAX_EXPANDED_NODES = 200_000
 anchors multiply ("billion laughs"): 318 bytes can stand for billions of values, which every
 later step would walk. A large real rule file holds a few tens of thousands."""
 
+MAX_LINE_CHARS = 65_536
+"""Characters one line may hold. The YAML scanner's time grows with the square of a comment
+line's length (a 900 KB comment line takes 11 s to check), and no hand-written line, not even a
+long annotation, comes near this; longer text goes in a block scalar (``|``) over several lines."""
+
 STANDARD_TAG = "tag:yaml.org,2002:"
 PLAIN_TAGS = frozenset({"str", "int", "float", "bool", "null", "seq", "map", "timestamp"})
 """The YAML core tags a configuration may spell out; any other (``!!python/...``, ``!custom``)
@@ -132,6 +137,7 @@ def parse(raw: bytes, name: str, *, what: str) -> Document:
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         hint = "a rule file starts with `groups:`" if what == "rule file" else "see alerter.yaml in deploy/"
         raise ConfigError(where, "", f"{what} is empty", hint)
+    _bound_lines(text, name, what=what)
     loader = YAML(typ="rt", pure=True)
     try:
         tree = loader.load(text)
@@ -155,6 +161,22 @@ def parse(raw: bytes, name: str, *, what: str) -> Document:
         )
     _bound_expansion(tree, name)
     return Document(name, _plain(tree), tree)
+
+
+def _bound_lines(text: str, name: str, *, what: str) -> None:
+    """Refuse a line longer than MAX_LINE_CHARS, before the scanner spends seconds on it."""
+    if len(text) <= MAX_LINE_CHARS:
+        return
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            kind = "comment line" if line.lstrip().startswith("#") else "line"
+            raise ConfigError(
+                Location(name, number, MAX_LINE_CHARS + 1),
+                "",
+                f"{kind} {number} of the {what} is {len(line):,} characters long, above the "
+                f"{MAX_LINE_CHARS:,} limit",
+                "is this the right file? write long text over several lines in a block scalar (`|`)",
+            )
 
 
 def _position(node: Any, part: int | str, default: tuple[int, int]) -> tuple[int, int]:

@@ -9,6 +9,7 @@ import pytest
 
 from alerter import cli
 from alerter.config import load
+from alerter.config.yamlfile import MAX_LINE_CHARS
 from alerter.core.errors import ConfigErrors
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,3 +134,33 @@ def test_a_group_name_used_in_two_files_is_an_error(tmp_path: Path) -> None:
     (error,) = caught.value.errors
     assert str(error).startswith(f"{tmp_path / 'b.yaml'}:2:")
     assert "also defined in" in str(error) and str(tmp_path / "a.yaml") in str(error)
+
+
+RULE = b"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    baseline: {}\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        (b"# " + b"x" * 900_000, "comment line"),
+        (b"    annotations: {summary: " + b"y" * 70_000 + b"}", "line"),
+    ],
+    ids=["900-KB-comment", "long-value"],
+)
+def test_a_line_longer_than_the_limit_is_refused_at_its_position(
+    tmp_path: Path, line: bytes, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "rules.yaml"
+    at_end = kind == "line"
+    path.write_bytes(RULE + line + b"\n" if at_end else line + b"\n" + RULE)
+    assert cli.main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    number = 7 if at_end else 1
+    assert err.startswith(f"{path}:{number}:{MAX_LINE_CHARS + 1}:"), err
+    assert f"{kind} {number} of the rule file is" in err and "block scalar" in err
+
+
+def test_a_line_at_the_limit_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(b"#" + b"x" * (MAX_LINE_CHARS - 1) + b"\n" + RULE)
+    assert cli.main(["check", str(path)]) == 0, capsys.readouterr().err
