@@ -227,20 +227,32 @@ def test_lease_and_service_account_match_rbac(rendered: list[Doc], rbac: list[Do
 
 
 def test_every_policy_target_is_granted_by_rbac(rendered: list[Doc], rbac: list[Doc]) -> None:
+    """Each policy's object, by name, for reading; for writing only in a mode that writes.
+    tests/remediate/test_rbac.py compares every call with every grant."""
     cfg = yaml.safe_load(_config_text(rendered))
     account = one(rbac, "ServiceAccount")["metadata"]
     allowed = grants(rbac, (account["namespace"], account["name"]))
-    needed = []
+    needed, refused = [], []
     for policy in cfg["policies"]:
+        writes = policy.get("mode", "dry-run") in ("approve", "auto")
         if "scale" in policy:
             ns, name = policy["scale"]["deployment"].split("/")
-            needed += [(ns, "apps", "deployments/scale", v, name) for v in ("get", "patch")]
+            needed += [
+                (ns, "apps", "deployments", "get", name),
+                (ns, "apps", "deployments/scale", "get", name),
+            ]
+            (needed if writes else refused).append((ns, "apps", "deployments/scale", "patch", name))
+            refused.append((ns, "apps", "deployments", "patch", name))
         if "route" in policy:
             ns, name = policy["route"]["httproute"].split("/")
-            needed += [(ns, "gateway.networking.k8s.io", "httproutes", v, name) for v in ("get", "patch")]
+            needed.append((ns, "gateway.networking.k8s.io", "httproutes", "get", name))
+            (needed if writes else refused).append(
+                (ns, "gateway.networking.k8s.io", "httproutes", "patch", name)
+            )
         assert ns in cfg["remediation"]["allow_namespaces"]
-    assert needed
+    assert needed and refused
     assert [n for n in needed if n not in allowed] == []
+    assert [r for r in refused if r in allowed] == []
 
 
 @pytest.mark.slow

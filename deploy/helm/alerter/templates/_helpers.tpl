@@ -63,43 +63,68 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- end -}}
 
 {{/*
-What remediation may touch, as JSON {namespace: {scale: [...], deployments: [...],
-httproutes: [...], configmaps: [...]}}: the objects named by policies that are not `off`, in the
-namespaces of remediation.allow_namespaces. The RBAC template grants exactly these.
+What remediation may do, as JSON {namespace: {resource: {verb: [names]}}}: exactly the calls the
+policies make in their modes, on the objects they name, in the namespaces of
+remediation.allow_namespaces. Policies in mode `off` get nothing; `dry-run` only plans, so it
+reads; `approve` and `auto` also write. Scaling goes through the scale subresource: a Deployment
+is patched only by the rollout restart of a configmap policy. The HPA and the ScaledObject that
+may own a scaled Deployment are granted by the Deployment's own name, unless rbac.autoscalers
+names the owner of that Deployment (then only the owners it names).
+"list" cannot be limited by name (its names are ignored). The RBAC template grants exactly these.
 */}}
-{{- define "alerter.remediationTargets" -}}
+{{- define "alerter.remediationGrants" -}}
 {{- $allowed := list -}}
 {{- if .Values.config.remediation -}}
 {{- $allowed = default list .Values.config.remediation.allow_namespaces -}}
 {{- end -}}
-{{- $targets := dict -}}
+{{- $autoscalers := default dict .Values.rbac.autoscalers -}}
+{{- $wants := list -}}
 {{- range $policy := default list .Values.config.policies -}}
-{{- if ne (default "dry-run" $policy.mode) "off" -}}
-{{- $refs := list -}}
+{{- $mode := default "dry-run" $policy.mode -}}
+{{- $writes := has $mode (list "approve" "auto") -}}
+{{- if ne $mode "off" -}}
 {{- if $policy.scale -}}
-{{- $refs = append $refs (list "scale" $policy.scale.deployment) -}}
-{{- $refs = append $refs (list "deployments" $policy.scale.deployment) -}}
+{{- $ref := $policy.scale.deployment -}}
+{{- $ns := first (splitList "/" $ref) -}}
+{{- $wants = concat $wants (list (list "deployments" "get" $ref) (list "deployments/scale" "get" $ref) (list "horizontalpodautoscalers" "list" $ref) (list "scaledobjects" "list" $ref)) -}}
+{{- if $writes -}}
+{{- $wants = append $wants (list "deployments/scale" "patch" $ref) -}}
+{{- $own := last (splitList "/" $ref) -}}
+{{- $owners := get $autoscalers $ref | default (dict "horizontalpodautoscaler" $own "scaledobject" $own) -}}
+{{- range $kind, $owner := $owners -}}
+{{- $wants = concat $wants (list (list (printf "%ss" $kind) "get" (printf "%s/%s" $ns $owner)) (list (printf "%ss" $kind) "patch" (printf "%s/%s" $ns $owner))) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if $policy.route -}}
-{{- $refs = append $refs (list "httproutes" $policy.route.httproute) -}}
+{{- $wants = append $wants (list "httproutes" "get" $policy.route.httproute) -}}
+{{- if $writes -}}
+{{- $wants = append $wants (list "httproutes" "patch" $policy.route.httproute) -}}
+{{- end -}}
 {{- end -}}
 {{- if $policy.configmap -}}
-{{- $refs = append $refs (list "configmaps" $policy.configmap.configmap) -}}
+{{- $wants = append $wants (list "configmaps" "get" $policy.configmap.configmap) -}}
+{{- if $writes -}}
+{{- $wants = append $wants (list "configmaps" "patch" $policy.configmap.configmap) -}}
 {{- if $policy.configmap.restart -}}
-{{- $refs = append $refs (list "deployments" $policy.configmap.restart) -}}
+{{- $wants = append $wants (list "deployments" "patch" $policy.configmap.restart) -}}
 {{- end -}}
 {{- end -}}
-{{- range $ref := $refs -}}
-{{- $parts := splitList "/" (index $ref 1) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $grants := dict -}}
+{{- range $want := $wants -}}
+{{- $parts := splitList "/" (index $want 2) -}}
 {{- $ns := first $parts -}}
 {{- if has $ns $allowed -}}
-{{- $entry := get $targets $ns | default (dict "scale" list "deployments" list "httproutes" list "configmaps" list) -}}
-{{- $kind := index $ref 0 -}}
-{{- $_ := set $entry $kind (append (get $entry $kind) (last $parts) | uniq) -}}
-{{- $_ := set $targets $ns $entry -}}
+{{- $resources := get $grants $ns | default dict -}}
+{{- $verbs := get $resources (index $want 0) | default dict -}}
+{{- $names := get $verbs (index $want 1) | default list -}}
+{{- $_ := set $verbs (index $want 1) (append $names (last $parts) | uniq | sortAlpha) -}}
+{{- $_ := set $resources (index $want 0) $verbs -}}
+{{- $_ := set $grants $ns $resources -}}
 {{- end -}}
 {{- end -}}
-{{- end -}}
-{{- end -}}
-{{- toJson $targets -}}
+{{- toJson $grants -}}
 {{- end -}}
