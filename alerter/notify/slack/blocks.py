@@ -5,8 +5,13 @@ enqueues a notification; everything else here is a pure function of the alerts, 
 (Prometheus URL, rule expressions) and ``now``. A message says what (alert name, labels), how
 far off (value vs expected and band, robust sigmas and percent, share of the trigger window out
 of band), since when, which detector tier judged, and links (Prometheus graph, runbook,
-dashboard). Groups larger than ``digest_threshold`` collapse into one digest; Slack's limits (50
-blocks, 3000 characters per section, 150 per header) are kept by truncating with "and N more".
+dashboard). Groups larger than ``digest_threshold`` collapse into one digest.
+
+Slack's limits are kept by cutting what matters least first. An alert's section always keeps its
+title line, the numbers (value vs expected and band, deviation, since, detector tier) and its
+links; its labels and texts (summary, description, other annotations) share what room is left
+and say when they were cut ("… (N more labels)", "… (truncated)"). Cuts never split an escape
+entity or a ``<url|text>`` (``mrkdwn``); alerts beyond the block limit become "… and N more".
 """
 
 from __future__ import annotations
@@ -22,12 +27,27 @@ from urllib.parse import urlencode
 from alerter.core.durations import format_duration
 from alerter.core.model import Alert, AlertState
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
+from alerter.notify.slack import mrkdwn
+from alerter.notify.slack.mrkdwn import escape as escape
+from alerter.notify.slack.mrkdwn import link_target as link_target
 
+# Slack's limits: "up to 50 blocks in each message" (https://docs.slack.dev/reference/block-kit/blocks);
+# a section's text "maximum length is 3000 characters", its fields at most 10 of 2000 characters
+# each, which these messages do not use (https://docs.slack.dev/reference/block-kit/blocks/section-block);
+# a header's text at most 150 (https://docs.slack.dev/reference/block-kit/blocks/header-block); a
+# message's top-level ``text`` is truncated by Slack beyond 40,000 characters
+# (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
-MAX_TEXT = 3000
+MAX_TEXT = 40_000
 MAX_CONTEXT = 2000
+"""Our own bound for one context line (Slack allows 3000 per text object): links and the footer."""
+MAX_NAME = 200
+"""Characters of a rule name in an alert's title line, so the numbers always have room."""
+MAX_LABEL = 200
+MAX_LABELS = 1000
+"""Characters of one series label, and of an alert's label list, before "… (N more labels)"."""
 _LINK_KEYS = {
     "runbook_url": "Runbook",
     "runbook": "Runbook",
@@ -111,7 +131,7 @@ def render_message(notification: Notification, context: RenderContext) -> dict[s
     foot = _context(f"{_REASONS[notification.reason]} · {_date(notification.now)}")
     body = _fit(head, blocks, foot)
     return {
-        "text": _clip(escape(title), MAX_TEXT),
+        "text": mrkdwn.clip(escape(title), MAX_TEXT),
         "attachments": [{"color": severity.colour, "blocks": body}],
     }
 
@@ -125,7 +145,7 @@ def render_closing(notification: Notification) -> dict[str, Any]:
     scope = ", ".join(f"{k}={v}" for k, v in _scope(notification).items())
     name = _group_name(notification) + (f" · {scope}" if scope else "")
     text = f"{RESOLVED.emoji} *Resolved* {escape(name)}: {len(alerts)} alert(s) back in band after {_minutes(ended - started)}"
-    return {"text": _clip(text, MAX_TEXT), "blocks": [_section(text)]}
+    return {"text": mrkdwn.clip(text, MAX_TEXT), "blocks": [_section(text)]}
 
 
 @dataclass(frozen=True)
@@ -153,14 +173,14 @@ def note_message(text: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
             element: dict[str, Any] = {
                 "type": "button",
                 "action_id": button.action_id,
-                "text": {"type": "plain_text", "text": _clip(button.text, 75)},
+                "text": {"type": "plain_text", "text": _clip_plain(button.text, 75)},
                 "value": button.value,
             }
             if button.style:
                 element["style"] = button.style
             elements.append(element)
         blocks.append({"type": "actions", "elements": elements})
-    return {"text": _clip(text, MAX_TEXT), "blocks": blocks}
+    return {"text": mrkdwn.clip(text, MAX_TEXT), "blocks": blocks}
 
 
 def severity_of(notification: Notification) -> Severity:
@@ -203,49 +223,65 @@ def graph_url(base: str, expr: str, now: float, range_seconds: float) -> str:
     return f"{base.rstrip('/')}/graph?{urlencode(query)}"
 
 
-def escape(text: str) -> str:
-    """``text`` safe inside mrkdwn: Slack reads ``<...>`` as a link or a mention (``<!channel>``)
-    and ``&`` as an entity, so user-supplied strings (labels, annotations, names) must escape
-    those three characters, and only those ("Escaping text",
-    https://api.slack.com/reference/surfaces/formatting#escaping)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def link_target(url: str) -> str:
-    """A URL safe inside ``<url|label>``: a ``|``, ``<`` or ``>`` in it would end the link early
-    or open another, so they are percent-encoded as any URL may encode them."""
-    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
-
-
 def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict[str, Any]]:
+    """The alert's section and links: the title line, numbers and since line are kept whole; the
+    labels, then the summary, description and other annotations get what room is left."""
     info = context.rules.get(alert.rule, RuleInfo())
-    lines = []
-    series = ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
-    state = "RESOLVED" if alert.state is AlertState.RESOLVED else "FIRING"
-    emoji = RESOLVED.emoji if alert.state is AlertState.RESOLVED else _severity(alert).emoji
-    lines.append(f"{emoji} *{escape(alert.rule)}* {state}" + (f" · `{escape(series)}`" if series else ""))
-    for key in _TEXT_KEYS:
-        if alert.annotations.get(key):
-            text = escape(alert.annotations[key])
-            lines.append(text if key != "summary" else f"*{text}*")
-    lines.extend(_numbers(alert, info))
-    lines.append(_since(alert, now))
-    others = [
-        escape(f"{k}: {v}")
-        for k, v in alert.annotations.items()
-        if k not in _TEXT_KEYS and k not in _LINK_KEYS
-    ]
-    lines.extend(others)
+    resolved = alert.state is AlertState.RESOLVED
+    emoji = RESOLVED.emoji if resolved else _severity(alert).emoji
+    name = mrkdwn.shorten(alert.rule, MAX_NAME, mrkdwn.ELLIPSIS)
+    head = f"{emoji} *{name}* {'RESOLVED' if resolved else 'FIRING'}"
+    numbers = [*_numbers(alert, info), _since(alert, now)]
+    room = MAX_SECTION - len(head) - sum(1 + len(line) for line in numbers)
+    labels = _labels(alert, min(room, MAX_LABELS))
+    room -= len(labels)
+    summary, texts = _texts(alert, room)
+    lines = [head + labels, *summary, *numbers, *texts]
     out = [_section("\n".join(lines))]
     links = _links(alert, now, context, info)
     if links:
-        out.append(_context(" · ".join(links)))
+        out.append(_context(mrkdwn.join_within(links, MAX_CONTEXT, noun="links", separator=" · ")))
     return out
+
+
+def _texts(alert: Alert, room: int) -> tuple[list[str], list[str]]:
+    """(summary line, the description and other annotations), each cut to the room still left.
+
+    The summary goes above the numbers and the rest below them, so a long description never
+    pushes the numbers out of sight (Slack folds long sections behind "See more").
+    """
+    summary, rest = [], []
+    if alert.annotations.get("summary"):
+        text = mrkdwn.shorten(alert.annotations["summary"], room - 3)  # a newline and two asterisks
+        if text:
+            summary.append(f"*{text}*")
+            room -= len(text) + 3
+    others = [
+        f"{k}: {v}" for k, v in alert.annotations.items() if k not in _TEXT_KEYS and k not in _LINK_KEYS
+    ]
+    for raw in [alert.annotations.get("description", ""), *others]:
+        text = mrkdwn.shorten(raw, room - 1) if raw else ""
+        if text:
+            rest.append(text)
+            room -= len(text) + 1
+    return summary, rest
+
+
+def _labels(alert: Alert, limit: int) -> str:
+    """`` · `k=v, ...` `` for the title line, with "… (N more labels)" when they do not all fit."""
+    items = [mrkdwn.shorten(f"{k}={v}", MAX_LABEL, mrkdwn.ELLIPSIS) for k, v in _series_labels(alert)]
+    prefix = " · "
+    text = mrkdwn.join_within(items, limit - len(prefix), noun="labels", wrap=("`", "`"))
+    return prefix + text if text else ""
 
 
 def _numbers(alert: Alert, info: RuleInfo) -> list[str]:
     if not math.isfinite(alert.value):
-        return [f"No value ({escape(alert.reason)})" if alert.reason else "No value"]
+        return [
+            f"No value ({mrkdwn.shorten(alert.reason, MAX_NAME, mrkdwn.ELLIPSIS)})"
+            if alert.reason
+            else "No value"
+        ]
     line = f"Value *{_num(alert.value)}*"
     if math.isfinite(alert.expected):
         line += f" vs expected *{_num(alert.expected)}*"
@@ -352,7 +388,12 @@ def _group_name(notification: Notification) -> str:
 
 
 def _series(alert: Alert) -> str:
-    return ", ".join(f"{k}={v}" for k, v in alert.labels.items() if k not in ("alertname", "severity"))
+    return ", ".join(f"{k}={v}" for k, v in _series_labels(alert))
+
+
+def _series_labels(alert: Alert) -> list[tuple[str, str]]:
+    """The labels that tell series apart (alertname and severity are already said)."""
+    return [(k, v) for k, v in alert.labels.items() if k not in ("alertname", "severity")]
 
 
 def _num(value: float) -> str:
@@ -369,17 +410,21 @@ def _date(ts: float) -> str:
     return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _clip(text: str, limit: int) -> str:
+def _clip_plain(text: str, limit: int) -> str:
+    """For plain_text only (headers, buttons), which has no entities or links to keep whole."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER), "emoji": True}}
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _clip_plain(text, MAX_HEADER), "emoji": True},
+    }
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn.clip(text, MAX_SECTION)}}
 
 
 def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_CONTEXT)}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn.clip(text, MAX_CONTEXT)}]}

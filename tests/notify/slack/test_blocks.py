@@ -1,7 +1,7 @@
 """Block Kit rendering: snapshots of whole messages plus the rules behind them (limits, digest, numbers).
 
-Snapshots live in tests/notify/snapshots/; after an intended change, regenerate them with
-``UPDATE_SNAPSHOTS=1 pytest tests/notify/test_blocks.py`` and review the diff.
+Snapshots live in tests/notify/slack/snapshots/; after an intended change, regenerate them with
+``UPDATE_SNAPSHOTS=1 pytest tests/notify/slack/test_blocks.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,82 @@ def test_user_supplied_text_cannot_mention_or_disguise_links(make_alert: AlertFa
 def test_escape_only_touches_the_three_characters() -> None:
     assert blocks.escape("p99 *TTFT* `x` 5% _y_") == "p99 *TTFT* `x` 5% _y_"
     assert blocks.escape("&<>") == "&amp;&lt;&gt;"
+
+
+NUMBERS = (
+    "Value *0.82* vs expected *0.31* (band 0.22 – 0.4)",
+    "+165% · 17.0σ above · 90% of trigger window out of band",
+    "Firing since <!date^1767225000^{date_short_pretty} {time}|2025-12-31 23:50 UTC> (10m) · detector: stl",
+)
+LINKS = ("|Prometheus graph>", "<https://runbooks.example/ttft|Runbook>")
+# An entity or a <...> token cut in half leaves a bare "&" or an unbalanced "<" / ">".
+_WHOLE_TOKENS = re.compile(r"&(?:amp|lt|gt);|<[^<>]*>")
+
+
+def assert_well_formed(text: str) -> None:
+    rest = _WHOLE_TOKENS.sub("", text)
+    assert not set("&<>") & set(rest), f"a cut entity or link in {text[-80:]!r}"
+
+
+def alert_section(message: dict[str, Any]) -> tuple[str, str]:
+    """(the alert's section text, its links line)."""
+    _, section, links, _ = all_blocks(message)
+    return section["text"]["text"], links["elements"][0]["text"]
+
+
+def test_numbers_and_links_survive_35_long_labels(make_alert: AlertFactory) -> None:
+    alert = make_alert(**{f"label_{i:02d}": f"{i:02d}-" + "v" * 90 for i in range(35)})
+    section, links = alert_section(blocks.render_message(note([alert]), CONTEXT))
+    assert len(section) <= blocks.MAX_SECTION
+    for line in NUMBERS:
+        assert line in section.split("\n"), line
+    assert all(link in links for link in LINKS)
+    shown = section.count("label_") + section.count("model_name=")
+    found = re.search(r"` … \((\d+) more labels\)$", section.split("\n")[0])
+    assert found is not None, "the labels say how many were left out, after the code span"
+    assert shown + int(found.group(1)) == 36 and shown > 0, "35 labels and model_name"
+    assert_well_formed(section)
+
+
+@pytest.mark.parametrize("length", [3000, 10_000])
+def test_numbers_and_links_survive_a_long_description(make_alert: AlertFactory, length: int) -> None:
+    raw = ("p99 & <queue> " * length)[:length]
+    alert = make_alert()
+    long = Alert(**{**alert.__dict__, "annotations": {**alert.annotations, "description": raw}})
+    section, links = alert_section(blocks.render_message(note([long]), CONTEXT))
+    assert len(section) <= blocks.MAX_SECTION
+    lines = section.split("\n")
+    for line in NUMBERS:
+        assert line in lines, line
+    assert all(link in links for link in LINKS)
+    description = lines[-1]
+    assert description.endswith("… (truncated)")
+    assert blocks.escape(raw).startswith(description.removesuffix("… (truncated)"))
+    assert lines.index(NUMBERS[0]) < len(lines) - 1, "the numbers come before the description"
+    assert_well_formed(section)
+
+
+def test_cuts_never_split_an_escape_entity(make_alert: AlertFactory) -> None:
+    alert = make_alert(pod="&" * 400, zone="<>" * 300)
+    for offset in range(6):  # moves the cut across every position of an entity
+        text = "x" * offset + "&" * 5000
+        hostile = Alert(**{**alert.__dict__, "annotations": {"summary": text, "description": text}})
+        section = all_blocks(blocks.render_message(note([hostile]), CONTEXT))[1]["text"]["text"]
+        assert_well_formed(section)
+        assert "… (truncated)" in section and NUMBERS[0] in section
+
+
+def test_links_are_kept_whole_or_counted(make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    long = "https://runbooks.example/" + "a" * 1900
+    linked = Alert(
+        **{
+            **alert.__dict__,
+            "annotations": {"runbook_url": long, "dashboard_url": "https://grafana.example/d"},
+        }
+    )
+    _, links = alert_section(blocks.render_message(note([linked]), CONTEXT))
+    assert len(links) <= blocks.MAX_CONTEXT
+    assert_well_formed(links)
+    assert "|Prometheus graph>" in links and "<https://grafana.example/d|Dashboard>" in links
+    assert long not in links and links.endswith("… (1 more links)"), "too long for the line: counted"
