@@ -35,6 +35,7 @@ from deploy_kit import (
 )
 
 from alerter.config import load
+from alerter.config.engine import INLINE_SECRET_KEYS
 from alerter.core.errors import ConfigErrors
 
 RELEASE, NAMESPACE = "alerter", "alerter"
@@ -289,6 +290,64 @@ def test_bad_values_fail_with_a_clear_message(
 ) -> None:
     with pytest.raises(helm.HelmError, match=message):
         render(chart, values)
+
+
+@pytest.mark.parametrize("key", sorted(INLINE_SECRET_KEYS))
+def test_an_inline_secret_is_refused_before_it_reaches_a_config_map(chart: helm.Chart, key: str) -> None:
+    """Every key the engine refuses as an inline secret, refused by the chart with the field to
+    use instead, so the value never lands in the rendered ConfigMap."""
+    receiver = {"name": "oncall", "slack": {"token_env": "SLACK_BOT_TOKEN", "channel": "#a", key: "s3cret"}}
+    instead = f"{key}_env" if INLINE_SECRET_KEYS[key].startswith(f"{key}_env") else "an *_env field"
+    with pytest.raises(helm.HelmError) as raised:
+        render(chart, {"config": {"receivers": [receiver]}})
+    message = str(raised.value)
+    assert f"config.receivers[0].slack.{key}: secrets must not be written inline" in message
+    assert f"set {instead} to the name of an environment variable" in message
+    assert "secretEnv" in message
+
+
+def test_an_inline_secret_is_found_at_any_depth(chart: helm.Chart) -> None:
+    receivers = [
+        {"name": "oncall", "slack": {"token_env": "SLACK_BOT_TOKEN", "channel": "#a"}},
+        {"name": "hook", "webhook": {"url": "http://h", "hmac_secret": "s3cret"}},
+    ]
+    with pytest.raises(helm.HelmError, match=r"config\.receivers\[1\]\.webhook\.hmac_secret: secrets"):
+        render(chart, {"config": {"receivers": receivers}})
+    auth = {"url": "http://p:9090", "basic_auth": {"username": "u", "password": "s3cret"}}
+    with pytest.raises(helm.HelmError, match=r"config\.prometheus\.basic_auth\.password: .*password_env"):
+        render(chart, {"config": {"prometheus": auth}})
+
+
+def test_an_env_field_secret_env_does_not_fill_is_refused(chart: helm.Chart) -> None:
+    """The pod's environment is secretEnv alone: any other variable would be missing at start."""
+    receiver = {"name": "oncall", "slack": {"token_env": "TEAM_TOKEN", "channel": "#a"}}
+    with pytest.raises(helm.HelmError, match=r"config\.receivers\[0\]\.slack\.token_env names the environment "
+                       r"variable TEAM_TOKEN, which secretEnv does not fill: add secretEnv\.TEAM_TOKEN"):  # fmt: skip
+        render(chart, {"config": {"receivers": [receiver]}})
+    with pytest.raises(
+        helm.HelmError, match="signing_secret_env names the environment variable SLACK_SIGNING_SECRET"
+    ):
+        render(chart, {"secretEnv": {"SLACK_SIGNING_SECRET": None}})
+
+
+def test_a_secret_of_ones_own_is_referenced_never_copied(chart: helm.Chart, tmp_path: Path) -> None:
+    """An existing Secret under other names: the pod reads it through secretKeyRef, the config
+    names only the variable, and its value appears in no rendered object."""
+    receiver = {"name": "oncall", "slack": {"token_env": "TEAM_TOKEN", "channel": "#a"}}
+    values = {
+        "config": {"receivers": [receiver], "route": {"receiver": "oncall", "routes": []}},
+        "secretEnv": {"TEAM_TOKEN": {"secret": "team-slack", "key": "xoxb"},
+                      "SLACK_BOT_TOKEN": None, "SLACK_SIGNING_SECRET": None},
+    }  # fmt: skip
+    docs = render(chart, values)
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    assert container(one(docs, "Deployment"))["env"] == [
+        {"name": "TEAM_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-slack", "key": "xoxb"}}}
+    ]
+    bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
+    assert bundle.config is not None
+    slack = bundle.config.receivers[0].slack
+    assert slack is not None and (slack.token_env, slack.signing_secret_env) == ("TEAM_TOKEN", None)
 
 
 def test_a_config_the_engine_rejects_is_caught(chart: helm.Chart, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 */}}
 {{- define "alerter.config" -}}
 {{- $cfg := deepCopy .Values.config -}}
+{{- include "alerter.checkSecrets" (dict "path" "config" "value" $cfg "env" (default dict .Values.secretEnv)) -}}
 {{- if not $cfg.prometheus -}}
 {{- fail "config.prometheus.url is required (the Prometheus-compatible query API alerter reads)" -}}
 {{- end -}}
@@ -60,6 +61,32 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- $_ := set $remediation "kubernetes" (dict "in_cluster" true) -}}
 {{- $_ := set $cfg "remediation" $remediation -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/*
+Refuses a secret written into `config`, which the chart would render into a ConfigMap that anyone
+allowed to read ConfigMaps can read. Walks every map and list under `path`; `env` is secretEnv.
+The keys are the engine's (INLINE_SECRET_KEYS in alerter/config/engine.py). Every `*_env` field
+must name a variable secretEnv fills: the pod has no other environment.
+*/}}
+{{- define "alerter.checkSecrets" -}}
+{{- $inline := dict "token" "token_env" "bearer_token" "bearer_token_env" "password" "password_env" "webhook_url" "webhook_url_env" "signing_secret" "signing_secret_env" "hmac_secret" "hmac_secret_env" "api_key" "an *_env field" "secret" "an *_env field" -}}
+{{- if kindIs "map" .value -}}
+{{- range $key, $v := .value -}}
+{{- $path := printf "%s.%s" $.path $key -}}
+{{- if hasKey $inline $key -}}
+{{- fail (printf "%s: secrets must not be written inline in values (they would be stored in a ConfigMap); keep it in a Secret, set %s to the name of an environment variable and fill that variable from the Secret with secretEnv (NAME: {secret: <Secret>, key: <key>})" $path (get $inline $key)) -}}
+{{- end -}}
+{{- if and (hasSuffix "_env" $key) (not (kindIs "invalid" $v)) (not (hasKey $.env (toString $v))) -}}
+{{- fail (printf "%s names the environment variable %s, which secretEnv does not fill: add secretEnv.%s: {secret: <Secret>, key: <key>}" $path (toString $v) (toString $v)) -}}
+{{- end -}}
+{{- include "alerter.checkSecrets" (dict "path" $path "value" $v "env" $.env) -}}
+{{- end -}}
+{{- else if kindIs "slice" .value -}}
+{{- range $i, $v := .value -}}
+{{- include "alerter.checkSecrets" (dict "path" (printf "%s[%d]" $.path $i) "value" $v "env" $.env) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
