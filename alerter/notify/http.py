@@ -2,12 +2,14 @@
 
 Used by ``alertmanager.py`` and ``webhook.py``: connection problems, timeouts, 429 and 5xx are
 retryable (429's ``Retry-After`` is passed on), other 4xx are permanent and quote the server's
-answer. The URL may be a ``Secret`` (webhook URLs often embed a token) and then never appears
-in an error.
+answer. An error status raises ``HTTPStatusError``, which keeps the status and the body for a
+receiver that reads them (Alertmanager lists the alerts it refused in a 400). The URL may be a
+``Secret`` (webhook URLs often embed a token) and then never appears in an error.
 """
 
 from __future__ import annotations
 
+import ssl
 import urllib.request
 from collections.abc import Mapping
 from urllib.error import HTTPError, URLError
@@ -15,31 +17,64 @@ from urllib.error import HTTPError, URLError
 from alerter.core.errors import NotifyError
 from alerter.notify.secret import Secret
 
+QUOTED = 500
+"""Characters of an error body quoted in the message: enough for a reason, not a whole page."""
+
+KEPT = 64 * 1024
+"""Bytes of an error body kept on the error for the receiver to read (a list of refused alerts)."""
+
+
+class HTTPStatusError(NotifyError):
+    """The server answered with an error status; ``body`` is its answer (up to ``KEPT`` bytes)."""
+
+    def __init__(
+        self, message: str, *, status: int, body: str, retryable: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retryable=retryable, retry_after=retry_after)
+        self.status = status
+        self.body = body
+
 
 def post_json(
-    url: str | Secret, body: bytes, *, what: str, timeout: float, headers: Mapping[str, str]
+    url: str | Secret,
+    body: bytes,
+    *,
+    what: str,
+    timeout: float,
+    headers: Mapping[str, str],
+    context: ssl.SSLContext | None = None,
 ) -> int:
-    """POST ``body`` as JSON; return the status; raise ``NotifyError`` on failure."""
+    """POST ``body`` as JSON; return the status; raise ``NotifyError`` on failure.
+
+    ``context`` carries the receiver's TLS settings (CA, client certificate); None uses the
+    system's trust store.
+    """
     target = url.reveal() if isinstance(url, Secret) else url
     shown = "the configured URL" if isinstance(url, Secret) else target
     request = urllib.request.Request(
         target, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return int(response.status)
     except HTTPError as err:
-        status, text = err.code, err.read(500).decode(errors="replace").strip()
+        status, text = err.code, err.read(KEPT).decode(errors="replace").strip()
         if isinstance(url, Secret):
             text = url.redact(text)
         if status == 429:
-            raise NotifyError(
+            raise HTTPStatusError(
                 f"{what}: rate limited by {shown}",
+                status=status,
+                body=text,
                 retryable=True,
                 retry_after=_seconds(err.headers.get("Retry-After")),
             ) from None
-        retryable = status >= 500 or status == 408
-        raise NotifyError(f"{what}: {shown} answered HTTP {status}: {text}", retryable=retryable) from None
+        raise HTTPStatusError(
+            f"{what}: {shown} answered HTTP {status}: {text[:QUOTED]}",
+            status=status,
+            body=text,
+            retryable=status >= 500 or status == 408,
+        ) from None
     except (URLError, OSError) as err:
         reason = getattr(err, "reason", None) or type(err).__name__
         raise NotifyError(f"{what}: cannot reach {shown}: {reason}", retryable=True) from None

@@ -42,6 +42,8 @@ class FlushReport:
     recovered: int = 0
     retrying: int = 0
     failed: int = 0
+    refused: int = 0
+    """Alerts a receiver refused inside entries it took (Alertmanager's 400 for invalid alerts)."""
     reasons: list[NotifyReason] = field(default_factory=list)
 
 
@@ -159,7 +161,7 @@ class Pipeline:
         sent = self.sender.send(now)
         self.outbox.prune(now, self.log_retention)
         report.sent, report.recovered = sent.sent, sent.recovered
-        report.retrying, report.failed = sent.retrying, sent.failed
+        report.retrying, report.failed, report.refused = sent.retrying, sent.failed, sent.refused
         return report
 
     def _render(self, decisions: list[_Decision], now: float) -> tuple[dict[str, Payload], list[_Burst]]:

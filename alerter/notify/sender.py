@@ -5,7 +5,8 @@ order and a retryable failure holds back the rest of that group; it also pauses 
 receiver until the retry time, so an outage costs one failed request per flush, not one per
 group. An entry found ``inflight`` was interrupted (a crash, a timeout): the receiver's
 ``recover`` says whether it arrived (then it is not sent again). Errors are logged when they change, not on
-every attempt.
+every attempt. A receiver that took a payload but refused part of it raises ``PartialDelivery``:
+the entry counts as sent, the refusal is logged and kept as the entry's last error.
 """
 
 from __future__ import annotations
@@ -22,12 +23,28 @@ from alerter.notify.outbox import FAILED, INFLIGHT, PENDING, SENT, SUPERSEDED, E
 log = logging.getLogger(__name__)
 
 
+class PartialDelivery(NotifyError):
+    """The receiver took the payload but refused ``refused`` of its alerts, named in the message.
+
+    Not retryable: the refused part would be refused again, and the accepted part arrived, so
+    the entry is recorded as sent (with this message as its last error), not as failed.
+    """
+
+    def __init__(self, message: str, *, refused: int, thread: str | None) -> None:
+        super().__init__(message, retryable=False)
+        self.refused = refused
+        self.thread = thread
+
+
 @dataclass
 class SendReport:
+    """What one send did; ``refused`` counts alerts a receiver refused inside delivered entries."""
+
     sent: int = 0
     recovered: int = 0
     retrying: int = 0
     failed: int = 0
+    refused: int = 0
 
 
 class Sender:
@@ -103,6 +120,12 @@ class Sender:
                     return True
             self.outbox.mark(entry.id, INFLIGHT, now=now)
             new_thread = notifier.deliver(payload, entry.key, thread, now)
+        except PartialDelivery as part:
+            log.error("notification to %s delivered in part: %s", entry.receiver, part)
+            self._done(entry, part.thread, now, error=str(part))
+            report.sent += 1
+            report.refused += part.refused
+            return True
         except NotifyError as err:
             return self._failed(entry, err, now, report)
         except Exception as err:  # a receiver bug must not stop other groups; the entry is retried
@@ -114,10 +137,10 @@ class Sender:
         report.sent += 1
         return True
 
-    def _done(self, entry: Entry, thread: str | None, now: float) -> None:
+    def _done(self, entry: Entry, thread: str | None, now: float, error: str = "") -> None:
         """Record delivery and the conversation reference in one commit."""
         with self.outbox.store.transaction():
-            self.outbox.mark(entry.id, SENT, now=now)
+            self.outbox.mark(entry.id, SENT, now=now, error=error)
             if entry.reason == "burst":
                 if thread is not None:
                     self.outbox.share_burst_thread(entry.receiver, entry.group_key, thread)

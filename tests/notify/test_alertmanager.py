@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import GarbageServer, Reply
 
+from alerter.config.engine import Route as RouteConfig
 from alerter.core.errors import NotifyError
 from alerter.core.model import Alert, AlertState, Labels
-from alerter.notify.alertmanager import AlertmanagerNotifier
+from alerter.notify import alertmanager as alertmanager_module
+from alerter.notify import route as routing
+from alerter.notify.alertmanager import AlertmanagerNotifier, alert_labels, match_refusals, refusal
 from alerter.notify.base import Notification, NotifyReason
+from alerter.notify.pipeline import Pipeline
+from alerter.notify.sender import PartialDelivery
+from alerter.store.sqlite import Store
 
 AlertFactory = Callable[..., Alert]
+T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC: Alertmanager validates without its clock
 Amtool = Callable[..., list[dict[str, Any]]]
 
 
@@ -95,3 +105,169 @@ def test_alert_held_back_by_an_outage_arrives_active(
     notifier.deliver(rendered, "k", None, now)
     [alert] = amtool(alertmanager, "model_name=am-late")
     assert alert["status"]["state"] == "active", "endsAt counts from the send time"
+
+
+# -- a batch with invalid alerts -------------------------------------------------------------
+# Alertmanager stores the valid alerts of a batch and answers 400 with the errors of the others,
+# joined by "; " and naming no alert (postAlertsHandler in prometheus/alertmanager api/v2/api.go;
+# the errors are prometheus/common model.Alert.Validate's, model/alert.go).
+
+
+def with_labels(alert: Alert, **labels: str) -> Alert:
+    return Alert(**{**alert.__dict__, "labels": alert.labels.with_(**labels)})
+
+
+def test_a_batch_with_an_invalid_alert_delivers_the_others_and_names_the_bad_one(
+    alertmanager: str, amtool: Amtool, make_alert: AlertFactory
+) -> None:
+    now = time.time()
+    notifier = AlertmanagerNotifier("am", alertmanager)
+    good = make_alert(fired_at=now - 60, model_name="am-partial-good")
+    bad = with_labels(make_alert(fired_at=now - 60, model_name="am-partial-bad"), **{"http.status": "500"})
+    other = make_alert(fired_at=now - 60, model_name="am-partial-good2")
+    payload = notifier.render(notification([good, bad, other], now))
+    with pytest.raises(PartialDelivery) as caught:
+        notifier.deliver(payload, "k", None, now)
+    assert caught.value.refused == 1 and not caught.value.retryable
+    message = str(caught.value)
+    assert "refused 1 of 3 alert(s) (HTTP 400)" in message
+    assert 'model_name="am-partial-bad"' in message and 'invalid name "http.status"' in message
+    assert "am-partial-good" not in message
+    assert [a["labels"]["model_name"] for a in amtool(alertmanager, "model_name=~am-partial-.*")] == [
+        "am-partial-good",
+        "am-partial-good2",
+    ]
+
+
+def test_a_refused_alert_is_left_out_of_later_sends_of_its_group(
+    alertmanager: str, make_alert: AlertFactory, garbage_server: GarbageServer
+) -> None:
+    now = time.time()
+    notifier = AlertmanagerNotifier("am", alertmanager)
+    good = make_alert(fired_at=now - 60, model_name="am-resend-good")
+    bad = make_alert(rule="", fired_at=now - 60, model_name="")
+    bad = Alert(**{**bad.__dict__, "labels": Labels()})
+    with pytest.raises(PartialDelivery, match="at least one label pair required"):
+        notifier.deliver(notifier.render(notification([good, bad], now)), "k1", None, now)
+    notifier.url = garbage_server.url  # the resend goes where its body can be read
+    garbage_server.reply = Reply(status=200, body=b"", content_type="application/json")
+    later = now + 60
+    assert notifier.deliver(notifier.render(notification([good, bad], later)), "k2", None, later) is None
+    [request] = garbage_server.requests
+    assert [a["labels"] for a in json.loads(request.body)] == [alert_labels(good)]
+
+
+def test_an_alert_refused_for_its_end_alone_is_sent_again_once_its_end_is_valid(
+    alertmanager: str, make_alert: AlertFactory, garbage_server: GarbageServer
+) -> None:
+    """A firing alert whose start lies beyond ``now + 4 × resend_interval`` (a clock ahead of
+    ours) ends before it starts; later sends move its end past the start."""
+    now = time.time()
+    notifier = AlertmanagerNotifier("am", alertmanager, resend_interval=60)
+    good = make_alert(fired_at=now - 60, model_name="am-ends-good")
+    ahead = make_alert(fired_at=now + 600, model_name="am-ends-ahead")
+    payload = notifier.render(notification([good, ahead], now))
+    with pytest.raises(PartialDelivery, match="start time must be before end time"):
+        notifier.deliver(payload, "k1", None, now)
+    notifier.url = garbage_server.url
+    garbage_server.reply = Reply(status=200, body=b"", content_type="application/json")
+    notifier.deliver(payload, "k2", None, now + 60)
+    notifier.deliver(payload, "k3", None, now + 400)
+    sent = [[a["labels"]["model_name"] for a in json.loads(r.body)] for r in garbage_server.requests]
+    assert sent == [["am-ends-good"], ["am-ends-good", "am-ends-ahead"]]
+
+
+@pytest.mark.parametrize(
+    ("alert", "errors"),
+    [
+        ({"labels": {"alertname": "A"}, "startsAt": "2026-01-01T00:00:00.000Z"}, []),
+        ({"labels": {"alertname": "", "x": ""}}, ["at least one label pair required"]),
+        ({"labels": {"alertname": "A", "1x": "v"}}, ['invalid label set: invalid name "1x"']),
+        (
+            {"labels": {"alertname": "A", "a.b": "v", 'c"d': "v"}},
+            ['invalid label set: invalid name "a.b"', 'invalid label set: invalid name "c\\"d"'],
+        ),
+        (
+            {"labels": {"alertname": "A"}, "annotations": {"run-book": ""}},
+            ['invalid annotations: invalid name "run-book"'],
+        ),
+        (
+            {"labels": {"alertname": "A", "ok": "\t"}, "annotations": {"x\ty": "v"}},
+            ['invalid annotations: invalid name "x\\ty"'],
+        ),
+    ],
+)
+def test_refusal_gives_alertmanagers_errors(alert: dict[str, Any], errors: list[str]) -> None:
+    assert refusal(alert) == errors
+
+
+def test_refusals_are_matched_to_alerts_only_when_they_explain_the_whole_answer() -> None:
+    good = {"labels": {"alertname": "A"}}
+    no_labels: dict[str, Any] = {"labels": {}}
+    dotted = {"labels": {"alertname": "A", "a.b": "v"}}
+    answer = 'at least one label pair required; invalid label set: invalid name "a.b"'
+    assert match_refusals([good, no_labels, good, dotted], answer) == [
+        (1, "at least one label pair required"),
+        (3, 'invalid label set: invalid name "a.b"'),
+    ]
+    assert match_refusals([good, no_labels, good, dotted], "at least one label pair required") is None
+    assert match_refusals([good, dotted], answer) is None
+    assert match_refusals([good], "some rule of a newer Alertmanager") is None
+
+
+class _Unjudging(AlertmanagerNotifier):
+    """A notifier that cannot tell which alerts a server refuses, as against a server whose rules
+    differ from Alertmanager 0.25's, so it must find them by sending halves again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.posts = 0
+
+    def _post(self, alerts: Sequence[dict[str, Any]]) -> None:
+        self.posts += 1
+        super()._post(alerts)
+
+
+def test_refused_alerts_the_local_rules_do_not_explain_are_found_by_halving(
+    alertmanager: str, amtool: Amtool, make_alert: AlertFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(alertmanager_module, "match_refusals", lambda alerts, answer: None)
+    now = time.time()
+    notifier = _Unjudging("am", alertmanager)
+    alerts = [make_alert(fired_at=now - 60, model_name=f"am-halving-{i}") for i in range(8)]
+    alerts[5] = with_labels(alerts[5], **{"bad.name": "x"})
+    with pytest.raises(PartialDelivery) as caught:
+        notifier.deliver(notifier.render(notification(alerts, now)), "k", None, now)
+    assert caught.value.refused == 1 and 'model_name="am-halving-5"' in str(caught.value)
+    assert notifier.posts == 1 + 2 + 2 + 2, "the batch, then halves down to the bad alert"
+    found = {a["labels"]["model_name"] for a in amtool(alertmanager, "model_name=~am-halving-.*")}
+    assert found == {f"am-halving-{i}" for i in range(8) if i != 5}
+
+
+def test_a_batch_of_only_invalid_alerts_fails_permanently_and_is_not_sent_again(
+    alertmanager: str, make_alert: AlertFactory
+) -> None:
+    now = time.time()
+    notifier = _Unjudging("am", alertmanager)
+    bad = with_labels(make_alert(fired_at=now - 60, model_name="am-all-bad"), **{"a-b": "x"})
+    with pytest.raises(NotifyError, match="refused 1 of 1") as caught:
+        notifier.deliver(notifier.render(notification([bad], now)), "k", None, now)
+    assert not caught.value.retryable and not isinstance(caught.value, PartialDelivery)
+    assert notifier.deliver(notifier.render(notification([bad], now + 60)), "k2", None, now + 60) is None
+    assert notifier.posts == 1
+
+
+def test_resends_through_the_pipeline_report_a_bad_alert_once_and_never_fail_the_good_ones(
+    alertmanager: str, make_alert: AlertFactory, tmp_path: Path
+) -> None:
+    notifier = AlertmanagerNotifier("am", alertmanager, resend_interval=60)
+    route = routing.build(RouteConfig.model_validate({"receiver": "am", "group_by": [], "group_wait": "0s"}))
+    with Store(tmp_path / "state.db") as store:
+        pipeline = Pipeline(store, route, {"am": notifier})
+        good = make_alert(model_name="am-pipeline-good")
+        bad = with_labels(make_alert(model_name="am-pipeline-bad"), **{"pod.name": "x"})
+        pipeline.ingest([good, bad], T0)
+        reports = [pipeline.flush(T0 + step) for step in (0, 60, 120)]
+        assert [(r.sent, r.refused, r.failed) for r in reports] == [(1, 1, 0), (1, 0, 0), (1, 0, 0)]
+        errors = [e.last_error for e in reversed(pipeline.outbox.history())]
+        assert "pod.name" in errors[0] and errors[1:] == ["", ""]

@@ -15,6 +15,7 @@ from alerter.notify import route as routing
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
 from alerter.notify.outbox import RetryPolicy
 from alerter.notify.pipeline import Pipeline
+from alerter.notify.sender import PartialDelivery
 from alerter.store.sqlite import Store
 
 AlertFactory = Callable[..., Alert]
@@ -222,3 +223,17 @@ def test_a_rendering_bug_falls_back_to_plain_text(
     assert p.flush(T0).sent == 1
     assert recorder.delivered[0][1].body == {"text": "[FIRING:1] alertname=TTFTAnomaly (0 resolved)"}
     assert "rendering for rec failed" in caplog.text
+
+
+def test_a_partly_refused_delivery_counts_as_sent_and_keeps_the_refusal(
+    store: Store, make_alert: AlertFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder(failures=[PartialDelivery("am: refused 1 of 2 alert(s): x", refused=1, thread=None)])
+    p = pipeline(store, recorder)
+    p.ingest([make_alert(pod="a"), make_alert(pod="b")], T0)
+    report = p.flush(T0)
+    assert (report.sent, report.failed, report.retrying, report.refused) == (1, 0, 0, 1)
+    [entry] = p.outbox.history()
+    assert entry.state == "sent" and entry.last_error == "am: refused 1 of 2 alert(s): x"
+    assert "delivered in part: am: refused 1 of 2" in caplog.text
+    assert p.flush(T0 + 1).sent == 0, "not sent again"
