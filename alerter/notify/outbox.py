@@ -197,6 +197,16 @@ class Outbox:
                 "DELETE FROM notify_burst_members WHERE receiver = ? AND burst_key = ?", (receiver, burst_key)
             )
 
+    def sharing(self, receiver: str, thread: str) -> list[str]:
+        """The groups whose updates go into the burst digest ``thread``, by group key."""
+        with self.store.transaction() as db:
+            rows = db.execute(
+                "SELECT group_key FROM notify_threads WHERE receiver = ? AND thread = ? AND shared = 1 "
+                "ORDER BY group_key",
+                (receiver, thread),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def prune(self, now: float, keep: float) -> int:
         """Forget finished entries older than ``keep`` seconds; returns how many went."""
         with self.store.transaction() as db:

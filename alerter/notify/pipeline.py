@@ -59,10 +59,15 @@ class _Decision:
 
 @dataclass(frozen=True)
 class _Burst:
+    """One entry standing for many groups: a digest opening them (``thread`` None), or one update
+    of a digest that is out, which goes into ``thread`` (the digest's) and edits the digest."""
+
     receiver: str
     key: str
     payload: Payload
     members: tuple[str, ...]
+    reason: str = "burst"
+    thread: str | None = None
 
 
 class Pipeline:
@@ -184,12 +189,66 @@ class Pipeline:
             members = tuple(n.group_key for n in notes)
             bursts.append(_Burst(receiver, f"{receiver}/burst/{now:.3f}", payload, members))
             collapsed.update(n.group_key for n in notes)
+        for update in self._digest_updates(decisions, now):
+            bursts.append(update)
+            collapsed.update(update.members)
         payloads = {
             d.key: _render_one(self.notifiers[d.receiver], d.notification)
             for d in decisions
             if d.notification is not None and d.key not in collapsed
         }
         return payloads, bursts
+
+    def _digest_updates(self, decisions: list[_Decision], now: float) -> list[_Burst]:
+        """Many groups of one digest changing at once (a burst resolving together) become one
+        entry: one reply in the digest's thread and one edit of the digest, as for one group.
+
+        Symmetric to opening: more than ``burst_limit`` of them collapse. One reply per group
+        would run far past Slack's rate, which "generally allows posting one message per second
+        per channel" with chat.postMessage (https://api.slack.com/apis/rate-limits). A group with
+        entries still undelivered sends its own, so its thread keeps its order.
+        """
+        shared: dict[tuple[str, str], list[Notification]] = {}
+        for d in decisions:
+            note = d.notification
+            if (
+                note is None
+                or note.kind is PayloadKind.OPEN
+                or self.notifiers[d.receiver].burst_limit is None
+            ):
+                continue
+            thread, is_shared = self.outbox.thread(d.receiver, d.key)
+            if thread is not None and is_shared:
+                shared.setdefault((d.receiver, thread), []).append(note)
+        limits = {r: self.notifiers[r].burst_limit or 0 for r, _ in shared}
+        shared = {k: notes for k, notes in shared.items() if len(notes) > limits[k[0]]}
+        waiting = {(e.receiver, e.group_key) for e in self.outbox.open_entries()} if shared else set()
+        updates = []
+        for (receiver, thread), notes in shared.items():
+            members = tuple(n.group_key for n in notes if (receiver, n.group_key) not in waiting)
+            if not members:
+                continue
+            told = self._told_firing(receiver, thread, {n.group_key for n in notes})
+            alerts = {a.fingerprint: a for a in [*told, *(a for n in notes for a in n.alerts)]}
+            ordered = tuple(alerts[f] for f in sorted(alerts))
+            digest = Notification(
+                receiver, f"{receiver}/burst", Labels(), ordered, _digest_reason(notes), now
+            )
+            payload = _render_one(self.notifiers[receiver], digest)
+            key = f"{receiver}/digest/{thread}"
+            updates.append(_Burst(receiver, key, payload, members, digest.reason.value, thread))
+        return updates
+
+    def _told_firing(self, receiver: str, thread: str, present: set[str]) -> list[Alert]:
+        """What the digest's other groups (not notified in this flush) last said was firing."""
+        out: list[Alert] = []
+        with self.store.transaction() as db:
+            for key in self.outbox.sharing(receiver, thread):
+                last = groups.last_notification(db, key) if key not in present else None
+                if last is not None:
+                    alerts = [decode_alert(t) for t in groups.alerts(db, key)]
+                    out += [a for a in alerts if a.fingerprint in last.firing]
+        return out
 
     def _decide(self, now: float) -> list[_Decision]:
         muter = Muter(self.silences.active(now), self.windows, now)
@@ -238,8 +297,11 @@ class Pipeline:
     ) -> None:
         with self.store.transaction() as db:
             for burst in bursts:
-                self.outbox.enqueue(db, burst.receiver, burst.key, "burst", burst.payload, now)
-                self.outbox.add_burst_members(db, burst.receiver, burst.key, list(burst.members))
+                self.outbox.enqueue(db, burst.receiver, burst.key, burst.reason, burst.payload, now)
+                if burst.thread is None:
+                    self.outbox.add_burst_members(db, burst.receiver, burst.key, list(burst.members))
+                else:
+                    self._hand_over_thread(burst, decisions)
             for d in decisions:
                 note = d.notification
                 if note is not None and d.key in payloads:
@@ -252,6 +314,16 @@ class Pipeline:
                 for fingerprint, text in d.seen_resolved:
                     groups.forget_resolved(db, d.key, fingerprint, text)
                 groups.close_if_empty(db, d.key, d.next_flush)
+
+    def _hand_over_thread(self, update: _Burst, decisions: list[_Decision]) -> None:
+        """The update edits the digest (its thread is not shared); the groups it closes forget the
+        digest's thread as their own close would have, unless a note for them is still waiting."""
+        self.outbox.set_thread(update.receiver, update.key, update.thread)
+        waiting = {(e.receiver, e.group_key) for e in self.outbox.open_entries()}
+        closed = {d.key for d in decisions if d.notification and d.notification.kind is PayloadKind.CLOSE}
+        for key in update.members:
+            if key in closed and (update.receiver, key) not in waiting:
+                self.outbox.set_thread(update.receiver, key, None)
 
     def note(self, fingerprint: str, body: Mapping[str, Any], now: float) -> int:
         """Post ``body`` under the messages of every open group holding the alert; returns how many.
@@ -295,6 +367,15 @@ def _render_one(notifier: Notifier, notification: Notification) -> Payload:
         scope = ", ".join(f"{k}={v}" for k, v in notification.group_labels.items())
         text = f"[{'FIRING:' + str(firing) if firing else 'RESOLVED'}] {scope} ({resolved} resolved)"
         return Payload(notification.kind, {"text": text})
+
+
+def _digest_reason(notes: Sequence[Notification]) -> NotifyReason:
+    """The reason shown for many groups' updates at once: news first, then resolutions."""
+    reasons = {n.reason for n in notes}
+    for reason in (NotifyReason.NEW_ALERTS, NotifyReason.RESOLVED, NotifyReason.REPEAT):
+        if reason in reasons:
+            return reason
+    return NotifyReason.RESOLVED
 
 
 def _walk(route: Route) -> Iterable[Route]:

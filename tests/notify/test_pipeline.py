@@ -326,3 +326,81 @@ def test_alert_resolves_in_its_group_even_after_routes_changed(
     assert after.ingest([resolve(alert, T0 + 100)], T0 + 100) == 1
     assert after.flush(T0 + 330).reasons == [NotifyReason.RESOLVED]
     assert top_messages(sink)[0]["text"].startswith("[RESOLVED] TTFTAnomaly")
+
+
+def burst_of(pipeline: Pipeline, sink: SlackSink, make_alert: AlertFactory, n: int, at: float) -> list[Alert]:
+    """``n`` groups (one pod each) opening at once: one digest."""
+    alerts = [make_alert(pod=f"vllm-{i:03d}", fired_at=at) for i in range(n)]
+    pipeline.ingest(alerts, at)
+    assert pipeline.flush(at + 30).sent == 1
+    return alerts
+
+
+def calls(sink: SlackSink) -> tuple[int, int]:
+    return len(sink.requests("chat.postMessage")), len(sink.requests("chat.update"))
+
+
+def test_a_burst_resolving_together_edits_its_digest_once_and_replies_once(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    """250 replies at once would run far past Slack's rate for chat.postMessage, "generally one
+    message per second per channel" (https://api.slack.com/apis/rate-limits): one edit, one reply."""
+    pipeline, _ = make_pipeline(store, sink, {**ROUTE, "group_by": ["alertname", "pod"]})
+    alerts = burst_of(pipeline, sink, make_alert, 250, T0)
+    [digest] = top_messages(sink)
+    posts, updates = calls(sink)
+    pipeline.ingest([resolve(a, T0 + 100) for a in alerts], T0 + 100)
+    report = pipeline.flush(T0 + 330)
+    assert (report.notified, report.sent) == (250, 1)
+    assert calls(sink) == (posts + 1, updates + 1)
+    [edited] = top_messages(sink)
+    assert edited["edited"] and edited["text"].startswith("[RESOLVED] TTFTAnomaly")
+    assert "Digest of 250 alerts" in str(edited["attachments"]) and "resolved: 250" in str(
+        edited["attachments"]
+    )
+    [summary] = replies(sink, digest["ts"])[-1:]
+    assert "250 alert(s) back in band" in summary["text"]
+    assert pipeline.pending_groups() == []
+
+    # The groups forgot the old digest: the next burst of the same pods has its own thread.
+    again = burst_of(pipeline, sink, make_alert, 15, T0 + 1000)
+    new = top_messages(sink)[-1]
+    pipeline.ingest([resolve(again[0], T0 + 1100)], T0 + 1100)
+    assert pipeline.flush(T0 + 1330).sent == 1
+    assert "Resolved" in replies(sink, new["ts"])[-1]["text"]
+    assert replies(sink, digest["ts"])[-1] == summary
+
+
+def test_part_of_a_burst_resolving_shows_what_still_fires(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(store, sink, {**ROUTE, "group_by": ["alertname", "pod"]})
+    alerts = burst_of(pipeline, sink, make_alert, 250, T0)
+    [digest] = top_messages(sink)
+    posts, updates = calls(sink)
+    pipeline.ingest([resolve(a, T0 + 100) for a in alerts[:200]], T0 + 100)
+    assert pipeline.flush(T0 + 330).sent == 1
+    assert calls(sink) == (posts + 1, updates + 1)
+    assert top_messages(sink)[0]["text"] == "[FIRING:50] TTFTAnomaly (200 resolved)"
+    assert replies(sink, digest["ts"])[-1]["text"] == "[FIRING:50] TTFTAnomaly (200 resolved)"
+
+    pipeline.ingest([resolve(a, T0 + 400) for a in alerts[200:]], T0 + 400)
+    assert pipeline.flush(T0 + 630).sent == 1
+    assert calls(sink) == (posts + 2, updates + 2)
+    assert top_messages(sink)[0]["text"].startswith("[RESOLVED] TTFTAnomaly")
+    assert "50 alert(s) back in band" in replies(sink, digest["ts"])[-1]["text"]
+
+
+def test_a_burst_repeating_together_is_one_reply(
+    store: Store, sink: SlackSink, make_alert: AlertFactory
+) -> None:
+    pipeline, _ = make_pipeline(
+        store, sink, {**ROUTE, "group_by": ["alertname", "pod"], "repeat_interval": "1h"}
+    )
+    alerts = burst_of(pipeline, sink, make_alert, 40, T0)
+    posts, updates = calls(sink)
+    pipeline.ingest(alerts, T0 + 3630)
+    report = pipeline.flush(T0 + 3630)
+    assert report.reasons == [NotifyReason.REPEAT] * 40 and report.sent == 1
+    assert calls(sink) == (posts + 1, updates + 1)
+    assert top_messages(sink)[0]["text"] == "[FIRING:40] TTFTAnomaly"
