@@ -7,7 +7,11 @@ operations pin the value the plan was computed from, so a concurrent change by a
 autoscaler makes the write fail (422) instead of being overwritten. API failures become
 ``ActionError`` with a reason and whether a retry can help: 403 and 404 cannot, 409 and 5xx can.
 A 422 carries no cause, so the target is re-read: at the target value means already applied,
-away from the planned value means it changed underneath us.
+away from the planned value means it changed underneath us. A write that got no answer (a read
+timeout, a dropped connection, a 502 or 504) may still have been carried out, so it is re-read
+too and never reported as failed: at the target it is applied, and otherwise it is reported as
+applied with a note that it may not be, so that verification and the revert (which re-reads
+before it writes) still follow it.
 """
 
 from __future__ import annotations
@@ -67,14 +71,33 @@ def _message(exc: ApiException) -> str:
         return str(exc.reason)
 
 
+class Unanswered(ActionError):
+    """A write the API server may have carried out although no answer said so.
+
+    kube-apiserver's timeout filter answers 504 while the handler goes on and may still commit
+    (``staging/src/k8s.io/apiserver/pkg/server/filters/timeout.go``); a proxy in front answers
+    502 or 504 for the same reason; a read timeout or a dropped connection after the request
+    was sent tells nothing either.
+    """
+
+
 @contextmanager
-def translate(what: str) -> Iterator[None]:
-    """Turn client exceptions into ``ActionError`` saying what failed and whether to retry."""
+def translate(what: str, *, write: bool = False) -> Iterator[None]:
+    """Turn client exceptions into ``ActionError`` saying what failed and whether to retry.
+
+    With ``write``, a failure after which the change may have happened is an ``Unanswered``.
+    """
     try:
         yield
     except ApiException as exc:
         message = _message(exc)
         status = exc.status
+        if write and status in (502, 504):
+            raise Unanswered(
+                f"no answer from the API server to {what}: {status} {message}",
+                retryable=True,
+                reason="server-error",
+            ) from exc
         if status == 403:
             raise ActionError(
                 f"forbidden to {what}: {message} (grant it in deploy/kubernetes/rbac.yaml)",
@@ -104,8 +127,17 @@ def translate(what: str) -> Iterator[None]:
             ) from exc
         raise ActionError(f"cannot {what}: {status} {message}", retryable=False, reason="rejected") from exc
     except urllib3.exceptions.HTTPError as exc:
-        raise ActionError(
-            f"API server unreachable while trying to {what}: {exc}", retryable=True, reason="unreachable"
+        cause = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+        if isinstance(cause, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError too: not sent
+            raise ActionError(
+                f"API server unreachable while trying to {what}: {exc}", retryable=True, reason="unreachable"
+            ) from exc
+        timeout = isinstance(cause, urllib3.exceptions.ReadTimeoutError)
+        error = Unanswered if write else ActionError
+        raise error(
+            f"no answer from the API server while trying to {what}: {exc}",
+            retryable=True,
+            reason="timeout" if timeout else "unreachable",
         ) from exc
 
 
@@ -282,17 +314,50 @@ class KubeActuator:
     # ---- writes ------------------------------------------------------------------------------
 
     def apply(self, change: Change, now: float) -> Change:
-        """Write ``change.desired``, guarded by a test on ``change.previous``; idempotent."""
+        """Write ``change.desired``, guarded by a test on ``change.previous``; idempotent.
+
+        Once the value is written, nothing after it makes the action a failure: a restart that
+        fails becomes a note, so the change is still verified and reverted.
+        """
+        notes: list[str] = []
         if change.changes_anything:
             try:
                 self._write(change, change.previous, change.desired)
+            except Unanswered as exc:
+                notes.append(self._judge_unanswered(change, exc))
             except ActionError as exc:
                 if exc.reason != "unprocessable":
                     raise
                 self._judge_rejected_patch(change, exc)
         if change.via == "configmap" and change.extra.get("restart"):
-            self.restart(str(change.extra["restart"]), now)
-        return replace(change, applied=True)
+            deployment = str(change.extra["restart"])
+            try:
+                self.restart(deployment, now)
+            except ActionError as exc:
+                if not change.changes_anything:
+                    raise
+                notes.append(f"the restart of deployment {deployment} failed, so pods read the new value "
+                             f"when they next start: {exc}")  # fmt: skip
+        return replace(change, applied=True, notes=(*change.notes, *notes))
+
+    def _judge_unanswered(self, change: Change, exc: Unanswered) -> str:
+        """Re-read after a write that got no answer; the note says what the cluster shows."""
+        try:
+            current = self.read(change)
+        except ActionError as again:
+            return (f"the API server did not answer ({exc}) nor the re-read ({again}): the change may be in "
+                    "place; verification and the revert re-read the target")  # fmt: skip
+        if current == change.desired:
+            return "the API server's answer was lost; a re-read shows the change in place"
+        if current == change.previous:
+            return (f"the API server did not answer ({exc}) and a re-read still shows {current!r}; the write "
+                    "may land yet, so verification and the revert re-read the target")  # fmt: skip
+        raise ActionError(
+            f"cannot apply {change.summary}: the target changed concurrently "
+            f"(planned from {change.previous!r}, now {current!r})",
+            retryable=True,
+            reason="changed-concurrently",
+        ) from exc
 
     def _judge_rejected_patch(self, change: Change, exc: ActionError) -> None:
         """Re-read after a 422: already at the target is success (a retry after an unknown outcome);
@@ -317,10 +382,11 @@ class KubeActuator:
                 f"left as is: {change.via} {change.namespace}/{change.name} is now {current!r}, not the "
                 f"{change.desired!r} the action set; it was changed since, so a human owns it"
             )
-        undo = replace(change, previous=change.desired, desired=change.previous)
-        self.apply(undo, now)
+        undo = replace(change, previous=change.desired, desired=change.previous, notes=())
+        done = self.apply(undo, now)
         where = f"{change.via} {change.namespace}/{change.name}"
-        return True, f"reverted {where} {change.desired!r} -> {change.previous!r}"
+        notes = "".join(f" ({n})" for n in done.notes)
+        return True, f"reverted {where} {change.desired!r} -> {change.previous!r}{notes}"
 
     def restart(self, deployment: str, now: float) -> None:
         """A rollout restart, as ``kubectl rollout restart`` does it: stamp the pod template."""
@@ -328,7 +394,7 @@ class KubeActuator:
         body = {
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: microtime(now)[:19] + "Z"}}}}
         }
-        with translate(f"restart deployment {namespace}/{name}"):
+        with translate(f"restart deployment {namespace}/{name}", write=True):
             self._apps.patch_namespaced_deployment(name, namespace, body)
 
     def _write(self, change: Change, expected: Any, desired: Any) -> None:
@@ -339,14 +405,14 @@ class KubeActuator:
                 {"path": "/spec/replicas", "value": expected} if expected else {"path": "/spec", "value": {}}
             )
             ops = [{"op": "test", **guard}, {"op": "add", "path": "/spec/replicas", "value": desired}]
-            with translate(f"scale deployment {ns}/{name}"):
+            with translate(f"scale deployment {ns}/{name}", write=True):
                 self._apps.patch_namespaced_deployment_scale(name, ns, ops)
         elif via == "hpa":
             ops = [
                 {"op": "test", "path": "/spec/minReplicas", "value": expected},
                 {"op": "replace", "path": "/spec/minReplicas", "value": desired},
             ]
-            with translate(f"patch horizontalpodautoscaler {ns}/{name}"):
+            with translate(f"patch horizontalpodautoscaler {ns}/{name}", write=True):
                 self._hpa.patch_namespaced_horizontal_pod_autoscaler(name, ns, ops)
         elif via == "scaledobject":
             self._json_patch(SCALEDOBJECT, ns, name, _value_ops("/spec/minReplicaCount", expected, desired))
@@ -373,14 +439,14 @@ class KubeActuator:
             data = self._core.read_namespaced_config_map(name, ns).data
         ops = [] if data is not None else [{"op": "add", "path": "/data", "value": {}}]
         ops += _value_ops(f"/data/{_escape(key)}", expected, desired)
-        with translate(f"patch configmap {ns}/{name}"):
+        with translate(f"patch configmap {ns}/{name}", write=True):
             self._core.patch_namespaced_config_map(name, ns, ops)
 
     def _json_patch(self, kind: tuple[str, str, str], ns: str, name: str, ops: list[dict[str, Any]]) -> None:
         # CustomObjectsApi.patch_namespaced_custom_object always sends merge-patch+json, and custom
         # resources reject strategic merge: a JSON Patch needs the content type set by hand.
         group, version, plural = kind
-        with translate(f"patch {plural} {ns}/{name}"):
+        with translate(f"patch {plural} {ns}/{name}", write=True):
             self._api.call_api(
                 "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
                 "PATCH",

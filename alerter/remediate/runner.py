@@ -4,7 +4,9 @@ The composition root builds one ``Runner`` and calls ``step(alerts, now)`` after
 evaluation tick; the HTTP server calls ``approve`` / ``reject`` once it has verified a Slack
 button's signature (the CLI's ``list_actions``, ``pause`` and ``resume`` live in ``audit``).
 Only the holder of the Lease decides: other replicas return no events, so nothing is recorded or
-posted twice.
+posted twice. Within one process the scheduler's tick and the HTTP thread's button callbacks
+run one at a time under ``Runner.lock``: an approval that interleaved with a tick would have both
+plan and apply the same action.
 
 Every decision returns an ``Event`` (also written to the audit log and logged as a structured
 line) and, where a human should hear of it, a ``Message`` for the alert's Slack thread; this
@@ -16,8 +18,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
+from typing import Any
 
 from alerter.core.durations import format_duration
 from alerter.core.errors import ActionError
@@ -47,7 +52,13 @@ def back_in_band(alert: Alert) -> bool:
 
 
 class Runner:
-    """Owns remediation decisions for one engine; all state lives in the audit log."""
+    """Owns remediation decisions for one engine; all state lives in the audit log.
+
+    Every entry point holds ``lock`` for its whole run, so a Slack approval arriving on the HTTP
+    thread waits for the scheduler's tick (and the other way round) instead of interleaving with
+    it between reading the audit log and writing to the cluster. A composition root that replaces
+    the runner on reload may hand the old runner's lock to the new one.
+    """
 
     def __init__(
         self,
@@ -56,17 +67,47 @@ class Runner:
         policies: Sequence[Policy],
         switches: Switches,
         leader: Leader | None = None,
+        *,
+        lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.audit = audit
         self.actuator = actuator
         self.policies = {p.name: p for p in policies}
         self.switches = switches
         self.leader = leader
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.Lock()
 
     # ---- entry points ------------------------------------------------------------------------
 
     def step(self, alerts: Sequence[tuple[Alert, Sequence[str]]], now: float) -> list[Event]:
         """One pass over the current alerts, each with the policy names its rule lists."""
+        with self.lock:
+            return self._step(alerts, now)
+
+    def approve(self, action_id: int, by: str, now: float) -> list[Event]:
+        """A human approved a pending action; the leader applies it (now, if this is the leader)."""
+        with self.lock:
+            return self._approve(action_id, by, now)
+
+    def reject(self, action_id: int, by: str, now: float) -> list[Event]:
+        with self.lock:
+            return self._reject(action_id, by, now)
+
+    def reset_breaker(self, target: str, by: str, now: float) -> list[Event]:
+        """Close a target's circuit breaker after a human looked at why actions did not help."""
+        with self.lock:
+            record = ActionRecord(0, now, now, "", target, "", "", "", Outcome.BREAKER_RESET, False, None,
+                                  f"circuit breaker reset by {by}", decided_by=by)  # fmt: skip
+            action_id = self.audit.add_action(record)
+            return [self._event(replace(record, id=action_id), now, "breaker-reset", record.reason)]
+
+    @property
+    def paused(self) -> bool:
+        return self.switches.paused or self.audit.paused()
+
+    # ---- under the lock ----------------------------------------------------------------------
+
+    def _step(self, alerts: Sequence[tuple[Alert, Sequence[str]]], now: float) -> list[Event]:
         if self.leader is not None and not self.leader.acquire(now):
             log.debug("not the remediation leader; not acting")
             return []
@@ -80,8 +121,7 @@ class Runner:
         events += self._verify_unseen(seen, now)
         return events
 
-    def approve(self, action_id: int, by: str, now: float) -> list[Event]:
-        """A human approved a pending action; the leader applies it (now, if this is the leader)."""
+    def _approve(self, action_id: int, by: str, now: float) -> list[Event]:
         record = self._pending(action_id)
         if record.expires_at is not None and now >= record.expires_at:
             return self._expire(now)
@@ -91,23 +131,12 @@ class Runner:
             events += self._apply_approved(now)
         return events
 
-    def reject(self, action_id: int, by: str, now: float) -> list[Event]:
+    def _reject(self, action_id: int, by: str, now: float) -> list[Event]:
         record = self._pending(action_id)
         self.audit.update(action_id, now, outcome=Outcome.REJECTED, decided_by=by, reason=f"rejected by {by}")
         return [
             self._event(record, now, "rejected", f"rejected by {by}", text=f"Rejected by {by}; nothing done.")
         ]
-
-    def reset_breaker(self, target: str, by: str, now: float) -> list[Event]:
-        """Close a target's circuit breaker after a human looked at why actions did not help."""
-        record = ActionRecord(0, now, now, "", target, "", "", "", Outcome.BREAKER_RESET, False, None,
-                              f"circuit breaker reset by {by}", decided_by=by)  # fmt: skip
-        action_id = self.audit.add_action(record)
-        return [self._event(replace(record, id=action_id), now, "breaker-reset", record.reason)]
-
-    @property
-    def paused(self) -> bool:
-        return self.switches.paused or self.audit.paused()
 
     # ---- deciding ----------------------------------------------------------------------------
 

@@ -2,8 +2,8 @@
 
 The deploy tests share these functions: parse every document of a manifest, find objects by kind,
 lay out alerter.yaml and rule files the way the pod mounts them and load them with the engine's
-own loader, reduce RBAC objects to the grants they give, and list the metric names a PromQL
-expression reads.
+own loader, reduce RBAC objects to the grants they give, ask a NetworkPolicy whether it admits a
+peer, and list the metric names a PromQL expression reads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -168,6 +169,56 @@ def grants(docs: Iterable[Doc], account: tuple[str, str]) -> set[Grant]:
     return out
 
 
+def in_cluster_peer(url: str) -> tuple[str, int] | None:
+    """(namespace, port) of a ``http://name.namespace.svc[...]:port`` URL; None outside the cluster."""
+    parsed = urlsplit(url)
+    parts = (parsed.hostname or "").split(".")
+    if len(parts) < 3 or parts[2] != "svc":
+        return None
+    return parts[1], parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def egress_allows(policy: Doc, namespace: str, pod_labels: Mapping[str, str], port: int | str) -> bool:
+    """Whether a NetworkPolicy's egress admits TCP to ``port`` on pods labelled ``pod_labels`` in
+    ``namespace`` (namespaces matched by their kubernetes.io/metadata.name label)."""
+    return _admits(policy, "egress", "to", namespace, pod_labels, port)
+
+
+def ingress_allows(policy: Doc, namespace: str, pod_labels: Mapping[str, str], port: int | str) -> bool:
+    """Whether a NetworkPolicy's ingress admits TCP on ``port`` from such pods."""
+    return _admits(policy, "ingress", "from", namespace, pod_labels, port)
+
+
+def _admits(
+    policy: Doc, direction: str, peers: str, namespace: str, pod_labels: Mapping[str, str], port: int | str
+) -> bool:
+    """A rule without peers admits every peer, one without ports every port (the API's semantics);
+    a peer without a namespaceSelector is in the policy's own namespace."""
+    own = policy["metadata"].get("namespace")
+    for rule in policy["spec"].get(direction, []):
+        ports = rule.get("ports")
+        if ports is not None and not any(
+            p.get("port") == port and p.get("protocol", "TCP") == "TCP" for p in ports
+        ):
+            continue
+        if peers not in rule or any(_peer_matches(peer, own, namespace, pod_labels) for peer in rule[peers]):
+            return True
+    return False
+
+
+def _peer_matches(peer: Doc, own: str | None, namespace: str, pod_labels: Mapping[str, str]) -> bool:
+    if "ipBlock" in peer:
+        return False
+    if "namespaceSelector" in peer:
+        wanted = peer["namespaceSelector"].get("matchLabels", {})
+        if not wanted.items() <= {"kubernetes.io/metadata.name": namespace}.items():
+            return False
+    elif own != namespace:
+        return False
+    pods = peer.get("podSelector", {}).get("matchLabels", {})
+    return bool(pods.items() <= pod_labels.items())
+
+
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _BRACES = re.compile(r"\{[^{}]*\}")
 _BRACKETS = re.compile(r"\[[^\[\]]*\]")
@@ -220,6 +271,7 @@ API_VERSIONS = {
     "RoleBinding": "rbac.authorization.k8s.io/v1",
     "ClusterRole": "rbac.authorization.k8s.io/v1",
     "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
 }
 """Kinds checked against the Kubernetes client's generated models, and the API version each needs."""
 CUSTOM_KINDS = {"ServiceMonitor": "monitoring.coreos.com/v1"}

@@ -28,7 +28,9 @@ from deploy_kit import (
     check_resources,
     container,
     documents,
+    egress_allows,
     grants,
+    ingress_allows,
     load_mounted,
     one,
     schema_problems,
@@ -87,7 +89,8 @@ def test_values_parse_and_hold_every_documented_section() -> None:
 def test_default_render_has_every_object_and_they_fit_together(chart: helm.Chart) -> None:
     docs = render(chart)
     kinds = sorted(d["kind"] for d in docs)
-    expected = ["ConfigMap", "ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceAccount"]
+    expected = ["ConfigMap", "ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Service",
+                "ServiceAccount"]  # fmt: skip
     assert kinds == sorted([*expected, "Role", "Role", "RoleBinding", "RoleBinding"])
     deployment = one(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
@@ -217,6 +220,47 @@ def test_rbac_and_service_account_can_be_left_to_the_user(chart: helm.Chart) -> 
     assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
 
 
+def test_network_policy_is_on_by_default_and_matches_the_plain_manifest(chart: helm.Chart) -> None:
+    docs = render(chart)
+    policy = one(docs, "NetworkPolicy")
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["metadata"]["namespace"] == NAMESPACE
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    plain = one(documents((KUBERNETES / "networkpolicy.yaml").read_text()), "NetworkPolicy")
+    for key in ("policyTypes", "ingress", "egress"):
+        assert policy["spec"][key] == plain["spec"][key], key
+
+
+def test_network_policy_can_admit_an_ingress_controller_or_be_left_out(chart: helm.Chart) -> None:
+    """Slack's Approve/Reject callbacks reach the engine only through an ingress controller."""
+    controller = {"app.kubernetes.io/name": "ingress-nginx"}
+    assert not ingress_allows(one(render(chart), "NetworkPolicy"), "ingress-nginx", controller, "http")
+    peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": controller},
+    }
+    policy = one(render(chart, {"networkPolicy": {"ingressFrom": [peer]}}), "NetworkPolicy")
+    assert ingress_allows(policy, "ingress-nginx", controller, "http")
+    assert not ingress_allows(policy, "ingress-nginx", controller, 8080)
+    assert not [
+        d for d in render(chart, {"networkPolicy": {"enabled": False}}) if d["kind"] == "NetworkPolicy"
+    ]
+
+
+def test_network_policy_reaches_alertmanager_only_when_a_receiver_is_one(chart: helm.Chart) -> None:
+    alertmanager = {"app.kubernetes.io/name": "alertmanager"}
+    assert egress_allows(one(render(chart), "NetworkPolicy"), "monitoring", alertmanager, 9093)
+    receivers = [{"name": "oncall", "slack": {"token_env": "SLACK_BOT_TOKEN", "channel": "#a"}}]
+    values = {"config": {"receivers": receivers, "route": {"receiver": "oncall", "routes": []}},
+              "networkPolicy": {"prometheus": {"namespace": "metrics", "port": 8481}}}  # fmt: skip
+    policy = one(render(chart, values), "NetworkPolicy")
+    assert not egress_allows(policy, "monitoring", alertmanager, 9093)
+    prometheus = {"app.kubernetes.io/name": "prometheus"}
+    assert egress_allows(policy, "metrics", prometheus, 8481)
+    assert ingress_allows(policy, "metrics", prometheus, "http")
+    assert not egress_allows(policy, "monitoring", prometheus, 9090)
+
+
 def test_service_monitor_is_opt_in(chart: helm.Chart) -> None:
     assert not [d for d in render(chart) if d["kind"] == "ServiceMonitor"]
     docs = render(chart, {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}})
@@ -276,6 +320,8 @@ def test_every_pack_of_the_rules_configmap_can_be_added(chart: helm.Chart, tmp_p
         ),
         ({"secretEnv": {"TOKEN": {"key": "k"}}}, "missing property 'secret'"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy'"),
+        ({"networkPolicy": {"https": {"cidr": "anywhere"}}}, "/networkPolicy/https/cidr'.*does not match"),
+        ({"networkPolicy": {"apiServer": {"port": 0}}}, "/networkPolicy/apiServer/port'"),
         # templates
         ({"rules": None}, "at least one rule file"),
         ({"replicaCount": 2}, "persistence.enabled=false"),

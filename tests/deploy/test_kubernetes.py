@@ -31,7 +31,10 @@ from deploy_kit import (
     check_resources,
     container,
     documents,
+    egress_allows,
     grants,
+    in_cluster_peer,
+    ingress_allows,
     kustomize,
     lay_out,
     load_mounted,
@@ -48,6 +51,11 @@ NAMESPACE = "alerter"
 MANIFESTS = sorted(
     p for p in KUBERNETES.glob("*.yaml") if p.name not in ("kustomization.yaml", "alerter.yaml")
 )
+# labels the Prometheus Operator gives its pods (prometheus-operator pkg/prometheus/statefulset.go,
+# pkg/alertmanager/statefulset.go), and CoreDNS's in kube-system (kubeadm and most distributions)
+PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus", "prometheus": "k8s"}
+ALERTMANAGER_POD = {"app.kubernetes.io/name": "alertmanager", "alertmanager": "main"}
+DNS_POD = {"k8s-app": "kube-dns"}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +84,11 @@ def test_every_manifest_parses_and_names_its_objects(path: Path) -> None:
     assert docs
     for doc in docs:
         assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["name"], doc
+
+
+def test_the_kustomization_lists_every_manifest() -> None:
+    resources = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())["resources"]
+    assert sorted(resources) == [p.name for p in MANIFESTS]
 
 
 @pytest.mark.parametrize(
@@ -253,6 +266,61 @@ def test_every_policy_target_is_granted_by_rbac(rendered: list[Doc], rbac: list[
     assert needed and refused
     assert [n for n in needed if n not in allowed] == []
     assert [r for r in refused if r in allowed] == []
+
+
+def test_the_network_policy_isolates_the_engine_both_ways(rendered: list[Doc]) -> None:
+    policy = one(rendered, "NetworkPolicy", "alerter")
+    pod_labels = one(rendered, "Deployment", "alerter")["spec"]["template"]["metadata"]["labels"]
+    assert policy["metadata"]["namespace"] == NAMESPACE
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    for direction, peers in (("ingress", "from"), ("egress", "to")):
+        for rule in policy["spec"][direction]:
+            assert rule.get("ports") and rule.get(peers), (
+                f"{direction} rule open to every peer or port: {rule}"
+            )
+
+
+def test_only_prometheus_reaches_the_engine(rendered: list[Doc]) -> None:
+    """Ingress is the scrape alone, on the container's named port; Slack's callbacks need an
+    ingress controller admitted by hand (the commented rule)."""
+    policy = one(rendered, "NetworkPolicy", "alerter")
+    assert container(one(rendered, "Deployment", "alerter"))["ports"][0]["name"] == "http"
+    assert one(rendered, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "http"
+    assert ingress_allows(policy, "monitoring", PROMETHEUS_POD, "http")
+    assert not ingress_allows(policy, "monitoring", {"app.kubernetes.io/name": "grafana"}, "http")
+    assert not ingress_allows(policy, "inference", PROMETHEUS_POD, "http")
+    assert not ingress_allows(policy, "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}, "http")
+    assert [r["ports"] for r in policy["spec"]["ingress"]] == [[{"port": "http", "protocol": "TCP"}]]
+    assert "ingress-nginx" in (KUBERNETES / "networkpolicy.yaml").read_text(), "the Slack rule is documented"
+
+
+def test_the_engine_reaches_what_its_config_names_and_no_more(rendered: list[Doc]) -> None:
+    policy = one(rendered, "NetworkPolicy", "alerter")
+    cfg = yaml.safe_load(_config_text(rendered))
+    peers = [(cfg["prometheus"]["url"], PROMETHEUS_POD)] + [
+        (r["alertmanager"]["url"], ALERTMANAGER_POD) for r in cfg["receivers"] if "alertmanager" in r
+    ]
+    assert len(peers) == 2
+    for url, labels in peers:
+        where = in_cluster_peer(url)
+        assert where is not None, url
+        assert egress_allows(policy, where[0], labels, where[1]), url
+        assert not egress_allows(policy, where[0], labels, where[1] + 1), url
+    assert egress_allows(policy, "kube-system", DNS_POD, 53)
+    dns = next(r for r in policy["spec"]["egress"] if r["ports"][0]["port"] == 53)
+    assert {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
+    assert not egress_allows(policy, "inference", {"app": "vllm-llama3"}, 8000)
+    # Slack and the API server go by port to address blocks: HTTPS anywhere but link-local
+    # (cloud metadata), 6443 to private addresses only
+    blocks = {
+        p["port"]: [t["ipBlock"] for t in r["to"]] for r in policy["spec"]["egress"] for p in r["ports"]
+        if all("ipBlock" in t for t in r["to"])
+    }  # fmt: skip
+    assert any("slack" in r for r in cfg["receivers"])
+    assert blocks[443] == [{"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}]
+    assert blocks[6443] == [{"cidr": c} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+    assert set(blocks) == {443, 6443}
 
 
 @pytest.mark.slow

@@ -8,13 +8,19 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from alerter.testing.kubernetes import Cluster, serve
+from alerter.testing.kubernetes import Cluster, KubeApiServer
 
 
 @pytest.fixture
-def kube() -> Iterator[tuple[str, Cluster]]:
-    with serve() as (url, cluster):
-        yield url, cluster
+def apiserver() -> Iterator[KubeApiServer]:
+    """The stand-in without authentication (its ``stall`` leaves paths unanswered)."""
+    with KubeApiServer(token=None) as server:
+        yield server
+
+
+@pytest.fixture
+def kube(apiserver: KubeApiServer) -> tuple[str, Cluster]:
+    return apiserver.url, apiserver.cluster
 
 
 @pytest.fixture

@@ -10,7 +10,18 @@ import pytest
 from alerter.core.errors import ActionError
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.kubernetes import RESTARTED_AT, KubeActuator, connect
-from alerter.testing.kubernetes import Cluster, configmap, deployment, hpa, httproute, scaledobject
+from alerter.testing.kubernetes import (
+    ApiError,
+    Call,
+    Cluster,
+    KubeApiServer,
+    configmap,
+    deployment,
+    hpa,
+    httproute,
+    scaledobject,
+)
+from alerter.testing.kubernetes.errors import timeout
 
 NOW = 1_800_000_000.0
 JSON_PATCH = "application/json-patch+json"
@@ -268,3 +279,77 @@ def test_an_unlistable_keda_is_reported_not_guessed(cluster: Cluster, actuator: 
     with pytest.raises(ActionError, match="forbidden to list scaledobjects in inference") as caught:
         actuator.plan(ScaleSpec(deployment="inference/vllm", step=1, max_replicas=4))
     assert not caught.value.retryable
+
+
+SCALE_PATH = "/apis/apps/v1/namespaces/inference/deployments/vllm/scale"
+
+
+def test_a_write_whose_answer_is_lost_is_judged_by_a_re_read(
+    apiserver: KubeApiServer, actuator: KubeActuator
+) -> None:
+    apiserver.cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    apiserver.stall("PATCH", SCALE_PATH, served=True, times=1, held=False)  # done, then the line drops
+    done = actuator.apply(change, NOW)
+    assert done.applied and replicas(apiserver.cluster) == 4
+    assert done.notes == ("the API server's answer was lost; a re-read shows the change in place",)
+
+
+def test_a_write_lost_unserved_stays_in_flight_and_its_revert_re_reads(
+    apiserver: KubeApiServer, actuator: KubeActuator
+) -> None:
+    """No answer and no change yet: the write may still land, so it must not count as failed."""
+    apiserver.cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    apiserver.stall("PATCH", SCALE_PATH, times=1, held=False)
+    done = actuator.apply(change, NOW)
+    assert done.applied and replicas(apiserver.cluster) == 2
+    (note,) = done.notes
+    assert "a re-read still shows 2; the write may land yet" in note
+    reverted, message = actuator.revert(done, NOW + 60)
+    assert not reverted and "is now 2, not the 4" in message
+
+
+def test_a_504_after_the_write_committed_is_applied(cluster: Cluster, actuator: KubeActuator) -> None:
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+
+    def commits_then_times_out(call: Call) -> None:
+        if call.verb == "patch":
+            cluster.on_request = None
+            cluster.put("deployments", deployment("inference", "vllm", 4))
+            raise timeout()
+
+    cluster.on_request = commits_then_times_out
+    done = actuator.apply(change, NOW)
+    assert done.applied and done.notes == (
+        "the API server's answer was lost; a re-read shows the change in place",
+    )
+
+
+def test_a_refused_connection_is_a_failure_not_a_maybe(cluster: Cluster, actuator: KubeActuator) -> None:
+    """A 503 is refused before the handler runs: nothing was written, nothing to re-read."""
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+
+    def unavailable(call: Call) -> None:
+        if call.verb == "patch":
+            raise ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+
+    cluster.on_request = unavailable
+    with pytest.raises(ActionError) as caught:
+        actuator.apply(change, NOW)
+    assert caught.value.reason == "server-error" and replicas(cluster) == 2
+
+
+def test_a_failed_restart_after_the_configmap_changed_is_a_note(
+    cluster: Cluster, actuator: KubeActuator
+) -> None:
+    cluster.put("configmaps", configmap("inference", "router", {"model": "a"}))
+    cluster.put("deployments", deployment("inference", "router", 2))
+    cluster.forbidden.add(("deployments", "patch"))
+    spec = ConfigMapSpec(configmap="inference/router", key="model", value="b", restart="inference/router")
+    done = actuator.apply(actuator.plan(spec), NOW)
+    assert cluster.get("configmaps", "inference", "router")["data"] == {"model": "b"}
+    (note,) = done.notes
+    assert note.startswith("the restart of deployment inference/router failed") and "forbidden" in note

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from alerter.remediate.lease import OPEN_ACTIONS, RECENT_ACTIONS, LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
 from alerter.store.sqlite import Store
-from alerter.testing.kubernetes import Cluster, configmap, deployment, hpa, httproute
+from alerter.testing.kubernetes import Cluster, KubeApiServer, configmap, deployment, hpa, httproute
 
 T0 = 1_800_000_000.0
 SCALE = ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)
@@ -350,3 +352,95 @@ def test_a_malformed_handover_is_ignored(vllm: Cluster, api_client: Any, tmp_pat
     leader = LeaseLock(api_client, namespace="alerter", name="alerter", identity="pod-a", duration=15)
     runner = make_runner(api_client, tmp_path / "db", leader=leader)
     assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+
+
+class Interleaved(KubeActuator):
+    """The real actuator with a hook run once, at the next ``plan`` or ``apply`` (the approval's own)."""
+
+    def __init__(self, api_client: Any, at: str) -> None:
+        super().__init__(api_client)
+        self.at = at
+        self.hook: Callable[[], None] | None = None
+
+    def _maybe_hook(self, where: str) -> None:
+        hook = self.hook
+        if hook is not None and where == self.at:
+            self.hook = None
+            hook()
+
+    def plan(self, spec: Any) -> Any:
+        self._maybe_hook("plan")
+        return super().plan(spec)
+
+    def apply(self, change: Any, now: float) -> Any:
+        self._maybe_hook("apply")
+        return super().apply(change, now)
+
+
+class Contended:
+    """A lock that says when a second caller has to wait for it (so a test never guesses with sleeps)."""
+
+    def __init__(self, waiting: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self.waiting = waiting
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.waiting.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+@pytest.mark.parametrize("at", ["plan", "apply"])
+def test_a_tick_between_the_approvals_calls_waits_for_it(
+    vllm: Cluster, api_client: Any, tmp_path: Path, at: str
+) -> None:
+    """The Slack callback approves on the HTTP thread while the scheduler ticks: one action, once."""
+    actuator = Interleaved(api_client, at)
+    db = Store(tmp_path / "db", synchronous="NORMAL")
+    runner = Runner(AuditLog(db), actuator, [Policy(limits(mode=Mode.APPROVE, approval_expiry=900), SCALE)],
+                    Switches(max_concurrent=2, allow=("inference",)))  # fmt: skip
+    (proposed,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert proposed.action_id is not None
+    settled = threading.Event()  # the tick ran through, or it waits for the approval to finish
+    runner.lock = Contended(settled)
+    tick: list[Event] = []
+
+    def scheduler_tick() -> None:
+        tick.extend(runner.step([(alert(), ["scale-vllm"])], T0 + 60))
+        settled.set()
+
+    ticker = threading.Thread(target=scheduler_tick, name="remediate")
+
+    def run_the_tick_now() -> None:
+        ticker.start()
+        assert settled.wait(timeout=30), "the tick neither finished nor waited"
+
+    actuator.hook = run_the_tick_now
+    approved = runner.approve(proposed.action_id, "alice", T0 + 60)
+    ticker.join(timeout=30)
+    assert not ticker.is_alive() and actuator.hook is None
+    assert decisions(approved) == ["approved", "taken"]
+    assert "taken" not in decisions(tick), "the tick must find the action taken, not take it again"
+    assert len(vllm.calls_of("patch", "deployments/scale")) == 1
+    assert replicas(vllm) == 4
+    (record,) = runner.audit.actions()
+    assert record.outcome is Outcome.APPLIED and record.verify_by == T0 + 60 + 300
+
+
+def test_an_applied_change_whose_answer_was_lost_is_verified_and_reverted(
+    apiserver: KubeApiServer, vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    """The Deployment is at 4 although the client saw an error: the record must say so, not FAILED."""
+    apiserver.stall("PATCH", "/apis/apps/v1/namespaces/inference/deployments/vllm/scale", served=True,
+                    times=1, held=False)  # fmt: skip
+    runner = make_runner(api_client, tmp_path / "db")
+    (taken,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert taken.decision == "taken" and "answer was lost" in taken.reason
+    assert replicas(vllm) == 4
+    (record,) = runner.audit.actions()
+    assert record.outcome is Outcome.APPLIED and record.verify_by == T0 + 300
+    assert decisions(runner.step([(RESOLVED, ["scale-vllm"])], T0 + 600)) == ["effective", "reverted"]
+    assert replicas(vllm) == 2

@@ -9,7 +9,8 @@ HTTPRoutes and KEDA ScaledObjects, with get, list, create, update and patch in J
 merge patch and (built-in kinds only) strategic merge patch. Every answer, refusals included, is
 the one kube-apiserver gives: the modules cite the kubernetes/kubernetes source each copies.
 Every request is also recorded as an RBAC triple (``Cluster.calls``), and a test can deny
-(``Cluster.forbidden``) or uninstall (``Cluster.not_installed``) what it likes.
+(``Cluster.forbidden``) or uninstall (``Cluster.not_installed``) what it likes, or leave a path
+unanswered (``KubeApiServer.stall``).
 
 Modules: ``errors`` (the ``Status`` bodies), ``patch`` (JSON Patch / merge patch), ``resources``
 (kinds and their wire form), ``store`` (the registry's write rules), ``cluster`` (one request,
@@ -20,7 +21,7 @@ from alerter.testing.kubernetes.cluster import Call, Cluster
 from alerter.testing.kubernetes.errors import ApiError
 from alerter.testing.kubernetes.objects import configmap, deployment, hpa, httproute, scaledobject
 from alerter.testing.kubernetes.resources import KINDS, Kind
-from alerter.testing.kubernetes.server import TOKEN, KubeApiServer, serve, write_kubeconfig
+from alerter.testing.kubernetes.server import TOKEN, KubeApiServer, Stall, serve, write_kubeconfig
 
 __all__ = [
     "KINDS",
@@ -30,6 +31,7 @@ __all__ = [
     "Cluster",
     "Kind",
     "KubeApiServer",
+    "Stall",
     "configmap",
     "deployment",
     "hpa",

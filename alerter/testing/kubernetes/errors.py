@@ -210,3 +210,12 @@ def storage_error(code: int, reason: str, message: str) -> ApiError:
     message, no details, and 500 with no reason unless the storage error is a known kind.
     """
     return ApiError(code, reason, message)
+
+
+def timeout(message: str = "request did not complete within the allotted timeout") -> ApiError:
+    """``NewTimeoutError(message, 0)``: 504, reason Timeout, ``details`` set but empty.
+
+    The timeout filter answers this (``staging/src/k8s.io/apiserver/pkg/server/filters/timeout.go``)
+    while the handler runs on, so, as ``errors.go`` says, the operation may still complete.
+    """
+    return ApiError(504, "Timeout", f"Timeout: {message}", {})

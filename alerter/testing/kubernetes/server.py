@@ -6,6 +6,13 @@ client at it through ``write_kubeconfig``; tests use ``serve`` (no authenticatio
 handler chain (kubernetes/kubernetes ``staging/src/k8s.io/apiserver/pkg/endpoints/filters/authentication.go``):
 a wrong token is a 401 before any routing; no token at all is the anonymous user, whom RBAC
 refuses (403). Bodies are compact JSON ending in a newline, as ``json.Encoder`` writes them.
+
+``KubeApiServer.stall`` makes requests to one path go unanswered, as a partitioned network or a
+server stuck on etcd does: the connection stays open until the test releases it and is then
+closed with no answer. A stall may let the request be served first, so the write happens and
+only its answer is lost, as when kube-apiserver's handler finishes after its timeout filter gave
+up on it (``staging/src/k8s.io/apiserver/pkg/server/filters/timeout.go``: a 504, or a closed
+connection once the answer had begun, while the handler runs on).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -40,12 +48,43 @@ def write_kubeconfig(path: Path, url: str, token: str = TOKEN) -> Path:
     return path
 
 
+@dataclass
+class Stall:
+    """Requests of ``method`` to ``path`` (no query) that get no answer; see ``KubeApiServer.stall``.
+
+    ``arrived`` is set when the first one came in (after it was served, if ``served``); the
+    connection is held open until ``release()`` and then closed without an answer. ``times``
+    requests are stalled (None: every one until released); later ones are answered as usual.
+    """
+
+    method: str
+    path: str
+    served: bool = False
+    times: int | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def take(self, method: str, path: str) -> bool:
+        """Whether this request is one to stall (counting it)."""
+        if method != self.method or path != self.path or self.times == 0:
+            return False
+        if self.times is None:
+            return not self.released.is_set()
+        self.times -= 1
+        return True
+
+
 class KubeApiServer:
     """A ``Cluster`` served over HTTP; ``token=None`` switches authentication off."""
 
     def __init__(self, cluster: Cluster | None = None, *, token: str | None = TOKEN) -> None:
         self.cluster = cluster or Cluster()
         self.token = token
+        self.stalls: list[Stall] = []
+        self._stalls_lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -63,6 +102,8 @@ class KubeApiServer:
         return self
 
     def stop(self) -> None:
+        for stall in self.stalls:
+            stall.release()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -82,6 +123,22 @@ class KubeApiServer:
 
     def replicas(self, namespace: str, name: str) -> int:
         return int(self.cluster.get("deployments", namespace, name)["spec"]["replicas"])
+
+    def stall(
+        self, method: str, path: str, *, served: bool = False, times: int | None = None, held: bool = True
+    ) -> Stall:
+        """Leave requests to ``path`` unanswered (``held=False``: close their connection at once)."""
+        if not held and times is None:
+            raise ValueError("a stall that is not held closes connections at once: give times")
+        stall = Stall(method, path, served, times)
+        if not held:
+            stall.release()
+        self.stalls.append(stall)
+        return stall
+
+    def _stall_for(self, method: str, path: str) -> Stall | None:
+        with self._stalls_lock:
+            return next((s for s in self.stalls if s.take(method, path)), None)
 
     def answer(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON body) for one request; every refusal is a ``Status``."""
@@ -119,6 +176,14 @@ def _handler_for(server: KubeApiServer) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            stall = server._stall_for(self.command, self.path.split("?", 1)[0])
+            if stall is not None:
+                if stall.served:
+                    server.answer(self.command, self.path, self.headers, body)
+                stall.arrived.set()
+                stall.released.wait()
+                self.close_connection = True
+                return
             code, answer = server.answer(self.command, self.path, self.headers, body)
             data = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
             self.send_response(code)
