@@ -6,6 +6,13 @@ target's action history, ``now``) returning a ``Decision`` whose reason a human 
 and in the audit log, so a refusal always explains itself. ``evaluate`` runs them in a fixed
 order, cheapest and most global first, and returns the first refusal.
 
+Per-window limits (cooldown, rate limit) do not stop a ratchet: an alert that flaps every half
+hour stays within every hourly limit and still scales a Deployment step by step to its maximum.
+``budget`` looks across episodes: episodes of one alert less than ``chain_gap`` apart form one
+incident chain, which gets at most ``max_per_chain`` automatic actions, and a target gets at most
+``max_per_day`` in any 24 hours. A spent budget is not a refusal: the runner asks a human to
+approve the action instead, saying which budget is spent and since when.
+
 Remediation is deny-by-default: an empty allow-list allows nothing, and a policy without an
 explicit mode only records what it would do (``dry-run``).
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from alerter.core.durations import format_duration
 from alerter.core.model import Alert, AlertState, Decision
@@ -61,6 +69,10 @@ COUNTED = frozenset(
         Outcome.ELSEWHERE,
     }
 )
+# Actions that changed (or may have changed) the target: what the budgets count. A failed attempt
+# changed nothing; cooldown paces its retries.
+CHANGED = frozenset({Outcome.APPLIED, Outcome.EFFECTIVE, Outcome.INEFFECTIVE, Outcome.ELSEWHERE})
+DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -86,11 +98,26 @@ class Limits:
     revert_on_resolve: bool = False
     approval_expiry: float = 3600.0
     """A pending approval older than this is void: the situation it was asked for has moved on."""
+    chain_gap: float = 3600.0
+    """Episodes of one alert whose quiet gap (resolution to next firing) is shorter than this form
+    one incident chain: a flapping alert is one incident, not a new one every half hour."""
+    max_per_chain: int | None = None
+    """Automatic actions per incident chain; then each further action needs a human's approval.
+    None: no such budget (``alerter.yaml`` always sets one: ``budget.max_per_chain``, default 2)."""
+    max_per_day: int | None = None
+    """Automatic actions on the target in any 24 hours; then each further action needs approval.
+    None: no such budget (``alerter.yaml`` always sets one: ``budget.max_per_day``, default 4)."""
 
     def __post_init__(self) -> None:
         for name in ("min_firing", "cooldown", "per", "verify_within", "approval_expiry"):
             if getattr(self, name) < 0:
                 raise ValueError(f"policy {self.name!r}: {name} must be >= 0, got {getattr(self, name)}")
+        if not self.chain_gap > 0:
+            raise ValueError(f"policy {self.name!r}: budget.chain_gap must be > 0, got {self.chain_gap}")
+        for name in ("max_per_chain", "max_per_day"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"policy {self.name!r}: budget.{name} must be >= 1, got {value}")
         if self.max_actions < 1:
             raise ValueError(f"policy {self.name!r}: max_actions.count must be >= 1, got {self.max_actions}")
         if self.after_ineffective < 1:
@@ -120,6 +147,19 @@ class Attempt:
     outcome: Outcome
     dry_run: bool = False
     alert: str = ""
+    """The rule of the alert the action was for (named in refusals)."""
+    fingerprint: str = ""
+    """The alert's fingerprint: which incident chain the action belongs to."""
+    auto: bool = False
+    """Taken without a human (auto mode, or a dry-run record standing for one): what budgets count."""
+
+
+@dataclass(frozen=True)
+class Episode:
+    """An earlier, ended firing episode of the alert (unix seconds)."""
+
+    fired_at: float
+    resolved_at: float
 
 
 @dataclass(frozen=True)
@@ -135,6 +175,8 @@ class Situation:
     annotations: Mapping[str, str] | None = None
     in_flight_total: int = 0
     now: float = 0.0
+    episodes: Sequence[Episode] = ()
+    """The alert's ended episodes, in any order: the incident chain is read from them."""
 
 
 def _allow(reason: str) -> Decision:
@@ -292,6 +334,94 @@ def refusal(s: Situation) -> tuple[str, Decision]:
         if not decision.allowed:
             return gate.__name__, decision
     return "", _allow(f"all gates passed; policy {s.limits.name!r} in {s.limits.mode} mode")
+
+
+# ---- budgets across episodes: a spent budget hands over to a human ---------------------------
+
+
+def chain_start(s: Situation) -> float:
+    """When the alert's incident chain began: its first firing after a quiet gap of ``chain_gap``.
+
+    The chain runs back from the current episode over every earlier episode that ended less than
+    ``chain_gap`` before the chain's start. The alert's own actions and proposals count as moments
+    it fired too, so a resolution this replica never saw (it was not leading) cannot split a chain.
+    """
+    start = s.alert.fired_at if s.alert.fired_at is not None else s.now
+    fired = [(e.fired_at, e.resolved_at) for e in s.episodes]
+    fired += [(a.at, a.at) for a in s.history if a.fingerprint and a.fingerprint == s.alert.fingerprint]
+    for began, ended in sorted(fired, key=lambda span: span[1], reverse=True):
+        if start - ended >= s.limits.chain_gap:
+            break  # every remaining span ended earlier still
+        start = min(start, began)
+    return start
+
+
+def _auto(s: Situation) -> list[Attempt]:
+    """Earlier automatic actions that changed the target (in dry-run: the records standing for them)."""
+    counted = {Outcome.WOULD_APPLY} if s.limits.mode is Mode.DRY_RUN else CHANGED
+    return [a for a in _relevant(s) if a.outcome in counted and (a.auto or a.outcome is Outcome.ELSEWHERE)]
+
+
+def _handover(s: Situation, spent: str) -> Decision:
+    if s.limits.mode is Mode.DRY_RUN:
+        return _deny(f"in auto mode this would need approval: {spent}")
+    return _deny(f"auto-remediation paused: {spent}; approve to continue")
+
+
+def chain_budget(s: Situation) -> Decision:
+    if s.limits.max_per_chain is None:
+        return _allow("no incident chain budget")
+    since = chain_start(s)
+    taken = [a for a in _auto(s) if a.fingerprint == s.alert.fingerprint and a.at >= since]
+    if len(taken) >= s.limits.max_per_chain:
+        what = "would have been taken" if s.limits.mode is Mode.DRY_RUN else "already taken"
+        return _handover(
+            s, f"{_actions(len(taken))} {what} in this incident chain (since {_clock(since, s.now)})"
+        )
+    return _allow(f"{len(taken)} of {s.limits.max_per_chain} actions of the incident chain used")
+
+
+def daily_budget(s: Situation) -> Decision:
+    if s.limits.max_per_day is None:
+        return _allow("no daily budget")
+    # Actions a predecessor took (``ELSEWHERE``) may have been automatic: they count.
+    taken = [a for a in _auto(s) if s.now - a.at < DAY]
+    if len(taken) >= s.limits.max_per_day:
+        what = "would have been taken" if s.limits.mode is Mode.DRY_RUN else "already taken"
+        return _handover(
+            s,
+            f"{_actions(len(taken))} {what} on {s.namespace}/{s.name} in the last 24h "
+            f"(since {_clock(min(a.at for a in taken), s.now)}; max_per_day {s.limits.max_per_day})",
+        )
+    return _allow(f"{len(taken)} of {s.limits.max_per_day} actions of the day used")
+
+
+BUDGETS: tuple[Gate, ...] = (chain_budget, daily_budget)
+
+
+def budget(s: Situation) -> tuple[str, Decision]:
+    """Whether an auto (or dry-run) policy may still act alone, naming the budget that is spent.
+
+    Run after ``refusal`` passed. A refusal here means: do not act, ask a human (``approve`` mode
+    asks for every action anyway, so its actions are never budgeted).
+    """
+    if s.limits.mode not in (Mode.AUTO, Mode.DRY_RUN):
+        return "", _allow(f"policy {s.limits.name!r} asks a human for every action")
+    for gate in BUDGETS:
+        decision = gate(s)
+        if not decision.allowed:
+            return gate.__name__, decision
+    return "", _allow("within the incident chain and daily budgets")
+
+
+def _actions(count: int) -> str:
+    return f"{count} action" if count == 1 else f"{count} actions"
+
+
+def _clock(at: float, now: float) -> str:
+    """``10:00 UTC`` on the day of ``now``, ``2026-11-17 10:00 UTC`` on another."""
+    when, today = datetime.fromtimestamp(at, UTC), datetime.fromtimestamp(now, UTC)
+    return when.strftime("%H:%M UTC" if when.date() == today.date() else "%Y-%m-%d %H:%M UTC")
 
 
 def bounds(current: int, desired: int, low: int, high: int) -> Decision:

@@ -8,7 +8,7 @@ import pytest
 
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.remediate import policy
-from alerter.remediate.policy import Attempt, Limits, Mode, Outcome, Situation, Switches
+from alerter.remediate.policy import Attempt, Episode, Limits, Mode, Outcome, Situation, Switches
 
 NOW = 1_800_000_000.0
 FIRING = Alert(
@@ -195,3 +195,147 @@ def test_limits_reject_bad_values(field: str, value: float, message: str) -> Non
 
 def test_default_mode_is_dry_run() -> None:
     assert Limits(name="p").mode is Mode.DRY_RUN
+
+
+# -- budgets across episodes: a spent budget hands the next action to a human ------------------
+
+FP = FIRING.fingerprint
+
+
+def auto(ago: float, outcome: Outcome = Outcome.EFFECTIVE, *, fingerprint: str = FP, by_policy: bool = True,
+         dry_run: bool = False) -> Attempt:  # fmt: skip
+    return Attempt(at=NOW - ago, outcome=outcome, dry_run=dry_run, alert="x", fingerprint=fingerprint,
+                   auto=by_policy)  # fmt: skip
+
+
+def ended(fired_ago: float, resolved_ago: float) -> Episode:
+    return Episode(fired_at=NOW - fired_ago, resolved_at=NOW - resolved_ago)
+
+
+def budgeted(mode: Mode = Mode.AUTO, **changes: object) -> Situation:
+    """The alert fired at 07:50 UTC; it is 08:00. Two actions per chain, four a day, 1h gaps."""
+    budgets = limits(mode=mode, max_per_chain=2, max_per_day=4, chain_gap=3600.0)
+    return situation(limits=budgets, **changes)
+
+
+OTHER = "another-alert"
+BUDGET_CASES: list[tuple[str, Situation, str, str]] = [
+    ("no budgets configured", situation(history=[auto(500), auto(300)]), "", ""),
+    ("one action of two used", budgeted(history=[auto(300)]), "", ""),
+    (
+        "two actions within the episode",
+        budgeted(history=[auto(500), auto(300)]),
+        "chain_budget",
+        "auto-remediation paused: 2 actions already taken in this incident chain (since 07:50 UTC); "
+        "approve to continue",
+    ),
+    (
+        "episodes less than chain_gap apart are one chain",
+        budgeted(history=[auto(2300), auto(4100)], episodes=[ended(2400, 1800), ended(4200, 3600)]),
+        "chain_budget",
+        "2 actions already taken in this incident chain (since 06:50 UTC)",
+    ),
+    (
+        "a quiet gap of chain_gap starts a new chain",
+        budgeted(history=[auto(4300), auto(4250)], episodes=[ended(4400, 4200)]),
+        "",
+        "",
+    ),
+    (
+        "the alert's own actions link episodes whose end was not seen",
+        budgeted(history=[auto(1800), auto(3000)]),
+        "chain_budget",
+        "(since 07:10 UTC)",
+    ),
+    (
+        "actions a human approved are not automatic",
+        budgeted(history=[auto(500, by_policy=False)] * 2),
+        "",
+        "",
+    ),
+    ("failed attempts changed nothing", budgeted(history=[auto(500, Outcome.FAILED)] * 2), "", ""),
+    (
+        "another alert's actions are its own chain",
+        budgeted(history=[auto(500, fingerprint=OTHER)] * 2),
+        "",
+        "",
+    ),
+    (
+        "four actions on the target in 24h",
+        budgeted(history=[auto(ago, fingerprint=OTHER) for ago in (80000, 60000, 40000, 20000)]),
+        "daily_budget",
+        "auto-remediation paused: 4 actions already taken on inference/vllm in the last 24h "
+        "(since 2027-01-14 09:46 UTC; max_per_day 4); approve to continue",
+    ),
+    (
+        "the day slides",
+        budgeted(history=[auto(ago, fingerprint=OTHER) for ago in (86400, 60000, 40000, 20000)]),
+        "",
+        "",
+    ),
+    (
+        "a predecessor's actions count for the day",
+        budgeted(history=[Attempt(at=NOW - ago, outcome=Outcome.ELSEWHERE) for ago in (4e4, 3e4, 2e4, 1e4)]),
+        "daily_budget",
+        "4 actions already taken",
+    ),
+    (
+        "the chain is named first when both are spent",
+        budgeted(history=[auto(ago) for ago in (500, 300, 20000, 30000)]),
+        "chain_budget",
+        "incident chain",
+    ),
+    (
+        "approve mode asks for every action anyway",
+        budgeted(Mode.APPROVE, history=[auto(500), auto(300)]),
+        "",
+        "",
+    ),
+    (
+        "dry-run counts its own records",
+        budgeted(Mode.DRY_RUN, history=[auto(500, Outcome.WOULD_APPLY, dry_run=True)] * 2),
+        "chain_budget",
+        "in auto mode this would need approval: 2 actions would have been taken in this incident chain",
+    ),
+    (
+        "dry-run records do not spend a real budget",
+        budgeted(history=[auto(500, Outcome.WOULD_APPLY, dry_run=True)] * 2),
+        "",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "s", "gate", "reason"), BUDGET_CASES, ids=[c[0] for c in BUDGET_CASES])
+def test_budgets(case: str, s: Situation, gate: str, reason: str) -> None:
+    name, decision = policy.budget(s)
+    assert (name, decision.allowed) == (gate, not gate), decision.reason
+    assert reason in decision.reason
+
+
+def test_a_chain_follows_a_flapping_alert_back_to_its_first_firing() -> None:
+    # fired every 30 minutes for 10 minutes since 05:00; a quiet 1h30m before that
+    flaps = [ended(ago, ago - 600) for ago in range(1800, 3 * 3600 + 1, 1800)] + [ended(17000, 16200)]
+    s = budgeted(alert=replace(FIRING, fired_at=NOW), episodes=flaps)
+    assert policy.chain_start(s) == NOW - 3 * 3600
+    assert policy.chain_start(replace(s, limits=limits(chain_gap=1200.0))) == NOW, "a 20m gap is quiet enough"
+    assert policy.chain_start(replace(s, limits=limits(chain_gap=6000.0))) == NOW - 17000
+    assert policy.chain_start(replace(s, episodes=[])) == NOW, "no earlier episode: the chain is this one"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("chain_gap", 0.0, "budget.chain_gap must be > 0"),
+        ("max_per_chain", 0, "budget.max_per_chain must be >= 1"),
+        ("max_per_day", 0, "budget.max_per_day must be >= 1"),
+    ],
+)
+def test_budgets_reject_bad_values(field: str, value: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Limits(name="p", **{field: value})  # type: ignore[arg-type]
+
+
+def test_a_budget_of_one_says_one_action() -> None:
+    s = situation(limits=limits(max_per_chain=1), history=[auto(300)])
+    assert "1 action already taken in this incident chain" in policy.budget(s)[1].reason
