@@ -4,7 +4,9 @@ Written only by ``remediate.runner``; read by the runner (history for the policy
 ``alerter actions list`` and by ``/api/v1/actions``. Two tables: ``remediation_actions`` holds one
 row per action whose outcome moves (pending approval -> applied -> effective...), and
 ``remediation_events`` is append-only, one row per decision with its reason, so the log says
-what happened even after an action's row has moved on. The kill switch set by
+what happened even after an action's row has moved on. ``remediation_episodes`` remembers when
+each alert with a policy fired and resolved, so the gates can tell an incident chain of a flapping
+alert from a new incident (``policy.chain_start``). The kill switch set by
 ``alerter remediation pause`` lives here too, so every replica and restart sees it.
 
 The database is the engine's ``alerter.store.sqlite.Store`` (its ``ensure_schema`` and ``transaction``
@@ -22,10 +24,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from alerter.remediate.actions import Change
-from alerter.remediate.policy import IN_FLIGHT, Attempt, Outcome
+from alerter.remediate.policy import IN_FLIGHT, Attempt, Episode, Outcome
 
 COMPONENT = "remediation"
-SCHEMA_VERSION = 1
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS remediation_actions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -67,6 +68,26 @@ SCHEMA = (
         updated_by TEXT NOT NULL
     )""",
 )
+SCHEMA_V2 = (
+    """CREATE TABLE IF NOT EXISTS remediation_episodes (
+        alert TEXT NOT NULL,
+        fired_at REAL NOT NULL,
+        resolved_at REAL NOT NULL,
+        PRIMARY KEY (alert, fired_at)
+    )""",
+    "CREATE INDEX IF NOT EXISTS remediation_episodes_resolved ON remediation_episodes (resolved_at)",
+)
+SCHEMA_VERSION = 2
+MIGRATIONS = ((1, SCHEMA), (2, SCHEMA_V2))
+"""Each version's statements; a database at version N runs those of N+1 onwards."""
+
+EPISODES_PER_ALERT = 1000
+"""Ended episodes kept (and read back) per alert: an incident chain is followed back this far."""
+EPISODE_RETENTION = 30 * 86400.0
+"""Episodes that ended longer ago are deleted: no chain_gap is anywhere near this long."""
+AUTO_HISTORY = 200
+"""Automatic actions per target returned besides the latest actions of any kind, so the budgets
+see a day's actions even when a flapping alert's approval requests fill the latest ones."""
 
 
 class Database(Protocol):
@@ -139,7 +160,8 @@ class AuditLog:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        db.ensure_schema(COMPONENT, SCHEMA_VERSION, SCHEMA)
+        for version, statements in MIGRATIONS:
+            db.ensure_schema(COMPONENT, version, statements)
 
     def add_action(self, record: ActionRecord) -> int:
         """Insert ``record`` (its id is ignored) and return the new id."""
@@ -189,13 +211,56 @@ class AuditLog:
         return [_record(r) for r in rows]
 
     def history(self, target: str, limit: int = 200) -> list[Attempt]:
-        """The latest attempts on ``target``, for the policy gates.
+        """The latest attempts on ``target``, for the policy gates, newest first.
 
         By count, not by time: the circuit breaker stays open however long ago the ineffective
-        actions were, until a human resets it.
+        actions were, until a human resets it. The latest ``AUTO_HISTORY`` automatic actions (and
+        dry-run records) come too, for the budgets (``policy.budget``).
         """
-        records = self.actions(where="target = ?", params=(target,), limit=limit)
-        return [Attempt(at=r.created_at, outcome=r.outcome, dry_run=r.dry_run, alert=r.rule) for r in records]
+        newest = (
+            "SELECT id FROM (SELECT id FROM remediation_actions WHERE target = ?{} ORDER BY id DESC LIMIT ?)"
+        )
+        auto = newest.format(" AND (decided_by = 'auto' OR dry_run = 1)")
+        where = f"id IN ({newest.format('')} UNION {auto})"
+        params = (target, limit, target, AUTO_HISTORY)
+        records = self.actions(where=where, params=params, limit=limit + AUTO_HISTORY)
+        return [
+            Attempt(at=r.created_at, outcome=r.outcome, dry_run=r.dry_run, alert=r.rule, fingerprint=r.alert,
+                    auto=r.dry_run or r.decided_by == "auto")
+            for r in records
+        ]  # fmt: skip
+
+    def add_episode(self, alert: str, fired_at: float, resolved_at: float) -> None:
+        """Remember that ``alert`` (a fingerprint) fired at ``fired_at`` and resolved at ``resolved_at``.
+
+        Idempotent: the runner calls it on every pass while the alert shows as resolved. Old
+        episodes are pruned here (by age, and beyond ``EPISODES_PER_ALERT`` for this alert).
+        """
+        with self._db.transaction() as db:
+            known = db.execute(
+                "SELECT 1 FROM remediation_episodes WHERE alert = ? AND fired_at = ?", (alert, fired_at)
+            ).fetchone()
+            if known:
+                return
+            db.execute("INSERT INTO remediation_episodes VALUES (?, ?, ?)", (alert, fired_at, resolved_at))
+            db.execute(
+                "DELETE FROM remediation_episodes WHERE resolved_at < ?", (resolved_at - EPISODE_RETENTION,)
+            )
+            db.execute(
+                "DELETE FROM remediation_episodes WHERE alert = ? AND fired_at NOT IN (SELECT fired_at FROM "
+                "remediation_episodes WHERE alert = ? ORDER BY fired_at DESC LIMIT ?)",
+                (alert, alert, EPISODES_PER_ALERT),
+            )
+
+    def episodes(self, alert: str) -> list[Episode]:
+        """The ended episodes of ``alert`` (a fingerprint), newest first."""
+        with self._db.transaction() as db:
+            rows = db.execute(
+                "SELECT fired_at, resolved_at FROM remediation_episodes WHERE alert = ? "
+                "ORDER BY fired_at DESC LIMIT ?",
+                (alert, EPISODES_PER_ALERT),
+            ).fetchall()
+        return [Episode(float(f), float(r)) for f, r in rows]
 
     def in_flight(self) -> list[ActionRecord]:
         flight = ",".join("?" * len(IN_FLIGHT))

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from alerter.remediate.audit import ActionRecord, AuditLog, format_actions, is_paused, pause, resume
-from alerter.remediate.policy import Outcome
+from alerter.remediate import audit
+from alerter.remediate.audit import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    ActionRecord,
+    AuditLog,
+    format_actions,
+    is_paused,
+    pause,
+    resume,
+)
+from alerter.remediate.policy import Episode, Outcome
 from alerter.store.sqlite import Store
 
 T0 = 1_800_000_000.0
@@ -21,11 +31,17 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def record(
-    at: float, target: str = "deployment/inference/vllm", outcome: Outcome = Outcome.APPLIED
+    at: float,
+    target: str = "deployment/inference/vllm",
+    outcome: Outcome = Outcome.APPLIED,
+    *,
+    decided_by: str = "",
+    dry_run: bool = False,
 ) -> ActionRecord:
     return ActionRecord(
-        0, at, at, "scale-vllm", target, "fp", "TTFTAnomaly", "auto", outcome, False, None, "why"
-    )
+        0, at, at, "scale-vllm", target, "fp", "TTFTAnomaly", "auto", outcome, dry_run, None, "why",
+        decided_by=decided_by,
+    )  # fmt: skip
 
 
 def test_actions_update_and_history(store: Store) -> None:
@@ -59,7 +75,7 @@ def test_update_refuses_unknown_fields(store: Store) -> None:
 def test_schema_is_created_once_and_survives_reopening(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as s:
         AuditLog(s).add_action(record(T0))
-        assert s.schema_version("remediation") == 1
+        assert s.schema_version("remediation") == SCHEMA_VERSION == 2
     with Store(tmp_path / "s.db") as s:
         assert len(AuditLog(s).actions()) == 1
 
@@ -80,3 +96,57 @@ def test_kill_switch_and_table(store: Store) -> None:
     resume(store, T0 + 1, "alice")
     assert not is_paused(store)
     assert format_actions([]).split() == ["ID", "CREATED", "POLICY", "TARGET", "MODE", "OUTCOME", "REASON"]
+
+
+def test_history_says_which_alert_and_whether_a_human_decided(store: Store) -> None:
+    log = AuditLog(store)
+    log.add_action(record(T0, decided_by="auto"))
+    log.add_action(record(T0 + 1, decided_by="alice"))
+    log.add_action(record(T0 + 2, outcome=Outcome.WOULD_APPLY, dry_run=True))
+    got = [(a.fingerprint, a.alert, a.auto) for a in log.history("deployment/inference/vllm")]
+    assert got == [("fp", "TTFTAnomaly", True), ("fp", "TTFTAnomaly", False), ("fp", "TTFTAnomaly", True)]
+    assert [a.dry_run for a in log.history("deployment/inference/vllm")] == [True, False, False]
+
+
+def test_history_keeps_automatic_actions_that_approval_requests_pushed_out(store: Store) -> None:
+    """A flapping alert's approval requests must not hide the day's actions from the daily budget."""
+    log = AuditLog(store)
+    for i in range(3):
+        log.add_action(record(T0 + i, outcome=Outcome.EFFECTIVE, decided_by="auto"))
+    for i in range(10):
+        log.add_action(record(T0 + 100 + i, outcome=Outcome.EXPIRED))
+    history = log.history("deployment/inference/vllm", limit=5)
+    assert [a.at for a in history] == [T0 + 109, T0 + 108, T0 + 107, T0 + 106, T0 + 105, T0 + 2, T0 + 1, T0]
+
+
+def test_episodes_are_kept_once_newest_first_and_pruned(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = AuditLog(store)
+    log.add_episode("fp", T0, T0 + 600)
+    log.add_episode("fp", T0, T0 + 600)  # the runner reports a resolved alert on every pass
+    log.add_episode("fp", T0 + 1800, T0 + 2400)
+    log.add_episode("other", T0 + 60, T0 + 120)
+    assert log.episodes("fp") == [Episode(T0 + 1800, T0 + 2400), Episode(T0, T0 + 600)]
+    monkeypatch.setattr(audit, "EPISODES_PER_ALERT", 2)
+    log.add_episode("fp", T0 + 3600, T0 + 4200)
+    assert [e.fired_at for e in log.episodes("fp")] == [T0 + 3600, T0 + 1800], "only the latest per alert"
+    log.add_episode("fp", T0 + audit.EPISODE_RETENTION + 1000, T0 + audit.EPISODE_RETENTION + 1100)
+    assert log.episodes("other") == [], "episodes older than the retention are deleted"
+
+
+def test_a_version_1_log_gains_the_episodes_and_keeps_its_actions(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as s:
+        s.ensure_schema("remediation", 1, SCHEMA)
+        with s.transaction() as db:
+            db.execute(
+                "INSERT INTO remediation_actions (created_at, updated_at, policy, target, alert, rule, mode, "
+                "outcome, dry_run, reason) VALUES (?, ?, 'p', 't', 'fp', 'r', 'auto', 'effective', 0, 'why')",
+                (T0, T0),
+            )
+    with Store(tmp_path / "s.db") as s:
+        log = AuditLog(s)
+        assert s.schema_version("remediation") == 2
+        assert [r.reason for r in log.actions()] == ["why"]
+        log.add_episode("fp", T0, T0 + 60)
+        assert log.episodes("fp") == [Episode(T0, T0 + 60)]
