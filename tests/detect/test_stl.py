@@ -126,3 +126,46 @@ def test_an_adopted_level_brings_its_own_noise(name: str) -> None:
     else:
         scores = detect.build({"detector": "ewma", "adopt_after": "6h"}).score_stream(ts, vs)
         assert np.mean(scores[ts >= ts[-1] - 1.5 * 3600] > 0.5) < 0.1
+
+
+T0 = 1_767_571_200.0  # 2026-01-05T00:00Z
+
+
+def _sawtooth(ts: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 100.0 * ((ts - T0) % DAY) / DAY
+    return out
+
+
+def test_a_noiseless_ramp_learned_at_5m_is_not_out_of_band_between_the_learned_instants() -> None:
+    # The engine trains on a history query at ``resolution`` and judges the raw samples: every
+    # 1-minute sample of a perfect sawtooth lies between two learned instants. With a zero noise
+    # scale these used to be infinitely far out of band, and the alert never resolved.
+    history = T0 + np.arange(0.0, 4 * DAY, 300.0)
+    det = StlDetector(seasonality=["1d"]).fit(history, _sawtooth(history))
+    now = T0 + 4 * DAY + 3 * 3600
+    ts = now + np.arange(0.0, 3600.0, 60.0)
+    verdict = det.evaluate(ts, _sawtooth(ts))
+    assert not verdict.anomalous.any(), verdict.scores.max()
+    # The allowance is what one step of the ramp can move, not a blind band: a jump of twice
+    # that is caught at every sample.
+    jumped = det.evaluate(ts, _sawtooth(ts) + 2.0)
+    assert jumped.anomalous.all()
+
+
+def test_samples_at_the_learned_instants_get_no_resolution_allowance() -> None:
+    history = T0 + np.arange(0.0, 4 * DAY, 300.0)
+    det = StlDetector(seasonality=["1d"]).fit(history, _sawtooth(history))
+    ts = T0 + 4 * DAY + np.arange(0.0, 3600.0, 300.0)
+    _, lower, upper = det.band(ts)
+    assert det.sample_pos_ == pytest.approx(0.0, abs=1e-6)
+    assert np.all(upper - lower < 1e-3)
+
+
+def test_the_learned_sample_position_survives_persistence() -> None:
+    history = T0 + 30.0 + np.arange(0.0, 4 * DAY, 60.0)  # 1-minute samples, 30 s past each minute
+    det = StlDetector(seasonality=["1d"]).fit(history, _sawtooth(history))
+    restored = detect.from_bytes(det.to_bytes())
+    assert isinstance(restored, StlDetector)
+    assert restored.sample_pos_ == pytest.approx(det.sample_pos_)
+    ts = T0 + 4 * DAY + np.arange(0.0, 3600.0, 37.0)
+    np.testing.assert_allclose(restored.band(ts)[2], det.band(ts)[2], rtol=1e-5)
