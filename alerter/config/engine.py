@@ -264,6 +264,26 @@ class CircuitBreaker(Model):
     after_ineffective: int = Field(default=2, gt=0)
 
 
+class Budget(Model):
+    """Automatic actions across episodes; once spent, each further action asks for approval.
+
+    Per-window limits let a flapping alert ratchet a target step by step; these do not. Two
+    actions per incident chain show whether acting helps, four a day are two incidents' worth.
+    """
+
+    chain_gap: Duration = Field(default=3600.0, gt=0)
+    """Episodes of one alert less than this apart (resolution to next firing) are one incident."""
+    max_per_chain: int = Field(default=2, le=10_000)
+    max_per_day: int = Field(default=4, le=10_000)
+
+    @field_validator("max_per_chain", "max_per_day")
+    @classmethod
+    def _some(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be at least 1, got {value} (to approve every action, use `mode: approve`)")
+        return value
+
+
 class Policy(Model):
     """A remediation policy; deny-by-default (``dry-run`` unless the user says otherwise)."""
 
@@ -277,6 +297,7 @@ class Policy(Model):
     max_actions: MaxActions = Field(default_factory=MaxActions)
     verify: Verify = Field(default_factory=Verify)
     circuit_breaker: CircuitBreaker = Field(default_factory=CircuitBreaker)
+    budget: Budget = Field(default_factory=Budget)
     revert_on_resolve: bool = False
     approval_expiry: Duration = Field(default=1800.0, gt=0)
 

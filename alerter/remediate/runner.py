@@ -163,6 +163,7 @@ class Runner:
             history=self._history(target),
             in_flight_total=len(self.audit.in_flight()),
             now=now,
+            episodes=self.audit.episodes(alert.fingerprint),
         )
         gate, decision = gates.refusal(situation)
         if decision.allowed and isinstance(policy.action, ConfigMapSpec) and policy.action.restart:
@@ -184,7 +185,12 @@ class Runner:
         decision = _bounds(policy.action, change)
         if not decision.allowed:
             return self._note(alert, policy.name, target, now, "skipped", "bounds", decision.reason)
-        return self._start(alert, policy, target, change, now)
+        gate, decision = gates.budget(situation)  # spent: a human decides, not the policy
+        if decision.allowed:
+            return self._start(alert, policy, target, change, now)
+        if policy.limits.mode is Mode.DRY_RUN:
+            return self._note(alert, policy.name, target, now, "skipped", gate, decision.reason)
+        return self._start(alert, policy, target, change, now, handover=(gate, decision.reason))
 
     def _history(self, target: str) -> list[Attempt]:
         local = self.audit.history(target)
@@ -197,8 +203,9 @@ class Runner:
             Attempt(at=t, outcome=Outcome.ELSEWHERE) for t in shared if all(abs(t - u) > 1 for u in times)
         ]
 
-    def _start(self, alert: Alert, policy: Policy, target: str, change: Change, now: float) -> list[Event]:
-        mode = policy.limits.mode
+    def _start(self, alert: Alert, policy: Policy, target: str, change: Change, now: float,
+               handover: tuple[str, str] | None = None) -> list[Event]:  # fmt: skip
+        mode = Mode.APPROVE if handover else policy.limits.mode
         base = ActionRecord(0, now, now, policy.name, target, alert.fingerprint, alert.rule, str(mode),
                             Outcome.APPROVED, mode is Mode.DRY_RUN, change, change.summary, decided_by="auto")  # fmt: skip
         if mode is Mode.DRY_RUN:
@@ -206,14 +213,19 @@ class Runner:
             text = f"Dry run ({policy.name}): would {change.summary}. Nothing was changed."
             return [self._event(record, now, "would-act", f"would {change.summary}", text=text)]
         if mode is Mode.APPROVE:
+            gate, why = handover or ("", "")  # why: the budget that is spent, and since when
+            reason = f"{why} (proposed: {change.summary})" if why else change.summary
             expires = now + policy.limits.approval_expiry
             record = self._add(
-                replace(base, outcome=Outcome.PENDING_APPROVAL, expires_at=expires, decided_by="")
+                replace(
+                    base, outcome=Outcome.PENDING_APPROVAL, expires_at=expires, decided_by="", reason=reason
+                )
             )
-            text = (f"Proposed ({policy.name}): {change.summary}. Approve within "
+            text = (f"{why[:1].upper()}{why[1:]}. " if why else "") + (
+                    f"Proposed ({policy.name}): {change.summary}. Approve within "
                     f"{format_duration(policy.limits.approval_expiry)}.")  # fmt: skip
-            return [self._event(record, now, "pending-approval", f"proposed: {change.summary}", text=text,
-                                buttons=True)]  # fmt: skip
+            return [self._event(record, now, "pending-approval", reason if why else f"proposed: {change.summary}",
+                                gate=gate, text=text, buttons=True)]  # fmt: skip
         return self._act(self._add(base), policy, change, now)
 
     def _act(self, record: ActionRecord, policy: Policy, change: Change, now: float) -> list[Event]:
@@ -331,6 +343,8 @@ class Runner:
         return self._event(record, now, "ineffective", why, text=f"Ineffective: {why}.")
 
     def _on_resolved(self, alert: Alert, policy: Policy, now: float) -> list[Event]:
+        if alert.fired_at is not None and alert.resolved_at is not None:  # for the incident chain
+            self.audit.add_episode(alert.fingerprint, alert.fired_at, alert.resolved_at)
         events = []
         mine = "alert = ? AND policy = ? AND dry_run = 0"
         for record in self.audit.actions(

@@ -49,6 +49,9 @@ def policy_from_config(policy: PolicyConfig) -> Policy:
         after_ineffective=policy.circuit_breaker.after_ineffective,
         revert_on_resolve=policy.revert_on_resolve,
         approval_expiry=policy.approval_expiry,
+        chain_gap=policy.budget.chain_gap,
+        max_per_chain=policy.budget.max_per_chain,
+        max_per_day=policy.budget.max_per_day,
     )
     return Policy(limits, action_from_config(policy))
 

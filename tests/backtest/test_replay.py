@@ -16,6 +16,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from harness import ManagedProcess, SimHistory
 from harness.backtest_setup import COOLDOWN, MAX_REPLICAS, STEP_REPLICAS, incidents, write_setup
@@ -331,3 +332,83 @@ def test_bad_arguments_are_usage_errors(
         backtest.main([x for pair in base.items() for x in pair])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# -- a flapping alert and the remediation budget, replayed offline -----------------------------
+
+FLAP_CONFIG = """
+prometheus: {{url: "http://127.0.0.1:1"}}
+rule_files: [rules.yaml]
+policies:
+  - name: scale-vllm
+    mode: auto
+    scale: {{deployment: inference/vllm, step: 1, max_replicas: 32}}
+    cooldown: 10m
+    max_actions: {{count: 3, per: 1h}}
+    revert_on_resolve: false
+{budget}
+remediation:
+  allow_namespaces: [inference]
+"""
+FLAP_RULES = """
+groups:
+  - name: latency
+    interval: 1m
+    rules:
+      - alert: TTFTHigh
+        expr: ttft
+        baseline: {detector: static, above: 1}
+        for: 1m
+        remediate: [scale-vllm]
+"""
+FLAP_START = 1_794_996_000.0  # 2026-11-18T10:00Z
+
+
+def _flapping(tmp_path: Path, hours: int, every: float, budget: str = "") -> backtest.Result:
+    """The static rule over a TTFT that is high for 10 minutes of every ``every`` seconds."""
+    from alerter.backtest.series import replay_bundle
+    from alerter.core.model import Labels, Series
+
+    (tmp_path / "alerter.yaml").write_text(FLAP_CONFIG.format(budget=budget))
+    (tmp_path / "rules.yaml").write_text(FLAP_RULES)
+    ts = FLAP_START + 60.0 * np.arange(hours * 60 + 1)
+    values = np.where((ts - FLAP_START) % every < 600, 5.0, 0.5)
+    return replay_bundle(load(tmp_path / "alerter.yaml"), [Series(Labels(model_name="llama3"), ts, values)],
+                         interval=60.0)  # fmt: skip
+
+
+def _acted(result: backtest.Result) -> tuple[int, list[int], list[dict[str, Any]]]:
+    """(firing episodes, replicas after each change, approval requests)."""
+    episodes = sum(1 for e in result.episodes if e.fired_at is not None)
+    asked = [e for e in result.events if e["decision"] == "pending-approval"]
+    return episodes, [c["to"] for c in result.changes], asked
+
+
+def test_without_a_budget_an_alert_flapping_every_30m_ratchets_the_deployment(tmp_path: Path) -> None:
+    """The scenario the budget is for: every action is within every per-hour limit, 16 in 8 hours."""
+    result = _flapping(tmp_path, 8, 1800, "    budget: {max_per_chain: 10000, max_per_day: 10000}")
+    episodes, replicas, asked = _acted(result)
+    assert (episodes, len(replicas), replicas[-1], len(asked)) == (16, 16, 17, 0)
+
+
+def test_an_alert_flapping_every_30m_gets_two_actions_then_asks_a_human(tmp_path: Path) -> None:
+    result = _flapping(tmp_path, 8, 1800)  # the default budget
+    episodes, replicas, asked = _acted(result)
+    assert (episodes, replicas, len(asked)) == (16, [2, 3], 14)
+    assert {e["gate"] for e in asked} == {"chain_budget"}
+    assert asked[0]["reason"] == (
+        "auto-remediation paused: 2 actions already taken in this incident chain (since 10:01 UTC); "
+        "approve to continue (proposed: scale deployment inference/vllm 3 -> 4 replicas)"
+    )
+    expired = [e for e in result.events if e["decision"] == "expired"]
+    assert len(expired) == 14, "each request lapses when its episode resolves unanswered"
+
+
+def test_separate_incidents_get_four_actions_a_day(tmp_path: Path) -> None:
+    """An hour and twenty minutes of quiet between episodes: each is its own incident chain."""
+    result = _flapping(tmp_path, 24, 5400)
+    episodes, replicas, asked = _acted(result)
+    assert (episodes, replicas, len(asked)) == (16, [2, 3, 4, 5], 12)
+    assert {e["gate"] for e in asked} == {"daily_budget"}
+    assert "4 actions already taken on inference/vllm in the last 24h (since 10:01 UTC; max_per_day 4)" in (
+        asked[0]["reason"])  # fmt: skip

@@ -256,6 +256,67 @@ def test_rejected_and_expired_approvals_do_nothing(vllm: Cluster, api_client: An
         runner.reject(999, "alice", T0)
 
 
+def episode(runner: Runner, fired_at: float, lasts: float = 600.0) -> list[Event]:
+    """One firing episode of the alert: a pass while it fires, one once it has resolved."""
+    firing = alert(fired_at=fired_at)
+    events = runner.step([(firing, ["scale-vllm"])], fired_at)
+    resolved = replace(firing, state=AlertState.RESOLVED, resolved_at=fired_at + lasts, value=0.3)
+    return events + runner.step([(resolved, ["scale-vllm"])], fired_at + lasts)
+
+
+def test_a_spent_chain_budget_asks_a_human_and_a_quiet_hour_refills_it(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    runner = make_runner(api_client, tmp_path / "db", min_firing=0, revert_on_resolve=False, max_per_chain=2,
+                         max_per_day=10)  # fmt: skip
+    assert decisions(episode(runner, T0)) == ["taken", "effective"]
+    assert decisions(episode(runner, T0 + 1800)) == ["taken", "effective"]
+    asked, _ = episode(runner, T0 + 3600)  # 20 minutes after the last resolution: the same incident
+    assert (asked.decision, asked.gate) == ("pending-approval", "chain_budget")
+    why = "auto-remediation paused: 2 actions already taken in this incident chain (since 08:00 UTC); approve to continue"
+    assert asked.message is not None and asked.message.buttons
+    assert asked.message.text == (f"A{why[1:]}. Proposed (scale-vllm): scale deployment inference/vllm 6 -> 8 "
+                                  "replicas. Approve within 1h.")  # fmt: skip
+    (logged,) = [e for e in runner.audit.events() if e["decision"] == "pending-approval"]
+    assert (logged["gate"], logged["reason"]) == (
+        "chain_budget", f"{why} (proposed: scale deployment inference/vllm 6 -> 8 replicas)")  # fmt: skip
+    (record,) = runner.audit.actions(limit=1)
+    assert replicas(vllm) == 6 and record.outcome is Outcome.EXPIRED, "resolved before anyone approved"
+    assert [e.fired_at for e in runner.audit.episodes(alert().fingerprint)] == [T0 + 3600, T0 + 1800, T0]
+
+    firing = alert(fired_at=T0 + 5400)
+    (asked,) = runner.step([(firing, ["scale-vllm"])], T0 + 5400)
+    assert asked.action_id is not None and asked.gate == "chain_budget"
+    pending = runner.audit.get(asked.action_id)
+    assert pending is not None and pending.reason.startswith(
+        "auto-remediation paused: 2 actions already taken"
+    )
+    assert decisions(runner.approve(asked.action_id, "alice", T0 + 5460)) == ["approved", "taken"]
+    assert replicas(vllm) == 8, "approving continues"
+    runner.step(
+        [(replace(firing, state=AlertState.RESOLVED, resolved_at=T0 + 6000), ["scale-vllm"])], T0 + 6000
+    )
+    assert decisions(episode(runner, T0 + 7200)) == ["pending-approval", "expired"], (
+        "each further action asks"
+    )
+    assert decisions(episode(runner, T0 + 7800 + 3600)) == ["taken", "effective"], "a new incident acts alone"
+    assert replicas(vllm) == 10
+
+
+def test_a_dry_run_says_once_where_auto_mode_would_ask(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    runner = make_runner(api_client, tmp_path / "db", mode=Mode.DRY_RUN, min_firing=0, max_per_chain=2)
+    assert decisions(episode(runner, T0) + episode(runner, T0 + 1800)) == ["would-act", "would-act"]
+    (note,) = episode(runner, T0 + 3600)
+    assert (note.decision, note.gate) == ("skipped", "chain_budget")
+    assert note.message is not None and not note.message.buttons
+    assert "in auto mode this would need approval: 2 actions would have been taken in this incident chain" in (
+        note.message.text)  # fmt: skip
+    assert episode(runner, T0 + 5400) == [], "the same reason is not posted again"
+    assert not vllm.calls_of("patch", "deployments/scale")
+
+
 def test_min_firing_and_unknown_policy(vllm: Cluster, api_client: Any, tmp_path: Path) -> None:
     runner = make_runner(api_client, tmp_path / "db")
     events = runner.step([(alert(fired_at=T0 - 60), ["scale-vllm", "nope"])], T0)

@@ -28,7 +28,8 @@ def config(**extra: Any) -> AppConfig:
                 {"name": "scale-vllm", "mode": "auto", "scale": {"deployment": "inference/vllm", "step": 2,
                                                                  "max_replicas": 16},
                  "cooldown": "10m", "max_actions": {"count": 3, "per": "1h"}, "verify": {"within": "10m"},
-                 "circuit_breaker": {"after_ineffective": 2}, "revert_on_resolve": True},
+                 "circuit_breaker": {"after_ineffective": 2}, "revert_on_resolve": True,
+                 "budget": {"chain_gap": "30m", "max_per_chain": 3, "max_per_day": 6}},
                 {"name": "fallback", "mode": "approve",
                  "route": {"httproute": "inference/chat", "backend": "backup", "weight": 100}},
                 {"name": "router", "configmap": {"configmap": "inference/router", "key": "model", "value": "8b",
@@ -55,6 +56,12 @@ def test_policies_convert_field_by_field() -> None:
     assert router.limits.mode is Mode.DRY_RUN, "dry-run unless the user says otherwise"
     switches = switches_from_config(config().remediation)
     assert (switches.paused, switches.max_concurrent, switches.allow) == (False, 2, ("inference",))
+
+
+def test_budgets_convert_and_default_to_two_per_incident_chain_and_four_a_day() -> None:
+    scale, route, _ = (policy_from_config(p) for p in config().policies)
+    assert (scale.limits.chain_gap, scale.limits.max_per_chain, scale.limits.max_per_day) == (1800.0, 3, 6)
+    assert (route.limits.chain_gap, route.limits.max_per_chain, route.limits.max_per_day) == (3600.0, 2, 4)
 
 
 def test_route_weight_beyond_a_percentage_is_a_config_error() -> None:
