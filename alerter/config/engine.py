@@ -280,7 +280,9 @@ class Budget(Model):
     @classmethod
     def _some(cls, value: int) -> int:
         if value < 1:
-            raise ValueError(f"must be at least 1, got {value} (to approve every action, use `mode: approve`)")
+            raise ValueError(
+                f"must be at least 1, got {value} (to approve every action, use `mode: approve`)"
+            )
         return value
 
 
