@@ -313,6 +313,10 @@ class KubernetesConfig(Model):
     in_cluster: bool = False
     kubeconfig: str | None = None
     context: str | None = None
+    connect_timeout: Duration = Field(default=5.0, gt=0)
+    """Per API request: to open the connection."""
+    read_timeout: Duration = Field(default=10.0, gt=0)
+    """Per API request: for the answer; a stalled API server otherwise holds remediation forever."""
 
 
 class LeaseConfig(Model):

@@ -11,15 +11,19 @@ away from the planned value means it changed underneath us. A write that got no 
 timeout, a dropped connection, a 502 or 504) may still have been carried out, so it is re-read
 too and never reported as failed: at the target it is applied, and otherwise it is reported as
 applied with a note that it may not be, so that verification and the revert (which re-reads
-before it writes) still follow it.
+before it writes) still follow it. Every request carries the ``Timeouts`` it was built with and
+the client does not retry on its own, so a stalled API server costs one call at most
+``connect + read`` seconds and the runner's next tick is the retry.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,9 +48,60 @@ HTTPROUTE = ("gateway.networking.k8s.io", "v1", "httproutes")
 SCALEDOBJECT = ("keda.sh", "v1alpha1", "scaledobjects")
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """How long one Kubernetes API request may wait, in seconds (``remediation.kubernetes``).
+
+    Without them the client waits forever on a stalled API server or a partitioned network, and
+    the remediation job, the Lease renewal with it, hangs. The defaults leave a 15 s Lease room
+    for one call and a renewal.
+    """
+
+    connect: float = 5.0
+    """To open the connection (TCP and TLS); nothing has been sent if this runs out."""
+    read: float = 10.0
+    """For the answer, per read from the socket; a write whose answer runs out may have happened."""
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"remediation.kubernetes.{name}_timeout must be a positive number of seconds, got {value!r}"
+                )
+
+    @property
+    def request_timeout(self) -> tuple[float, float]:
+        """The client's ``_request_timeout``: a (connect, read) pair becomes ``urllib3.Timeout``."""
+        return (self.connect, self.read)
+
+
+class _Timed:
+    """A client API object whose every method call carries ``_request_timeout``.
+
+    Wrapping the object, rather than passing the argument at each call, means no call, present
+    or future, can be made without it.
+    """
+
+    def __init__(self, api: Any, timeouts: Timeouts) -> None:
+        self._wrapped = api
+        self._timeout = timeouts.request_timeout
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._wrapped, name)
+        if not callable(attribute):
+            return attribute
+        return functools.partial(attribute, _request_timeout=self._timeout)
+
+
 def connect(*, in_cluster: bool = False, kubeconfig: str | None = None, context: str | None = None) -> Any:
-    """An ``ApiClient`` from the pod's service account or from a kubeconfig (context selectable)."""
+    """An ``ApiClient`` from the pod's service account or from a kubeconfig (context selectable).
+
+    urllib3 would retry a GET whose answer timed out three times, making one call last four read
+    timeouts; retries are the runner's (its next tick), so the client makes one attempt.
+    """
     configuration = client.Configuration()
+    configuration.retries = 0
     try:
         if in_cluster:
             config.load_incluster_config(client_configuration=configuration)
@@ -156,12 +211,13 @@ def _scales_up(spec: ScaleSpec) -> bool:
 class KubeActuator:
     """Plans, applies and reverts remediation changes against one cluster."""
 
-    def __init__(self, api_client: Any) -> None:
-        self._api = api_client
-        self._apps = client.AppsV1Api(api_client)
-        self._hpa = client.AutoscalingV2Api(api_client)
-        self._core = client.CoreV1Api(api_client)
-        self._custom = client.CustomObjectsApi(api_client)
+    def __init__(self, api_client: Any, *, timeouts: Timeouts | None = None) -> None:
+        timeouts = timeouts or Timeouts()
+        self._api = _Timed(api_client, timeouts)
+        self._apps = _Timed(client.AppsV1Api(api_client), timeouts)
+        self._hpa = _Timed(client.AutoscalingV2Api(api_client), timeouts)
+        self._core = _Timed(client.CoreV1Api(api_client), timeouts)
+        self._custom = _Timed(client.CustomObjectsApi(api_client), timeouts)
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -500,6 +556,6 @@ def _value_ops(path: str, expected: Any, desired: Any) -> list[dict[str, Any]]:
     return ops
 
 
-def coordination_api(api_client: Any) -> Any:
+def coordination_api(api_client: Any, timeouts: Timeouts | None = None) -> Any:
     """The Lease API for ``remediate.lease``, which must not import the client itself."""
-    return client.CoordinationV1Api(api_client)
+    return _Timed(client.CoordinationV1Api(api_client), timeouts or Timeouts())

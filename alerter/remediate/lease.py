@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from alerter.core.errors import ActionError
-from alerter.remediate.kubernetes import coordination_api, microtime, translate
+from alerter.remediate.kubernetes import Timeouts, coordination_api, microtime, translate
 
 RECENT_ACTIONS = "alerter.io/recent-actions"
 """Lease annotation: JSON {target: [unix times of actions]}, so a new leader keeps cooldowns."""
@@ -39,12 +39,13 @@ class LeaseLock:
     Deployment or a flipped route.
     """
 
-    def __init__(self, api_client: Any, *, namespace: str, name: str, identity: str, duration: float) -> None:
+    def __init__(self, api_client: Any, *, namespace: str, name: str, identity: str, duration: float,
+                 timeouts: Timeouts | None = None) -> None:  # fmt: skip
         if duration <= 0:
             raise ValueError(f"lease duration must be > 0, got {duration}")
         if not identity:
             raise ValueError("lease identity must not be empty")
-        self._api = coordination_api(api_client)
+        self._api = coordination_api(api_client, timeouts)
         self.namespace, self.name, self.identity, self.duration = namespace, name, identity, duration
         self._recent: dict[str, list[float]] = {}
         self._open: dict[str, dict[str, Any]] = {}

@@ -13,7 +13,7 @@ from alerter.config.engine import AppConfig, RemediationConfig
 from alerter.config.engine import Policy as PolicyConfig
 from alerter.remediate.actions import ActionSpec, ConfigMapSpec, RouteSpec, ScaleSpec
 from alerter.remediate.audit import AuditLog, Database
-from alerter.remediate.kubernetes import KubeActuator, connect
+from alerter.remediate.kubernetes import KubeActuator, Timeouts, connect
 from alerter.remediate.lease import LeaseLock
 from alerter.remediate.policy import Limits, Mode, Switches
 from alerter.remediate.runner import Policy, Runner
@@ -64,6 +64,11 @@ def switches_from_config(remediation: RemediationConfig) -> Switches:
     )
 
 
+def timeouts_from_config(remediation: RemediationConfig) -> Timeouts:
+    k8s = remediation.kubernetes
+    return Timeouts(connect=k8s.connect_timeout, read=k8s.read_timeout)
+
+
 def build_runner(
     config: AppConfig, store: Database, *, identity: str, api_client: Any | None = None
 ) -> Runner:
@@ -76,14 +81,15 @@ def build_runner(
     if api_client is None:
         k8s = remediation.kubernetes
         api_client = connect(in_cluster=k8s.in_cluster, kubeconfig=k8s.kubeconfig, context=k8s.context)
+    timeouts = timeouts_from_config(remediation)
     leader = LeaseLock(
         api_client,
         namespace=remediation.lease.namespace,
         name=remediation.lease.name,
         identity=identity,
         duration=remediation.lease.duration,
+        timeouts=timeouts,
     )
     policies = [policy_from_config(p) for p in config.policies]
-    return Runner(
-        AuditLog(store), KubeActuator(api_client), policies, switches_from_config(remediation), leader
-    )
+    actuator = KubeActuator(api_client, timeouts=timeouts)
+    return Runner(AuditLog(store), actuator, policies, switches_from_config(remediation), leader)

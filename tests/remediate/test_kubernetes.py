@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alerter.core.errors import ActionError
-from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
-from alerter.remediate.kubernetes import RESTARTED_AT, KubeActuator, connect
+from alerter.remediate.actions import Change, ConfigMapSpec, RouteSpec, ScaleSpec
+from alerter.remediate.kubernetes import RESTARTED_AT, KubeActuator, Timeouts, connect
 from alerter.testing.kubernetes import (
     ApiError,
     Call,
@@ -20,6 +22,7 @@ from alerter.testing.kubernetes import (
     hpa,
     httproute,
     scaledobject,
+    write_kubeconfig,
 )
 from alerter.testing.kubernetes.errors import timeout
 
@@ -353,3 +356,65 @@ def test_a_failed_restart_after_the_configmap_changed_is_a_note(
     assert cluster.get("configmaps", "inference", "router")["data"] == {"model": "b"}
     (note,) = done.notes
     assert note.startswith("the restart of deployment inference/router failed") and "forbidden" in note
+
+
+def test_timeouts_default_to_5s_to_connect_and_10s_to_answer() -> None:
+    assert Timeouts().request_timeout == (5.0, 10.0)
+    with pytest.raises(ValueError, match=r"remediation\.kubernetes\.read_timeout must be a positive number"):
+        Timeouts(read=0)
+
+
+def within(seconds: float, call: Callable[[], object]) -> BaseException | None:
+    """What ``call`` raised, failing the test if it is still waiting after ``seconds``."""
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=run, name="kube-call")
+    worker.start()
+    worker.join(timeout=seconds)
+    assert not worker.is_alive(), f"the call still waits after {seconds}s"
+    return raised[0] if raised else None
+
+
+SHORT = Timeouts(connect=1.0, read=0.2)
+
+
+def test_a_hanging_api_server_fails_a_read_within_its_timeout(
+    apiserver: KubeApiServer, api_client: Any
+) -> None:
+    apiserver.cluster.put("deployments", deployment("inference", "vllm", 2))
+    stall = apiserver.stall("GET", SCALE_PATH)
+    actuator = KubeActuator(api_client, timeouts=SHORT)
+    error = within(10, lambda: actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)))
+    assert stall.arrived.is_set()
+    assert isinstance(error, ActionError) and (error.reason, error.retryable) == ("timeout", True)
+    assert "no answer from the API server while trying to read the scale of deployment" in str(error)
+
+
+def test_a_write_whose_answer_times_out_is_judged_by_a_re_read(
+    apiserver: KubeApiServer, api_client: Any
+) -> None:
+    apiserver.cluster.put("deployments", deployment("inference", "vllm", 2))
+    actuator = KubeActuator(api_client, timeouts=SHORT)
+    change = actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16))
+    apiserver.stall("PATCH", SCALE_PATH, served=True)
+    done: list[Change] = []
+    assert within(10, lambda: done.append(actuator.apply(change, NOW))) is None
+    assert done[0].notes == ("the API server's answer was lost; a re-read shows the change in place",)
+    assert replicas(apiserver.cluster) == 4
+
+
+def test_connect_makes_one_attempt_per_call(apiserver: KubeApiServer, tmp_path: Path) -> None:
+    """urllib3 retries a timed-out GET three times; one call must cost one timeout, not four."""
+    apiserver.cluster.put("deployments", deployment("inference", "vllm", 2))
+    stall = apiserver.stall("GET", SCALE_PATH)
+    kubeconfig = write_kubeconfig(tmp_path / "config", apiserver.url, token="unused")
+    actuator = KubeActuator(connect(kubeconfig=str(kubeconfig)), timeouts=SHORT)
+    error = within(10, lambda: actuator.plan(ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)))
+    assert isinstance(error, ActionError) and error.reason == "timeout"
+    assert stall.hits == 1

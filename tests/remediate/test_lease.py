@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from alerter.core.errors import ActionError
+from alerter.remediate.kubernetes import Timeouts
 from alerter.remediate.lease import LeaseLock
-from alerter.testing.kubernetes import Call, Cluster
+from alerter.testing.kubernetes import Call, Cluster, KubeApiServer
 
 NOW = 1_800_000_000.0
 
@@ -125,3 +127,26 @@ def test_open_actions_are_handed_to_the_next_holder(cluster: Cluster, api_client
     assert not a.share_open("x", None, NOW + 61), "only the holder writes"
     assert b.share_open("httproute/inference/chat@1.0", None, NOW + 62)
     assert b.acquire(NOW + 63) and b.open_actions() == {}
+
+
+def test_a_hanging_api_server_fails_the_renewal_within_its_timeout(
+    apiserver: KubeApiServer, api_client: Any
+) -> None:
+    stall = apiserver.stall(
+        "GET", "/apis/coordination.k8s.io/v1/namespaces/alerter/leases/alerter-remediation"
+    )
+    lease = LeaseLock(api_client, namespace="alerter", name="alerter-remediation", identity="pod-a",
+                      duration=30, timeouts=Timeouts(connect=1.0, read=0.2))  # fmt: skip
+    raised: list[ActionError] = []
+
+    def renew() -> None:
+        try:
+            lease.acquire(NOW)
+        except ActionError as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=renew, name="lease")
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the renewal still waits for the API server"
+    assert stall.arrived.is_set() and [e.reason for e in raised] == ["timeout"]

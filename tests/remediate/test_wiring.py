@@ -12,8 +12,14 @@ from alerter.config.engine import AppConfig
 from alerter.config.engine import Policy as PolicyConfig
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.remediate.actions import ConfigMapSpec, RouteSpec, ScaleSpec
+from alerter.remediate.kubernetes import Timeouts
 from alerter.remediate.policy import Mode
-from alerter.remediate.wiring import build_runner, policy_from_config, switches_from_config
+from alerter.remediate.wiring import (
+    build_runner,
+    policy_from_config,
+    switches_from_config,
+    timeouts_from_config,
+)
 from alerter.store.sqlite import Store
 from alerter.testing.kubernetes import Cluster, deployment
 
@@ -62,6 +68,15 @@ def test_budgets_convert_and_default_to_two_per_incident_chain_and_four_a_day() 
     scale, route, _ = (policy_from_config(p) for p in config().policies)
     assert (scale.limits.chain_gap, scale.limits.max_per_chain, scale.limits.max_per_day) == (1800.0, 3, 6)
     assert (route.limits.chain_gap, route.limits.max_per_chain, route.limits.max_per_day) == (3600.0, 2, 4)
+
+
+def test_kubernetes_timeouts_convert_and_default_to_5s_and_10s() -> None:
+    assert timeouts_from_config(config().remediation) == Timeouts(connect=5.0, read=10.0)
+    remediation = {"kubernetes": {"connect_timeout": "2s", "read_timeout": "1m"}}
+    assert timeouts_from_config(config(remediation=remediation).remediation) == Timeouts(2.0, 60.0)
+    refused = r"remediation.kubernetes.read_timeout\n  Input should be greater than 0"
+    with pytest.raises(ValidationError, match=refused):
+        config(remediation={"kubernetes": {"read_timeout": "0s"}})
 
 
 def test_route_weight_beyond_a_percentage_is_a_config_error() -> None:

@@ -55,12 +55,14 @@ class Stall:
     ``arrived`` is set when the first one came in (after it was served, if ``served``); the
     connection is held open until ``release()`` and then closed without an answer. ``times``
     requests are stalled (None: every one until released); later ones are answered as usual.
+    ``hits`` counts the requests stalled so far (a client's retries included).
     """
 
     method: str
     path: str
     served: bool = False
     times: int | None = None
+    hits: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -72,8 +74,11 @@ class Stall:
         if method != self.method or path != self.path or self.times == 0:
             return False
         if self.times is None:
-            return not self.released.is_set()
-        self.times -= 1
+            if self.released.is_set():
+                return False
+        else:
+            self.times -= 1
+        self.hits += 1
         return True
 
 
