@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from alerter import __version__, backtest, ruletest
-from alerter.config import load
+from alerter.config import check, load, yamlfile
 from alerter.core.errors import AlerterError, ConfigErrors
 from alerter.service import admin
 from alerter.sim import cli as sim_cli
@@ -35,6 +35,11 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     if bundle.config is not None and bundle.config_path is not None:
         cfg = bundle.config
+        for warning in check.warnings(yamlfile.read(bundle.config_path, what="config file"), cfg):
+            print(
+                f"{warning.location}: warning: {warning.path}: {warning.message} ({warning.hint})",
+                file=sys.stderr,
+            )
         counts = _count(len(cfg.receivers), "receiver"), _count(len(cfg.policies), "policy", "policies")
         print(
             f"{bundle.config_path}: OK ({', '.join(counts)}, {_count(len(cfg.maintenance), 'maintenance window')})"

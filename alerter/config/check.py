@@ -3,16 +3,18 @@
 Pydantic validates each value; this module validates how values relate (an alert name used twice
 in a group, a route naming a receiver that does not exist, a rule asking for a policy nobody
 defined) and the embedded languages (PromQL structure, Jinja2 templates, baseline specs).
+``warnings`` lists what is valid but probably not meant (an HTTP API open to the network).
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from alerter.config import promql, templates
-from alerter.config.engine import AppConfig, Route
+from alerter.config.engine import AppConfig, Route, ServerConfig
 from alerter.config.validate import field_path
 from alerter.config.yamlfile import Document, Loc
 from alerter.core.errors import ConfigError, Location
@@ -189,3 +191,39 @@ def config(doc: Document, cfg: AppConfig) -> list[ConfigError]:
                 )
             )
     return errors
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
+
+
+def exposed_without_auth(server: ServerConfig) -> bool:
+    """Whether anyone on the network could silence alerts and reload: listening beyond loopback, no auth.
+
+    A client CA counts as authentication: then only holders of its certificates can connect.
+    """
+    host = server.listen.rpartition(":")[0].strip("[]")
+    certificates = server.tls is not None and server.tls.client_ca_file is not None
+    return not _loopback(host) and server.auth is None and not certificates
+
+
+def warnings(doc: Document, cfg: AppConfig) -> list[ConfigError]:
+    """What ``alerter check`` points out without refusing the config."""
+    out: list[ConfigError] = []
+    if exposed_without_auth(cfg.server):
+        where: Loc = ("server", "listen")
+        out.append(
+            ConfigError(
+                doc.location(where),
+                field_path(where),
+                f"the HTTP API listens on {cfg.server.listen} without authentication: anyone who "
+                "reaches the port can create silences and reload the engine",
+                "add `server.auth.tokens` with a token_env or token_file per holder, or listen on 127.0.0.1",
+            )
+        )
+    return out

@@ -333,9 +333,63 @@ class RemediationConfig(Model):
     lease: LeaseConfig = Field(default_factory=LeaseConfig)
 
 
+class ServerToken(Model):
+    """One bearer token of the HTTP API and who holds it.
+
+    ``name`` is what the engine records instead of trusting the request (a silence's author), so
+    it is a name people recognise: a person, a team, or the tool that holds the token.
+    """
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+    token_env: str | None = None
+    token_file: str | None = None
+    scope: Literal["read", "write"] = "write"
+    """``write`` may create and expire silences and reload; ``read`` only reads the JSON API."""
+
+    @model_validator(mode="after")
+    def _where(self) -> ServerToken:
+        _one_of(self, "token_env", "token_file")
+        return self
+
+
+class ServerAuth(Model):
+    """Bearer tokens for the HTTP API: always for writes, for reads too when ``protect_reads``.
+
+    Probes (``/healthz``, ``/readyz``) and ``/metrics`` stay open for the kubelet and Prometheus;
+    Slack's callback is authenticated by Slack's own signature.
+    """
+
+    tokens: list[ServerToken] = Field(min_length=1)
+    protect_reads: bool = False
+
+    @model_validator(mode="after")
+    def _tokens(self) -> ServerAuth:
+        names = [t.name for t in self.tokens]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"token names must be unique; used more than once: {', '.join(twice)}")
+        readers = [t.name for t in self.tokens if t.scope == "read"]
+        if readers and not self.protect_reads:
+            raise ValueError(
+                f"read-only token(s) {', '.join(readers)} grant nothing while reads are open "
+                "(set `protect_reads: true`, or remove them)"
+            )
+        return self
+
+
+class ServerTLS(Model):
+    """HTTPS for the HTTP server; with ``client_ca_file`` every client must show a certificate it signed."""
+
+    cert_file: str = Field(min_length=1)
+    key_file: str = Field(min_length=1)
+    client_ca_file: str | None = None
+
+
 class ServerConfig(Model):
     listen: str = "127.0.0.1:9464"
     external_url: str | None = None
+    auth: ServerAuth | None = None
+    tls: ServerTLS | None = None
 
     @field_validator("listen")
     @classmethod

@@ -14,10 +14,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alerter.config import AppConfig, Bundle, expand, load
+from alerter.config.check import exposed_without_auth
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.core.model import Alert, Verdict
 from alerter.engine.baselines import Baselines, FitStats
@@ -28,7 +30,8 @@ from alerter.notify import mute
 from alerter.notify import wiring as notify_wiring
 from alerter.remediate.contracts import Event
 from alerter.service import api, logs, routes
-from alerter.service.server import Server
+from alerter.service.auth import Auth
+from alerter.service.server import Server, tls_context
 from alerter.source.wiring import build_source
 from alerter.store.sqlite import Store
 
@@ -64,6 +67,8 @@ class App:
         self.clock = clock
         self.started_at = now
         self.ready = True
+        self.auth = Auth.from_config(cfg.server)
+        tls = tls_context(cfg.server.tls) if cfg.server.tls is not None else None
         self.metrics = EngineMetrics()
         self.source = build_source(cfg.prometheus)
         storage = Path(cfg.storage.path)
@@ -83,7 +88,10 @@ class App:
         self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
         self.runner, self.remediation_error = self._runner(cfg)
         self.scheduler = Scheduler(self.engine)
-        self.server = Server(cfg.server.listen)
+        self.server = Server(cfg.server.listen, tls)
+        self._exposed = exposed_without_auth(cfg.server)
+        # One worker: button presses are decided in the order they arrive, off the HTTP thread.
+        self._decisions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-decision")
         self._reload_requested = threading.Event()
         self._stop = threading.Event()
         self._remediation_lock = threading.Lock()
@@ -192,6 +200,17 @@ class App:
                 ]
             self.pipeline.note(message.alert, note_message(message.text, buttons), now)
 
+    def defer(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the decision worker (Slack's buttons), logging whatever it raises."""
+
+        def guarded() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("background job failed")
+
+        self._decisions.submit(guarded)
+
     @classmethod
     def from_config(cls, config_path: str) -> App:
         return cls(config_path, load(config_path), now=time.time())
@@ -252,6 +271,9 @@ class App:
         try:
             pipeline = self._pipeline(bundle.config, plan(bundle))
             secrets = notify_wiring.signing_secrets(bundle.config.receivers)
+            auth = Auth.from_config(bundle.config.server)
+            server = bundle.config.server
+            tls = tls_context(server.tls) if server.tls is not None else None
             runner, remediation_error = self._runner(bundle.config)
         except (AlerterError, ValueError, OSError) as exc:
             self._reload = {"at": now, "ok": False, "errors": 1, "error": str(exc)}
@@ -263,6 +285,8 @@ class App:
         self.engine.reload(bundle, now)
         self.pipeline = pipeline
         self.signing_secrets = secrets
+        self.auth = auth
+        self.server.use_tls(tls)  # re-read certificates: a rotated one applies to new connections
         with self._remediation_lock:
             self.runner, self.remediation_error = runner, remediation_error
         self.scheduler.sync()
@@ -300,12 +324,18 @@ class App:
         log.info(
             "alerter started", extra={"listen": f"port {self.server.port}", "groups": len(self.engine.groups)}
         )
+        if self._exposed:
+            log.warning(
+                "the HTTP API listens beyond loopback without authentication: anyone who reaches the "
+                "port can silence alerts and reload; set server.auth (see the README)"
+            )
 
     def stop(self) -> None:
         self.ready = False
         self._stop.set()
         self.scheduler.shutdown()
         self.server.stop()
+        self._decisions.shutdown(wait=True)  # a decision in flight finishes before the store closes
         self.baselines.close()
         self.store.close()
 

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from alerter.notify import Pipeline, Secret, Silences
     from alerter.remediate.audit import Database
     from alerter.remediate.contracts import Event
+    from alerter.service.auth import Auth
 
-__all__ = ["Approvals", "Clocked", "Notifications", "Remediation", "Service", "Views"]
+__all__ = ["Approvals", "Clocked", "Guarded", "Notifications", "Remediation", "Service", "Views"]
 
 
 class Approvals(Protocol):
@@ -35,6 +36,13 @@ class Clocked(Protocol):
 
     @property
     def clock(self) -> Callable[[], float]: ...
+
+
+class Guarded(Protocol):
+    """Who may call which endpoint; read on every request, so a reload's new tokens apply at once."""
+
+    @property
+    def auth(self) -> Auth: ...
 
 
 class Views(Clocked, Protocol):
@@ -91,6 +99,10 @@ class Remediation(Clocked, Protocol):
         """Remediation decisions into the alert's notification thread."""
         ...
 
+    def defer(self, job: Callable[[], None]) -> None:
+        """Run ``job`` off the request's thread: Slack wants its answer before the decision is made."""
+        ...
 
-class Service(Views, Notifications, Remediation, Protocol):
+
+class Service(Guarded, Views, Notifications, Remediation, Protocol):
     """Everything ``routes.install`` registers endpoints over."""

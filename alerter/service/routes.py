@@ -2,9 +2,11 @@
 
 Read-only views (alerts, rules, status, notifications, remediation actions) plus the few writes
 an operator or Slack needs: silences, reloads and the Approve / Reject buttons of remediation
-proposals. Slack callbacks are accepted only with a valid signature from a configured signing
-secret; nothing here returns a secret. Handlers depend on the narrow Protocols of ``ports`` (the
-app satisfies them), never on the app itself.
+proposals. Writes pass ``auth`` first (a write token when ``server.auth`` is set), reads too when
+``protect_reads`` is; probes and ``/metrics`` are always open. Slack callbacks are accepted only
+with a valid signature from a configured signing secret, are answered at once and decided in the
+background; nothing here returns a secret. Handlers depend on the narrow Protocols of ``ports``
+(the app satisfies them), never on the app itself.
 """
 
 from __future__ import annotations
@@ -12,18 +14,23 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 
 from alerter.core.durations import parse_duration
 from alerter.core.errors import ActionError
 from alerter.service import api
-from alerter.service.ports import Notifications, Remediation, Service, Views
-from alerter.service.server import Request, Response, Server
+from alerter.service.auth import Access, Caller
+from alerter.service.ports import Approvals, Guarded, Notifications, Remediation, Service, Views
+from alerter.service.server import Handler, Request, Response, Server
 
 log = logging.getLogger(__name__)
+
+Guard = Callable[[Callable[[Request, Caller], Response]], Handler]
 
 
 def install(server: Server, app: Service) -> None:
     """Register every endpoint; handlers read ``app`` on each request, so a reload shows at once."""
+    read, write = _guard(app, Access.READ), _guard(app, Access.WRITE)
     server.metrics(app.metrics.registry)
     server.route("GET", "/healthz", lambda _: Response.text("ok\n"))
     server.route(
@@ -34,17 +41,30 @@ def install(server: Server, app: Service) -> None:
     server.route(
         "GET",
         "/api/v1/alerts",
-        lambda r: Response.json(api.alerts_json(app.engine, r.query.get("state", []))),
+        read(lambda r, _: Response.json(api.alerts_json(app.engine, r.query.get("state", [])))),
     )
-    server.route("GET", "/api/v1/rules", lambda _: Response.json(api.rules_json(app.engine)))
-    server.route("GET", "/api/v1/status", lambda _: Response.json(app.status()))
-    server.route("POST", "/-/reload", lambda _: _reload(app))
-    server.route("GET", "/api/v1/silences", lambda r: _silences(app, r))
-    server.route("POST", "/api/v1/silences", lambda r: _add_silence(app, r))
-    server.route("DELETE", "/api/v1/silences", lambda r: _expire_silence(app, r))
-    server.route("GET", "/api/v1/notifications", lambda r: _notifications(app, r))
-    server.route("GET", "/api/v1/actions", lambda _: _actions(app))
+    server.route("GET", "/api/v1/rules", read(lambda *_: Response.json(api.rules_json(app.engine))))
+    server.route("GET", "/api/v1/status", read(lambda *_: Response.json(app.status())))
+    server.route("POST", "/-/reload", write(lambda *_: _reload(app)))
+    server.route("GET", "/api/v1/silences", read(lambda r, _: _silences(app, r)))
+    server.route("POST", "/api/v1/silences", write(lambda r, caller: _add_silence(app, r, caller)))
+    server.route("DELETE", "/api/v1/silences", write(lambda r, _: _expire_silence(app, r)))
+    server.route("GET", "/api/v1/notifications", read(lambda r, _: _notifications(app, r)))
+    server.route("GET", "/api/v1/actions", read(lambda *_: _actions(app)))
     server.route("POST", "/slack/interactions", lambda r: _slack_interaction(app, r))
+
+
+def _guard(app: Guarded, need: Access) -> Guard:
+    """Wrap handlers so they run only for a caller ``app.auth`` lets through, and learn who it is."""
+
+    def wrap(handler: Callable[[Request, Caller], Response]) -> Handler:
+        def guarded(request: Request) -> Response:
+            verdict = app.auth.check(request, need)
+            return verdict if isinstance(verdict, Response) else handler(request, verdict)
+
+        return guarded
+
+    return wrap
 
 
 def _reload(app: Views) -> Response:
@@ -106,13 +126,15 @@ def _silence_request(body: object, now: float) -> tuple[list[str], float, str, s
     return matchers, ends_at, texts[0], texts[1]
 
 
-def _add_silence(app: Notifications, request: Request) -> Response:
+def _add_silence(app: Notifications, request: Request, caller: Caller) -> Response:
+    """Create a silence; with authentication its author is the caller, whatever the body claims."""
     from alerter.notify import SilenceError
 
     now = app.clock()
     try:
         body = json.loads(request.body or b"{}")
-        matchers, ends_at, created_by, comment = _silence_request(body, now)
+        matchers, ends_at, claimed, comment = _silence_request(body, now)
+        created_by = caller.author(claimed)
         silence = app.silences.add(matchers, ends_at=ends_at, now=now, created_by=created_by, comment=comment)
     except (ValueError, TypeError, RecursionError, SilenceError) as exc:
         return Response.json({"error": str(exc) or "the body is not valid JSON"}, 400)
@@ -154,7 +176,14 @@ def _actions(app: Remediation) -> Response:
 
 
 def _slack_interaction(app: Remediation, request: Request) -> Response:
-    """Approve / Reject buttons: verify the signature, then hand the decision to the runner."""
+    """Approve / Reject buttons: verify the signature, acknowledge, then decide in the background.
+
+    Slack shows the user an error when the answer takes more than 3 s, and a decision makes
+    several Kubernetes calls, so the callback answers as soon as the request is known to be
+    sound, with Bolt's bare ``ack()``: an empty 200
+    (https://docs.slack.dev/tools/bolt-python/concepts/acknowledge). The outcome reaches the
+    alert's thread as every remediation event does; a decision that cannot be made is logged.
+    """
     from alerter.notify import SignatureError, parse_interaction, verify_signature
 
     timestamp = request.headers.get("x-slack-request-timestamp", "")
@@ -174,14 +203,27 @@ def _slack_interaction(app: Remediation, request: Request) -> Response:
     except ValueError as exc:
         return Response.json({"error": str(exc)}, 400)
     verb = interaction.action_id.split(":")[0]
-    if verb not in ("approve", "reject") or app.runner is None:
+    runner = app.runner
+    if verb not in ("approve", "reject") or runner is None:
         return Response.json({"error": f"unknown action {interaction.action_id!r}"}, 400)
     try:
         action_id = int(interaction.value)
-        decide = app.runner.approve if verb == "approve" else app.runner.reject
-        events = decide(action_id, interaction.user_name or interaction.user_id, now)
-    except (ValueError, ActionError) as exc:
-        return Response.json({"text": f"Could not {verb}: {exc}"}, 200)
+    except ValueError:
+        return Response.json({"error": f"button value {interaction.value!r} is not an action id"}, 400)
+    by = interaction.user_name or interaction.user_id
+    app.defer(lambda: _decide(app, runner, verb, action_id, by, now))
+    return Response(200)
+
+
+def _decide(app: Remediation, runner: Approvals, verb: str, action_id: int, by: str, now: float) -> None:
+    """The decision behind a button, at the time of the click; its events go to the alert's thread."""
+    decide = runner.approve if verb == "approve" else runner.reject
+    try:
+        events = decide(action_id, by, now)
+    except ActionError as exc:
+        log.warning(
+            "remediation decision refused",
+            extra={"verb": verb, "action_id": action_id, "by": by, "error": str(exc)},
+        )
+        return
     app.post_events(events, now)
-    done = "approved" if verb == "approve" else "rejected"
-    return Response.json({"text": f"{done} by {interaction.user_name or interaction.user_id}"})

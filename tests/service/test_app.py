@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -131,3 +132,83 @@ def test_reload_with_a_receiver_switches_everything_or_nothing(
         assert b"alerter_config_last_reload_successful 0.0" in _get(app, "/metrics")[1]
     finally:
         app.stop()
+
+
+ONCALL = "oncall-0123456789abcdef0123456789ab"
+ROTATED = "oncall-fedcba9876543210fedcba987654"
+AUTH_CONFIG = """server:
+  listen: 127.0.0.1:0
+  auth:
+    tokens:
+      - {name: oncall, token_env: ALERTER_TEST_TOKEN}
+"""
+
+
+def _call(
+    app: App, method: str, path: str, token: str | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://127.0.0.1:{app.server.port}{path}", data=body, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+@pytest.fixture
+def secured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """An engine whose writes need a token; nothing here queries Prometheus, so none runs."""
+    monkeypatch.setenv("ALERTER_TEST_TOKEN", ONCALL)
+    config = write_config(tmp_path, "http://127.0.0.1:9", TTFT_RULE.format(for_="2m", keep="2m"))
+    config.write_text(config.read_text().replace("server: {listen: 127.0.0.1:0}\n", AUTH_CONFIG))
+    instance = App(str(config), load(config), now=0.0)
+    instance.server.start()
+    yield instance
+    instance.stop()
+
+
+def test_the_running_server_asks_for_the_configured_token(
+    secured: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, headers, body = _call(secured, "POST", "/-/reload")
+    assert (status, headers["WWW-Authenticate"]) == (401, 'Bearer realm="alerter"')
+    assert json.loads(body)["error"].startswith("this endpoint needs a token")
+    assert _call(secured, "GET", "/healthz")[0] == 200
+    assert _call(secured, "GET", "/api/v1/alerts")[0] == 200  # reads are open by default
+    silence = json.dumps({"matchers": ['alertname="TTFTAnomaly"'], "created_by": "ann"}).encode()
+    status, _, body = _call(secured, "POST", "/api/v1/silences", ONCALL, silence)
+    assert status == 201 and json.loads(body)["createdBy"] == "ann (token oncall)"
+
+    # A reload reads the tokens again: a rotated one replaces the old at once.
+    monkeypatch.setenv("ALERTER_TEST_TOKEN", ROTATED)
+    assert _call(secured, "POST", "/-/reload", ONCALL)[0] == 200
+    assert _call(secured, "POST", "/-/reload", ONCALL)[0] == 401
+    assert _call(secured, "POST", "/-/reload", ROTATED)[0] == 200
+    # A token that cannot be read fails the reload and keeps the one that works.
+    monkeypatch.delenv("ALERTER_TEST_TOKEN")
+    status, _, body = _call(secured, "POST", "/-/reload", ROTATED)
+    assert status == 400 and json.loads(body)["last_reload"]["ok"] is False
+    assert _call(secured, "POST", "/-/reload", ROTATED)[0] == 400, "still authenticated, still failing"
+    assert _call(secured, "POST", "/-/reload", ONCALL)[0] == 401
+
+
+def test_deferred_jobs_run_off_the_caller_and_finish_before_stop(secured: App) -> None:
+    caller = threading.current_thread().name
+    release = threading.Event()
+    ran: list[str] = []
+
+    def job() -> None:
+        release.wait(10)
+        ran.append(threading.current_thread().name)
+
+    def broken() -> None:
+        raise RuntimeError("a bug in a decision")
+
+    secured.defer(broken)  # logged; the worker lives on
+    secured.defer(job)
+    assert ran == []  # defer did not wait for the job
+    release.set()
+    secured.stop()  # waits for the job, since it may still write to the store
+    assert len(ran) == 1 and ran[0] != caller and ran[0].startswith("slack-decision")

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode
 
@@ -25,11 +28,14 @@ from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret
 from alerter.remediate.contracts import Event
 from alerter.service import routes
+from alerter.service.auth import Access, Auth, Token
 from alerter.service.server import Request, Response, Server
 from alerter.store.sqlite import Store
 
 NOW = 1_700_000_000.0
 SIGNING_SECRET = Secret("8f742231b10e8888abcd99yyyzzz85a5")
+WRITE_TOKEN = "w-0123456789abcdef0123456789abcdef"
+READ_TOKEN = "r-fedcba9876543210fedcba9876543210"
 RULES = """
 groups:
   - name: latency
@@ -84,9 +90,12 @@ class FakeService:
     runner: FakeRunner | None = field(default_factory=FakeRunner)
     remediation_error: str = ""
     signing_secrets: Mapping[str, Secret] = field(default_factory=lambda: {"slack": SIGNING_SECRET})
+    auth: Auth = field(default_factory=Auth)
     reload_ok: bool = True
     reloads: list[float] = field(default_factory=list)
     posted: list[tuple[list[Event], float]] = field(default_factory=list)
+    worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1))
+    deferred: list[Future[None]] = field(default_factory=list)
 
     def status(self) -> dict[str, object]:
         return {"last_reload": {"ok": self.reload_ok}}
@@ -98,11 +107,22 @@ class FakeService:
     def post_events(self, events: Sequence[Event], now: float) -> None:
         self.posted.append((list(events), now))
 
+    def defer(self, job: Callable[[], None]) -> None:
+        """On a worker thread of its own, as the app does, so a test sees the answer come first."""
+        self.deferred.append(self.worker.submit(job))
+
+    def settle(self) -> None:
+        """Wait for every deferred job (re-raising what it raised)."""
+        for future in self.deferred:
+            future.result(timeout=10)
+
 
 @pytest.fixture
-def service(engine_kit: Callable[..., EngineKit]) -> FakeService:
+def service(engine_kit: Callable[..., EngineKit]) -> Iterator[FakeService]:
     kit = engine_kit(NoData(), RULES, now=NOW)
-    return FakeService(kit.engine, kit.store, Silences(kit.store))
+    instance = FakeService(kit.engine, kit.store, Silences(kit.store))
+    yield instance
+    instance.worker.shutdown(wait=True)
 
 
 @pytest.fixture
@@ -113,11 +133,17 @@ def server(service: FakeService) -> Iterator[Server]:
     instance.stop()
 
 
+def respond(
+    server: Server, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> Response:
+    target, _, query = path.partition("?")
+    return server.dispatch(Request(method, target, parse_qs(query), dict(headers or {}), body))
+
+
 def call(
     server: Server, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
 ) -> tuple[int, object]:
-    target, _, query = path.partition("?")
-    response: Response = server.dispatch(Request(method, target, parse_qs(query), dict(headers or {}), body))
+    response = respond(server, method, path, body, headers)
     if response.content_type == "application/json":
         return response.status, json.loads(response.body)
     return response.status, response.body.decode()
@@ -221,13 +247,10 @@ def _signed(body: bytes, secret: Secret = SIGNING_SECRET, at: float = NOW) -> di
 
 def test_slack_buttons_decide_and_post_the_outcome(server: Server, service: FakeService) -> None:
     body = _button("approve", "7")
-    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (
-        200,
-        {"text": "approved by ann"},
-    )
+    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
     body = _button("reject", "7")
-    status, reply = call(server, "POST", "/slack/interactions", body, _signed(body))
-    assert status == 200 and isinstance(reply, dict) and reply["text"] == "rejected by ann"
+    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
+    service.settle()
     assert service.runner is not None
     assert service.runner.decisions == [("approved", 7, "ann", NOW), ("rejected", 7, "ann", NOW)]
     assert [(e.decision, now) for events, now in service.posted for e in events] == [
@@ -253,10 +276,175 @@ def test_slack_callbacks_that_cannot_be_decided(server: Server, service: FakeSer
     unknown = _button("restart", "7")
     status, payload = call(server, "POST", "/slack/interactions", unknown, _signed(unknown))
     assert (status, payload) == (400, {"error": "unknown action 'restart:1'"})
-    not_pending = _button("approve", "8")
-    status, payload = call(server, "POST", "/slack/interactions", not_pending, _signed(not_pending))
-    assert (status, payload) == (200, {"text": "Could not approve: action 8 is not pending"})
+    not_a_number = _button("approve", "seven")
+    status, payload = call(server, "POST", "/slack/interactions", not_a_number, _signed(not_a_number))
+    assert (status, payload) == (400, {"error": "button value 'seven' is not an action id"})
     service.runner = None
     body = _button("approve", "7")
     assert call(server, "POST", "/slack/interactions", body, _signed(body))[0] == 400
     assert service.posted == []
+
+
+def test_slack_callbacks_answer_before_the_decision_is_made(server: Server, service: FakeService) -> None:
+    """Slack gives up after 3 s; a decision makes several Kubernetes calls, so it must not hold the answer."""
+    runner = SlowRunner()
+    service.runner = runner
+    body = _button("approve", "7")
+    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
+    # The answer is out while the runner is still inside approve(): nothing decided, nothing posted.
+    assert runner.entered.wait(10)
+    assert runner.decisions == [] and service.posted == []
+    runner.release.set()
+    service.settle()
+    assert runner.decisions == [("approved", 7, "ann", NOW)]
+    assert [e.decision for events, _ in service.posted for e in events] == ["approved"]
+
+
+def test_a_decision_the_runner_refuses_is_logged_not_posted(
+    server: Server, service: FakeService, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = _button("approve", "8")
+    with caplog.at_level(logging.WARNING, logger="alerter.service.routes"):
+        assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
+        service.settle()
+    refused = [r for r in caplog.records if r.getMessage() == "remediation decision refused"]
+    assert len(refused) == 1 and "action 8 is not pending" in str(vars(refused[0])["error"])
+    assert service.posted == []
+
+
+@dataclass
+class SlowRunner(FakeRunner):
+    """Blocks inside a decision until the test releases it (never longer than 10 s)."""
+
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def _decide(self, decision: str, action_id: int, by: str, now: float) -> list[Event]:
+        self.entered.set()
+        if not self.release.wait(10):
+            raise AssertionError("the test never released the decision")
+        return super()._decide(decision, action_id, by, now)
+
+
+# -- authentication -------------------------------------------------------------------------
+
+SILENCE = json.dumps({"matchers": ['alertname="QueueDepthHigh"'], "duration": "1h"}).encode()
+READS = [
+    "/api/v1/alerts",
+    "/api/v1/rules",
+    "/api/v1/status",
+    "/api/v1/silences",
+    "/api/v1/notifications",
+    "/api/v1/actions",
+]
+
+
+def _secure(service: FakeService, *, protect_reads: bool = False) -> None:
+    tokens = [Token.of("oncall", Access.WRITE, Secret(WRITE_TOKEN))]
+    if protect_reads:
+        tokens.append(Token.of("grafana", Access.READ, Secret(READ_TOKEN)))
+    service.auth = Auth(tokens, protect_reads=protect_reads)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def _writes(service: FakeService) -> list[tuple[str, str, bytes]]:
+    """Every endpoint that changes something; the DELETE names a silence that exists."""
+    silence = service.silences.add(['alertname="X"'], ends_at=NOW + 60, now=NOW, created_by="t", comment="")
+    return [
+        ("POST", "/-/reload", b""),
+        ("POST", "/api/v1/silences", SILENCE),
+        ("DELETE", f"/api/v1/silences?id={silence.id}", b""),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["reload", "add-silence", "expire-silence"])
+def test_writes_are_refused_without_the_right_token(server: Server, service: FakeService, index: int) -> None:
+    _secure(service, protect_reads=True)
+    method, path, body = _writes(service)[index]
+    silences_before = service.silences.list(NOW, include_expired=True)
+    refusals = [
+        ({}, 401, 'Bearer realm="alerter"'),
+        ({"authorization": f"Basic {WRITE_TOKEN}"}, 401, 'Bearer realm="alerter"'),
+        ({"authorization": "Bearer"}, 401, 'Bearer realm="alerter"'),
+        (_bearer("w-0123456789abcdef0123456789abcdeX"), 401, 'Bearer realm="alerter", error="invalid_token"'),
+        (_bearer(READ_TOKEN), 403, 'Bearer realm="alerter", error="insufficient_scope"'),
+    ]
+    for headers, status, challenge in refusals:
+        response = respond(server, method, path, body, headers)
+        assert (response.status, response.headers.get("WWW-Authenticate")) == (status, challenge), headers
+        assert response.content_type == "application/json" and json.loads(response.body)["error"]
+    assert service.reloads == []
+    assert service.silences.list(NOW, include_expired=True) == silences_before
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["reload", "add-silence", "expire-silence"])
+def test_writes_succeed_with_a_write_token(server: Server, service: FakeService, index: int) -> None:
+    _secure(service)
+    method, path, body = _writes(service)[index]
+    status, _ = call(server, method, path, body, {"authorization": f"bearer {WRITE_TOKEN}"})
+    assert status in (200, 201)
+
+
+@pytest.mark.parametrize("path", READS)
+def test_reads_are_open_unless_protected(server: Server, service: FakeService, path: str) -> None:
+    _secure(service)
+    assert call(server, "GET", path)[0] == 200
+    _secure(service, protect_reads=True)
+    response = respond(server, "GET", path)
+    assert (response.status, response.headers.get("WWW-Authenticate")) == (401, 'Bearer realm="alerter"')
+    assert call(server, "GET", path, headers=_bearer("not-a-token-at-all-0000"))[0] == 401
+    assert call(server, "GET", path, headers=_bearer(READ_TOKEN))[0] == 200
+    assert call(server, "GET", path, headers=_bearer(WRITE_TOKEN))[0] == 200
+
+
+def test_probes_metrics_and_slack_never_ask_for_a_token(server: Server, service: FakeService) -> None:
+    _secure(service, protect_reads=True)
+    assert call(server, "GET", "/healthz") == (200, "ok\n")
+    assert call(server, "GET", "/readyz") == (200, "ready\n")
+    assert call(server, "GET", "/metrics")[0] == 200
+    body = _button("approve", "7")
+    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
+    service.settle()
+    assert service.runner is not None and service.runner.decisions == [("approved", 7, "ann", NOW)]
+
+
+@pytest.mark.parametrize(
+    ("secured", "claimed", "recorded"),
+    [
+        (False, "ann", "ann"),  # no authentication: the body is all there is, as in Alertmanager
+        (False, None, ""),
+        (True, "ann", "ann (token oncall)"),  # the verified holder is always recorded
+        (True, None, "oncall"),
+        (True, "oncall", "oncall"),
+    ],
+)
+def test_a_silence_records_who_created_it(
+    server: Server, service: FakeService, secured: bool, claimed: str | None, recorded: str
+) -> None:
+    if secured:
+        _secure(service)
+    payload = json.loads(SILENCE)
+    if claimed is not None:
+        payload["created_by"] = claimed
+    status, created = call(
+        server, "POST", "/api/v1/silences", json.dumps(payload).encode(), _bearer(WRITE_TOKEN)
+    )
+    assert status == 201 and isinstance(created, dict) and created["createdBy"] == recorded
+
+
+def test_tokens_never_reach_the_log(
+    server: Server, service: FakeService, caplog: pytest.LogCaptureFixture
+) -> None:
+    _secure(service, protect_reads=True)
+    wrong = "w-guess-0123456789abcdef0123456789"
+    with caplog.at_level(logging.DEBUG):
+        for token in (WRITE_TOKEN, READ_TOKEN, wrong):
+            call(server, "POST", "/-/reload", headers=_bearer(token))
+            call(server, "GET", "/api/v1/alerts", headers=_bearer(token))
+    assert any(r.getMessage() == "http request refused" for r in caplog.records)
+    for record in caplog.records:
+        seen = str(vars(record))
+        assert WRITE_TOKEN not in seen and READ_TOKEN not in seen and wrong not in seen
