@@ -5,7 +5,8 @@ notification log, so a decision to notify is never lost and never taken twice. S
 entry ``inflight`` before the network call and ``sent`` after it; an entry still ``inflight``
 (a crash mid-send, or a failed attempt whose effect is unknown, like a timeout) is only sent
 again after the receiver's ``recover`` found it did not arrive. Entries of one group go out strictly in order; a retryable failure holds the group
-back until its ``next_attempt`` (exponential backoff, or the receiver's ``Retry-After``).
+back until its ``next_attempt`` (exponential backoff, or the receiver's ``Retry-After``), and
+when the receiver takes anything again its waiting entries are released (``release``).
 The sent and failed entries are the notification log that the API and CLI show.
 """
 
@@ -40,6 +41,15 @@ SCHEMA = [
 ]
 """The outbox's tables and the notification groups' (``alerter.notify.groups``), as one version."""
 
+SCHEMA_V2 = [
+    "ALTER TABLE notify_outbox ADD COLUMN backoff INTEGER NOT NULL DEFAULT 0",
+    "UPDATE notify_outbox SET backoff = attempts",
+]
+"""``backoff``: failed attempts since the receiver last worked, which the retry delay grows with;
+``attempts`` keeps counting every failure for the log."""
+
+MIGRATIONS = ((1, SCHEMA), (2, SCHEMA_V2))
+
 PENDING, INFLIGHT, SENT, FAILED, SUPERSEDED = "pending", "inflight", "sent", "failed", "superseded"
 
 
@@ -57,7 +67,8 @@ class RetryPolicy:
     give_up_after: float = 24 * 3600.0
 
     def delay(self, attempts: int, retry_after: float | None = None) -> float:
-        """Seconds before attempt ``attempts + 1``; a receiver's ``Retry-After`` wins when longer."""
+        """Seconds before the next attempt after ``attempts`` failures in a row (counted from the
+        receiver's last success); a receiver's ``Retry-After`` wins when longer."""
         backoff = min(self.maximum, self.initial * self.factor ** max(0, attempts - 1))
         return max(backoff, retry_after or 0.0)
 
@@ -78,6 +89,8 @@ class Entry:
     next_attempt: float
     last_error: str
     done_at: float | None
+    backoff: int = 0
+    """Failed attempts since the receiver last took something: what the retry delay grows with."""
 
     def as_json(self) -> dict[str, object]:
         """The log entry for the HTTP API: what, where, when and how it went (no payload, no image)."""
@@ -101,7 +114,8 @@ class Outbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("notify", 1, SCHEMA)
+        for version, statements in MIGRATIONS:
+            store.ensure_schema("notify", version, statements)
 
     def enqueue(
         self, db: sqlite3.Connection, receiver: str, group_key: str, reason: str, payload: Payload, now: float
@@ -151,10 +165,25 @@ class Outbox:
         the next attempt asks the receiver first."""
         with self.store.transaction() as db:
             db.execute(
-                "UPDATE notify_outbox SET state = ?, attempts = attempts + 1, next_attempt = ?, last_error = ? "
-                "WHERE id = ?",
+                "UPDATE notify_outbox SET state = ?, attempts = attempts + 1, backoff = backoff + 1, "
+                "next_attempt = ?, last_error = ? WHERE id = ?",
                 (INFLIGHT, next_attempt, error, entry_id),
             )
+
+    def release(self, receiver: str, now: float) -> int:
+        """The receiver works again: its open entries start their backoff afresh and are due at
+        ``now`` at the latest. Returns how many had been waiting for a later attempt."""
+        with self.store.transaction() as db:
+            waiting = db.execute(
+                "SELECT COUNT(*) FROM notify_outbox WHERE receiver = ? AND state IN (?, ?) AND next_attempt > ?",
+                (receiver, PENDING, INFLIGHT, now),
+            ).fetchone()[0]
+            db.execute(
+                "UPDATE notify_outbox SET backoff = 0, next_attempt = MIN(next_attempt, ?) "
+                "WHERE receiver = ? AND state IN (?, ?) AND (backoff > 0 OR next_attempt > ?)",
+                (now, receiver, PENDING, INFLIGHT, now),
+            )
+        return int(waiting)
 
     def thread(self, receiver: str, group_key: str) -> tuple[str | None, bool]:
         """The group's conversation reference and whether it is a burst digest shared by groups."""
@@ -230,7 +259,7 @@ class Outbox:
 
 _COLUMNS = (
     "id, key, receiver, group_key, reason, kind, payload, image, created, state, attempts, next_attempt, "
-    "last_error, done_at"
+    "last_error, done_at, backoff"
 )
 
 
@@ -260,6 +289,7 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         nxt,
         error,
         done,
+        backoff,
     ) = row
     return Entry(
         eid,
@@ -274,4 +304,5 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         nxt,
         error,
         done,
+        backoff,
     )

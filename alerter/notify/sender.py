@@ -3,7 +3,9 @@
 Called by ``Pipeline.flush`` after new entries were enqueued. Each group's entries go out in
 order and a retryable failure holds back the rest of that group; it also pauses the whole
 receiver until the retry time, so an outage costs one failed request per flush, not one per
-group. An entry found ``inflight`` was interrupted (a crash, a timeout): the receiver's
+group. Any success of a receiver (a delivery, or ``recover`` finding an entry) releases its
+other groups at once: their backoff starts afresh and they go out in the same send, instead of
+waiting out a retry time of up to ``RetryPolicy.maximum`` after the outage is over. An entry found ``inflight`` was interrupted (a crash, a timeout): the receiver's
 ``recover`` says whether it arrived (then it is not sent again). Errors are logged when they change, not on
 every attempt. A receiver that took a payload but refused part of it raises ``PartialDelivery``:
 the entry counts as sent, the refusal is logged and kept as the entry's last error.
@@ -55,6 +57,8 @@ class Sender:
         self.notifiers = notifiers
         self.retry = retry
         self._paused: dict[str, float] = {}
+        self._released: set[str] = set()
+        """Receivers that took something during the current send, whose entries were released."""
         self._sending = threading.Lock()
 
     def send(self, now: float) -> SendReport:
@@ -67,10 +71,20 @@ class Sender:
             self._sending.release()
 
     def _send(self, now: float) -> SendReport:
+        """One pass over every group; then, for receivers that worked again during it, a second
+        pass over their groups, read afresh, so the groups they released go out at once."""
         report = SendReport()
+        self._released = set()
+        self._pass(now, report, None)
+        if self._released:
+            self._pass(now, report, frozenset(self._released))
+        return report
+
+    def _pass(self, now: float, report: SendReport, only: frozenset[str] | None) -> None:
         groups: dict[tuple[str, str], list[Entry]] = {}
         for entry in self.outbox.open_entries():
-            groups.setdefault((entry.receiver, entry.group_key), []).append(entry)
+            if only is None or entry.receiver in only:
+                groups.setdefault((entry.receiver, entry.group_key), []).append(entry)
         for (receiver, _), entries in groups.items():
             notifier = self.notifiers.get(receiver)
             if notifier is None:
@@ -82,10 +96,11 @@ class Sender:
                 continue
             if self._paused.get(receiver, -1.0) > now:
                 continue
+            if only is None and receiver in self._released:
+                continue  # read before the release: the second pass sends it with its fresh state
             if notifier.coalesce:
                 entries = self._coalesce(entries, now)
             self._send_group(notifier, entries, now, report)
-        return report
 
     def _coalesce(self, entries: list[Entry], now: float) -> list[Entry]:
         """Keep in-flight entries and the newest pending one: each carries the group's whole state."""
@@ -117,6 +132,7 @@ class Sender:
                 if found:
                     self._done(entry, recovered_thread, now)
                     report.recovered += 1
+                    self._works(entry.receiver, now)
                     return True
             self.outbox.mark(entry.id, INFLIGHT, now=now)
             new_thread = notifier.deliver(payload, entry.key, thread, now)
@@ -125,6 +141,7 @@ class Sender:
             self._done(entry, part.thread, now, error=str(part))
             report.sent += 1
             report.refused += part.refused
+            self._works(entry.receiver, now)
             return True
         except NotifyError as err:
             return self._failed(entry, err, now, report)
@@ -135,7 +152,20 @@ class Sender:
             )
         self._done(entry, new_thread, now)
         report.sent += 1
+        self._works(entry.receiver, now)
         return True
+
+    def _works(self, receiver: str, now: float) -> None:
+        """The receiver took something (or ``recover`` found it had): it is healthy, so groups
+        still backing off from an outage need not wait for their retry time (up to
+        ``RetryPolicy.maximum``). Their backoff starts afresh and they are due now."""
+        self._paused.pop(receiver, None)
+        if receiver in self._released:
+            return
+        self._released.add(receiver)
+        waiting = self.outbox.release(receiver, now)
+        if waiting:
+            log.info("receiver %s works again: %d waiting notification(s) are due now", receiver, waiting)
 
     def _done(self, entry: Entry, thread: str | None, now: float, error: str = "") -> None:
         """Record delivery and the conversation reference in one commit."""
@@ -160,7 +190,7 @@ class Sender:
             self.outbox.mark(entry.id, FAILED, now=now, error=message)
             report.failed += 1
             return True
-        delay = self.retry.delay(entry.attempts + 1, err.retry_after)
+        delay = self.retry.delay(entry.backoff + 1, err.retry_after)
         if message != entry.last_error:
             log.warning("notification to %s failed, retrying in %.0fs: %s", entry.receiver, delay, message)
         self.outbox.retry(entry.id, error=message, next_attempt=now + delay)

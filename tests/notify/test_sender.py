@@ -24,14 +24,14 @@ T0 = 1_767_225_600.0
 
 @dataclass
 class Recorder:
-    """A receiver that records payloads and fails while ``failures`` has entries."""
+    """A receiver that records payloads and fails while ``failures`` has entries (None: succeed)."""
 
     name: str = "rec"
     resend_interval: float | None = None
     coalesce: bool = False
     threads: bool = True
     burst_limit: int | None = None
-    failures: list[Exception] = field(default_factory=list)
+    failures: list[Exception | None] = field(default_factory=list)
     delivered: list[tuple[str, Payload, str | None]] = field(default_factory=list)
     attempts: int = 0
 
@@ -41,8 +41,9 @@ class Recorder:
 
     def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
         self.attempts += 1
-        if self.failures:
-            raise self.failures.pop(0)
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
         self.delivered.append((key, payload, thread))
         return thread or f"thread-{len(self.delivered)}"
 
@@ -237,3 +238,90 @@ def test_a_partly_refused_delivery_counts_as_sent_and_keeps_the_refusal(
     assert entry.state == "sent" and entry.last_error == "am: refused 1 of 2 alert(s): x"
     assert "delivered in part: am: refused 1 of 2" in caplog.text
     assert p.flush(T0 + 1).sent == 0, "not sent again"
+
+
+# -- recovery after an outage ----------------------------------------------------------------
+DOWN = NotifyError("down", retryable=True)
+OUTAGE = [T0, T0 + 5, T0 + 15, T0 + 35, T0 + 75]
+"""Flush times at which the five attempts of the default backoff (5, 10, 20, 40 s) fail; the
+next attempt would be at T0 + 155 (80 s later)."""
+
+
+def _group_through_an_outage(store: Store, recorder: Recorder, make_alert: AlertFactory) -> Pipeline:
+    """A group of two entries (the message, then a note) whose first attempts all failed."""
+    p = pipeline(store, recorder)
+    alert = make_alert(pod="a")
+    p.ingest([alert], T0)
+    p.note(alert.fingerprint, {"text": "scaled vllm"}, T0)
+    for now in OUTAGE:
+        assert p.flush(now).retrying == 1
+    [waiting, _] = p.outbox.open_entries()
+    assert (waiting.attempts, waiting.next_attempt) == (5, T0 + 155)
+    return p
+
+
+def test_a_delivery_to_a_receiver_releases_its_groups_still_backing_off(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    """After a restart or a reload (a sender that has not seen the outage) another group goes out
+    first; the receiver works, so the backed-off group goes out in the same flush, in order."""
+    recorder = Recorder(failures=[DOWN] * 5)
+    _group_through_an_outage(store, recorder, make_alert)
+    restarted = pipeline(store, recorder)
+    restarted.ingest([make_alert("QueueDepthAnomaly", pod="b")], T0 + 80)
+    report = restarted.flush(T0 + 80)
+    assert (report.sent, report.retrying) == (3, 0)
+    assert [(p.kind, p.body) for _, p, _ in recorder.delivered] == [
+        (PayloadKind.OPEN, {"reason": "first", "alerts": {"b": "firing"}}),
+        (PayloadKind.OPEN, {"reason": "first", "alerts": {"a": "firing"}}),
+        (PayloadKind.REPLY, {"text": "scaled vllm"}),
+    ]
+    for now in (T0 + 155, T0 + 200, T0 + 400):
+        restarted.flush(now)
+    assert len(recorder.delivered) == 3 and recorder.attempts == 8, "each delivered exactly once"
+
+
+def test_a_released_group_backs_off_afresh_if_it_fails_again(store: Store, make_alert: AlertFactory) -> None:
+    recorder = Recorder(failures=[DOWN] * 5 + [None, DOWN])
+    _group_through_an_outage(store, recorder, make_alert)
+    restarted = pipeline(store, recorder)
+    restarted.ingest([make_alert("QueueDepthAnomaly", pod="b")], T0 + 80)
+    report = restarted.flush(T0 + 80)
+    assert (report.sent, report.retrying) == (1, 1)
+    waiting = restarted.outbox.open_entries()[0]
+    assert (waiting.attempts, waiting.backoff, waiting.next_attempt) == (6, 1, T0 + 85), "5 s, not 160 s"
+
+
+def test_a_recovered_send_also_releases_the_receivers_waiting_groups(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    """``recover`` finding an interrupted send shows the receiver works, as a delivery does."""
+    recorder = Recorder(failures=[DOWN] * 5)
+    _group_through_an_outage(store, recorder, make_alert)
+    restarted = pipeline(store, recorder)
+    original = recorder.deliver
+
+    def arrive_then_time_out(payload: Payload, key: str, thread: str | None, now: float) -> str | None:
+        recorder.deliver = original  # type: ignore[method-assign]
+        recorder.delivered.append((key, payload, thread))
+        raise NotifyError("read timed out", retryable=True)
+
+    recorder.deliver = arrive_then_time_out  # type: ignore[method-assign]
+    restarted.ingest([make_alert("QueueDepthAnomaly", pod="b")], T0 + 80)
+    assert restarted.flush(T0 + 80).retrying == 1
+    report = restarted.flush(T0 + 85)
+    assert (report.recovered, report.sent) == (1, 2)
+    assert [p.body.get("alerts", p.body) for _, p, _ in recorder.delivered] == [
+        {"b": "firing"},
+        {"a": "firing"},
+        {"text": "scaled vllm"},
+    ]
+
+
+def test_without_a_success_a_backed_off_group_waits_for_its_retry(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    recorder = Recorder(failures=[DOWN] * 5)
+    p = _group_through_an_outage(store, recorder, make_alert)
+    assert p.flush(T0 + 154).sent == 0
+    assert p.flush(T0 + 155).sent == 2
