@@ -134,8 +134,43 @@ class SlackReceiver(Model):
 
 
 class AlertmanagerReceiver(Model):
+    """An Alertmanager (or a proxy in front of a cluster), with the connection options of
+    Prometheus' ``alertmanager_config`` that apply: basic auth or a bearer token, and TLS."""
+
     url: str
     timeout: Duration = Field(default=10.0, gt=0)
+    resend_interval: Duration = Field(default=60.0, gt=0)
+    """Seconds between re-sends of a firing group; each alert ends 4 × this after a send unless
+    sent again (Prometheus' ``--rules.alert.resend-delay``, 1m by default)."""
+    bearer_token_env: str | None = None
+    bearer_token_file: str | None = None
+    basic_auth: BasicAuth | None = None
+    ca_file: str | None = None
+    """PEM CA certificates that sign the server's certificate (default: the system's)."""
+    cert_file: str | None = None
+    """PEM client certificate, for an Alertmanager that requires one; needs ``key_file``."""
+    key_file: str | None = None
+    insecure_skip_verify: bool = False
+    """Accept any server certificate: for tests only, it lets anyone in between read the alerts."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _options(self) -> AlertmanagerReceiver:
+        _one_of(self, "bearer_token_env", "bearer_token_file", "basic_auth", required=False)
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give cert_file and key_file together (a client certificate needs its key)")
+        tls = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is not None]
+        if self.insecure_skip_verify:
+            tls.append("insecure_skip_verify")
+        if tls and not self.url.startswith("https://"):
+            raise ValueError(f"{', '.join(tls)} apply only to an https:// url, got {self.url!r}")
+        return self
 
 
 class WebhookReceiver(Model):

@@ -15,12 +15,16 @@ differently (another version), by sending halves of the batch again, which is ha
 accepted ones. The delivery then counts as sent, with the refused alerts named
 (``PartialDelivery``), and later sends of the group leave those alerts out while they stay
 unchanged, so one bad alert does not answer every resend of the others with a 400.
+
+Requests carry basic auth or a bearer token and use the receiver's TLS settings (CA, client
+certificate), as Prometheus' ``alertmanager_config`` does; the wiring reads them from config.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -30,6 +34,7 @@ from alerter.core.errors import NotifyError
 from alerter.core.model import Alert, AlertState
 from alerter.notify.base import Notification, Payload
 from alerter.notify.http import HTTPStatusError, post_json
+from alerter.notify.secret import Secret
 from alerter.notify.sender import PartialDelivery
 
 REMEMBERED = 10_000
@@ -112,7 +117,11 @@ class AlertmanagerNotifier:
         timeout: float = 10.0,
         resend_interval: float = 60.0,
         generator_url: Callable[[Alert, float], str] | None = None,
+        authorization: Secret | None = None,
+        context: ssl.SSLContext | None = None,
     ) -> None:
+        """``authorization`` is the ``Authorization`` header's value (``http.bearer``,
+        ``http.basic``); ``context`` the TLS settings (``http.client_context``)."""
         if not url.startswith(("http://", "https://")):
             raise ValueError(
                 f"alertmanager receiver {name!r}: url must start with http:// or https://, got {url!r}"
@@ -124,11 +133,14 @@ class AlertmanagerNotifier:
         self.timeout = timeout
         self.resend_interval = resend_interval
         self.generator_url = generator_url
+        self.authorization = authorization
+        self.context = context
         self._refused: OrderedDict[str, bool] = OrderedDict()
         """Identities of refused alerts, each with whether ``refusal`` explained its refusal."""
 
     def __repr__(self) -> str:
-        return f"AlertmanagerNotifier(name={self.name!r}, url={self.url!r})"
+        auth = self.authorization is not None
+        return f"AlertmanagerNotifier(name={self.name!r}, url={self.url!r}, authorization={auth})"
 
     def render(self, notification: Notification) -> Payload:
         alerts = [self._alert(a, notification.now) for a in notification.alerts]
@@ -183,7 +195,15 @@ class AlertmanagerNotifier:
     def _post(self, alerts: Sequence[dict[str, Any]]) -> None:
         body = json.dumps(list(alerts)).encode()
         what = f"alertmanager receiver {self.name}"
-        post_json(f"{self.url}/api/v2/alerts", body, what=what, timeout=self.timeout, headers={})
+        headers = {} if self.authorization is None else {"Authorization": self.authorization.reveal()}
+        post_json(
+            f"{self.url}/api/v2/alerts",
+            body,
+            what=what,
+            timeout=self.timeout,
+            headers=headers,
+            context=self.context,
+        )
 
     def _find_refused(
         self, alerts: Sequence[dict[str, Any]], answer: str

@@ -4,17 +4,21 @@ Used by ``alertmanager.py`` and ``webhook.py``: connection problems, timeouts, 4
 retryable (429's ``Retry-After`` is passed on), other 4xx are permanent and quote the server's
 answer. An error status raises ``HTTPStatusError``, which keeps the status and the body for a
 receiver that reads them (Alertmanager lists the alerts it refused in a 400). The URL may be a
-``Secret`` (webhook URLs often embed a token) and then never appears in an error.
+``Secret`` (webhook URLs often embed a token) and then never appears in an error. ``bearer``,
+``basic`` and ``client_context`` turn a receiver's credentials and TLS files into what a
+request carries.
 """
 
 from __future__ import annotations
 
+import base64
 import ssl
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.error import HTTPError, URLError
 
-from alerter.core.errors import NotifyError
+from alerter.core.errors import ConfigError, Location, NotifyError
 from alerter.notify.secret import Secret
 
 QUOTED = 500
@@ -78,6 +82,63 @@ def post_json(
     except (URLError, OSError) as err:
         reason = getattr(err, "reason", None) or type(err).__name__
         raise NotifyError(f"{what}: cannot reach {shown}: {reason}", retryable=True) from None
+
+
+def bearer(token: Secret) -> Secret:
+    """The ``Authorization`` value for a bearer token (RFC 6750), itself a secret."""
+    return Secret(f"Bearer {token.reveal()}")
+
+
+def basic(username: str, password: Secret) -> Secret:
+    """The ``Authorization`` value for basic auth (RFC 7617, UTF-8), itself a secret."""
+    pair = f"{username}:{password.reveal()}".encode()
+    return Secret(f"Basic {base64.b64encode(pair).decode()}")
+
+
+def client_context(
+    where: str,
+    *,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+    insecure_skip_verify: bool = False,
+) -> ssl.SSLContext | None:
+    """The TLS settings of a receiver (None: the defaults, verified against the system's CAs).
+
+    Files are read here, once, when the receiver is built, so a missing or broken one fails the
+    start with the field ``where``.ca_file (…) named instead of every delivery.
+    """
+    if ca_file is None and cert_file is None and not insecure_skip_verify:
+        return None
+    for field, path in (("ca_file", ca_file), ("cert_file", cert_file), ("key_file", key_file)):
+        if path is not None:
+            try:
+                Path(path).read_bytes()
+            except OSError as err:
+                raise ConfigError(
+                    Location(path), f"{where}.{field}", f"cannot read: {err.strerror}"
+                ) from None
+    context = ssl.create_default_context()
+    if insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except ssl.SSLError as err:
+            raise _pem_error(where, "ca_file", ca_file, err, "PEM CA certificates") from None
+    if cert_file is not None:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except ssl.SSLError as err:
+            wanted = "a PEM certificate, with its key in key_file"
+            raise _pem_error(where, "cert_file", cert_file, err, wanted) from None
+    return context
+
+
+def _pem_error(where: str, field: str, path: str, err: ssl.SSLError, wanted: str) -> ConfigError:
+    reason = err.reason or str(err)
+    return ConfigError(Location(path), f"{where}.{field}", f"not usable: {reason}", f"it must hold {wanted}")
 
 
 def _seconds(value: str | None) -> float | None:

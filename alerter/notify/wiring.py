@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from alerter.config.engine import AppConfig, MaintenanceWindow, Receiver, SlackReceiver, WebhookReceiver
+from alerter.config.engine import (
+    AlertmanagerReceiver,
+    AppConfig,
+    MaintenanceWindow,
+    Receiver,
+    SlackReceiver,
+    WebhookReceiver,
+)
 from alerter.config.engine import Route as RouteConfig
 from alerter.core.model import Alert
+from alerter.notify import http
 from alerter.notify import route as routing
 from alerter.notify.alertmanager import AlertmanagerNotifier
 from alerter.notify.base import Notifier
@@ -42,10 +50,7 @@ def notifiers_from_config(
         if receiver.slack is not None:
             out[receiver.name] = _slack(receiver.name, receiver.slack, context, environ, slack_api_url)
         elif receiver.alertmanager is not None:
-            am = receiver.alertmanager
-            out[receiver.name] = AlertmanagerNotifier(
-                receiver.name, am.url, timeout=am.timeout, generator_url=generator_url
-            )
+            out[receiver.name] = _alertmanager(receiver.name, receiver.alertmanager, environ, generator_url)
         elif receiver.webhook is not None:
             out[receiver.name] = _webhook(receiver.name, receiver.webhook, environ, external_url)
     return out
@@ -71,6 +76,43 @@ def _slack(
         )
     return SlackNotifier(
         name, slack.channel or "", token=token, webhook_url=webhook, base_url=api_url, context=ctx
+    )
+
+
+def _alertmanager(
+    name: str,
+    am: AlertmanagerReceiver,
+    environ: Mapping[str, str] | None,
+    generator_url: Callable[[Alert, float], str] | None,
+) -> AlertmanagerNotifier:
+    where = f"receivers.{name}.alertmanager"
+    authorization = None
+    if am.bearer_token_env or am.bearer_token_file:
+        token = load_secret(
+            f"{where}.bearer_token", env=am.bearer_token_env, file=am.bearer_token_file, environ=environ
+        )
+        authorization = http.bearer(token)
+    elif am.basic_auth is not None:
+        auth = am.basic_auth
+        password = load_secret(
+            f"{where}.basic_auth.password", env=auth.password_env, file=auth.password_file, environ=environ
+        )
+        authorization = http.basic(auth.username, password)
+    context = http.client_context(
+        where,
+        ca_file=am.ca_file,
+        cert_file=am.cert_file,
+        key_file=am.key_file,
+        insecure_skip_verify=am.insecure_skip_verify,
+    )
+    return AlertmanagerNotifier(
+        name,
+        am.url,
+        timeout=am.timeout,
+        resend_interval=am.resend_interval,
+        generator_url=generator_url,
+        authorization=authorization,
+        context=context,
     )
 
 
