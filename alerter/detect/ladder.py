@@ -17,14 +17,16 @@ When ``seasonality`` is given, detection is skipped but the history requirements
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
 
 from alerter.core.model import FloatArray
 from alerter.detect import hygiene, spec
 from alerter.detect.base import ArrayState, Detector, NotEnoughData
+from alerter.detect.daybefore import DayBefore
 from alerter.detect.ewma import WARMUP_POINTS
 from alerter.detect.registry import REGISTRY, from_bytes, register
 
@@ -135,6 +137,32 @@ class AutoDetector(Detector):
             inner.fit(ts, vs)
         self.inner_ = inner
 
+    def fit(
+        self,
+        timestamps: npt.ArrayLike,
+        values: npt.ArrayLike,
+        exclude: Iterable[Sequence[float]] | None = None,
+    ) -> Self:
+        """Fit the rung; an EWMA rung also keeps the last day, exclusions included (daybefore.py).
+
+        The day before is asked whether the series did the same thing at this time yesterday, so
+        it must see yesterday as it was: the cold-start page at yesterday's 09:00 step is one of
+        the rule's past firing periods, which training leaves out, and without it every day's
+        step would page again.
+        """
+        super().fit(timestamps, values, exclude)
+        self.day_before_: DayBefore | None = None
+        if self.inner_.name == "ewma":
+            params = self.params_
+            ts, vs = hygiene.clean(timestamps, values, None)
+            if ts.size:
+                keep = ts >= ts[-1] - params["history"]
+                ts, vs = ts[keep], vs[keep]
+                step = max(params["resolution"], hygiene.native_step(ts))
+                noise = float(self.inner_._expect(ts[-1:])[1][0])
+                self.day_before_ = DayBefore.learn(ts, vs, step, noise)
+        return self
+
     @property
     def tier(self) -> str:
         return self.inner_.tier if self.is_fitted else "auto"
@@ -149,17 +177,46 @@ class AutoDetector(Detector):
 
     def _score(self, ts: FloatArray, vs: FloatArray) -> tuple[FloatArray, FloatArray | None]:
         self._check_fitted()
-        return self.inner_._score(ts, vs)
+        scores, scale = self.inner_._score(ts, vs)
+        return self._unless_yesterday(ts, vs, scores), scale
 
     def _stream_block(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
-        return self.inner_._stream_block(ts, vs)
+        return self._unless_yesterday(ts, vs, self.inner_._stream_block(ts, vs))
+
+    def _unless_yesterday(self, ts: FloatArray, vs: FloatArray, scores: FloatArray) -> FloatArray:
+        """EWMA's scores, lowered where the same time yesterday explains the value (daybefore.py)."""
+        if self.day_before_ is None:
+            return scores
+        params = self._check_fitted()
+        yesterday = self.day_before_.scores(
+            ts, vs, params["sensitivity"], params["min_deviation"], params["direction"]
+        )
+        out: FloatArray = np.minimum(scores, yesterday)
+        return out
 
     def _state(self) -> tuple[dict[str, Any], ArrayState]:
         data = self.inner_.to_bytes()
-        return {"inner": self.inner_.name}, {"inner": np.frombuffer(data, dtype=np.uint8)}
+        scalars: dict[str, Any] = {"inner": self.inner_.name}
+        arrays: ArrayState = {"inner": np.frombuffer(data, dtype=np.uint8)}
+        if self.day_before_ is not None:
+            day = self.day_before_
+            scalars["day_before"] = {"step": day.step, "end": day.end, "scale": day.scale}
+            arrays["day_before"] = day.values.astype(np.float32)
+        return scalars, arrays
 
     def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
         self.inner_ = from_bytes(arrays["inner"].astype(np.uint8).tobytes())
+        day = scalars.get("day_before")
+        self.day_before_ = (
+            DayBefore(
+                float(day["step"]),
+                float(day["end"]),
+                arrays["day_before"].astype(np.float32),
+                float(day["scale"]),
+            )
+            if day is not None
+            else None
+        )
 
 
 def history_free(params: Mapping[str, Any]) -> Detector | None:

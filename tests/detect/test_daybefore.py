@@ -1,0 +1,107 @@
+"""The day before: the ladder's EWMA rung does not page on what the series did at this time yesterday."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from alerter import detect
+from alerter.backtest import replay_series
+from alerter.detect.daybefore import DayBefore
+from alerter.detect.ladder import AutoDetector
+
+DAY = 86400.0
+T0 = 1_767_571_200.0  # 2026-01-05T00:00Z, a Monday
+
+
+def _square(ts: np.ndarray, switch_hour: float = 9.0) -> np.ndarray:
+    hour = ((ts - T0) % DAY) / 3600.0
+    out: np.ndarray = np.where((hour >= switch_hour) & (hour < 21.0), 80.0, 20.0)
+    return out
+
+
+def _fitted(days: float, values: Callable[[np.ndarray], np.ndarray] = _square) -> AutoDetector:
+    history = T0 + np.arange(0.0, days * DAY, 300.0)
+    det = detect.build({}).fit(history, values(history))
+    assert isinstance(det, AutoDetector)
+    return det
+
+
+def test_a_daily_step_seen_yesterday_is_not_anomalous_for_the_ewma_rung() -> None:
+    det = _fitted(1 + 8 / 24)  # fitted at 08:00 on day 2: EWMA knows only "20"
+    assert det.tier == "ewma" and det.day_before_ is not None
+    ts = T0 + DAY + 9 * 3600 + np.arange(-300.0, 900.0, 60.0)  # 08:55 - 09:14
+    verdict = det.evaluate(ts, _square(ts))
+    assert not verdict.anomalous.any()
+    # Without yesterday the same points are far out of the EWMA's band.
+    assert (det.inner_.evaluate(ts, _square(ts)).scores > 0.5).sum() >= 10
+
+
+def test_a_value_yesterday_did_not_have_is_still_anomalous() -> None:
+    det = _fitted(1 + 8 / 24)
+    ts = T0 + DAY + 9 * 3600 + np.arange(0.0, 600.0, 60.0)
+    verdict = det.evaluate(ts, np.full(ts.size, 200.0))
+    assert verdict.anomalous.all()
+    # Away from the step yesterday's range is narrow: a drop to 5 by day is out of it. (Within
+    # a bin of the step the range is the whole step, widened by half of it, by design.)
+    later = ts + 3 * 3600
+    assert det.evaluate(later, np.full(ts.size, 5.0)).anomalous.all()
+
+
+def test_a_step_a_few_minutes_early_still_matches_yesterday() -> None:
+    det = _fitted(1 + 8 / 24)
+    ts = T0 + DAY + 9 * 3600 + np.arange(-240.0, 300.0, 60.0)
+    verdict = det.evaluate(ts, _square(ts, switch_hour=9.0 - 4 / 60))
+    assert not verdict.anomalous.any()
+
+
+def test_where_yesterday_is_missing_the_ewma_verdict_stands() -> None:
+    history = T0 + np.arange(0.0, (1 + 8 / 24) * DAY, 300.0)
+    values = _square(history)
+    gap = (history >= T0 + 8.5 * 3600) & (history < T0 + 10 * 3600)
+    det = detect.build({}).fit(history[~gap], values[~gap])
+    assert isinstance(det, AutoDetector) and det.day_before_ is not None
+    ts = T0 + DAY + 9 * 3600 + np.arange(0.0, 600.0, 60.0)
+    np.testing.assert_allclose(
+        det.evaluate(ts, _square(ts)).scores, det.inner_.evaluate(ts, _square(ts)).scores
+    )
+
+
+def test_yesterday_sees_the_rules_past_firing_periods() -> None:
+    # The cold-start page at yesterday's step is left out of training as an incident; the day
+    # before must still know the step happened, or it pages again every day.
+    history = T0 + np.arange(0.0, (1 + 8 / 24) * DAY, 300.0)
+    det = detect.build({}).fit(history, _square(history), exclude=[(T0 + 9 * 3600, T0 + 15 * 3600)])
+    ts = T0 + DAY + 9 * 3600 + np.arange(0.0, 600.0, 60.0)
+    assert not det.evaluate(ts, _square(ts)).anomalous.any()
+
+
+def test_under_a_day_of_history_there_is_no_day_before() -> None:
+    assert _fitted(0.9).day_before_ is None
+    ts = T0 + np.arange(0.0, 0.9 * DAY, 300.0)
+    assert DayBefore.learn(ts, _square(ts), 300.0, 1.0) is None
+
+
+def test_stl_rungs_keep_no_day_before() -> None:
+    assert _fitted(4.0).tier == "stl(1d)"
+    assert _fitted(4.0).day_before_ is None
+
+
+def test_the_day_before_survives_persistence() -> None:
+    det = _fitted(1 + 8 / 24)
+    restored = detect.from_bytes(det.to_bytes())
+    assert isinstance(restored, AutoDetector) and restored.day_before_ is not None
+    ts = T0 + DAY + 9 * 3600 + np.arange(-300.0, 900.0, 37.0)
+    values = _square(ts) + np.linspace(0.0, 50.0, ts.size)
+    np.testing.assert_allclose(restored.evaluate(ts, values).scores, det.evaluate(ts, values).scores)
+
+
+@pytest.mark.parametrize("name", ["square", "sawtooth"])
+def test_a_daily_shape_pages_only_on_its_first_day(name: str) -> None:
+    ts = T0 + np.arange(0.0, 2.6 * DAY, 60.0)
+    values = _square(ts) if name == "square" else 100.0 * ((ts - T0) % DAY) / DAY
+    episodes = replay_series({"baseline": {}}, ts, values)
+    late = [e for e in episodes if e.fired_at is not None and e.fired_at >= T0 + DAY]
+    assert late == []
