@@ -71,7 +71,12 @@ class Actuator(Protocol):
 
 
 class Leader(Protocol):
+    """``remediate.lease.LeaseLock``: ``acquire`` leads (creates, renews or takes over the Lease),
+    ``holds`` says whether the last renewal still covers a write at ``now``."""
+
     def acquire(self, now: float) -> bool: ...
+
+    def holds(self, now: float) -> bool: ...
 
 
 @runtime_checkable

@@ -4,9 +4,11 @@ The composition root builds one ``Runner`` and calls ``step(alerts, now)`` after
 evaluation tick; the HTTP server calls ``approve`` / ``reject`` once it has verified a Slack
 button's signature (the CLI's ``list_actions``, ``pause`` and ``resume`` live in ``audit``).
 Only the holder of the Lease decides: other replicas return no events, so nothing is recorded or
-posted twice. Within one process the scheduler's tick and the HTTP thread's button callbacks
-run one at a time under ``Runner.lock``: an approval that interleaved with a tick would have both
-plan and apply the same action.
+posted twice. A step that runs past the Lease's renew deadline (slow API calls) renews it before
+its next write, and writes nothing more if that fails: another replica may be taking over.
+Within one process the scheduler's tick and the HTTP thread's button callbacks run one at a time
+under ``Runner.lock``: an approval that interleaved with a tick would have both plan and apply
+the same action.
 
 Every decision returns an ``Event`` (also written to the audit log and logged as a structured
 line) and, where a human should hear of it, a ``Message`` for the alert's Slack thread; this
@@ -19,7 +21,8 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -58,6 +61,9 @@ class Runner:
     thread waits for the scheduler's tick (and the other way round) instead of interleaving with
     it between reading the audit log and writing to the cluster. A composition root that replaces
     the runner on reload may hand the old runner's lock to the new one.
+
+    ``clock`` only measures how long a step has run (``now`` stays the step's start for every
+    decision), so that the Lease's renew deadline is checked at the moment of each write.
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class Runner:
         leader: Leader | None = None,
         *,
         lock: AbstractContextManager[Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.audit = audit
         self.actuator = actuator
@@ -76,6 +83,9 @@ class Runner:
         self.switches = switches
         self.leader = leader
         self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.Lock()
+        self.clock = clock
+        self._began = (0.0, 0.0)  # (the step's now, the clock then)
+        self._deposed = False  # the renewal failed mid-step: no more writes in this step
 
     # ---- entry points ------------------------------------------------------------------------
 
@@ -108,6 +118,7 @@ class Runner:
     # ---- under the lock ----------------------------------------------------------------------
 
     def _step(self, alerts: Sequence[tuple[Alert, Sequence[str]]], now: float) -> list[Event]:
+        self._begin(now)
         if self.leader is not None and not self.leader.acquire(now):
             log.debug("not the remediation leader; not acting")
             return []
@@ -127,6 +138,7 @@ class Runner:
             return self._expire(now)
         self.audit.update(action_id, now, outcome=Outcome.APPROVED, decided_by=by)
         events = [self._event(record, now, "approved", f"approved by {by}", text=f"Approved by {by}.")]
+        self._begin(now)
         if self.leader is None or self.leader.acquire(now):
             events += self._apply_approved(now)
         return events
@@ -137,6 +149,44 @@ class Runner:
         return [
             self._event(record, now, "rejected", f"rejected by {by}", text=f"Rejected by {by}; nothing done.")
         ]
+
+    # ---- leading -----------------------------------------------------------------------------
+
+    def _begin(self, now: float) -> None:
+        self._began, self._deposed = (now, self.clock()), False
+
+    def _may_write(self) -> bool:
+        """Whether this replica still leads at this moment of the step (start + elapsed).
+
+        Within the Lease's renew deadline it does; past it, it must renew first, as client-go's
+        leader stops leading once ``RenewDeadline`` passes without a renewal. A failed renewal
+        stops the writes for the rest of the step; the next step starts with ``acquire`` again.
+        """
+        if self.leader is None:
+            return True
+        if self._deposed:
+            return False
+        start, then = self._began
+        now = start + (self.clock() - then)
+        if self.leader.holds(now):
+            return True
+        try:
+            renewed = self.leader.acquire(now)
+        except ActionError as exc:
+            log.warning("cannot renew the remediation Lease: %s", exc)
+            renewed = False
+        if not renewed:
+            log.warning("the step ran %.1fs, past the Lease's renew deadline, and lost the Lease: "
+                        "no writes until it leads again", now - start)  # fmt: skip
+        self._deposed = not renewed
+        return renewed
+
+    def _held(self, record: ActionRecord | None, alert: Alert, policy: str, target: str, now: float,
+              what: str) -> list[Event]:  # fmt: skip
+        """A write not made because this replica may no longer lead; audited, not posted."""
+        reason = f"{what} held: this replica's Lease lapsed during the step; the leader decides"
+        return [self._emit(Event(now, "skipped", policy, target, alert.fingerprint, alert.rule, reason, "lease",
+                                 record.id if record else None))]  # fmt: skip
 
     # ---- deciding ----------------------------------------------------------------------------
 
@@ -226,6 +276,8 @@ class Runner:
                     f"{format_duration(policy.limits.approval_expiry)}.")  # fmt: skip
             return [self._event(record, now, "pending-approval", reason if why else f"proposed: {change.summary}",
                                 gate=gate, text=text, buttons=True)]  # fmt: skip
+        if not self._may_write():
+            return self._held(None, alert, policy.name, target, now, change.summary)
         return self._act(self._add(base), policy, change, now)
 
     def _act(self, record: ActionRecord, policy: Policy, change: Change, now: float) -> list[Event]:
@@ -283,6 +335,9 @@ class Runner:
                     self._event(record, now, "failed", f"cannot plan: {exc}", text=f"Failed: {exc}.")
                 )
                 continue
+            if not self._may_write():  # stays approved: applied once this replica leads again
+                log.warning("approved action %d held: the Lease lapsed during the step", record.id)
+                break
             events += self._act(record, policy, change, now)
         return events
 
@@ -371,6 +426,8 @@ class Runner:
         if self.paused:
             return self._note(alert, record.policy, record.target, now, "skipped", "kill_switch",
                               "revert held: remediation is paused (kill switch)")  # fmt: skip
+        if not self._may_write():
+            return self._held(record, alert, record.policy, record.target, now, "revert")
         try:
             reverted, message = self.actuator.revert(record.change, now)
         except ActionError as exc:

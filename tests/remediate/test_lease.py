@@ -1,4 +1,9 @@
-"""Lease leadership through the real client: create, renew, hold off others, take over, lose races."""
+"""Lease leadership through the real client: create, renew, hold off others, take over, lose races.
+
+Expiry follows client-go's leader election (kubernetes/kubernetes
+``staging/src/k8s.io/client-go/tools/leaderelection/leaderelection.go``): a candidate measures on
+its own clock how long it has not seen the record change, so each lock here gets its own ``now``.
+"""
 
 from __future__ import annotations
 
@@ -41,11 +46,12 @@ def test_holder_renews_and_others_wait_until_it_expires(cluster: Cluster, api_cl
     assert a.acquire(NOW + 20)
     assert spec(cluster)["renewTime"] == "2027-01-15T08:00:20.000000Z"
     assert spec(cluster)["acquireTime"] == "2027-01-15T08:00:00.000000Z"
-    assert not b.acquire(NOW + 49), "renewed at +20, valid until +50"
-    assert b.acquire(NOW + 50)
+    assert not b.acquire(NOW + 25), "pod-b sees the renewal of +20 at +25"
+    assert not b.acquire(NOW + 54), "no change seen since +25: valid until +55 by pod-b's clock"
+    assert b.acquire(NOW + 55)
     held = spec(cluster)
     assert (held["holderIdentity"], held["leaseTransitions"]) == ("pod-b", 1)
-    assert not a.acquire(NOW + 51), "the old holder must not steal it back"
+    assert not a.acquire(NOW + 56), "the old holder must not steal it back"
 
 
 def test_losing_the_update_race_is_a_409_and_not_leadership(cluster: Cluster, api_client: Any) -> None:
@@ -59,8 +65,9 @@ def test_losing_the_update_race_is_a_409_and_not_leadership(cluster: Cluster, ap
             current["spec"]["holderIdentity"] = "pod-c"
             cluster.put("leases", current)
 
+    assert not b.acquire(NOW + 50)
     cluster.on_request = pod_c_wins
-    assert not b.acquire(NOW + 100)
+    assert not b.acquire(NOW + 100), "expired for pod-b, but pod-c's write came first"
     assert spec(cluster)["holderIdentity"] == "pod-c"
 
 
@@ -114,6 +121,7 @@ def test_a_garbled_record_is_ignored(cluster: Cluster, api_client: Any, garbage:
                                         "annotations": {"alerter.io/recent-actions": garbage}},
                            "spec": {"holderIdentity": "pod-c", "leaseDurationSeconds": 30}})  # fmt: skip
     a = lock(api_client, "pod-a")
+    assert not a.acquire(NOW - 30), "a Lease seen for the first time is waited out"
     assert a.acquire(NOW)
     assert a.recent_actions() == {}
 
@@ -122,6 +130,7 @@ def test_open_actions_are_handed_to_the_next_holder(cluster: Cluster, api_client
     a, b = lock(api_client, "pod-a"), lock(api_client, "pod-b")
     assert a.acquire(NOW)
     assert a.share_open("httproute/inference/chat@1.0", {"target": "httproute/inference/chat"}, NOW + 1)
+    assert not b.acquire(NOW + 2)
     assert b.acquire(NOW + 60)
     assert b.open_actions() == {"httproute/inference/chat@1.0": {"target": "httproute/inference/chat"}}
     assert not a.share_open("x", None, NOW + 61), "only the holder writes"
@@ -150,3 +159,66 @@ def test_a_hanging_api_server_fails_the_renewal_within_its_timeout(
     worker.join(timeout=10)
     assert not worker.is_alive(), "the renewal still waits for the API server"
     assert stall.arrived.is_set() and [e.reason for e in raised] == ["timeout"]
+
+
+def lock_for(api_client: Any, identity: str, duration: float = 15) -> LeaseLock:
+    return LeaseLock(api_client, namespace="alerter", name="alerter-remediation", identity=identity,
+                     duration=duration)  # fmt: skip
+
+
+def test_a_candidate_whose_clock_runs_ahead_does_not_take_a_renewed_lease(
+    cluster: Cluster, api_client: Any
+) -> None:
+    """The leader renews every 5 s; pod-b polls 4.5 s later with a clock 11 s ahead.
+
+    Judged by the renewTime pod-a wrote, every Lease pod-b reads is 15.5 s old and would be
+    taken; judged by when pod-b saw it change (client-go's observedTime) it is never stale.
+    """
+    a, b = lock_for(api_client, "pod-a"), lock_for(api_client, "pod-b")
+    skew = 11.0
+    for tick in range(24):  # two minutes of true time
+        true = NOW + tick * 5
+        assert a.acquire(true), f"the healthy leader lost the Lease at +{tick * 5}s"
+        assert not b.acquire(true + 4.5 + skew)
+    assert spec(cluster)["holderIdentity"] == "pod-a"
+    assert spec(cluster)["leaseTransitions"] == 0
+
+
+def test_a_dead_leader_whose_clock_ran_ahead_is_replaced_after_one_duration(
+    cluster: Cluster, api_client: Any
+) -> None:
+    """pod-a wrote renewTimes an hour in the future, then died: pod-b waits 15 s of its own clock."""
+    a, b = lock_for(api_client, "pod-a"), lock_for(api_client, "pod-b")
+    assert a.acquire(NOW + 3600)
+    assert not b.acquire(NOW + 1)
+    assert not b.acquire(NOW + 15.9), "not seen changing since +1: valid until +16"
+    assert b.acquire(NOW + 16)
+    assert spec(cluster)["holderIdentity"] == "pod-b"
+
+
+def test_the_holders_lease_duration_is_what_a_candidate_waits(cluster: Cluster, api_client: Any) -> None:
+    a, b = lock_for(api_client, "pod-a", duration=60), lock_for(api_client, "pod-b", duration=15)
+    assert a.acquire(NOW)
+    assert not b.acquire(NOW)
+    assert not b.acquire(NOW + 59), "pod-a asked for 60 s in leaseDurationSeconds"
+    assert b.acquire(NOW + 60)
+
+
+def test_the_holder_writes_only_within_its_renew_deadline(cluster: Cluster, api_client: Any) -> None:
+    a, b = lock_for(api_client, "pod-a"), lock_for(api_client, "pod-b")
+    assert a.renew_deadline == 10, "two thirds of the duration, as client-go's 10 s of 15"
+    assert not a.holds(NOW), "never acquired"
+    assert a.acquire(NOW)
+    assert a.holds(NOW + 9.9) and not a.holds(NOW + 10)
+    assert a.acquire(NOW + 12) and a.holds(NOW + 21)
+    assert not b.acquire(NOW + 13)
+    assert b.acquire(NOW + 28) and b.holds(NOW + 28)
+    assert not a.acquire(NOW + 29) and not a.holds(NOW + 29), "it saw pod-b hold the Lease"
+
+
+@pytest.mark.parametrize("deadline", [0, 15, 20])
+def test_a_renew_deadline_not_shorter_than_the_duration_is_refused(api_client: Any, deadline: float) -> None:
+    with pytest.raises(ValueError, match="renew deadline must be > 0 and shorter than the duration 15"):
+        LeaseLock(
+            api_client, namespace="alerter", name="x", identity="a", duration=15, renew_deadline=deadline
+        )

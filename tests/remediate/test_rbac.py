@@ -151,7 +151,8 @@ def drive(config: AppConfig, api_client: Any, tmp: Path) -> dict[str, set[str]]:
             events += first.approve(record.id, "U0123", now + 1)
         events += first.step([(alert(policy.name, AlertState.RESOLVED, now + 2), [policy.name])], now + 2)
         now += 5
-    assert second.leader is not None and second.leader.acquire(now + 60), "takes the expired Lease over"
+    assert second.leader is not None and not second.leader.acquire(now), "sees the first replica lead"
+    assert second.leader.acquire(now + 60), "takes the Lease over once it has not seen it renewed for long"
     reached: dict[str, set[str]] = {p.name: set() for p in config.policies}
     for event in events:
         reached[event.policy].add(event.decision)

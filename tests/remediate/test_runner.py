@@ -23,7 +23,7 @@ from alerter.remediate.lease import OPEN_ACTIONS, RECENT_ACTIONS, LeaseLock
 from alerter.remediate.policy import Limits, Mode, Outcome, Switches
 from alerter.remediate.runner import Event, Policy, Runner
 from alerter.store.sqlite import Store
-from alerter.testing.kubernetes import Cluster, KubeApiServer, configmap, deployment, hpa, httproute
+from alerter.testing.kubernetes import Call, Cluster, KubeApiServer, configmap, deployment, hpa, httproute
 
 T0 = 1_800_000_000.0
 SCALE = ScaleSpec(deployment="inference/vllm", step=2, max_replicas=16)
@@ -360,6 +360,7 @@ def test_a_new_leader_honours_its_predecessors_cooldown(
     a = make_runner(api_client, tmp_path / "a", leader=lease("pod-a"), revert_on_resolve=False)
     b = make_runner(api_client, tmp_path / "b", leader=lease("pod-b"), revert_on_resolve=False)
     assert decisions(a.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    assert b.step([(alert(), ["scale-vllm"])], T0 + 10) == [], "pod-a leads"
     (skipped,) = b.step([(alert(), ["scale-vllm"])], T0 + 30)  # pod-a is gone; pod-b leads now
     assert skipped.gate == "cooldown", skipped.reason
     assert decisions(b.step([(alert(), ["scale-vllm"])], T0 + 600)) == ["taken"]
@@ -395,6 +396,7 @@ def test_a_new_leader_reverts_what_its_predecessor_applied(
     b = make_runner(api_client, tmp_path / "b", ROUTE, leader=lease("pod-b"))
     assert decisions(a.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
     assert weights() == [0, 100]
+    assert b.step([(alert(), ["scale-vllm"])], T0 + 10) == [], "pod-a leads"
     events = b.step([(alert(), ["scale-vllm"])], T0 + 30)  # pod-a is gone during a rolling upgrade
     assert decisions(events) == ["adopted", "skipped"]
     assert events[1].gate == "one_in_flight"
@@ -412,6 +414,7 @@ def test_a_malformed_handover_is_ignored(vllm: Cluster, api_client: Any, tmp_pat
                         "spec": {"holderIdentity": "gone", "leaseDurationSeconds": 15}})  # fmt: skip
     leader = LeaseLock(api_client, namespace="alerter", name="alerter", identity="pod-a", duration=15)
     runner = make_runner(api_client, tmp_path / "db", leader=leader)
+    assert runner.step([(alert(), ["scale-vllm"])], T0 - 15) == [], "waits out a Lease it never saw renewed"
     assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
 
 
@@ -505,3 +508,95 @@ def test_an_applied_change_whose_answer_was_lost_is_verified_and_reverted(
     assert record.outcome is Outcome.APPLIED and record.verify_by == T0 + 300
     assert decisions(runner.step([(RESOLVED, ["scale-vllm"])], T0 + 600)) == ["effective", "reverted"]
     assert replicas(vllm) == 2
+
+
+class Clock:
+    """The runner's monotonic clock, moved by the test: how long a step has been running."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class SlowPlan(KubeActuator):
+    """Planning takes ``seconds`` of the step's time, and ``meanwhile`` happens during it."""
+
+    def __init__(self, api_client: Any, clock: Clock, seconds: float,
+                 meanwhile: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+        super().__init__(api_client)
+        self.clock, self.seconds, self.meanwhile = clock, seconds, meanwhile
+
+    def plan(self, spec: Any) -> Any:
+        change = super().plan(spec)
+        self.clock.t += self.seconds
+        self.meanwhile()
+        return change
+
+
+def leased_runner(api_client: Any, db: Path, actuator: KubeActuator, clock: Clock) -> Runner:
+    leader = LeaseLock(api_client, namespace="alerter", name="alerter", identity="pod-a", duration=15)
+    return Runner(AuditLog(Store(db, synchronous="NORMAL")), actuator, [Policy(limits(), SCALE)],
+                  Switches(max_concurrent=2, allow=("inference",)), leader, clock=clock)  # fmt: skip
+
+
+def test_a_step_past_the_renew_deadline_renews_before_it_writes(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    clock = Clock()
+    runner = leased_runner(api_client, tmp_path / "db", SlowPlan(api_client, clock, 12), clock)
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    assert replicas(vllm) == 4
+    calls = [(c.verb, c.resource) for c in vllm.calls]
+    write = calls.index(("patch", "deployments/scale"))
+    assert calls[write - 2 : write] == [("get", "leases"), ("update", "leases")], "renewed, then written"
+
+
+def test_a_step_that_outlasts_the_lease_writes_nothing_once_another_replica_leads(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    """Planning took 20 s; meanwhile pod-b saw the Lease unchanged for its 15 s and took it."""
+    clock = Clock()
+    b = LeaseLock(api_client, namespace="alerter", name="alerter", identity="pod-b", duration=15)
+
+    def pod_b_takes_over() -> None:
+        assert not b.acquire(T0 + 1)
+        assert b.acquire(T0 + 17)
+
+    runner = leased_runner(
+        api_client, tmp_path / "db", SlowPlan(api_client, clock, 20, pod_b_takes_over), clock
+    )
+    (held,) = runner.step([(alert(), ["scale-vllm"])], T0)
+    assert (held.decision, held.gate, held.message) == ("skipped", "lease", None)
+    assert "held: this replica's Lease lapsed during the step" in held.reason
+    assert not vllm.calls_of("patch", "deployments/scale") and replicas(vllm) == 2
+    assert runner.audit.actions() == [], "nothing was done, so no action is recorded"
+    assert vllm.get("leases", "alerter", "alerter")["spec"]["holderIdentity"] == "pod-b"
+
+
+def test_a_revert_is_held_when_the_renewal_finds_another_leader(
+    vllm: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    clock = Clock()
+    runner = leased_runner(api_client, tmp_path / "db", KubeActuator(api_client), clock)
+    assert decisions(runner.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    renewed = False
+
+    def slow_renewal_then_pod_b(call: Call) -> None:
+        nonlocal renewed
+        if call.resource == "leases" and call.verb == "update":  # the renewal that opens the step
+            renewed = True
+            clock.t += 20  # the API server took 20 s to answer it
+        elif call.resource == "leases" and renewed:  # the renewal before the revert finds pod-b
+            vllm.on_request = None
+            lease = vllm.get("leases", "alerter", "alerter")
+            lease["spec"]["holderIdentity"] = "pod-b"
+            vllm.put("leases", lease)
+
+    vllm.on_request = slow_renewal_then_pod_b
+    events = runner.step([(RESOLVED, ["scale-vllm"])], T0 + 600)
+    assert decisions(events) == ["effective", "skipped"] and events[1].gate == "lease"
+    assert replicas(vllm) == 4, "not reverted by a replica that may no longer lead"
+    (record,) = runner.audit.actions()
+    assert record.reverted_at is None, "still to revert, by whoever leads"
