@@ -383,12 +383,14 @@ def test_a_secret_of_ones_own_is_referenced_never_copied(chart: helm.Chart, tmp_
     values = {
         "config": {"receivers": [receiver], "route": {"receiver": "oncall", "routes": []}},
         "secretEnv": {"TEAM_TOKEN": {"secret": "team-slack", "key": "xoxb"},
+                      "ALERTER_ONCALL_TOKEN": {"secret": "team-api", "key": "write"},
                       "SLACK_BOT_TOKEN": None, "SLACK_SIGNING_SECRET": None},
     }  # fmt: skip
     docs = render(chart, values)
     assert not [d for d in docs if d["kind"] == "Secret"]
     assert container(one(docs, "Deployment"))["env"] == [
-        {"name": "TEAM_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-slack", "key": "xoxb"}}}
+        {"name": "ALERTER_ONCALL_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-api", "key": "write"}}},
+        {"name": "TEAM_TOKEN", "valueFrom": {"secretKeyRef": {"name": "team-slack", "key": "xoxb"}}},
     ]
     bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
     assert bundle.config is not None

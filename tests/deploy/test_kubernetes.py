@@ -45,6 +45,7 @@ from deploy_kit import (
 from harness import free_port, wait_until
 
 from alerter.config import load
+from alerter.config.check import exposed_without_auth
 from alerter.core.errors import ConfigErrors
 
 NAMESPACE = "alerter"
@@ -177,24 +178,29 @@ def test_service_and_service_monitor_reach_the_metrics_port(rendered: list[Doc])
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
+def _env_fields(node: object) -> set[str]:
+    """Every environment variable an ``*_env`` field anywhere in the config names."""
+    if isinstance(node, dict):
+        found = {
+            v for k, v in node.items() if isinstance(k, str) and k.endswith("_env") and isinstance(v, str)
+        }
+        return found.union(*(_env_fields(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_env_fields(v) for v in node))
+    return set()
+
+
 def test_secrets_are_referenced_never_shipped(rendered: list[Doc]) -> None:
     assert not [d for d in rendered if d["kind"] == "Secret"]
     env = {e["name"]: e for e in container(one(rendered, "Deployment", "alerter"))["env"]}
-    assert set(env) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"}
-    for entry in env.values():
+    secrets = {"SLACK_BOT_TOKEN": "alerter-slack", "SLACK_SIGNING_SECRET": "alerter-slack"}
+    secrets["ALERTER_ONCALL_TOKEN"] = "alerter-api"
+    assert set(env) == set(secrets)
+    for name, entry in env.items():
         assert "value" not in entry
-        assert entry["valueFrom"]["secretKeyRef"]["name"] == "alerter-slack"
-    # every *_env the config reads is provided by the pod
-    config = yaml.safe_load(_config_text(rendered))
-    wanted = {
-        v
-        for r in config["receivers"]
-        for kind in r.values()
-        if isinstance(kind, dict)
-        for k, v in kind.items()
-        if k.endswith("_env")
-    }
-    assert wanted == set(env)
+        assert entry["valueFrom"]["secretKeyRef"]["name"] == secrets[name]
+    # every *_env the config reads (receivers, the HTTP API's tokens) is provided by the pod
+    assert _env_fields(yaml.safe_load(_config_text(rendered))) == set(env)
 
 
 def test_embedded_config_and_rules_load_as_mounted(rendered: list[Doc], tmp_path: Path) -> None:
@@ -203,6 +209,7 @@ def test_embedded_config_and_rules_load_as_mounted(rendered: list[Doc], tmp_path
     assert cfg is not None
     assert cfg.storage.path == f"{STATE_MOUNT}/state.db"
     assert cfg.server.listen == f"0.0.0.0:{PORT}"
+    assert not exposed_without_auth(cfg.server), "listening beyond loopback, writes must need a token"
     assert cfg.remediation.kubernetes.in_cluster is True
     loaded = {Path(r.path).name for r in bundle.rule_files}
     assert loaded == set(_rules(rendered)), "rule_files must pick up every file of the rules ConfigMap"
@@ -351,6 +358,7 @@ def test_the_containers_command_serves_the_probes_and_stops_on_sigterm(
         **os.environ,
         "SLACK_BOT_TOKEN": "xoxb-0",
         "SLACK_SIGNING_SECRET": "0",
+        "ALERTER_ONCALL_TOKEN": "0123456789abcdef0123",
         "MPLCONFIGDIR": str(tmp_path),
     }
     command = tool("alerter")
