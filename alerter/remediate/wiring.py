@@ -7,6 +7,7 @@ is checked when converting, with the policy's name in the message.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from alerter.config.engine import AppConfig, RemediationConfig
@@ -70,12 +71,20 @@ def timeouts_from_config(remediation: RemediationConfig) -> Timeouts:
 
 
 def build_runner(
-    config: AppConfig, store: Database, *, identity: str, api_client: Any | None = None
+    config: AppConfig,
+    store: Database,
+    *,
+    identity: str,
+    api_client: Any | None = None,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> Runner:
     """A runner acting through the configured cluster, leading through the configured Lease.
 
     ``identity`` names this replica in the Lease (the pod name in a cluster); ``api_client``
-    replaces the configured credentials (tests, or a caller that already has a client).
+    replaces the configured credentials (tests, or a caller that already has a client). ``lock``
+    is the runner's decision lock: a process that rebuilds its runner on a reload passes the same
+    one every time, so an approval still running on the old runner and the new runner's first
+    tick never interleave.
     """
     remediation = config.remediation
     if api_client is None:
@@ -92,4 +101,4 @@ def build_runner(
     )
     policies = [policy_from_config(p) for p in config.policies]
     actuator = KubeActuator(api_client, timeouts=timeouts)
-    return Runner(AuditLog(store), actuator, policies, switches_from_config(remediation), leader)
+    return Runner(AuditLog(store), actuator, policies, switches_from_config(remediation), leader, lock=lock)

@@ -86,6 +86,9 @@ class App:
         self.pipeline = self._pipeline(cfg, self.engine.groups)
         self._watch_pipeline()
         self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
+        # Every runner this process builds (one per reload) decides under this one lock: an
+        # approval still running on the old runner never interleaves with the new one's tick.
+        self._decision_lock = threading.Lock()
         self.runner, self.remediation_error = self._runner(cfg)
         self.scheduler = Scheduler(self.engine)
         self.server = Server(cfg.server.listen, tls)
@@ -151,7 +154,9 @@ class App:
 
         identity = os.environ.get("POD_NAME") or socket.gethostname()
         try:
-            return remediate_wiring.build_runner(cfg, self.store, identity=identity), ""
+            return remediate_wiring.build_runner(
+                cfg, self.store, identity=identity, lock=self._decision_lock
+            ), ""
         except (AlerterError, ValueError, OSError) as exc:
             reason = f"remediation disabled: cannot reach Kubernetes ({exc})"
             log.error(reason)

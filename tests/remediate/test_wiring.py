@@ -104,3 +104,27 @@ def test_unusable_credentials_are_reported(tmp_path: Path) -> None:
     cfg = config(remediation={"kubernetes": {"kubeconfig": str(tmp_path / "none")}})
     with Store(":memory:") as store, pytest.raises(ActionError, match="cannot load Kubernetes credentials"):
         build_runner(cfg, store, identity="pod-a")
+
+
+def test_runners_built_with_one_lock_decide_under_it(
+    cluster: Cluster, api_client: Any, tmp_path: Path
+) -> None:
+    """What a reload relies on: the new runner waits for a decision the old one is still making."""
+    import threading
+
+    cluster.put("deployments", deployment("inference", "vllm", 2))
+    lock = threading.Lock()
+    with Store(tmp_path / "state.db", synchronous="NORMAL") as store:
+        old = build_runner(config(), store, identity="pod-a", api_client=api_client, lock=lock)
+        new = build_runner(config(), store, identity="pod-a", api_client=api_client, lock=lock)
+        assert old.lock is lock and new.lock is lock
+        firing = Alert(rule="TTFT", group="g", labels=Labels(), state=AlertState.FIRING, fired_at=T0 - 60, value=2.0,
+                       lower=0.0, upper=1.0)  # fmt: skip
+        done = threading.Event()
+        with lock:  # the old runner is mid-decision
+            worker = threading.Thread(target=lambda: (new.step([(firing, ["scale-vllm"])], T0), done.set()))
+            worker.start()
+            assert not done.wait(0.5), "the new runner's tick ran while the old runner held the lock"
+        worker.join(10)
+        assert done.is_set()
+    assert cluster.get("deployments", "inference", "vllm")["spec"]["replicas"] == 4
