@@ -49,6 +49,7 @@ __all__ = [
     "parse_interaction",
     "pipeline_from_config",
     "render_chart",
+    "reply_privately",
     "signing_secrets",
     "verify_signature",
 ]
@@ -79,6 +80,7 @@ _EXPORTS = {
     "parse_interaction": "slack.interactivity",
     "pipeline_from_config": "wiring",
     "render_chart": "slack.chart",
+    "reply_privately": "slack.client",
     "signing_secrets": "wiring",
     "verify_signature": "slack.interactivity",
 }
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
     from alerter.notify.secret import Secret
     from alerter.notify.slack.blocks import Button, RenderContext, RuleInfo, note_message
     from alerter.notify.slack.chart import chart_provider, render_chart
+    from alerter.notify.slack.client import reply_privately
     from alerter.notify.slack.interactivity import (
         Interaction,
         SignatureError,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from alerter.config import AppConfig, Bundle, expand, load
 from alerter.config.check import exposed_without_auth
@@ -204,6 +205,21 @@ class App:
                     Button("reject", "Reject", value, "danger"),
                 ]
             self.pipeline.note(message.alert, note_message(message.text, buttons), now)
+
+    def reply_privately(self, response_url: str, text: str) -> None:
+        """An ephemeral reply to a button press; Slack's own host, or the local Slack API stand-in."""
+        from alerter.notify import reply_privately
+        from alerter.notify.slack.client import RESPONSE_URL_PREFIX
+
+        allowed = [RESPONSE_URL_PREFIX]
+        local = os.environ.get(SLACK_API_ENV)
+        if local:
+            parts = urlsplit(local)
+            allowed.append(f"{parts.scheme}://{parts.netloc}/")
+        try:
+            reply_privately(response_url, text, allowed=tuple(allowed))
+        except AlerterError as exc:
+            log.warning("could not reply to the button press", extra={"error": str(exc)})
 
     def defer(self, job: Callable[[], None]) -> None:
         """Run ``job`` on the decision worker (Slack's buttons), logging whatever it raises."""

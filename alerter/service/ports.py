@@ -103,6 +103,10 @@ class Remediation(Clocked, Protocol):
         """Run ``job`` off the request's thread: Slack wants its answer before the decision is made."""
         ...
 
+    def reply_privately(self, response_url: str, text: str) -> None:
+        """Tell the person who pressed a Slack button something only they see (a refused decision)."""
+        ...
+
 
 class Service(Guarded, Views, Notifications, Remediation, Protocol):
     """Everything ``routes.install`` registers endpoints over."""

@@ -211,12 +211,19 @@ def _slack_interaction(app: Remediation, request: Request) -> Response:
     except ValueError:
         return Response.json({"error": f"button value {interaction.value!r} is not an action id"}, 400)
     by = interaction.user_name or interaction.user_id
-    app.defer(lambda: _decide(app, runner, verb, action_id, by, now))
+    reply_to = interaction.response_url
+    app.defer(lambda: _decide(app, runner, verb, action_id, by, now, reply_to))
     return Response(200)
 
 
-def _decide(app: Remediation, runner: Approvals, verb: str, action_id: int, by: str, now: float) -> None:
-    """The decision behind a button, at the time of the click; its events go to the alert's thread."""
+def _decide(
+    app: Remediation, runner: Approvals, verb: str, action_id: int, by: str, now: float, reply_to: str
+) -> None:
+    """The decision behind a button, at the time of the click; its events go to the alert's thread.
+
+    A decision that cannot be made (already decided by someone else, expired) is logged and told
+    to the person who pressed the button, privately: the thread has nothing new to show.
+    """
     decide = runner.approve if verb == "approve" else runner.reject
     try:
         events = decide(action_id, by, now)
@@ -225,5 +232,7 @@ def _decide(app: Remediation, runner: Approvals, verb: str, action_id: int, by: 
             "remediation decision refused",
             extra={"verb": verb, "action_id": action_id, "by": by, "error": str(exc)},
         )
+        if reply_to:
+            app.reply_privately(reply_to, f"Could not {verb} action {action_id}: {exc}")
         return
     app.post_events(events, now)

@@ -69,6 +69,11 @@ class SlackSink:
     def webhook_url(self) -> str:
         return f"{self.url}/hooks/T0001/B0001/local"
 
+    @property
+    def response_url(self) -> str:
+        """Where an interaction's ``response_url`` would point (Slack: hooks.slack.com/actions/...)."""
+        return f"{self.url}/actions/T0001/1/local"
+
     def start(self) -> SlackSink:
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="slack-sink", daemon=True
@@ -156,6 +161,8 @@ def _parse(path: str, query: str, content_type: str, raw: bytes) -> tuple[str, d
         params.update(parse_qsl(raw.decode()))
     if path.startswith("/hooks/"):
         return "webhook", params
+    if path.startswith("/actions/"):
+        return "response_url", params
     return path.removeprefix("/api/"), params
 
 
@@ -191,6 +198,11 @@ def _answer(
         return json_answer({"ok": False, "error": fault.error})
     if method == "webhook":
         return webhook(state, params)
+    if method == "response_url":
+        # An interaction's response_url (hooks.slack.com/actions/...) takes a message like an
+        # incoming webhook and answers {"ok": true} (read as JSON by Slack integrations such as
+        # getsentry/sentry's src/sentry/integrations/slack/link_identity.py).
+        return json_answer({"ok": True})
     if method != "upload" and headers.get("Authorization", "") != f"Bearer {state.token}":
         return json_answer(
             {"ok": False, "error": "invalid_auth" if "Authorization" in headers else "not_authed"}

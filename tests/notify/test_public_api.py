@@ -35,6 +35,7 @@ PUBLIC = [
     "parse_interaction",
     "pipeline_from_config",
     "render_chart",
+    "reply_privately",
     "signing_secrets",
     "verify_signature",
 ]

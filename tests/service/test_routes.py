@@ -94,6 +94,7 @@ class FakeService:
     reload_ok: bool = True
     reloads: list[float] = field(default_factory=list)
     posted: list[tuple[list[Event], float]] = field(default_factory=list)
+    replies: list[tuple[str, str]] = field(default_factory=list)
     worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=1))
     deferred: list[Future[None]] = field(default_factory=list)
 
@@ -106,6 +107,9 @@ class FakeService:
 
     def post_events(self, events: Sequence[Event], now: float) -> None:
         self.posted.append((list(events), now))
+
+    def reply_privately(self, response_url: str, text: str) -> None:
+        self.replies.append((response_url, text))
 
     def defer(self, job: Callable[[], None]) -> None:
         """On a worker thread of its own, as the app does, so a test sees the answer come first."""
@@ -229,11 +233,15 @@ def test_actions_log_and_why_remediation_is_off(server: Server, service: FakeSer
     assert payload["disabled"] == service.remediation_error
 
 
+RESPONSE_URL = "https://hooks.slack.com/actions/T0001/1/abc"
+
+
 def _button(verb: str, value: str) -> bytes:
     payload = {
         "type": "block_actions",
         "user": {"id": "U1", "username": "ann"},
         "actions": [{"action_id": f"{verb}:1", "value": value, "type": "button"}],
+        "response_url": RESPONSE_URL,
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -300,7 +308,7 @@ def test_slack_callbacks_answer_before_the_decision_is_made(server: Server, serv
     assert [e.decision for events, _ in service.posted for e in events] == ["approved"]
 
 
-def test_a_decision_the_runner_refuses_is_logged_not_posted(
+def test_a_decision_the_runner_refuses_is_logged_and_told_to_the_user_alone(
     server: Server, service: FakeService, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = _button("approve", "8")
@@ -309,7 +317,9 @@ def test_a_decision_the_runner_refuses_is_logged_not_posted(
         service.settle()
     refused = [r for r in caplog.records if r.getMessage() == "remediation decision refused"]
     assert len(refused) == 1 and "action 8 is not pending" in str(vars(refused[0])["error"])
-    assert service.posted == []
+    assert service.posted == []  # nothing new for the thread
+    ((url, text),) = service.replies
+    assert url == RESPONSE_URL and text.startswith("Could not approve action 8:") and "not pending" in text
 
 
 @dataclass

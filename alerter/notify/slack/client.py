@@ -340,6 +340,42 @@ class SlackNotifier:
         return text
 
 
+RESPONSE_URL_PREFIX = "https://hooks.slack.com/"
+"""Where Slack's ``response_url`` of an interaction points; a reply goes nowhere else."""
+
+
+def reply_privately(
+    response_url: str,
+    text: str,
+    *,
+    allowed: tuple[str, ...] = (RESPONSE_URL_PREFIX,),
+    timeout: float = 5.0,
+) -> None:
+    """Tell the person who pressed a button something only they see, through ``response_url``.
+
+    Slack's interaction payload carries a ``response_url``; a message posted to it with
+    ``response_type: ephemeral`` and ``replace_original: false`` appears to the clicking user only
+    and leaves the original message alone (https://api.slack.com/interactivity/handling, "Message
+    responses"; usable a few times within 30 minutes). Only URLs under ``allowed`` are called: the
+    payload is signed, but a reply must never be a way to make the engine call other hosts.
+    Raises NotifyError when the URL is refused or Slack does not take the reply.
+    """
+    if not any(response_url.startswith(prefix) for prefix in allowed):
+        raise NotifyError(f"response_url is not a Slack URL: {response_url[:40]!r}", retryable=False)
+    client = WebhookClient(response_url, timeout=max(1, round(timeout)))
+    try:
+        response = client.send(text=blocks.escape(text), response_type="ephemeral", replace_original=False)
+    except (URLError, OSError) as exc:
+        raise NotifyError(f"reply to the button press failed: {exc}", retryable=True) from exc
+    # Slack answers ``ok`` as text, or JSON {"ok": false, "error": "expired_url"} for a URL used
+    # up or past its 30 minutes.
+    if response.status_code != 200 or '"ok":false' in response.body.replace(" ", ""):
+        raise NotifyError(
+            f"Slack refused the reply to the button press: {response.status_code} {response.body[:200]}",
+            retryable=False,
+        )
+
+
 def _split(thread: str, default_channel: str) -> tuple[str, str]:
     """``"<channel id>/<ts>"`` into its parts (a bare ts belongs to the receiver's channel)."""
     channel, _, ts = thread.rpartition("/")

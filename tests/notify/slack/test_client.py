@@ -266,3 +266,29 @@ def test_a_chart_upload_interrupted_by_an_outage_is_retried(sink: SlackSink) -> 
     assert found and ref == f"C0001/{sink.messages('C0001')[0]['ts']}"
     assert len(sink.requests("chat.postMessage")) == 1
     assert [m["files"][0]["name"] for m in sink.messages("C0001") if m.get("files")] == ["k1.png"]
+
+
+def test_a_private_reply_goes_to_the_response_url_as_an_ephemeral_message(sink: SlackSink) -> None:
+    from alerter.notify.slack.client import reply_privately
+
+    reply_privately(sink.response_url, "Could not approve action 8: <already> & done", allowed=(sink.url,))
+    (request,) = sink.requests("response_url")
+    assert request.params["response_type"] == "ephemeral"
+    assert request.params["replace_original"] is False
+    assert request.params["text"] == "Could not approve action 8: &lt;already&gt; &amp; done"
+
+
+def test_a_private_reply_calls_no_host_but_slack() -> None:
+    from alerter.notify.slack.client import reply_privately
+
+    with pytest.raises(NotifyError, match="not a Slack URL") as caught:
+        reply_privately("http://169.254.169.254/latest/meta-data", "x")
+    assert caught.value.retryable is False
+
+
+def test_a_private_reply_slack_refuses_is_an_error(sink: SlackSink) -> None:
+    from alerter.notify.slack.client import reply_privately
+
+    sink.fail("response_url", status=404)
+    with pytest.raises(NotifyError, match="refused the reply"):
+        reply_privately(sink.response_url, "x", allowed=(sink.url,))
