@@ -7,6 +7,8 @@ the three days it needs to learn the shape. A point the EWMA finds out of band i
 compared with the same time yesterday: a departure that repeats what the series did then is the
 daily pattern showing itself, not an incident, and is not anomalous. A real incident departs from
 both, so it is judged exactly as before; only pages the shape of yesterday explains are dropped.
+The daily STL rung asks the week before in the same way (on an hourly grid) until MSTL has the
+four weeks a weekly component needs: a Saturday like last Saturday is not an incident.
 
 "The same time yesterday" is the range the series spanned over the neighbouring bins (one bin
 either side, so a step that comes a few minutes early or late still matches), widened by half the
@@ -36,20 +38,24 @@ EXTRA_PER_DAY = 12
 
 @dataclass(frozen=True)
 class DayBefore:
-    """The last day of history on a ``step`` grid, and the noise of day-over-day differences."""
+    """The last ``period`` (a day, or a week) of history on a ``step`` grid, and the noise of
+    the differences between one period and the next."""
 
     step: float
     end: float
     values: npt.NDArray[np.float32]
     scale: float
+    period: float = DAY
 
     @classmethod
-    def learn(cls, ts: FloatArray, vs: FloatArray, step: float, fallback_scale: float) -> DayBefore | None:
-        """The last day of ``ts``/``vs`` (sorted, clean) on an epoch-aligned grid; None if short."""
-        if ts.size < 2 or ts[-1] - ts[0] < DAY:
+    def learn(
+        cls, ts: FloatArray, vs: FloatArray, step: float, fallback_scale: float, period: float = DAY
+    ) -> DayBefore | None:
+        """The last period of ``ts``/``vs`` (sorted, clean) on an epoch-aligned grid; None if short."""
+        if ts.size < 2 or ts[-1] - ts[0] < period:
             return None
-        bins = max(round(DAY / step), 4)
-        step = DAY / bins
+        bins = max(round(period / step), 4)
+        step = period / bins
         grid, y = hygiene.resample(ts, vs, step)
         if y.size <= bins:
             return None
@@ -64,7 +70,7 @@ class DayBefore:
         keep = min(y.size, bins + bins // EXTRA_PER_DAY)
         level = float(np.nanmedian(y[-keep:])) if np.isfinite(y[-keep:]).any() else 0.0
         last = y[-keep:].astype(np.float32)
-        return cls(step, float(grid[-1]), last, hygiene.scale_floor(level, scale))
+        return cls(step, float(grid[-1]), last, hygiene.scale_floor(level, scale), period)
 
     def scores(
         self, ts: FloatArray, vs: FloatArray, sensitivity: float, min_deviation: float, direction: str
@@ -75,7 +81,7 @@ class DayBefore:
         """
         n = self.values.size
         start = self.end - (n - 1) * self.step  # time of values[0]
-        back = ts - DAY
+        back = ts - self.period
         index = np.floor((back - start) / self.step + 1e-7).astype(np.int64)
         known = (index >= 0) & (index < n) & np.isfinite(vs)
         out = np.ones(ts.size, dtype=np.float64)

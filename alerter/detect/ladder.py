@@ -35,6 +35,14 @@ DAY, WEEK = 86400.0, 7 * 86400.0
 CYCLES_NEEDED = {DAY: 3, WEEK: 4}
 #: Share of the detrended variance a season must explain to count as present.
 MIN_STRENGTH = 0.3
+#: A series with less history than this is still being learned: its EWMA band is LEARNING_WIDEN
+#: times as wide. Nothing says yet what its day looks like, and the morning ramp of a busy
+#: service is a departure from the night's level that only a day of history explains.
+LEARNING = 86400.0
+LEARNING_WIDEN = 2.0
+#: Grid of the week before a daily STL keeps (168 values a week): an hour is fine enough to say
+#: "last Saturday at this time the series was at half its weekday level".
+WEEK_BEFORE_STEP = 3600.0
 
 
 def _cycles_needed(season: float) -> int:
@@ -143,24 +151,32 @@ class AutoDetector(Detector):
         values: npt.ArrayLike,
         exclude: Iterable[Sequence[float]] | None = None,
     ) -> Self:
-        """Fit the rung; an EWMA rung also keeps the last day, exclusions included (daybefore.py).
+        """Fit the rung; an EWMA rung also keeps the last day, a daily STL the last week (daybefore.py).
 
-        The day before is asked whether the series did the same thing at this time yesterday, so
-        it must see yesterday as it was: the cold-start page at yesterday's 09:00 step is one of
-        the rule's past firing periods, which training leaves out, and without it every day's
-        step would page again.
+        Both are kept exclusions included: the period before is asked whether the series did the
+        same thing at this time then, so it must see that time as it was. The cold-start page at
+        yesterday's 09:00 step is one of the rule's past firing periods, which training leaves
+        out, and without it every day's step would page again.
         """
         super().fit(timestamps, values, exclude)
         self.day_before_: DayBefore | None = None
-        if self.inner_.name == "ewma":
-            params = self.params_
-            ts, vs = hygiene.clean(timestamps, values, None)
-            if ts.size:
-                keep = ts >= ts[-1] - params["history"]
-                ts, vs = ts[keep], vs[keep]
-                step = max(params["resolution"], hygiene.native_step(ts))
-                noise = float(self.inner_._expect(ts[-1:])[1][0])
-                self.day_before_ = DayBefore.learn(ts, vs, step, noise)
+        self.widen_ = 1.0
+        period = DAY if self.inner_.name == "ewma" else WEEK if self.inner_.tier == "stl(1d)" else None
+        if period is None:
+            return self
+        # Until MSTL has the four weeks a weekly component needs, a weekend that differs from the
+        # week pages every week under a daily STL; the week before knows last Saturday.
+        params = self.params_
+        ts, vs = hygiene.clean(timestamps, values, None)
+        if not ts.size:
+            return self
+        keep = ts >= ts[-1] - params["history"]
+        ts, vs = ts[keep], vs[keep]
+        step = max(params["resolution"], hygiene.native_step(ts), WEEK_BEFORE_STEP if period == WEEK else 0.0)
+        noise = float(np.median(self.inner_._expect(ts[-1:])[1]))
+        self.day_before_ = DayBefore.learn(ts, vs, step, noise, period=period)
+        if period == DAY and ts[-1] - ts[0] < LEARNING:
+            self.widen_ = LEARNING_WIDEN
         return self
 
     @property
@@ -173,15 +189,28 @@ class AutoDetector(Detector):
 
     def band(self, timestamps: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         self._check_fitted()
-        return self.inner_.band(timestamps)
+        expected, lower, upper = self.inner_.band(timestamps)
+        if self.widen_ != 1.0:
+            lower = expected - self.widen_ * (expected - lower)
+            upper = expected + self.widen_ * (upper - expected)
+        return expected, lower, upper
 
     def _score(self, ts: FloatArray, vs: FloatArray) -> tuple[FloatArray, FloatArray | None]:
         self._check_fitted()
         scores, scale = self.inner_._score(ts, vs)
-        return self._unless_yesterday(ts, vs, scores), scale
+        return self._unless_yesterday(ts, vs, self._widened(scores)), scale
 
     def _stream_block(self, ts: FloatArray, vs: FloatArray) -> FloatArray:
-        return self._unless_yesterday(ts, vs, self.inner_._stream_block(ts, vs))
+        return self._unless_yesterday(ts, vs, self._widened(self.inner_._stream_block(ts, vs)))
+
+    def _widened(self, scores: FloatArray) -> FloatArray:
+        """Band scores as a band ``widen_`` times as wide would give them (r² = s / (1 - s))."""
+        if self.widen_ == 1.0:
+            return scores
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = scores / (1.0 - scores) / self.widen_**2
+            out: FloatArray = np.where(scores >= 1.0, 1.0, r2 / (1.0 + r2))
+        return out
 
     def _unless_yesterday(self, ts: FloatArray, vs: FloatArray, scores: FloatArray) -> FloatArray:
         """EWMA's scores, lowered where the same time yesterday explains the value (daybefore.py)."""
@@ -196,16 +225,22 @@ class AutoDetector(Detector):
 
     def _state(self) -> tuple[dict[str, Any], ArrayState]:
         data = self.inner_.to_bytes()
-        scalars: dict[str, Any] = {"inner": self.inner_.name}
+        scalars: dict[str, Any] = {"inner": self.inner_.name, "widen": self.widen_}
         arrays: ArrayState = {"inner": np.frombuffer(data, dtype=np.uint8)}
         if self.day_before_ is not None:
             day = self.day_before_
-            scalars["day_before"] = {"step": day.step, "end": day.end, "scale": day.scale}
+            scalars["day_before"] = {
+                "step": day.step,
+                "end": day.end,
+                "scale": day.scale,
+                "period": day.period,
+            }
             arrays["day_before"] = day.values.astype(np.float32)
         return scalars, arrays
 
     def _load_state(self, scalars: Mapping[str, Any], arrays: ArrayState) -> None:
         self.inner_ = from_bytes(arrays["inner"].astype(np.uint8).tobytes())
+        self.widen_ = float(scalars.get("widen", 1.0))
         day = scalars.get("day_before")
         self.day_before_ = (
             DayBefore(
@@ -213,6 +248,7 @@ class AutoDetector(Detector):
                 float(day["end"]),
                 arrays["day_before"].astype(np.float32),
                 float(day["scale"]),
+                float(day.get("period", DAY)),
             )
             if day is not None
             else None

@@ -105,3 +105,32 @@ def test_a_daily_shape_pages_only_on_its_first_day(name: str) -> None:
     episodes = replay_series({"baseline": {}}, ts, values)
     late = [e for e in episodes if e.fired_at is not None and e.fired_at >= T0 + DAY]
     assert late == []
+
+
+def _weekly(ts: np.ndarray) -> np.ndarray:
+    """A daily cycle, at half its level on Saturdays and Sundays."""
+    weekend = (np.floor((ts - T0) / DAY) % 7) >= 5
+    daily = 100.0 + 40.0 * np.sin(2 * np.pi * ((ts - T0) % DAY) / DAY)
+    noise = np.random.default_rng(5).normal(0.0, 1.0, ts.size)
+    out: np.ndarray = np.where(weekend, 0.5, 1.0) * daily + noise
+    return out
+
+
+def test_a_daily_stl_asks_last_week_about_a_weekend() -> None:
+    # Twelve days: STL has its three days, MSTL not its four weeks; the second Saturday is as
+    # low as the first, which a daily profile of mostly weekdays calls an incident.
+    history = T0 + np.arange(0.0, 12 * DAY, 300.0)
+    det = detect.build({}).fit(history, _weekly(history))
+    assert isinstance(det, AutoDetector) and det.tier == "stl(1d)"
+    assert det.day_before_ is not None and det.day_before_.period == 7 * DAY
+    ts = T0 + 12 * DAY + 3 * 3600 + np.arange(0.0, 3600.0, 300.0)  # Saturday of week two
+    assert det.inner_.evaluate(ts, _weekly(ts)).anomalous.all()
+    assert not det.evaluate(ts, _weekly(ts)).anomalous.any()
+    # A Saturday unlike last Saturday is still an incident.
+    assert det.evaluate(ts, _weekly(ts) + 150.0).anomalous.all()
+
+
+def test_under_a_week_a_daily_stl_keeps_no_week_before() -> None:
+    history = T0 + np.arange(0.0, 6 * DAY, 300.0)
+    det = detect.build({}).fit(history, _weekly(history))
+    assert isinstance(det, AutoDetector) and det.tier == "stl(1d)" and det.day_before_ is None

@@ -78,3 +78,38 @@ def test_restored_ladder_keeps_its_tier(daily: Any) -> None:
     ts, vs = daily(4)
     det = detect.build({}).fit(ts, vs)
     assert detect.from_bytes(det.to_bytes()).tier == det.tier == "stl(1d)"
+
+
+def _noise(hours: float) -> tuple[np.ndarray, np.ndarray]:
+    ts = 1_700_006_400.0 + np.arange(0.0, hours * 3600, 60.0)
+    return ts, 100 + np.random.default_rng(4).normal(0, 1, ts.size)
+
+
+def test_a_series_younger_than_a_day_is_judged_with_a_wider_band() -> None:
+    from alerter.detect.ladder import LEARNING_WIDEN, AutoDetector
+
+    ts, vs = _noise(12)
+    det = detect.build({}).fit(ts, vs)
+    assert isinstance(det, AutoDetector) and det.tier == "ewma" and det.widen_ == LEARNING_WIDEN
+    later = ts[-1] + 60.0 * np.arange(1, 11)
+    expected, lower, upper = det.band(later)
+    inner_expected, inner_lower, inner_upper = det.inner_.band(later)
+    np.testing.assert_allclose(expected, inner_expected)
+    np.testing.assert_allclose(upper - lower, LEARNING_WIDEN * (inner_upper - inner_lower))
+    half = (inner_upper - inner_expected)[0]
+    # Out of the EWMA's own band but inside the learning band: not anomalous yet ...
+    assert not det.evaluate(later, expected + 1.5 * half).anomalous.any()
+    assert det.inner_.evaluate(later, expected + 1.5 * half).anomalous.all()
+    # ... and beyond the learning band it is, with the score the wider band gives.
+    beyond = det.evaluate(later, expected + 3.0 * half)
+    assert beyond.anomalous.all()
+    r = 3.0 / LEARNING_WIDEN
+    np.testing.assert_allclose(beyond.scores, r * r / (1 + r * r), rtol=1e-6)
+
+
+def test_the_learning_band_ends_after_a_day_and_survives_persistence() -> None:
+    ts, vs = _noise(30)
+    assert detect.build({}).fit(ts, vs).widen_ == 1.0  # type: ignore[attr-defined]
+    young = detect.build({}).fit(*_noise(6))
+    restored = detect.from_bytes(young.to_bytes())
+    assert restored.widen_ == young.widen_  # type: ignore[attr-defined]
