@@ -134,3 +134,16 @@ def test_under_a_week_a_daily_stl_keeps_no_week_before() -> None:
     history = T0 + np.arange(0.0, 6 * DAY, 300.0)
     det = detect.build({}).fit(history, _weekly(history))
     assert isinstance(det, AutoDetector) and det.tier == "stl(1d)" and det.day_before_ is None
+
+
+def test_an_incident_last_week_does_not_excuse_one_this_week() -> None:
+    history = T0 + np.arange(0.0, 12 * DAY, 300.0)
+    values = _weekly(history)
+    incident = (history >= T0 + 5 * DAY + 2 * 3600) & (history < T0 + 5 * DAY + 6 * 3600)  # Saturday
+    values[incident] += 150.0
+    ts = T0 + 12 * DAY + 3 * 3600 + np.arange(0.0, 3600.0, 300.0)  # the same hours a week later
+    remembered = detect.build({}).fit(history, values)
+    assert not remembered.evaluate(ts, _weekly(ts) + 150.0).anomalous.any()  # what the week saw
+    # Training leaves the rule's own past incidents out, and so does the week before.
+    det = detect.build({}).fit(history, values, exclude=[(T0 + 5 * DAY + 2 * 3600, T0 + 5 * DAY + 6 * 3600)])
+    assert det.evaluate(ts, _weekly(ts) + 150.0).anomalous.all()
