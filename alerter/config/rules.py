@@ -8,14 +8,11 @@ file (detector specs, templates, PromQL, policy references) live in ``config.che
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from alerter.config.types import AnnotationMap, Duration, LabelMap, Model
-
-ALERT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 class Guard(Model):
@@ -75,8 +72,18 @@ class Rule(Model):
     @field_validator("alert")
     @classmethod
     def _alert_name(cls, value: str) -> str:
-        if not ALERT_NAME.match(value):
-            raise ValueError(f"invalid alert name {value!r} (use letters, digits and _, e.g. TTFTAnomaly)")
+        # An alert name is the value of the ``alertname`` label, and Prometheus' rulefmt asks
+        # nothing more of it than to be set: ``node-down``, ``Disk/(sda) full`` are valid names.
+        if not value.strip():
+            raise ValueError("must not be empty (the alert's name, e.g. TTFTAnomaly)")
+        return value
+
+    @field_validator("expr", mode="before")
+    @classmethod
+    def _expr_number(cls, value: Any) -> Any:
+        # ``expr: 1`` is a YAML number; Prometheus reads the scalar as the expression text.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
         return value
 
     @field_validator("expr")
@@ -103,6 +110,12 @@ class RuleGroup(Model):
     interval: Duration = Field(default=60.0, gt=0)
     labels: LabelMap = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _no_rules(cls, value: Any) -> Any:
+        # ``rules:`` with nothing after it is an empty group, as Prometheus reads it.
+        return [] if value is None else value
 
 
 class RuleFile(Model):

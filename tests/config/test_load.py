@@ -164,3 +164,39 @@ def test_a_line_at_the_limit_is_read(tmp_path: Path, capsys: pytest.CaptureFixtu
     path = tmp_path / "rules.yaml"
     path.write_bytes(b"#" + b"x" * (MAX_LINE_CHARS - 1) + b"\n" + RULE)
     assert cli.main(["check", str(path)]) == 0, capsys.readouterr().err
+
+
+PROMETHEUS_STYLE = """\
+groups:
+  - name: nodes
+    rules:
+      - alert: node-down/(critical)
+        expr: 1
+        for: 5m
+      - alert: Disk full on sda
+        expr: 0.5
+  - name: empty
+    rules: []
+  - name: nothing-yet
+    rules:
+"""
+
+
+def test_what_prometheus_accepts_about_names_numbers_and_empty_groups_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alert names are label values, ``expr: 1`` is a YAML number, ``rules:`` may be empty (rulefmt)."""
+    import shutil
+    import subprocess
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(PROMETHEUS_STYLE)
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr  # the real rule checker accepts the file
+    assert cli.main(["check", str(path)]) == 0, capsys.readouterr().err
+    bundle = load(None, [path])
+    groups = {g.name: g for f in bundle.rule_files for g in f.rules.groups}
+    assert [r.alert for r in groups["nodes"].rules] == ["node-down/(critical)", "Disk full on sda"]
+    assert [r.expr for r in groups["nodes"].rules] == ["1", "0.5"]
+    assert groups["empty"].rules == [] and groups["nothing-yet"].rules == []
