@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from alerter.config.types import Duration, HeaderMap, InlineUrl, LabelName, Matcher, Model
+from alerter.config.types import Duration, HeaderMap, InlineUrl, LabelName, Matcher, Model, ServerUrl
 from alerter.core.cron import parse_cron
 
 INLINE_SECRET_KEYS = {
@@ -70,7 +70,7 @@ class BasicAuth(Model):
 class PrometheusConfig(Model):
     """Any Prometheus-compatible query API: Prometheus, VictoriaMetrics, Thanos, Mimir."""
 
-    url: str
+    url: ServerUrl
     timeout: Duration = Field(default=30.0, gt=0)
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
@@ -79,13 +79,6 @@ class PrometheusConfig(Model):
     ca_file: str | None = None
     tls_verify: bool = True
     compression: bool = False
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _auth(self) -> PrometheusConfig:
@@ -137,7 +130,7 @@ class AlertmanagerReceiver(Model):
     """An Alertmanager (or a proxy in front of a cluster), with the connection options of
     Prometheus' ``alertmanager_config`` that apply: basic auth or a bearer token, and TLS."""
 
-    url: str
+    url: ServerUrl
     timeout: Duration = Field(default=10.0, gt=0)
     resend_interval: Duration = Field(default=60.0, gt=0)
     """Seconds between re-sends of a firing group; each alert ends 4 × this after a send unless
@@ -152,13 +145,6 @@ class AlertmanagerReceiver(Model):
     key_file: str | None = None
     insecure_skip_verify: bool = False
     """Accept any server certificate: for tests only, it lets anyone in between read the alerts."""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _options(self) -> AlertmanagerReceiver:

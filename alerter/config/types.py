@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, model_validator
 
 from alerter.core.durations import check_bounded, format_duration, parse_duration
 
@@ -134,6 +134,16 @@ total); a longer single value is a pasted file, not a header."""
 
 HeaderMap = Annotated[dict[str, str], BeforeValidator(_header_map)]
 """Extra HTTP headers: valid names, no reserved or credential-bearing name, one line each."""
+
+
+def _server_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    return value.rstrip("/")
+
+
+ServerUrl = Annotated[str, AfterValidator(_server_url)]
+"""The base URL of a server alerter calls (Prometheus, Alertmanager), without a trailing slash."""
 
 
 def _inline_url(value: Any) -> Any:
