@@ -408,12 +408,7 @@ class KubeActuator:
         if current == change.previous:
             return (f"the API server did not answer ({exc}) and a re-read still shows {current!r}; the write "
                     "may land yet, so verification and the revert re-read the target")  # fmt: skip
-        raise ActionError(
-            f"cannot apply {change.summary}: the target changed concurrently "
-            f"(planned from {change.previous!r}, now {current!r})",
-            retryable=True,
-            reason="changed-concurrently",
-        ) from exc
+        raise _changed_concurrently(change, current) from exc
 
     def _judge_rejected_patch(self, change: Change, exc: ActionError) -> None:
         """Re-read after a 422: already at the target is success (a retry after an unknown outcome);
@@ -422,12 +417,7 @@ class KubeActuator:
         if current == change.desired:
             return
         if current != change.previous:
-            raise ActionError(
-                f"cannot apply {change.summary}: the target changed concurrently "
-                f"(planned from {change.previous!r}, now {current!r})",
-                retryable=True,
-                reason="changed-concurrently",
-            ) from exc
+            raise _changed_concurrently(change, current) from exc
         raise exc
 
     def revert(self, change: Change, now: float) -> tuple[bool, str]:
@@ -559,3 +549,13 @@ def _value_ops(path: str, expected: Any, desired: Any) -> list[dict[str, Any]]:
 def coordination_api(api_client: Any, timeouts: Timeouts | None = None) -> Any:
     """The Lease API for ``remediate.lease``, which must not import the client itself."""
     return _Timed(client.CoordinationV1Api(api_client), timeouts or Timeouts())
+
+
+def _changed_concurrently(change: Change, current: object) -> ActionError:
+    """The target moved away from the value the change was planned from: someone else changed it."""
+    return ActionError(
+        f"cannot apply {change.summary}: the target changed concurrently "
+        f"(planned from {change.previous!r}, now {current!r})",
+        retryable=True,
+        reason="changed-concurrently",
+    )
