@@ -136,10 +136,14 @@ HeaderMap = Annotated[dict[str, str], BeforeValidator(_header_map)]
 """Extra HTTP headers: valid names, no reserved or credential-bearing name, one line each."""
 
 
-def _server_url(value: str) -> str:
+def _http(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"must start with http:// or https://, got {value!r}")
-    return value.rstrip("/")
+    return value
+
+
+def _server_url(value: str) -> str:
+    return _http(value).rstrip("/")
 
 
 ServerUrl = Annotated[str, AfterValidator(_server_url)]
@@ -155,9 +159,7 @@ def _inline_url(value: Any) -> Any:
     """
     if not isinstance(value, str):
         return value
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"must start with http:// or https://, got {value!r}")
-    parts = urlsplit(value)
+    parts = urlsplit(_http(value))
     hint = "; put this URL in a secret and name it with url_env or url_file"
     if parts.username is not None or parts.password is not None:
         raise ValueError("an inline url must not hold user:password@" + hint)

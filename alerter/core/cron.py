@@ -57,7 +57,9 @@ def parse_cron(text: str) -> Cron:
     """Parse ``text``; raise ValueError naming the bad field and what is allowed."""
     parts = text.split()
     if len(parts) != 5:
-        raise ValueError(f"cron {text!r} must have 5 fields (minute hour day-of-month month day-of-week)")
+        raise ValueError(
+            f"cron {text!r} must have 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"
+        )
     sets = [_field(part, *spec) for part, spec in zip(parts, _FIELDS, strict=True)]
     weekdays = frozenset(d % 7 for d in sets[4])
     return Cron(text, sets[0], sets[1], sets[2], sets[3], weekdays, parts[2] != "*", parts[4] != "*")
