@@ -37,6 +37,20 @@ class NotEnoughData(DetectorError):
     """The training data is too short or too sparse for this detector to learn anything."""
 
 
+def training_window(
+    timestamps: npt.ArrayLike,
+    values: npt.ArrayLike,
+    exclude: Iterable[Sequence[float]] | None,
+    history: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Clean, sorted samples of the last ``history`` seconds, without the ``exclude`` periods."""
+    ts, vs = hygiene.clean(timestamps, values, exclude)
+    if ts.size:
+        keep = ts >= ts[-1] - history
+        ts, vs = ts[keep], vs[keep]
+    return ts, vs
+
+
 def band_score(values: FloatArray, expected: FloatArray, halfwidth: FloatArray, direction: str) -> FloatArray:
     """Score in [0, 1] with 0.5 at the band edge: r²/(1+r²), r = |deviation| / half-width.
 
@@ -126,10 +140,7 @@ class Detector:
         an incident as normal would hide the next one.
         """
         params = self._validated()
-        ts, vs = hygiene.clean(timestamps, values, exclude)
-        if ts.size:
-            keep = ts >= ts[-1] - params["history"]
-            ts, vs = ts[keep], vs[keep]
+        ts, vs = training_window(timestamps, values, exclude, params["history"])
         self._fit(ts, vs, params)
         self.params_ = params
         self.trained_until_ = float(ts[-1]) if ts.size else float("nan")

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from alerter.core.model import FloatArray
 from alerter.detect import hygiene, spec
-from alerter.detect.base import ArrayState, Detector, NotEnoughData
+from alerter.detect.base import ArrayState, Detector, NotEnoughData, training_window
 from alerter.detect.daybefore import DayBefore
 from alerter.detect.ewma import WARMUP_POINTS
 from alerter.detect.registry import REGISTRY, from_bytes, register
@@ -38,7 +38,7 @@ MIN_STRENGTH = 0.3
 #: A series with less history than this is still being learned: its EWMA band is LEARNING_WIDEN
 #: times as wide. Nothing says yet what its day looks like, and the morning ramp of a busy
 #: service is a departure from the night's level that only a day of history explains.
-LEARNING = 86400.0
+LEARNING = DAY
 LEARNING_WIDEN = 2.0
 #: Grid of the week before a daily STL keeps (168 values a week): an hour is fine enough to say
 #: "last Saturday at this time the series was at half its weekday level".
@@ -170,13 +170,11 @@ class AutoDetector(Detector):
         # Until MSTL has the four weeks a weekly component needs, a weekend that differs from the
         # week pages every week under a daily STL; the week before knows last Saturday.
         params = self.params_
-        ts, vs = hygiene.clean(timestamps, values, exclude if period == WEEK else None)
+        ts, vs = training_window(timestamps, values, exclude if period == WEEK else None, params["history"])
         if not ts.size:
             return self
-        keep = ts >= ts[-1] - params["history"]
-        ts, vs = ts[keep], vs[keep]
         step = max(params["resolution"], hygiene.native_step(ts), WEEK_BEFORE_STEP if period == WEEK else 0.0)
-        noise = float(np.median(self.inner_._expect(ts[-1:])[1]))
+        noise = float(self.inner_._expect(ts[-1:])[1][0])
         self.day_before_ = DayBefore.learn(ts, vs, step, noise, period=period)
         if period == DAY and ts[-1] - ts[0] < LEARNING:
             self.widen_ = LEARNING_WIDEN

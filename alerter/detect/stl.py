@@ -216,26 +216,28 @@ class StlDetector(Detector):
         bins = hygiene.bin_index(ts, self.step_)
         ahead = np.clip(ts - self.end_, 0.0, self.horizon_)
         expected = self.level_ + self.slope_ * ahead
+        seasonal = np.zeros(ts.size)
         for period, profile in zip(self.periods_, self.profiles_, strict=True):
-            expected = expected + profile[bins % period]
+            here = profile[bins % period]
+            expected = expected + here
+            seasonal += here
         buckets = self.phase_scale_.size
         scale = self.phase_scale_[(bins % self.periods_[0]) * buckets // self.periods_[0]]
-        return expected.astype(np.float64), np.maximum(scale, self._resolution_error(ts, bins))
+        return expected.astype(np.float64), np.maximum(scale, self._resolution_error(ts, bins, seasonal))
 
-    def _resolution_error(self, ts: FloatArray, bins: npt.NDArray[np.int64]) -> FloatArray:
+    def _resolution_error(self, ts: FloatArray, bins: npt.NDArray[np.int64], here: FloatArray) -> FloatArray:
         """How far the truth may be from the profile between the instants it was learned at.
 
-        The profile holds one value per ``step``; a sample taken elsewhere in its bin lies
+        ``here`` is the seasonal profile at ``bins``, as ``_expect`` already summed it. The profile
+        holds one value per ``step``; a sample taken elsewhere in its bin lies
         somewhere towards the neighbouring bin's value. On a noiseless ramp (a sawtooth, a
         steady climb) the residual scale is zero, so without this every sample between the
         learned instants would be infinitely far out of band; it is zero at those instants, so
         a series judged at its training resolution is judged exactly as before.
         """
-        here = np.zeros(ts.size)
         after = np.zeros(ts.size)
         before = np.zeros(ts.size)
         for period, profile in zip(self.periods_, self.profiles_, strict=True):
-            here += profile[bins % period]
             after += profile[(bins + 1) % period]
             before += profile[(bins - 1) % period]
         offset = ts / self.step_ - bins - self.sample_pos_
