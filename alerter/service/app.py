@@ -98,7 +98,6 @@ class App:
         self._decisions = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-decision")
         self._reload_requested = threading.Event()
         self._stop = threading.Event()
-        self._remediation_lock = threading.Lock()
         self._mtimes = self._watched_mtimes(bundle)
         self._reload: dict[str, object] = {"at": now, "ok": True}
         self._errors: list[ConfigError] = []
@@ -179,11 +178,10 @@ class App:
 
     def _remediate(self, now: float) -> None:
         """Hand every firing or resolved alert whose rule names policies to the runner."""
-        if self.runner is None:
+        runner = self.runner  # one read: a reload may swap it meanwhile; runners share one lock
+        if runner is None:
             return
-        wanted = self.engine.remediation_candidates()
-        with self._remediation_lock:
-            events = self.runner.step(wanted, now)
+        events = runner.step(self.engine.remediation_candidates(), now)
         self.post_events(events, now)
 
     def post_events(self, events: Sequence[Event], now: float) -> None:
@@ -308,8 +306,7 @@ class App:
         self.signing_secrets = secrets
         self.auth = auth
         self.server.use_tls(tls)  # re-read certificates: a rotated one applies to new connections
-        with self._remediation_lock:
-            self.runner, self.remediation_error = runner, remediation_error
+        self.runner, self.remediation_error = runner, remediation_error
         self.scheduler.sync()
         self._mtimes = self._watched_mtimes(bundle)
         self._errors = []
