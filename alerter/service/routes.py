@@ -31,7 +31,7 @@ Guard = Callable[[Callable[[Request, Caller], Response]], Handler]
 def install(server: Server, app: Service) -> None:
     """Register every endpoint; handlers read ``app`` on each request, so a reload shows at once."""
     read, write = _guard(app, Access.READ), _guard(app, Access.WRITE)
-    server.metrics(app.metrics.registry)
+    server.metrics(app.metrics.exposition)
     server.route("GET", "/healthz", lambda _: Response.text("ok\n"))
     server.route(
         "GET",

@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from alerter.config.engine import ServerTLS
 from alerter.core.errors import ConfigError, Location
@@ -166,8 +166,9 @@ class Server:
     def route(self, method: str, path: str, handler: Handler) -> None:
         self._routes[(method.upper(), path)] = handler
 
-    def metrics(self, registry: CollectorRegistry) -> None:
-        self.route("GET", "/metrics", lambda _: Response(200, generate_latest(registry), CONTENT_TYPE_LATEST))
+    def metrics(self, render: Callable[[], bytes]) -> None:
+        """Serve ``render()`` (a text-format exposition) on ``GET /metrics``."""
+        self.route("GET", "/metrics", lambda _: Response(200, render(), CONTENT_TYPE_LATEST))
 
     def dispatch(self, request: Request) -> Response:
         handler = self._routes.get((request.method, request.path))
