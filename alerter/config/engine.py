@@ -71,6 +71,9 @@ class PrometheusConfig(Model):
     """Any Prometheus-compatible query API: Prometheus, VictoriaMetrics, Thanos, Mimir."""
 
     url: ServerUrl
+    external_url: ServerUrl | None = None
+    """Where a browser reaches this Prometheus, for the "Prometheus graph" link in messages; ``url``
+    is often an in-cluster address only the engine can reach (see the README's Links)."""
     timeout: Duration = Field(default=30.0, gt=0)
     bearer_token_env: str | None = None
     bearer_token_file: str | None = None
@@ -92,6 +95,19 @@ class PrometheusConfig(Model):
 
 class StorageConfig(Model):
     path: str = "/var/lib/alerter/state.db"
+
+class GrafanaConfig(Model):
+    """A Grafana that people open from Slack: an Explore link for each rule's expression and,
+    with ``dashboard_uid``, a link to that dashboard for the alert's rule."""
+
+    url: ServerUrl
+    """Grafana's address as a browser reaches it (its ``root_url``)."""
+    datasource: str | None = Field(default=None, min_length=1)
+    """UID of the Prometheus data source Explore queries; without it Grafana uses its default."""
+    org_id: int = Field(default=1, ge=1)
+    dashboard_uid: str | None = Field(default=None, min_length=1, max_length=40)
+    """A dashboard with an ``alertname`` variable, such as the shipped ``alerter-engine``."""
+
 
 
 class SlackReceiver(Model):
@@ -403,7 +419,9 @@ class ServerTLS(Model):
 
 class ServerConfig(Model):
     listen: str = "127.0.0.1:9464"
-    external_url: str | None = None
+    external_url: ServerUrl | None = None
+    """Where a browser reaches this engine's HTTP API: the alert link in Slack messages, and
+    ``externalURL`` / ``generatorURL`` in webhook bodies."""
     auth: ServerAuth | None = None
     tls: ServerTLS | None = None
 
@@ -436,3 +454,4 @@ class AppConfig(Model):
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    grafana: GrafanaConfig | None = None

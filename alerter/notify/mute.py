@@ -24,6 +24,11 @@ SCHEMA = [
         id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL, ends_at REAL NOT NULL,
         created_by TEXT NOT NULL, comment TEXT NOT NULL, created_at REAL NOT NULL)""",
 ]
+SCHEMA_V2 = [
+    # The fingerprint of the alert whose resolution ends the silence ("until resolved" from Slack).
+    "ALTER TABLE silences ADD COLUMN ends_with TEXT NOT NULL DEFAULT ''",
+]
+_COLUMNS = "id, matchers, starts_at, ends_at, created_by, comment, created_at, ends_with"
 
 
 class SilenceError(ValueError):
@@ -55,6 +60,8 @@ class Silence:
     created_by: str
     comment: str
     created_at: float
+    ends_with: str = ""
+    """The fingerprint of an alert whose resolution ends this silence early, or empty."""
 
     def active(self, now: float) -> bool:
         return self.starts_at <= now < self.ends_at
@@ -77,6 +84,7 @@ class Silence:
             "createdBy": self.created_by,
             "comment": self.comment,
             "createdAt": self.created_at,
+            **({"endsWithAlert": self.ends_with} if self.ends_with else {}),
         }
 
 
@@ -86,6 +94,7 @@ class Silences:
     def __init__(self, store: Store) -> None:
         self._store = store
         store.ensure_schema("silences", 1, SCHEMA)
+        store.ensure_schema("silences", 2, SCHEMA_V2)
 
     def add(
         self,
@@ -96,8 +105,13 @@ class Silences:
         starts_at: float | None = None,
         created_by: str = "",
         comment: str = "",
+        ends_with: str = "",
     ) -> Silence:
-        """Create a silence from now (or ``starts_at``) until ``ends_at``."""
+        """Create a silence from now (or ``starts_at``) until ``ends_at``.
+
+        With ``ends_with`` (an alert's fingerprint) the silence also ends when that alert
+        resolves (``end_with``), so the alert's next episode is heard again.
+        """
         parsed = parse_matchers(matchers)
         if not parsed:
             raise SilenceError("a silence needs at least one matcher (it would mute everything)")
@@ -108,17 +122,17 @@ class Silences:
         start = now if starts_at is None else starts_at
         if ends_at <= start or ends_at <= now:
             raise SilenceError("the silence must end after it starts and in the future")
-        silence = Silence(uuid.uuid4().hex[:12], parsed, start, ends_at, created_by, comment, now)
+        silence = Silence(uuid.uuid4().hex[:12], parsed, start, ends_at, created_by, comment, now, ends_with)
         with self._store.transaction() as db:
             db.execute(
-                "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (silence.id, json.dumps([str(m) for m in parsed]), start, ends_at, created_by, comment, now),
+                f"INSERT INTO silences ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (silence.id, _dump(parsed), start, ends_at, created_by, comment, now, ends_with),
             )
         return silence
 
     def get(self, silence_id: str) -> Silence:
         with self._store.transaction() as db:
-            row = db.execute("SELECT * FROM silences WHERE id = ?", (silence_id,)).fetchone()
+            row = db.execute(f"SELECT {_COLUMNS} FROM silences WHERE id = ?", (silence_id,)).fetchone()
         if row is None:
             raise SilenceError(f"no silence with id {silence_id!r} (see `alerter silence list`)")
         return _silence(row)
@@ -126,7 +140,7 @@ class Silences:
     def list(self, now: float, *, include_expired: bool = False) -> list[Silence]:
         """Silences by start time; expired ones only on request."""
         with self._store.transaction() as db:
-            rows = db.execute("SELECT * FROM silences ORDER BY starts_at, id").fetchall()
+            rows = db.execute(f"SELECT {_COLUMNS} FROM silences ORDER BY starts_at, id").fetchall()
         found = [_silence(r) for r in rows]
         return [s for s in found if include_expired or s.ends_at > now]
 
@@ -142,17 +156,61 @@ class Silences:
     def active(self, now: float) -> builtins.list[Silence]:
         return [s for s in self.list(now) if s.active(now)]
 
+    def same(self, matchers: Iterable[str | Matcher], now: float) -> builtins.list[Silence]:
+        """Active silences with exactly these matchers (in any order), longest-lasting first.
+
+        A second press of a Silence button finds the first press's silence here instead of
+        adding another one.
+        """
+        wanted = {str(m) for m in parse_matchers(matchers)}
+        found = [s for s in self.active(now) if {str(m) for m in s.matchers} == wanted]
+        return sorted(found, key=lambda s: (-s.ends_at, s.id))
+
+    def extend(self, silence_id: str, ends_at: float, now: float) -> Silence:
+        """Move an active silence's end to a later ``ends_at`` (a longer Silence pressed after a shorter)."""
+        silence = self.get(silence_id)
+        if not silence.active(now):
+            raise SilenceError(f"silence {silence_id} is not active; create a new one")
+        if ends_at <= silence.ends_at:
+            raise SilenceError(f"silence {silence_id} already lasts until {silence.ends_at:.0f}")
+        with self._store.transaction() as db:
+            db.execute("UPDATE silences SET ends_at = ? WHERE id = ?", (ends_at, silence_id))
+        return self.get(silence_id)
+
+    def end_with(self, fingerprints: Iterable[str], now: float) -> builtins.list[Silence]:
+        """End the active silences that last until one of these alerts resolves; returns them."""
+        wanted = set(fingerprints)
+        ending = [s for s in self.active(now) if s.ends_with and s.ends_with in wanted]
+        if ending:
+            with self._store.transaction() as db:
+                db.executemany("UPDATE silences SET ends_at = ? WHERE id = ?", [(now, s.id) for s in ending])
+        return [self.get(s.id) for s in ending]
+
+
+def _dump(matchers: Sequence[Matcher]) -> str:
+    """Matchers as JSON objects: a value with a quote or backslash survives, unlike ``str(m)``."""
+    return json.dumps([{"name": m.name, "op": m.op, "value": m.value} for m in matchers])
+
+
+def _load(text: str) -> tuple[Matcher, ...]:
+    """Matchers as ``_dump`` writes them, or as strings (``name="value"``, rows written before)."""
+    out = []
+    for item in json.loads(text):
+        out.append(Matcher.model_validate(item) if isinstance(item, dict) else parse_matchers([item])[0])
+    return tuple(out)
+
 
 def _silence(row: Sequence[object]) -> Silence:
-    sid, matchers, starts, ends, by, comment, created = row
+    sid, matchers, starts, ends, by, comment, created, ends_with = row
     return Silence(
         str(sid),
-        parse_matchers(json.loads(str(matchers))),
+        _load(str(matchers)),
         float(starts),  # type: ignore[arg-type]
         float(ends),  # type: ignore[arg-type]
         str(by),
         str(comment),
         float(created),  # type: ignore[arg-type]
+        str(ends_with),
     )
 
 

@@ -27,6 +27,7 @@ from alerter.notify.mute import Silences, Window
 from alerter.notify.outbox import RetryPolicy
 from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret, load_secret
+from alerter.notify.slack.actions import alert_buttons
 from alerter.notify.slack.blocks import RenderContext
 from alerter.notify.slack.client import SlackNotifier
 from alerter.notify.webhook import WebhookNotifier
@@ -64,8 +65,16 @@ def _slack(
     api_url: str,
 ) -> SlackNotifier:
     where = f"receivers.{name}.slack"
+    # Silence / Acknowledge buttons only where a press can arrive and be verified: a bot token
+    # (webhook messages take no callbacks) and a signing secret for the interactivity endpoint.
+    bot = bool(slack.token_env or slack.token_file)
+    pressable = bot and bool(slack.signing_secret_env or slack.signing_secret_file)
     ctx = RenderContext(
-        **{**(context or RenderContext()).__dict__, "digest_threshold": slack.digest_threshold}
+        **{
+            **(context or RenderContext()).__dict__,
+            "digest_threshold": slack.digest_threshold,
+            "buttons": alert_buttons if pressable else None,
+        }
     )
     token = webhook = None
     if slack.token_env or slack.token_file:

@@ -110,3 +110,51 @@ def test_maintenance_exclusions_for_baseline_training() -> None:
     assert (sunday, sunday + 7200) in got
     assert len([p for p in got if p[1] - p[0] == 1800]) == 7
     assert (sunday, sunday + 7200) not in periods(LLAMA.with_(namespace="batch"), start, end)
+
+
+def test_silences_of_schema_v1_read_on_after_the_migration(store: Store) -> None:
+    """Rows written before ``ends_with`` existed held matchers as ``name="value"`` strings."""
+    from alerter.notify.mute import SCHEMA
+
+    store.ensure_schema("silences", 1, SCHEMA)
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("old1", '["model_name=\\"llama3-70b\\""]', T0, T0 + 3600, "ann", "before", T0),
+        )
+    silences = Silences(store)  # migrates to v2
+    (old,) = silences.list(T0)
+    assert (old.id, old.ends_with, [str(m) for m in old.matchers]) == (
+        "old1",
+        "",
+        ['model_name="llama3-70b"'],
+    )
+    assert old.mutes(LLAMA, T0) and "endsWithAlert" not in old.as_json(T0)
+
+
+def test_values_with_quotes_and_backslashes_survive_the_store(store: Store) -> None:
+    from alerter.config.types import Matcher
+
+    odd = Matcher(name="path", op="=", value='C:\\dir "x"')
+    made = Silences(store).add([odd], ends_at=T0 + 60, now=T0)
+    (again,) = Silences(store).list(T0)
+    assert again.matchers == made.matchers == (odd,)
+    assert again.mutes({"path": 'C:\\dir "x"'}, T0)
+
+
+def test_same_extend_and_end_with(store: Store) -> None:
+    silences = Silences(store)
+    tied = silences.add(["a=1", "b=2"], ends_at=T0 + 600, now=T0, ends_with="f" * 16)
+    other = silences.add(["a=1"], ends_at=T0 + 900, now=T0)
+    assert [s.id for s in silences.same(['b="2"', 'a="1"'], T0)] == [tied.id]
+    assert tied.as_json(T0)["endsWithAlert"] == "f" * 16
+    longer = silences.extend(other.id, T0 + 1800, T0)
+    assert longer.ends_at == T0 + 1800
+    with pytest.raises(SilenceError, match="already lasts until"):
+        silences.extend(other.id, T0 + 60, T0)
+    assert silences.end_with(["0" * 16], T0 + 10) == []
+    (ended,) = silences.end_with(["f" * 16], T0 + 10)
+    assert ended.id == tied.id and ended.ends_at == T0 + 10 and not ended.active(T0 + 10)
+    assert silences.get(other.id).active(T0 + 10)
+    with pytest.raises(SilenceError, match="not active"):
+        silences.extend(tied.id, T0 + 9999, T0 + 20)

@@ -4,8 +4,11 @@
 enqueues a notification; everything else here is a pure function of the alerts, the context
 (Prometheus URL, rule expressions) and ``now``. A message says what (alert name, labels), how
 far off (value vs expected and band, robust sigmas and percent, share of the trigger window out
-of band), since when, which detector tier judged, and links (Prometheus graph, runbook,
-dashboard). Groups larger than ``digest_threshold`` collapse into one digest.
+of band), since when, which detector tier judged, links (Prometheus graph, Grafana Explore and
+dashboard, the alert in the engine's API, runbook, dashboard: only those a browser can open, see
+``links``), what people did about it (acknowledged, silenced until when) and, where the Slack
+app takes button presses, Silence and Acknowledge buttons under each firing alert (``actions``).
+Groups larger than ``digest_threshold`` collapse into one digest, without buttons.
 
 Slack's limits are kept by cutting what matters least first. An alert's section always keeps its
 title line, the numbers (value vs expected and band, deviation, since, detector tier) and its
@@ -27,6 +30,7 @@ from urllib.parse import urlencode
 from alerter.core.durations import format_duration
 from alerter.core.model import Alert, AlertState
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
+from alerter.notify.slack import links as weblinks
 from alerter.notify.slack import mrkdwn
 from alerter.notify.slack.mrkdwn import escape as escape
 from alerter.notify.slack.mrkdwn import link_target as link_target
@@ -94,14 +98,33 @@ class RuleInfo:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """What people did about an alert (acknowledged, silenced), as lines for its section."""
+
+    lines: tuple[str, ...] = ()
+    acknowledged: bool = False
+    silenced: bool = False
+
+
+@dataclass(frozen=True)
 class RenderContext:
-    """Per-receiver rendering settings; ``chart`` draws a PNG for a group (or None)."""
+    """Per-receiver rendering settings; ``chart`` draws a PNG for a group (or None).
+
+    ``prometheus_url`` and ``engine_url`` are the addresses a browser opens (``links.browser_base``
+    chose them); None means no such link. ``standing`` says what people did about an alert;
+    ``buttons`` gives a firing alert's buttons, and is None where nobody can press them (an
+    incoming webhook, or no signing secret to verify the presses).
+    """
 
     prometheus_url: str | None = None
     graph_range: float = 6 * 3600.0
     rules: Mapping[str, RuleInfo] = field(default_factory=dict)
     digest_threshold: int = 10
     chart: Callable[[Notification], bytes | None] | None = None
+    grafana: weblinks.Grafana | None = None
+    engine_url: str | None = None
+    standing: Callable[[Alert, float], Standing] | None = None
+    buttons: Callable[[Alert, Standing | None], Sequence[Button]] | None = None
 
 
 def render_payload(notification: Notification, context: RenderContext) -> Payload:
@@ -164,23 +187,33 @@ class Button:
             raise ValueError("button action_id must be 1-255 characters and value at most 2000")
 
 
+MAX_ACTIONS = 25
+"""Elements in one actions block: "There is a maximum of 25 elements in each action block"
+(https://api.slack.com/reference/block-kit/blocks, Actions block); a button's text is at most 75
+characters (https://docs.slack.dev/reference/block-kit/block-elements/button-element)."""
+
+
 def note_message(text: str, buttons: Sequence[Button] = ()) -> dict[str, Any]:
     """A thread note (a remediation decision, an approval request) with optional buttons."""
     blocks: list[dict[str, Any]] = [_section(text)]
     if buttons:
-        elements = []
-        for button in buttons[:25]:
-            element: dict[str, Any] = {
-                "type": "button",
-                "action_id": button.action_id,
-                "text": {"type": "plain_text", "text": _clip_plain(button.text, 75)},
-                "value": button.value,
-            }
-            if button.style:
-                element["style"] = button.style
-            elements.append(element)
-        blocks.append({"type": "actions", "elements": elements})
+        blocks.append(_actions(buttons))
     return {"text": mrkdwn.clip(text, MAX_TEXT), "blocks": blocks}
+
+
+def _actions(buttons: Sequence[Button]) -> dict[str, Any]:
+    elements = []
+    for button in buttons[:MAX_ACTIONS]:
+        element: dict[str, Any] = {
+            "type": "button",
+            "action_id": button.action_id,
+            "text": {"type": "plain_text", "text": _clip_plain(button.text, 75)},
+            "value": button.value,
+        }
+        if button.style:
+            element["style"] = button.style
+        elements.append(element)
+    return {"type": "actions", "elements": elements}
 
 
 def severity_of(notification: Notification) -> Severity:
@@ -231,7 +264,8 @@ def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict
     emoji = RESOLVED.emoji if resolved else _severity(alert).emoji
     name = mrkdwn.shorten(alert.rule, MAX_NAME, mrkdwn.ELLIPSIS)
     head = f"{emoji} *{name}* {'RESOLVED' if resolved else 'FIRING'}"
-    numbers = [*_numbers(alert, info), _since(alert, now)]
+    standing = context.standing(alert, now) if context.standing is not None else None
+    numbers = [*_numbers(alert, info), _since(alert, now), *(standing.lines if standing else ())]
     room = MAX_SECTION - len(head) - sum(1 + len(line) for line in numbers)
     labels = _labels(alert, min(room, MAX_LABELS))
     room -= len(labels)
@@ -241,6 +275,10 @@ def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict
     links = _links(alert, now, context, info)
     if links:
         out.append(_context(mrkdwn.join_within(links, MAX_CONTEXT, noun="links", separator=" · ")))
+    if context.buttons is not None and alert.state is AlertState.FIRING:
+        buttons = context.buttons(alert, standing)
+        if buttons:
+            out.append(_actions(buttons))
     return out
 
 
@@ -313,6 +351,20 @@ def _links(alert: Alert, now: float, context: RenderContext, info: RuleInfo) -> 
     if context.prometheus_url and info.expr:
         links.append(
             f"<{graph_url(context.prometheus_url, info.expr, now, context.graph_range)}|Prometheus graph>"
+        )
+    grafana = context.grafana
+    if grafana is not None:
+        start = now - context.graph_range
+        if info.expr:
+            links.append(
+                f"<{link_target(weblinks.explore_url(grafana, info.expr, start, now))}|Grafana Explore>"
+            )
+        board = weblinks.dashboard_url(grafana, alert.rule, start, now)
+        if board:
+            links.append(f"<{link_target(board)}|Grafana dashboard>")
+    if context.engine_url:
+        links.append(
+            f"<{link_target(weblinks.alert_url(context.engine_url, alert.fingerprint))}|Alert in alerter>"
         )
     seen = set()
     for key, label in _LINK_KEYS.items():

@@ -1,0 +1,209 @@
+"""Silence and Acknowledge presses: what each changes, once, and what a repeat says instead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from alerter.core.model import Alert, AlertState
+from alerter.notify.mute import Muter, Silences
+from alerter.notify.slack import actions
+from alerter.notify.slack.actions import Acks, AlertActions, Press, parse_press
+from alerter.notify.slack.blocks import Standing
+from alerter.store.sqlite import Store
+
+T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+AlertFactory = Callable[..., Alert]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state.db") as opened:
+        yield opened
+
+
+class Engine:
+    """The engine's alerts by fingerprint, changeable by the test."""
+
+    def __init__(self, *alerts: Alert) -> None:
+        self.alerts = {a.fingerprint: a for a in alerts}
+
+    def find(self, fingerprint: str) -> Alert | None:
+        return self.alerts.get(fingerprint)
+
+
+def press(alert: Alert, action_id: str, user: tuple[str, str] = ("U1", "ann")) -> Press:
+    return parse_press(action_id, alert.fingerprint, *user)
+
+
+def kit(store: Store, *alerts: Alert) -> tuple[AlertActions, Engine]:
+    engine = Engine(*alerts)
+    return AlertActions(Silences(store), Acks(store), engine.find), engine
+
+
+def test_silence_1h_matches_every_label_of_the_alert_by_equality(
+    store: Store, make_alert: AlertFactory
+) -> None:
+    alert = make_alert(pod='vllm-0"x', namespace="llm")
+    acts, _ = kit(store, alert)
+    outcome = acts.press(press(alert, "silence:1h"), T0)
+    silence = outcome.silence
+    assert silence is not None and outcome.private is None
+    assert {(m.name, m.op, m.value) for m in silence.matchers} == {
+        ("alertname", "=", "TTFTAnomaly"),
+        ("severity", "=", "page"),
+        ("model_name", "=", "llama3-70b"),
+        ("pod", "=", 'vllm-0"x'),
+        ("namespace", "=", "llm"),
+    }
+    assert (silence.starts_at, silence.ends_at) == (T0, T0 + 3600)
+    assert silence.created_by == "ann (Slack U1)" and silence.comment == "from Slack: 1h"
+    # The same store the API and the CLI use, and it mutes the alert (and not its neighbour).
+    listed = acts.silences.list(T0)
+    assert [s.id for s in listed] == [silence.id] and listed[0].matchers == silence.matchers
+    muter = Muter(listed, (), T0 + 60)
+    assert muter.reason(actions.silence_labels(alert)) == f"silence {silence.id}"
+    assert muter.reason(actions.silence_labels(make_alert(pod="vllm-1", namespace="llm"))) is None
+    assert outcome.note == (
+        ':mute: *TTFTAnomaly* `model_name=llama3-70b, namespace=llm, pod=vllm-0"x` silenced by <@U1> for 1h,'
+        f" until 01:00 UTC (silence `{silence.id}`; `alerter silence expire {silence.id}` ends it early)"
+    )
+
+
+def test_pressing_silence_again_adds_no_second_silence(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, _ = kit(store, alert)
+    first = acts.press(press(alert, "silence:1h"), T0)
+    again = acts.press(press(alert, "silence:1h", ("U2", "bob")), T0 + 5)
+    assert again.note is None and again.silence == first.silence
+    assert again.private is not None and again.private.startswith(
+        "TTFTAnomaly (model_name=llama3-70b) is already"
+    )
+    assert "ann (Slack U1) until 01:00 UTC" in again.private
+    assert len(acts.silences.list(T0 + 5)) == 1
+
+
+def test_a_longer_silence_extends_the_shorter_one(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, _ = kit(store, alert)
+    first = acts.press(press(alert, "silence:1h"), T0)
+    longer = acts.press(press(alert, "silence:4h"), T0 + 60)
+    assert first.silence is not None and longer.silence is not None
+    assert longer.silence.id == first.silence.id and longer.silence.ends_at == T0 + 60 + 4 * 3600
+    assert longer.note is not None and " extended by <@U1> for 4h, until 04:01 UTC" in longer.note
+    shorter = acts.press(press(alert, "silence:1h"), T0 + 120)
+    assert shorter.note is None and len(acts.silences.list(T0)) == 1
+
+
+def test_expiry_on_another_day_shows_the_date(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, _ = kit(store, alert)
+    outcome = acts.press(press(alert, "silence:4h"), T0 - 3600)  # 2025-12-31 23:00 UTC
+    assert outcome.note is not None and "until 2026-01-01 03:00 UTC" in outcome.note
+
+
+def test_until_resolved_ends_when_the_alert_resolves(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, engine = kit(store, alert)
+    outcome = acts.press(press(alert, "silence:resolved"), T0)
+    silence = outcome.silence
+    assert silence is not None and silence.ends_with == alert.fingerprint
+    assert silence.ends_at == T0 + actions.UNTIL_RESOLVED_AT_MOST
+    assert (
+        outcome.note is not None
+        and "silenced by <@U1> until it resolves (at the latest 2026-01-08 00:00 UTC" in outcome.note
+    )
+    assert acts.press(press(alert, "silence:resolved"), T0 + 1).note is None
+    assert len(acts.silences.list(T0 + 1)) == 1
+    ended = acts.silences.end_with([make_alert(pod="other").fingerprint], T0 + 2)
+    assert ended == [] and acts.silences.get(silence.id).active(T0 + 3)
+    (done,) = acts.silences.end_with([alert.fingerprint], T0 + 600)
+    assert done.id == silence.id and not acts.silences.get(silence.id).active(T0 + 600)
+    # Resolved now: nothing to silence until it resolves.
+    engine.alerts[alert.fingerprint] = replace(alert, state=AlertState.RESOLVED, resolved_at=T0 + 600)
+    late = acts.press(press(alert, "silence:resolved"), T0 + 700)
+    assert late.note is None and late.private is not None and "is resolved" in late.private
+
+
+def test_acknowledge_records_who_and_when_once_per_episode(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, engine = kit(store, alert)
+    outcome = acts.press(press(alert, "ack"), T0 + 3 * 3600 + 12 * 60)
+    assert outcome.note == ":eyes: *TTFTAnomaly* `model_name=llama3-70b` acknowledged by <@U1> at 03:12 UTC"
+    assert outcome.ack is not None and (outcome.ack.user_name, outcome.ack.at) == ("ann", T0 + 3 * 3600 + 720)
+    again = acts.press(press(alert, "ack", ("U2", "bob")), T0 + 4 * 3600)
+    assert again.note is None and again.private == (
+        "TTFTAnomaly (model_name=llama3-70b) was already acknowledged by ann at 03:12 UTC."
+    )
+    standing = acts.standing(alert, T0 + 4 * 3600)
+    assert standing.acknowledged and not standing.silenced
+    assert standing.lines == (":eyes: Acknowledged by <@U1> at 03:12 UTC",)
+    # A new episode of the same series is not acknowledged yet.
+    later = replace(alert, fired_at=T0 + 86400, active_at=T0 + 86400 - 300)
+    engine.alerts[alert.fingerprint] = later
+    assert not acts.standing(later, T0 + 86400).acknowledged
+    assert acts.press(press(later, "ack", ("U2", "bob")), T0 + 86400 + 60).note is not None
+
+
+def test_standing_shows_the_longest_silence_of_any_origin(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, _ = kit(store, alert)
+    acts.silences.add(['model_name="llama3-70b"'], ends_at=T0 + 7200, now=T0, created_by="ops-token")
+    standing = acts.standing(alert, T0)
+    assert standing.silenced and not standing.acknowledged
+    (line,) = standing.lines
+    assert line.startswith(":mute: silenced by ops-token until 02:00 UTC (silence `")
+
+
+def test_presses_on_unknown_or_quiet_alerts_change_nothing(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, engine = kit(store)
+    gone = acts.press(press(alert, "silence:1h"), T0)
+    assert gone.note is None and gone.private is not None and "no longer known" in gone.private
+    engine.alerts[alert.fingerprint] = replace(alert, state=AlertState.RESOLVED, resolved_at=T0)
+    assert acts.press(press(alert, "ack"), T0).private == (
+        "TTFTAnomaly (model_name=llama3-70b) is resolved: there is nothing to acknowledge."
+    )
+    # A fixed-length silence of a resolved alert is still allowed: it may come back.
+    assert acts.press(press(alert, "silence:1h"), T0).silence is not None
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value", "error"),
+    [
+        ("silence:2h", "0123456789abcdef", "unknown silence length '2h'"),
+        ("ack:now", "0123456789abcdef", "unknown action 'ack:now'"),
+        ("restart", "0123456789abcdef", "unknown action 'restart'"),
+        ("silence:1h", "7", "is not an alert fingerprint"),
+        ("ack", "0123456789ABCDEF", "is not an alert fingerprint"),
+    ],
+)
+def test_presses_that_do_not_fit_are_refused(action_id: str, value: str, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        parse_press(action_id, value, "U1", "ann")
+    with pytest.raises(ValueError, match="who pressed"):
+        parse_press("ack", "0123456789abcdef", "", "")
+
+
+def test_buttons_keep_to_slacks_limits_and_drop_ack_once_acknowledged(make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    buttons = actions.alert_buttons(alert)
+    assert [b.action_id for b in buttons] == ["silence:1h", "silence:4h", "silence:resolved", "ack"]
+    assert all(b.value == alert.fingerprint and len(b.text) <= 75 for b in buttons)
+    assert all(actions.is_alert_action(b.action_id) for b in buttons)
+    assert not actions.is_alert_action("approve")
+    acked = actions.alert_buttons(alert, Standing(acknowledged=True))
+    assert [b.action_id for b in acked] == ["silence:1h", "silence:4h", "silence:resolved"]
+
+
+def test_pressing_silence_again_near_its_end_renews_it(store: Store, make_alert: AlertFactory) -> None:
+    alert = make_alert()
+    acts, _ = kit(store, alert)
+    first = acts.press(press(alert, "silence:1h"), T0)
+    renewed = acts.press(press(alert, "silence:1h"), T0 + 3000)
+    assert first.silence is not None and renewed.silence is not None
+    assert renewed.silence.id == first.silence.id and renewed.silence.ends_at == T0 + 3000 + 3600
+    assert renewed.note is not None and "extended by <@U1> for 1h, until 01:50 UTC" in renewed.note
