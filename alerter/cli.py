@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from alerter import __version__, backtest, ruletest
-from alerter.config import check, load, yamlfile
+from alerter.config import RuleFile, check, load, yamlfile
+from alerter.config.rules import RecordingRule
+from alerter.core.durations import format_duration
 from alerter.core.errors import AlerterError, ConfigErrors
 from alerter.service import admin
 from alerter.sim import cli as sim_cli
@@ -48,7 +50,28 @@ def _check(args: argparse.Namespace) -> int:
         print(
             f"{loaded.path}: OK ({_count(len(loaded.rules.groups), 'group')}, {_count(loaded.rule_count, 'rule')})"
         )
+        if not args.quiet:
+            for line in _rule_lines(loaded.rules):
+                print(line)
     return 0
+
+
+def _rule_lines(rules: RuleFile) -> list[str]:
+    """One line per rule saying how alerter runs it: the kind decides what a user can expect."""
+    lines: list[str] = []
+    for group in rules.groups:
+        lines.append(f"  group {group.name} (every {format_duration(group.interval)})")
+        for rule in group.rules:
+            if isinstance(rule, RecordingRule):
+                lines.append(f"    {rule.record}: recording rule, evaluated by Prometheus, not by alerter")
+                continue
+            timing = f", for {format_duration(rule.for_)}" if rule.for_ else ""
+            if rule.baseline is None:
+                kind = "threshold rule (fires while expr returns a series, as in Prometheus)"
+            else:
+                kind = f"baseline rule, detector {rule.baseline.get('detector', 'auto')}"
+            lines.append(f"    {rule.alert}: {kind}{timing}")
+    return lines
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -76,6 +99,9 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--config", "-c", help="alerter.yaml (its rule_files are checked too)")
     check.add_argument("rule_files", nargs="*", help="rule files, directories of them, or globs")
+    check.add_argument(
+        "--quiet", "-q", action="store_true", help="one line per file, without the list of rules"
+    )
     check.set_defaults(func=_check)
 
     run = sub.add_parser(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from alerter.config import promql, templates
@@ -47,17 +48,38 @@ def _duplicates(doc: Document, names: list[str], loc: Loc, what: str) -> Iterato
 
 
 def _offset_location(doc: Document, loc: Loc, offset: int) -> Location:
-    """Position of character ``offset`` inside the scalar at ``loc`` (exact for one-line plain scalars)."""
+    """Position in the file of character ``offset`` of the string scalar at ``loc``.
+
+    Exact for one-line plain and quoted scalars and for block scalars (``expr: |`` and ``>``),
+    whose text starts on the line after the indicator at the block's indentation; for a plain
+    or quoted scalar folded over several lines, the line is exact and the column approximate.
+    """
     start = doc.location(loc)
     value = doc.tree
     for part in loc:
         value = value[part]
     text = str(value)
-    before = text[:offset]
+    before = text[: max(0, min(offset, len(text)))]
     lines = before.count("\n")
+    column = len(before) - (before.rfind("\n") + 1)
+    source = _source_lines(doc.path)
+    indicator = source[start.line - 1][start.column - 1 : start.column] if 0 < start.line <= len(source) else ""
+    if indicator in ("|", ">"):
+        body = [line for line in source[start.line :] if line.strip()]
+        indent = len(body[0]) - len(body[0].lstrip(" ")) if body else start.column
+        return Location(start.file, start.line + 1 + lines, indent + column + 1)
+    quote = 1 if indicator in ("'", '"') else 0
     if lines == 0:
-        return Location(start.file, start.line, start.column + offset)
-    return Location(start.file, start.line + lines + 1, len(before) - before.rfind("\n"))
+        return Location(start.file, start.line, start.column + quote + offset)
+    return Location(start.file, start.line + lines + 1, column + 1)
+
+
+def _source_lines(path: str) -> list[str]:
+    """The file's lines, for positions inside scalars; empty when it cannot be read again."""
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def _names(items: Any, key: str) -> list[str]:
@@ -67,8 +89,12 @@ def _names(items: Any, key: str) -> list[str]:
     return [str(i.get(key, "")) if isinstance(i, dict) else "" for i in items]
 
 
-def rule_file(doc: Document, policies: set[str] | None) -> list[ConfigError]:
+def rule_file(doc: Document, policies: set[str] | None, flavor: promql.Flavor = "prometheus") -> list[ConfigError]:
     """Every semantic problem of one rule file; ``policies`` None skips reference checks.
+
+    ``flavor`` is the query language of the server (``prometheus.flavor``): MetricsQL is only
+    checked for brackets and regexes.
+
 
     Works on the raw data, rule by rule, so a type error in one rule does not hide the
     problems of the others: a check lists every mistake of the file at once.
@@ -81,7 +107,7 @@ def rule_file(doc: Document, policies: set[str] | None) -> list[ConfigError]:
         errors += _duplicates(doc, _names(raw_rules, "alert"), base, "alert")
         for ri, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
             if isinstance(raw, dict):
-                errors += _rule(doc, raw, (*base, ri), policies)
+                errors += _rule(doc, raw, (*base, ri), policies, flavor)
     return errors
 
 
@@ -89,18 +115,20 @@ def _strings(raw: Any) -> dict[str, str]:
     return {str(k): v for k, v in raw.items() if isinstance(v, str)} if isinstance(raw, dict) else {}
 
 
-def _rule(doc: Document, raw: dict[str, Any], at: Loc, policies: set[str] | None) -> list[ConfigError]:
+def _rule(
+    doc: Document, raw: dict[str, Any], at: Loc, policies: set[str] | None, flavor: promql.Flavor = "prometheus"
+) -> list[ConfigError]:
     """Checks of one raw rule mapping; fields of the wrong type are skipped (validation reports them)."""
     errors: list[ConfigError] = []
     expr = raw.get("expr")
-    for offset, message in promql.problems(expr) if isinstance(expr, str) and expr.strip() else []:
+    for found in promql.problems(expr, flavor) if isinstance(expr, str) and expr.strip() else []:
         where = (*at, "expr")
         errors.append(
             ConfigError(
-                _offset_location(doc, where, offset),
+                _offset_location(doc, where, found.offset),
                 field_path(where),
-                f"PromQL: {message}",
-                "check brackets and quotes",
+                f"PromQL: {found.message}",
+                found.hint,
             )
         )
     for key, source in _strings(raw.get("annotations")).items():

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from alerter.config import check
 from alerter.config.engine import AppConfig
+from alerter.config.promql import Flavor
 from alerter.config.rules import RuleFile
 from alerter.config.validate import errors_from
 from alerter.config.yamlfile import Document, read
@@ -82,8 +83,10 @@ def _unique(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _validate_rules(doc: Document, policies: set[str] | None) -> tuple[RuleFile | None, list[ConfigError]]:
-    problems = check.rule_file(doc, policies)
+def _validate_rules(
+    doc: Document, policies: set[str] | None, flavor: Flavor = "prometheus"
+) -> tuple[RuleFile | None, list[ConfigError]]:
+    problems = check.rule_file(doc, policies, flavor)
     try:
         return RuleFile.model_validate(doc.data), problems
     except ValidationError as exc:
@@ -146,6 +149,7 @@ def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) 
                     )
                 paths = _unique(paths + more)
     policies = {p.name for p in cfg.policies} if cfg is not None else None
+    flavor: Flavor = cfg.prometheus.flavor if cfg is not None else "prometheus"
     loaded: list[LoadedRules] = []
     seen_groups: dict[str, str] = {}
     for path in paths:
@@ -154,7 +158,7 @@ def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) 
         except ConfigError as exc:
             errors.append(exc)
             continue
-        rules, found = _validate_rules(doc, policies)
+        rules, found = _validate_rules(doc, policies, flavor)
         errors += found
         if rules is not None:
             clashes = _group_clashes(doc, rules, seen_groups)

@@ -1,18 +1,32 @@
 """Pydantic models of rule files: Prometheus' ``groups``/``rules`` layout plus baselines.
 
-A rule file is what users write most; the field names follow Prometheus (``alert``, ``expr``,
-``for``, ``keep_firing_for``, ``labels``, ``annotations``) so existing rules port by adding a
-``baseline:``. Values are validated here; checks that need more than one field or more than one
-file (detector specs, templates, PromQL, policy references) live in ``config.check``.
+A rule file is what users write most, and most users arrive with Prometheus rule files. So a
+file Prometheus accepts loads here and means what it means in Prometheus: an alerting rule
+without ``baseline:`` is a threshold rule (active while ``expr`` returns a sample, with ``for``
+and ``keep_firing_for`` as Prometheus applies them), and a recording rule (``record:``) is
+accepted and left to Prometheus, which evaluates it. ``baseline:`` (even ``baseline: {}``) is
+what alerter adds: it turns the rule into anomaly detection on the value of ``expr``.
+
+Values are validated here; checks that need more than one field or more than one file (detector
+specs, templates, PromQL, policy references) live in ``config.check``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from alerter.config.types import AnnotationMap, Duration, LabelMap, Model
+
+METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+ALERTING = "alerting rule"
+RECORDING = "recording rule"
+"""The tags pydantic puts in an error's location to say which kind of rule it validated;
+``config.validate`` drops them from the field path a user reads."""
+BASELINE_ONLY = ("trigger", "when")
+"""Keys that shape anomaly detection and mean nothing to a threshold rule."""
 
 
 class Guard(Model):
@@ -53,30 +67,11 @@ class Trigger(Model):
         return value
 
 
-class Rule(Model):
-    """One alerting rule evaluated per series of its expression."""
+class _Expression(Model):
+    """What both kinds of rule share: a PromQL expression and extra labels."""
 
-    alert: str
     expr: str
-    baseline: dict[str, Any] = Field(default_factory=dict)
-    when: Guard | None = None
-    trigger: Trigger = Field(default_factory=Trigger)
-    for_: Duration = Field(default=0.0, alias="for")
-    keep_firing_for: Duration = 0.0
     labels: LabelMap = Field(default_factory=dict)
-    annotations: AnnotationMap = Field(default_factory=dict)
-    """Names follow the label-name rule, as Prometheus' rulefmt checks them ("invalid annotation
-    name"): Alertmanager refuses an alert whose annotation is named ``runbook-url``."""
-    remediate: list[str] = Field(default_factory=list)
-
-    @field_validator("alert")
-    @classmethod
-    def _alert_name(cls, value: str) -> str:
-        # An alert name is the value of the ``alertname`` label, and Prometheus' rulefmt asks
-        # nothing more of it than to be set: ``node-down``, ``Disk/(sda) full`` are valid names.
-        if not value.strip():
-            raise ValueError("must not be empty (the alert's name, e.g. TTFTAnomaly)")
-        return value
 
     @field_validator("expr", mode="before")
     @classmethod
@@ -93,14 +88,113 @@ class Rule(Model):
             raise ValueError("must not be empty (a PromQL expression)")
         return value
 
+
+class RecordingRule(_Expression):
+    """A recording rule: accepted so that Prometheus rule files load unchanged.
+
+    Prometheus evaluates recording rules and stores their series; alerter's engine reads those
+    series like any other and never evaluates a recording rule itself. ``alerter test`` does
+    evaluate them, as promtool does, because alert rules under test may read them.
+    """
+
+    record: str
+
+    @field_validator("record")
+    @classmethod
+    def _record(cls, value: str) -> str:
+        # rulefmt: "invalid recording rule name" unless it is a valid metric name.
+        if not METRIC_NAME.match(value):
+            raise ValueError(
+                f"invalid recording rule name {value!r} (a metric name: letters, digits, _ and :, "
+                "not starting with a digit, e.g. job:http_errors:rate5m)"
+            )
+        return value
+
+
+class Rule(_Expression):
+    """One alerting rule, evaluated per series of its expression.
+
+    Without ``baseline`` it is a Prometheus threshold rule: every series ``expr`` returns is
+    active. With ``baseline`` (``{}`` for all defaults) each series is judged against its
+    fitted baseline, and ``trigger`` and ``when`` shape that judgement.
+    """
+
+    alert: str
+    baseline: dict[str, Any] | None = None
+    """None: a threshold rule. A mapping (empty for the defaults): anomaly detection."""
+    when: Guard | None = None
+    trigger: Trigger = Field(default_factory=Trigger)
+    for_: Duration = Field(default=0.0, alias="for")
+    keep_firing_for: Duration = 0.0
+    annotations: AnnotationMap = Field(default_factory=dict)
+    """Names follow the label-name rule, as Prometheus' rulefmt checks them ("invalid annotation
+    name"): Alertmanager refuses an alert whose annotation is named ``runbook-url``."""
+    remediate: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present_baseline(cls, data: Any) -> Any:
+        # rulefmt: "only one of 'record' and 'alert' must be set".
+        if isinstance(data, dict) and "record" in data:
+            raise ValueError(
+                "a rule has either `alert` (an alerting rule) or `record` (a recording rule), "
+                "not both (split it into two rules)"
+            )
+        # ``baseline:`` written with nothing after it is YAML null, but the key is there: the
+        # user asked for anomaly detection with every default, as ``baseline: {}`` does.
+        if isinstance(data, dict) and "baseline" in data and data["baseline"] is None:
+            return {**data, "baseline": {}}
+        return data
+
+    @field_validator("alert")
+    @classmethod
+    def _alert_name(cls, value: str) -> str:
+        # An alert name is the value of the ``alertname`` label, and Prometheus' rulefmt asks
+        # nothing more of it than to be set: ``node-down``, ``Disk/(sda) full`` are valid names.
+        if not value.strip():
+            raise ValueError("must not be empty (the alert's name, e.g. TTFTAnomaly)")
+        return value
+
     @field_validator("baseline", mode="before")
     @classmethod
     def _baseline(cls, value: Any) -> Any:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
+        if value is not None and not isinstance(value, dict):
             raise ValueError(f"expected a mapping such as {{detector: stl}}, got {type(value).__name__}")
         return value
+
+    @field_validator(*BASELINE_ONLY)
+    @classmethod
+    def _needs_baseline(cls, value: Any, info: ValidationInfo) -> Any:
+        # Runs only for keys written in the file; ``baseline`` is declared first, so it is in
+        # ``info.data`` unless it failed validation itself.
+        if "baseline" in info.data and info.data["baseline"] is None:
+            raise ValueError(
+                f"`{info.field_name}` applies to anomaly detection, and this rule has no `baseline:` "
+                "(add `baseline: {}` to judge the value against its baseline, or write the "
+                "condition into `expr`, e.g. `expr: my_metric > 0.5`)"
+            )
+        return value
+
+    @property
+    def is_threshold(self) -> bool:
+        """A Prometheus threshold rule: no ``baseline:``, every returned series is active."""
+        return self.baseline is None
+
+
+def _kind(value: Any) -> str:
+    """Which model validates one entry of ``rules:``: recording rules are the ones with ``record``."""
+    if isinstance(value, RecordingRule) or (
+        isinstance(value, dict) and "record" in value and "alert" not in value
+    ):
+        return RECORDING
+    return ALERTING
+
+
+RULE_KINDS: dict[str, type[Model]] = {ALERTING: Rule, RECORDING: RecordingRule}
+
+AnyRule = Annotated[
+    Annotated[Rule, Tag(ALERTING)] | Annotated[RecordingRule, Tag(RECORDING)], Discriminator(_kind)
+]
 
 
 class RuleGroup(Model):
@@ -108,14 +202,28 @@ class RuleGroup(Model):
 
     name: str = Field(min_length=1)
     interval: Duration = Field(default=60.0, gt=0)
+    query_offset: Duration = 0.0
+    """Evaluate as of this long ago, as Prometheus' ``query_offset`` does for data that arrives late."""
+    limit: int = Field(default=0, ge=0)
+    """At most this many alerts per rule; beyond it the rule fails, as in Prometheus. 0: no limit."""
     labels: LabelMap = Field(default_factory=dict)
-    rules: list[Rule] = Field(default_factory=list)
+    rules: list[AnyRule] = Field(default_factory=list)
 
     @field_validator("rules", mode="before")
     @classmethod
     def _no_rules(cls, value: Any) -> Any:
         # ``rules:`` with nothing after it is an empty group, as Prometheus reads it.
         return [] if value is None else value
+
+    @property
+    def alerting(self) -> list[Rule]:
+        """The alerting rules, in file order: what the engine evaluates."""
+        return [rule for rule in self.rules if isinstance(rule, Rule)]
+
+    @property
+    def recording(self) -> list[RecordingRule]:
+        """The recording rules, in file order: evaluated by Prometheus (and by ``alerter test``)."""
+        return [rule for rule in self.rules if isinstance(rule, RecordingRule)]
 
 
 class RuleFile(Model):

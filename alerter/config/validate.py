@@ -15,6 +15,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from alerter.config.engine import INLINE_SECRET_KEYS
+from alerter.config.rules import RULE_KINDS
 from alerter.config.yamlfile import Document, Loc
 from alerter.core.errors import ConfigError
 
@@ -47,7 +48,9 @@ def _model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
     for part in loc:
         current = _unwrap(current)
         origin = typing.get_origin(current)
-        if isinstance(part, int) and origin is list:
+        if isinstance(part, str) and part in RULE_KINDS:
+            current = RULE_KINDS[part]  # the tag of a tagged union says which member it was
+        elif isinstance(part, int) and origin is list:
             current = typing.get_args(current)[0]
         elif isinstance(part, str) and origin is dict:
             current = typing.get_args(current)[1]
@@ -66,10 +69,16 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
+def _shown(loc: Loc) -> Loc:
+    """``loc`` as it is in the file: without the tags pydantic adds for a tagged union's member."""
+    return tuple(part for part in loc if not (isinstance(part, str) and part in RULE_KINDS))
+
+
 def _unknown_key(doc: Document, root: type[BaseModel], loc: Loc, prefix: Loc) -> ConfigError:
     key = str(loc[-1])
-    where = doc.location((*prefix, *loc), at_key=True)
-    path = field_path([*prefix, *loc])
+    shown = (*prefix, *_shown(loc))
+    where = doc.location(shown, at_key=True)
+    path = field_path(shown)
     if key in INLINE_SECRET_KEYS:
         return ConfigError(
             where,
@@ -123,5 +132,6 @@ def errors_from(
             out.append(_unknown_key(doc, root, loc, prefix))
             continue
         message, hint = _message(error)
-        out.append(ConfigError(doc.location(full), field_path(full), message, hint))
+        shown = _shown(full)
+        out.append(ConfigError(doc.location(shown), field_path(shown), message, hint))
     return out

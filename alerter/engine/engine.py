@@ -30,6 +30,7 @@ from alerter.engine.evaluate import (
     alert_fingerprint,
     alert_labels,
     evaluate_rule,
+    rule_names,
 )
 from alerter.engine.metrics import EngineMetrics
 from alerter.source import Source
@@ -63,13 +64,37 @@ class GroupPlan:
     rules: tuple[RuleContext, ...]
 
 
-def plan(bundle: Bundle) -> dict[str, GroupPlan]:
-    """Rule contexts of every group in a validated bundle."""
-    groups: dict[str, GroupPlan] = {}
+def group_names(bundle: Bundle) -> list[list[str]]:
+    """The name each group is scheduled, stored and shown under, file by file.
+
+    Prometheus scopes a group to its file, so two files may both hold a group ``vllm``. A name
+    that only one file uses is the group's own; a name several files use becomes
+    ``<file>;<name>``, the key Prometheus itself gives a group (``rules.GroupKey``).
+    """
+    files: dict[str, set[str]] = {}
     for loaded in bundle.rule_files:
         for group in loaded.rules.groups:
-            groups[group.name] = GroupPlan(
-                group.name, group.interval, tuple(RuleContext.build(group, r) for r in group.rules)
+            files.setdefault(group.name, set()).add(loaded.path)
+    return [
+        [g.name if len(files[g.name]) == 1 else f"{loaded.path};{g.name}" for g in loaded.rules.groups]
+        for loaded in bundle.rule_files
+    ]
+
+
+def plan(bundle: Bundle) -> dict[str, GroupPlan]:
+    """Rule contexts of every group in a validated bundle (its alerting rules; Prometheus
+    evaluates the recording rules)."""
+    groups: dict[str, GroupPlan] = {}
+    for loaded, names in zip(bundle.rule_files, group_names(bundle), strict=True):
+        for group, name in zip(loaded.rules.groups, names, strict=True):
+            scoped = group if name == group.name else group.model_copy(update={"name": name})
+            rules = scoped.alerting
+            groups[name] = GroupPlan(
+                name,
+                scoped.interval,
+                tuple(
+                    RuleContext.build(scoped, r, n) for r, n in zip(rules, rule_names(rules), strict=True)
+                ),
             )
     return groups
 
@@ -122,7 +147,7 @@ class Engine:
             self.bundle = bundle
             self.groups = groups
             self._caches = {
-                name: {ctx.rule.alert: RuleCache() for ctx in g.rules} for name, g in groups.items()
+                name: {ctx.name: RuleCache() for ctx in g.rules} for name, g in groups.items()
             }
             self._alerts = by_rule
             self._meta = meta[0] if meta else self._meta
@@ -135,7 +160,7 @@ class Engine:
             self.store.save_alerts([*carried.kept, *carried.ended], drop=dropped)
             self.store.save_rule_health([h for h in self._health.values()])
             self.store.delete_rule_health([k for k in old if k not in new])
-        self.baselines.forget({ctx.baseline.key for g in groups.values() for ctx in g.rules})
+        self.baselines.forget({ctx.baseline.key for g in groups.values() for ctx in g.rules if ctx.baseline})
         self.metrics.bands.retain(set(new))
         if carried.ended and self.sink is not None:
             self.sink(list(carried.ended), now)
@@ -168,7 +193,7 @@ class Engine:
                 with self._lock:
                     previous = dict(self._alerts.get(ctx.key, {}))
                 result = evaluate_rule(
-                    ctx, self.source, self.baselines, previous, now, cache=caches.get(ctx.rule.alert)
+                    ctx, self.source, self.baselines, previous, now, cache=caches.get(ctx.name)
                 )
                 results.append(result)
         outage = next(
@@ -215,16 +240,17 @@ class Engine:
                 )
                 for fp, labels in result.series.items()
             }
-        self.metrics.bands.update(ctx.group.name, ctx.rule.alert, bands)
-        self.metrics.evaluations.labels(ctx.group.name, ctx.rule.alert).inc()
+        self.metrics.bands.update(ctx.group.name, ctx.name, bands)
+        self.metrics.evaluations.labels(ctx.group.name, ctx.name).inc()
         if result.health.last_error:
             reason = result.source_error.kind if result.source_error else "error"
-            self.metrics.failures.labels(ctx.group.name, ctx.rule.alert, reason).inc()
+            self.metrics.failures.labels(ctx.group.name, ctx.name, reason).inc()
         # Ended incidents are kept out of later training. A period still firing is not: if it
         # lasts, it is a level shift the detector must be able to adopt (``adopt_after``).
         for alert in result.alerts:
             if (
-                alert.state is AlertState.RESOLVED
+                ctx.baseline is not None
+                and alert.state is AlertState.RESOLVED
                 and alert.active_at is not None
                 and alert.resolved_at is not None
             ):
@@ -269,7 +295,7 @@ class Engine:
     def context(self, group: str, rule: str) -> RuleContext | None:
         with self._lock:
             plan_ = self.groups.get(group)
-        return next((c for c in plan_.rules if c.rule.alert == rule), None) if plan_ else None
+        return next((c for c in plan_.rules if c.name == rule), None) if plan_ else None
 
     def remediation_candidates(self) -> list[tuple[Alert, list[str]]]:
         """Firing and resolved alerts whose rule names remediation policies, with those names."""
@@ -287,8 +313,8 @@ class Engine:
     def recent_verdict(self, alert: Alert, now: float, span: float) -> Verdict | None:
         """The alert's series over the last ``span`` seconds judged by its baseline (for charts)."""
         ctx = self.context(alert.group, alert.rule)
-        if ctx is None:
-            return None
+        if ctx is None or ctx.baseline is None:
+            return None  # a threshold rule has no baseline to judge against
         step = max(ctx.group.interval, span / 720)
         for series in self.source.query_range(ctx.rule.expr, now - span, now, step):
             labels = series.labels.without("__name__")

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -53,37 +53,81 @@ class RuleContext:
     A value, built once per configuration and read by the engine and by whatever reads its plan
     (the status API, backtests). What one evaluation leaves for the next is not part of it: that
     lives in a :class:`RuleCache`, owned by whoever evaluates the rule tick after tick.
+
+    ``name`` tells the rule apart within its group. Prometheus lets a group hold two rules of
+    one alert name (the usual warning/critical pair), so the name is the alert name when it is
+    unique in the group and otherwise the alert name with what tells the rules apart (see
+    :func:`rule_names`). The ``alertname`` label is always the alert name.
     """
 
     group: RuleGroup
     rule: Rule
     lifecycle: Lifecycle
-    baseline: BaselineSpec
+    baseline: BaselineSpec | None
+    """None for a threshold rule, which has no baseline."""
     digest: str
     lookback: float
+    name: str
 
     @classmethod
-    def build(cls, group: RuleGroup, rule: Rule) -> RuleContext:
-        spec = BaselineSpec.for_rule(group.name, rule.alert, rule.expr, rule.baseline)
+    def build(cls, group: RuleGroup, rule: Rule, name: str | None = None) -> RuleContext:
+        name = rule.alert if name is None else name
+        if rule.baseline is None:
+            # A threshold rule times its alerts as Prometheus does: a series that is no longer
+            # returned resolves at once (after keep_firing_for), and nothing damps flapping.
+            lifecycle = Lifecycle(
+                for_=rule.for_, keep_firing_for=rule.keep_firing_for, vanish_grace=0.0, flap_max_transitions=0
+            )
+            return cls(group, rule, lifecycle, None, rule_digest(group, rule), 0.0, name)
         return cls(
             group=group,
             rule=rule,
             lifecycle=Lifecycle.for_rule(
                 interval=group.interval, for_=rule.for_, keep_firing_for=rule.keep_firing_for
             ),
-            baseline=spec,
+            baseline=BaselineSpec.for_rule(group.name, name, rule.expr, rule.baseline),
             digest=rule_digest(group, rule),
             lookback=detect.build(rule.baseline).lookback,
+            name=name,
         )
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.group.name, self.rule.alert)
+        return (self.group.name, self.name)
 
     @property
     def window(self) -> float:
-        """Seconds of recent data fetched each tick: the trigger window plus what the detector needs."""
+        """Seconds of recent data fetched each tick: the trigger window plus what the detector
+        needs; none before the evaluation time for a threshold rule (an instant query)."""
+        if self.baseline is None:
+            return 0.0
         return self.rule.trigger.window + self.lookback
+
+
+def rule_names(rules: Sequence[Rule]) -> list[str]:
+    """The name of each alerting rule of a group, unique within the group.
+
+    A unique alert name is its own name (so state persisted before two rules shared a name is
+    found again). Rules sharing an alert name are told apart by the static labels in which they
+    differ (``HighLatency{severity="critical"}``) and, where those are the same too, by their
+    position among the rules of that name (``HighLatency#2``).
+    """
+    by_alert: dict[str, list[int]] = {}
+    for index, rule in enumerate(rules):
+        by_alert.setdefault(rule.alert, []).append(index)
+    names = [rule.alert for rule in rules]
+    for alert, indices in by_alert.items():
+        if len(indices) < 2:
+            continue
+        keys = sorted({k for i in indices for k in rules[i].labels})
+        differing = [k for k in keys if len({rules[i].labels.get(k) for i in indices}) > 1]
+        for ordinal, index in enumerate(indices, start=1):
+            shown = ",".join(f'{k}="{rules[index].labels.get(k, "")}"' for k in differing)
+            names[index] = f"{alert}{{{shown}}}" if shown else f"{alert}#{ordinal}"
+        if len({names[i] for i in indices}) < len(indices):
+            for ordinal, index in enumerate(indices, start=1):
+                names[index] = f"{alert}#{ordinal}"
+    return names
 
 
 class RuleCache:
@@ -160,6 +204,12 @@ def observe(
     ``labels`` are the series labels without ``__name__`` when the caller has them already.
     """
     labels = labels if labels is not None else series.labels.without("__name__")
+    if ctx.baseline is None:
+        # Prometheus: every series the expression returns at the evaluation time is active,
+        # whatever its value (a NaN sample is a sample too).
+        if not series.values.size or series.timestamps[-1] < now - 1e-6:
+            return Observation.absent(), None
+        return Observation(alerts.Signal.ANOMALOUS, value=float(series.values[-1]), tier="threshold"), None
     guard = ctx.rule.when
     window_start = now - ctx.rule.trigger.window
     in_window = series.timestamps > window_start
@@ -205,9 +255,11 @@ def evaluate_rule(
     """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records.
 
     ``cache`` is the rule's :class:`RuleCache`, used and updated when given; it only saves work,
-    the result is the same without it.
+    the result is the same without it. The rule's data is read as of ``now`` minus the group's
+    ``query_offset``; the alerts step at ``now``.
     """
     started = time.perf_counter()
+    at = now - ctx.group.query_offset
     by_fingerprint: dict[str, tuple[Labels, Observation]] = {}
     series_of: dict[str, Labels] = {}
     tiers: dict[str, str] = {}
@@ -215,7 +267,7 @@ def evaluate_rule(
     source_error: SourceError | None = None
     error = ""
     try:
-        fetched = source.query_range(ctx.rule.expr, now - ctx.window, now, ctx.group.interval)
+        fetched = source.query_range(ctx.rule.expr, at - ctx.window, at, ctx.group.interval)
     except SourceError as exc:
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
     names: dict[Labels, _Names] = {}
@@ -226,11 +278,11 @@ def evaluate_rule(
         names[series.labels] = named
         series_labels, labels, fingerprint = named
         try:
-            obs, verdict = observe(ctx, series, baselines, now, labels=series_labels)
+            obs, verdict = observe(ctx, series, baselines, at, labels=series_labels)
         except (AlerterError, ValueError, FloatingPointError) as exc:
             log.warning(
                 "series evaluation failed",
-                extra={"rule": ctx.rule.alert, "labels": repr(labels), "error": str(exc)},
+                extra={"rule": ctx.name, "labels": repr(labels), "error": str(exc)},
             )
             obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
         by_fingerprint[fingerprint] = (labels, obs)
@@ -240,11 +292,18 @@ def evaluate_rule(
             verdicts[fingerprint] = verdict
     if cache is not None:
         cache.keep(names)
+    active = sum(1 for _, obs in by_fingerprint.values() if obs.anomalous)
+    if ctx.group.limit and active > ctx.group.limit:
+        # Prometheus fails the rule ("exceeded limit of 10 with 12 alerts"). It also forgets the
+        # rule's alerts; here they keep their state, as on any failed evaluation, so a firing
+        # alert is never dropped without its resolve.
+        error = f"exceeded limit of {ctx.group.limit} with {active} alerts"
+        by_fingerprint = {fp: (labels, Observation.error(error)) for fp, (labels, _) in by_fingerprint.items()}
     for fingerprint, prev in previous.items():
         if fingerprint not in by_fingerprint:
             by_fingerprint[fingerprint] = (
                 prev.labels,
-                Observation.error(error) if source_error else Observation.absent(),
+                Observation.error(error) if error else Observation.absent(),
             )
     out: list[Alert] = []
     forget: list[str] = []
@@ -259,7 +318,7 @@ def evaluate_rule(
             obs,
             now,
             ctx.lifecycle,
-            rule=ctx.rule.alert,
+            rule=ctx.name,
             group=ctx.group.name,
             labels=labels,
         )
@@ -270,7 +329,7 @@ def evaluate_rule(
         out.append(_annotate(ctx, record, now))
     health = RuleHealth(
         group=ctx.group.name,
-        rule=ctx.rule.alert,
+        rule=ctx.name,
         last_eval=now,
         duration=time.perf_counter() - started,
         last_error=error,
@@ -288,4 +347,4 @@ def _names(ctx: RuleContext, queried: Labels) -> _Names:
 
 def alert_fingerprint(ctx: RuleContext, labels: Labels) -> str:
     """The fingerprint of the alert a rule raises for these (alert) labels; equals ``Alert.fingerprint``."""
-    return labels.with_(__rule__=ctx.rule.alert, __group__=ctx.group.name).fingerprint
+    return labels.with_(__rule__=ctx.name, __group__=ctx.group.name).fingerprint

@@ -58,10 +58,20 @@ def rules_json(engine: Engine) -> dict[str, Any]:
         rules = []
         for ctx in plan.rules:
             h = health.get(ctx.key)
-            fitted_at, fit_error, fitted = engine.baselines.status(ctx.baseline.key)
+            baseline: dict[str, Any] | None = None
+            if ctx.baseline is not None and ctx.rule.baseline is not None:
+                fitted_at, fit_error, fitted = engine.baselines.status(ctx.baseline.key)
+                baseline = {
+                    "fitted_at": fitted_at,
+                    "series": fitted,
+                    "last_error": fit_error,
+                    "spec": dict(ctx.rule.baseline),
+                }
             rules.append(
                 {
                     "name": ctx.rule.alert,
+                    "id": ctx.name,
+                    "kind": "threshold" if ctx.baseline is None else "baseline",
                     "expr": ctx.rule.expr,
                     "health": "unknown"
                     if h is None or h.last_eval is None
@@ -70,12 +80,7 @@ def rules_json(engine: Engine) -> dict[str, Any]:
                     "last_error_at": h.last_error_at if h else None,
                     "last_evaluation": h.last_eval if h else None,
                     "evaluation_seconds": h.duration if h else None,
-                    "baseline": {
-                        "fitted_at": fitted_at,
-                        "series": fitted,
-                        "last_error": fit_error,
-                        "spec": dict(ctx.rule.baseline),
-                    },
+                    "baseline": baseline,
                     "series": [
                         {"labels": dict(s.labels), "state": s.state.value, "tier": s.tier}
                         for s in engine.series(ctx.key)

@@ -114,7 +114,10 @@ class App:
         from alerter.notify import RenderContext, RuleInfo, chart_provider
 
         rules = {
-            ctx.rule.alert: RuleInfo(ctx.rule.expr, float(ctx.rule.baseline.get("sensitivity", 3)))
+            ctx.name: RuleInfo(
+                ctx.rule.expr,
+                None if ctx.rule.baseline is None else float(ctx.rule.baseline.get("sensitivity", 3)),
+            )
             for plan in groups.values()
             for ctx in plan.rules
         }

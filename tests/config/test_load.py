@@ -11,6 +11,7 @@ from alerter import cli
 from alerter.config import load
 from alerter.config.yamlfile import MAX_LINE_CHARS
 from alerter.core.errors import ConfigErrors
+from alerter.engine.engine import plan
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = Path(__file__).parent / "bad"
@@ -69,7 +70,7 @@ def test_all_errors_of_a_file_are_reported_together(tmp_path: Path) -> None:
         "groups:\n  - name: g\n    rules:\n"
         "      - alert: A\n        expr: up\n        for: -1m\n"
         "      - alert: B\n        expr: 'sum(x'\n        baseline: {sensitivity: 0}\n"
-        "      - alert: A\n        expr: up\n        labelz: {}\n"
+        "      - alert: ''\n        expr: up\n        labelz: {}\n"
     )
     with pytest.raises(ConfigErrors) as caught:
         load(None, [path])
@@ -124,16 +125,35 @@ def test_check_without_arguments_explains_usage(capsys: pytest.CaptureFixture[st
     assert "--config" in capsys.readouterr().err
 
 
-def test_a_group_name_used_in_two_files_is_an_error(tmp_path: Path) -> None:
+def test_a_group_name_may_be_used_in_two_files(tmp_path: Path) -> None:
+    # Prometheus scopes a group to its file (rules/manager.go keys groups by file and name).
     for name in ("a.yaml", "b.yaml"):
         (tmp_path / name).write_text(
             "groups:\n  - name: latency\n    rules:\n      - alert: A\n        expr: up\n"
         )
-    with pytest.raises(ConfigErrors) as caught:
-        load(None, [tmp_path])
-    (error,) = caught.value.errors
-    assert str(error).startswith(f"{tmp_path / 'b.yaml'}:2:")
-    assert "also defined in" in str(error) and str(tmp_path / "a.yaml") in str(error)
+    bundle = load(None, [tmp_path])
+    assert [g.name for f in bundle.rule_files for g in f.rules.groups] == ["latency", "latency"]
+    plans = plan(bundle)
+    assert sorted(plans) == [f"{tmp_path / 'a.yaml'};latency", f"{tmp_path / 'b.yaml'};latency"]
+    assert {ctx.group.name for p in plans.values() for ctx in p.rules} == set(plans)
+
+
+def test_a_mixed_file_loads_its_recording_rules_and_plans_only_alerts(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - record: job:up:sum\n        expr: sum by (job) (up)\n        labels: {team: x}\n"
+        "      - alert: JobDown\n        expr: job:up:sum == 0\n        for: 5m\n"
+        "      - alert: JobDown\n        expr: job:up:sum == 0\n        for: 15m\n"
+        "        labels: {severity: critical}\n"
+    )
+    bundle = load(None, [path])
+    (group,) = bundle.rule_files[0].rules.groups
+    assert [r.record for r in group.recording] == ["job:up:sum"]
+    assert [r.alert for r in group.alerting] == ["JobDown", "JobDown"]
+    (rules,) = [p.rules for p in plan(bundle).values()]
+    assert [ctx.name for ctx in rules] == ['JobDown{severity=""}', 'JobDown{severity="critical"}']
+    assert all(ctx.baseline is None for ctx in rules)
 
 
 RULE = b"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    baseline: {}\n"

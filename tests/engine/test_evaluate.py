@@ -7,7 +7,7 @@ import numpy as np
 from alerter.config.rules import RuleGroup
 from alerter.core.model import Alert, Labels, Series
 from alerter.engine.baselines import Baselines
-from alerter.engine.evaluate import RuleCache, RuleContext, RuleResult, evaluate_rule
+from alerter.engine.evaluate import RuleCache, RuleContext, RuleResult, evaluate_rule, rule_names
 
 START = 1_700_006_400.0
 STEP = 60.0
@@ -91,3 +91,112 @@ def test_the_cache_keeps_the_last_series_and_changes_no_result() -> None:
         assert kept is None or a_names is kept  # built once, reused every later tick
         kept = a_names
     assert any(a.state.value == "firing" for a in previous.values())
+
+
+class _Present:
+    """A threshold rule's source: the series in ``values`` at each evaluation time (None: absent)."""
+
+    def __init__(self, values: dict[str, list[float | None]]) -> None:
+        self.values = values
+        self.asked: list[tuple[float, float]] = []
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        self.asked.append((start, end))
+        index = round((end - START) / STEP)
+        out = []
+        for name, values in self.values.items():
+            value = values[index] if 0 <= index < len(values) else None
+            if value is not None:
+                out.append(Series(Labels({"__name__": "up", "job": name}), np.array([end]), np.array([value])))
+        return out
+
+    def query(self, expr: str, at: float) -> list[Series]:
+        return self.query_range(expr, at, at, STEP)
+
+
+def _threshold(extra: dict[str, object], group: dict[str, object] | None = None) -> RuleContext:
+    rule = {"alert": "Down", "expr": "up == 0", "labels": {"severity": "page"}, **extra}
+    parsed = RuleGroup.model_validate({"name": "g", "interval": "1m", **(group or {}), "rules": [rule]})
+    return RuleContext.build(parsed, parsed.alerting[0])
+
+
+def _walk(ctx: RuleContext, source: _Present, steps: int) -> list[dict[str, str]]:
+    """The state of each alert after each evaluation, one minute apart from START."""
+    previous: dict[str, Alert] = {}
+    seen = []
+    baselines = Baselines(source)
+    for i in range(steps):
+        result = evaluate_rule(ctx, source, baselines, previous, START + i * STEP)
+        previous = {a.fingerprint: a for a in result.alerts}
+        seen.append({a.labels["job"]: a.state.value for a in result.alerts})
+    return seen
+
+
+def test_a_threshold_rule_is_active_while_its_expression_returns_a_sample() -> None:
+    # Prometheus (rules/alerting.go): every returned sample is an active alert; pending until
+    # `for` has passed since it became active; a firing alert whose series is no longer
+    # returned resolves at that evaluation; a pending one is dropped.
+    ctx = _threshold({"for": "2m"})
+    assert ctx.baseline is None and ctx.lifecycle.vanish_grace == 0
+    source = _Present({"a": [0, 0, 0, 0, None, None], "b": [0, None, None, None, None, None]})
+    states = _walk(ctx, source, 6)
+    assert [s.get("a") for s in states] == ["pending", "pending", "firing", "firing", "resolved", "resolved"]
+    assert [s.get("b") for s in states] == ["pending", None, None, None, None, None]
+    assert all(start == end for start, end in source.asked)  # an instant query at each evaluation
+
+
+def test_keep_firing_for_holds_a_threshold_alert_after_its_series_goes() -> None:
+    ctx = _threshold({"keep_firing_for": "2m"})
+    states = _walk(ctx, _Present({"a": [0, None, None, None, 0]}), 5)
+    assert [s.get("a") for s in states] == ["firing", "firing", "firing", "resolved", "firing"]
+
+
+def test_a_threshold_alert_carries_the_sample_value() -> None:
+    ctx = _threshold({})
+    source = _Present({"a": [0.25]})
+    result = evaluate_rule(ctx, source, Baselines(source), {}, START)
+    (alert,) = result.alerts
+    assert alert.value == 0.25 and alert.tier == "threshold"
+    assert dict(alert.labels) == {"job": "a", "severity": "page", "alertname": "Down"}
+
+
+def test_query_offset_reads_the_data_as_of_that_long_ago() -> None:
+    ctx = _threshold({}, {"query_offset": "1m"})
+    source = _Present({"a": [0, None]})
+    result = evaluate_rule(ctx, source, Baselines(source), {}, START + STEP)
+    assert source.asked == [(START, START)] and [a.state.value for a in result.alerts] == ["firing"]
+
+
+def test_a_rule_over_its_group_limit_fails_and_keeps_its_alerts() -> None:
+    ctx = _threshold({}, {"limit": 1})
+    source = _Present({"a": [0, 0], "b": [None, 0]})
+    baselines = Baselines(source)
+    first = evaluate_rule(ctx, source, baselines, {}, START)
+    assert [a.state.value for a in first.alerts] == ["firing"] and not first.health.last_error
+    previous = {a.fingerprint: a for a in first.alerts}
+    second = evaluate_rule(ctx, source, baselines, previous, START + STEP)
+    assert second.health.last_error == "exceeded limit of 1 with 2 alerts"
+    states = {a.labels["job"]: a.state.value for a in second.alerts}
+    assert states == {"a": "firing", "b": "error"}  # the firing alert keeps firing, nothing resolves
+
+
+def test_rules_sharing_an_alert_name_get_names_of_their_own() -> None:
+    group = RuleGroup.model_validate(
+        {
+            "name": "g",
+            "rules": [
+                {"alert": "Lat", "expr": "x > 1", "labels": {"severity": "warning"}},
+                {"alert": "Lat", "expr": "x > 2", "labels": {"severity": "critical"}},
+                {"alert": "Err", "expr": "e > 1"},
+                {"alert": "Err", "expr": "e > 2"},
+                {"alert": "Up", "expr": "up == 0"},
+            ],
+        }
+    )
+    assert rule_names(group.alerting) == [
+        'Lat{severity="warning"}',
+        'Lat{severity="critical"}',
+        "Err#1",
+        "Err#2",
+        "Up",
+    ]
