@@ -82,6 +82,9 @@ class PrometheusConfig(Model):
     ca_file: str | None = None
     tls_verify: bool = True
     compression: bool = False
+    flavor: Literal["prometheus", "victoriametrics"] = "prometheus"
+    """The query language rule expressions are checked as: ``victoriametrics`` accepts MetricsQL
+    (``WITH``, ``default``, ``rollup_*`` ...), which is then checked for brackets and regexes only."""
 
     @model_validator(mode="after")
     def _auth(self) -> PrometheusConfig:

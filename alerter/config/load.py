@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from alerter.config import check
 from alerter.config.engine import AppConfig
 from alerter.config.promql import Flavor
+from alerter.config.promql import Flavor
 from alerter.config.rules import RuleFile
 from alerter.config.validate import errors_from
 from alerter.config.yamlfile import Document, read
@@ -149,6 +150,7 @@ def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) 
                     )
                 paths = _unique(paths + more)
     policies = {p.name for p in cfg.policies} if cfg is not None else None
+    flavor: Flavor = cfg.prometheus.flavor if cfg is not None else "prometheus"
     flavor: Flavor = cfg.prometheus.flavor if cfg is not None else "prometheus"
     loaded: list[LoadedRules] = []
     seen_groups: dict[str, str] = {}
