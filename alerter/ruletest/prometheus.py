@@ -8,8 +8,9 @@ Why remote write and not ``promtool tsdb create-blocks-from openmetrics``: a tes
 with ``stale``, and a staleness marker is a special NaN bit pattern that only the remote-write
 protocol carries (OpenMetrics text has no way to write one, so a backfilled series would keep
 answering instant queries for five more minutes). Remote write also needs no block files and no
-second process. The first request into an empty head may hold samples of any age, so each group
-is sent as one request, every series in time order.
+second process. A group's input series go in one request, every series in time order; what the
+test writes afterwards (recording rules' series, ``ALERTS``) is older than the newest input
+sample, so the TSDB gets an out-of-order window wider than any test.
 
 The request is a ``prometheus.WriteRequest`` protobuf (four small messages, encoded here by hand
 rather than through generated code) compressed with snappy's block format.
@@ -17,6 +18,7 @@ rather than through generated code) compressed with snappy's block format.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import struct
@@ -24,6 +26,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,8 +44,24 @@ START_TIMEOUT = 30.0
 """Seconds a fresh Prometheus may take to answer ``/-/ready`` (an empty TSDB opens in well under 1 s)."""
 
 
+OUT_OF_ORDER_WINDOW = "3650d"
+"""How far behind the newest input sample the walk may still write: longer than any test."""
+
+
 class PrometheusUnavailable(AlerterError):
     """The Prometheus binary is missing or would not start; the message says how to fix it."""
+
+
+class QueryFailed(AlerterError):
+    """Prometheus refused or failed an expression; the message is Prometheus' own ``error``."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample of an instant query: its labels and its float value (a scalar has no labels)."""
+
+    labels: Mapping[str, str]
+    value: float
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,11 @@ def write_request(series: Sequence[SeriesData]) -> bytes:
     return bytes(cramjam.snappy.compress_raw(bytes(body)))
 
 
+def _number(text: str) -> float:
+    """A sample value as the HTTP API writes it (``"1.5"``, ``"+Inf"``, ``"NaN"``)."""
+    return float(text)
+
+
 def stale_nan() -> float:
     """A float carrying the staleness bit pattern (kept intact through ``struct``)."""
     value: float = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
@@ -149,7 +173,12 @@ class ThrowawayPrometheus:
         self.stop()
 
     def start(self) -> None:
-        (self._dir / "prometheus.yml").write_text("scrape_configs: []\n")
+        # The input series are written first, up to the test's end; what the walk writes later
+        # (recording rules, ALERTS) is older than that, which the TSDB takes only inside an
+        # out-of-order window (``storage.tsdb.out_of_order_time_window``, Prometheus >= 2.39).
+        (self._dir / "prometheus.yml").write_text(
+            f"scrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: {OUT_OF_ORDER_WINDOW}\n"
+        )
         for _ in range(3):  # another process may take the port between picking and binding it
             port = _free_port()
             self.url = f"http://127.0.0.1:{port}"
@@ -162,6 +191,8 @@ class ThrowawayPrometheus:
                 "--storage.tsdb.retention.time=100y",
                 f"--query.lookback-delta={self.lookback}",
                 "--log.level=warn",
+                # Native histograms in input series need the feature (Prometheus 2.40 to 2.x).
+                "--enable-feature=native-histograms",
             ]
             with (self._dir / "prometheus.log").open("wb") as log:
                 self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
@@ -222,6 +253,43 @@ class ThrowawayPrometheus:
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             raise PrometheusUnavailable(f"cannot write the input series to Prometheus: {exc}") from None
+
+    def query(self, expr: str, at: float) -> list[Sample]:
+        """Instant query at unix time ``at``: a vector, or a scalar as one sample without labels.
+
+        As promtool's ``query`` (``cmd/promtool/unittest.go``), any other result type (a range
+        vector, a string) is an error.
+        """
+        params = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"})
+        request = urllib.request.Request(
+            self.url + "/api/v1/query",
+            data=params.encode(),
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60.0) as reply:
+                answer = json.load(reply)
+        except urllib.error.HTTPError as exc:
+            try:
+                answer = json.loads(exc.read())
+            except ValueError:
+                raise QueryFailed(f"HTTP {exc.code}") from None
+            raise QueryFailed(str(answer.get("error", f"HTTP {exc.code}"))) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise PrometheusUnavailable(f"cannot query Prometheus: {exc}") from None
+        data = answer["data"]
+        kind = data["resultType"]
+        if kind == "scalar":
+            return [Sample({}, _number(data["result"][1]))]
+        if kind != "vector":
+            raise QueryFailed("rule result is not a vector or scalar")
+        out = []
+        for item in data["result"]:
+            if "value" not in item:
+                raise QueryFailed("native histogram results are not supported here yet")
+            out.append(Sample(item["metric"], _number(item["value"][1])))
+        return out
 
     def _terminate(self) -> None:
         if self._process is None or self._process.poll() is not None:
