@@ -131,7 +131,10 @@ def build(directory: Path, rules: int, series: int, evals: int, span_minutes: in
                 "name": f"bench {g}",
                 "interval": "1m",
                 "input_series": [
-                    {"series": f'bench_gauge{{rule="r{i % rules}", instance="i{i}"}}', "values": _notation(values[i])}
+                    {
+                        "series": f'bench_gauge{{rule="r{i % rules}", instance="i{i}"}}',
+                        "values": _notation(values[i]),
+                    }
                     for i in range(series)
                 ],
                 "alert_rule_test": cases,
@@ -161,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     promtool = shutil.which("promtool")
     with tempfile.TemporaryDirectory(prefix="bench-ruletest-") as tmp:
         test = build(Path(tmp), args.rules, args.series, args.evals, args.span, args.groups)
-        cases = args.groups * args.rules * len({round(args.span * (j + 1) / args.evals) for j in range(args.evals)})
+        cases = (
+            args.groups
+            * args.rules
+            * len({round(args.span * (j + 1) / args.evals) for j in range(args.evals)})
+        )
         rows = []
         if promtool:
             seconds, code, err = _timed([promtool, "test", "rules", str(test)])
