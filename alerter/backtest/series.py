@@ -205,7 +205,9 @@ def replay_series(
 
     ``rule`` is a mapping written as under ``rules:`` in a rule file (``baseline``, ``trigger``,
     ``for``, ``keep_firing_for``, ``when``...); ``alert`` and ``expr`` may be left out and every
-    other omitted key takes its rule-file default. The rule is evaluated every ``interval``
+    other omitted key takes its rule-file default, except ``baseline``, which defaults to ``{}``:
+    in a rule file a rule without it is a threshold rule, active at every sample its expression
+    returns, and over one bare series that would be every sample. The rule is evaluated every ``interval``
     seconds (default: the median spacing of the timestamps) from the first sample to the last,
     through the engine's own code path. Each episode runs from the alert turning pending
     (``active_at``) to its resolution (``resolved_at``, None when still active at the end);
@@ -216,7 +218,7 @@ def replay_series(
     step = default_interval(ts) if interval is None else float(interval)
     if not step > 0 or not math.isfinite(step):
         raise AlerterError(f"interval must be a positive number of seconds, got {interval!r}")
-    full = {"alert": DEFAULT_ALERT, "expr": DEFAULT_EXPR, **rule}
+    full = {"alert": DEFAULT_ALERT, "expr": DEFAULT_EXPR, "baseline": {}, **rule}
     result = replay_rules([full], [Series(Labels(), ts, vs)], interval=step, pending=True)
     return [e for e in result.episodes if e.rule == full["alert"]]
 

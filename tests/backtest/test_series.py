@@ -111,6 +111,17 @@ def test_an_incident_after_training_pages_once_and_resolves() -> None:
     assert page.peak_score > 0.5 and page.tier.startswith("stl")
 
 
+def test_a_rule_without_baseline_is_replayed_with_the_default_baseline() -> None:
+    # In a rule file it would be a threshold rule, active at every sample of a bare series.
+    ts, vs = daily(5, seed=1)
+    at = EPOCH - 12 * 3600
+    spiked = incident(ts, vs, at, 45, 60.0)
+    assert replay_series({"for": "5m"}, ts, spiked) == replay_series(
+        {"for": "5m", "baseline": {}}, ts, spiked
+    )
+    assert len(replay_series({"for": "5m"}, ts, spiked)) < 10
+
+
 def test_an_alert_that_never_outlasts_for_is_an_episode_without_a_page() -> None:
     ts, vs = daily(5, seed=2)
     at = EPOCH - 12 * 3600
