@@ -36,12 +36,13 @@ def _duplicates(doc: Document, names: list[str], loc: Loc, what: str) -> Iterato
         if not name:
             continue  # a missing name is reported by validation
         if name in seen:
-            where = (*loc, index, "name") if what != "alert" else (*loc, index, "alert")
+            where = (*loc, index, "name")
             yield ConfigError(
                 doc.location(where),
                 field_path(where),
                 f"duplicate {what} name `{name}`",
-                f"already used at index {seen[name]}; names must be unique",
+                f"already used at index {seen[name]}; names must be unique"
+                + (" within a file" if what == "group" else ""),
             )
         else:
             seen[name] = index
@@ -95,7 +96,6 @@ def rule_file(doc: Document, policies: set[str] | None, flavor: promql.Flavor = 
     ``flavor`` is the query language of the server (``prometheus.flavor``): MetricsQL is only
     checked for brackets and regexes.
 
-
     Works on the raw data, rule by rule, so a type error in one rule does not hide the
     problems of the others: a check lists every mistake of the file at once.
     """
@@ -104,7 +104,7 @@ def rule_file(doc: Document, policies: set[str] | None, flavor: promql.Flavor = 
     for gi, group in enumerate(groups if isinstance(groups, list) else []):
         raw_rules = group.get("rules") if isinstance(group, dict) else None
         base: Loc = ("groups", gi, "rules")
-        errors += _duplicates(doc, _names(raw_rules, "alert"), base, "alert")
+        # Alert names may repeat in a group (Prometheus allows the warning/critical pair).
         for ri, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
             if isinstance(raw, dict):
                 errors += _rule(doc, raw, (*base, ri), policies, flavor)

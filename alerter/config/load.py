@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from alerter.config import check
 from alerter.config.engine import AppConfig
 from alerter.config.promql import Flavor
-from alerter.config.promql import Flavor
 from alerter.config.rules import RuleFile
 from alerter.config.validate import errors_from
 from alerter.config.yamlfile import Document, read
@@ -102,23 +101,6 @@ def _validate_config(doc: Document) -> tuple[AppConfig | None, list[ConfigError]
     return cfg, check.config(doc, cfg)
 
 
-def _group_clashes(doc: Document, rules: RuleFile, seen: dict[str, str]) -> list[ConfigError]:
-    """Groups are scheduled by name, so a name used in two files would silently drop one group."""
-    errors = []
-    for index, group in enumerate(rules.groups):
-        first = seen.setdefault(group.name, doc.path)
-        if first != doc.path:
-            errors.append(
-                ConfigError(
-                    doc.location(("groups", index, "name")),
-                    f"groups[{index}].name",
-                    f"group `{group.name}` is also defined in {first}",
-                    "group names must be unique across rule files",
-                )
-            )
-    return errors
-
-
 def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) -> Bundle:
     """Load the config (whose ``rule_files`` are added to ``rule_paths``) and all rule files.
 
@@ -151,9 +133,7 @@ def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) 
                 paths = _unique(paths + more)
     policies = {p.name for p in cfg.policies} if cfg is not None else None
     flavor: Flavor = cfg.prometheus.flavor if cfg is not None else "prometheus"
-    flavor: Flavor = cfg.prometheus.flavor if cfg is not None else "prometheus"
     loaded: list[LoadedRules] = []
-    seen_groups: dict[str, str] = {}
     for path in paths:
         try:
             doc = read(path, what="rule file")
@@ -162,11 +142,10 @@ def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) 
             continue
         rules, found = _validate_rules(doc, policies, flavor)
         errors += found
-        if rules is not None:
-            clashes = _group_clashes(doc, rules, seen_groups)
-            errors += clashes
-            if not found and not clashes:
-                loaded.append(LoadedRules(str(path), rules))
+        # A group name may repeat across files: Prometheus scopes groups to their file (the
+        # engine schedules such groups as ``<file>;<name>``, see ``engine.group_names``).
+        if rules is not None and not found:
+            loaded.append(LoadedRules(str(path), rules))
     if errors:
         raise ConfigErrors(errors)
     return Bundle(cfg, str(config_path) if config_path is not None else None, loaded)
