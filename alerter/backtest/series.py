@@ -182,6 +182,24 @@ def csv_command(args: argparse.Namespace) -> int:
         for error in exc.errors:
             print(error, file=sys.stderr)
         return 1
+    threshold = [
+        f"{loaded.path}: rule {rule.alert} has no `baseline:`"
+        for b in (bundle, other)
+        if b is not None
+        for loaded in b.rule_files
+        for group in loaded.rules.groups
+        for rule in group.alerting
+        if rule.baseline is None
+    ]
+    if threshold:
+        # The columns are served as the answer to every expression, so a threshold rule would
+        # be active at every row: nothing a replay of its expression could tell.
+        for line in threshold:
+            print(
+                f"{line}; --csv replays anomaly detection over the file's columns (add `baseline: {{}}`)",
+                file=sys.stderr,
+            )
+        return 1
     cleaned = [clean_series(s.timestamps, s.values)[0] for s in series]
     step = args.step or max((hygiene.native_step(ts) for ts in cleaned), default=0.0)
     if not step > 0:

@@ -116,3 +116,13 @@ def test_backtest_csv_with_a_config_replays_the_given_rules_in_place_of_its_own(
     args = ["--csv", str(csv_path), "--config", str(config), "--rules", str(tmp_path / "given.yaml")]
     assert main([*args, "--json", str(out_json)]) == 0
     assert json.loads(out_json.read_text())["a"]["rules"] == ["Given"]
+
+
+def test_backtest_csv_refuses_a_threshold_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text("time,p99\n" + "".join(f"{EPOCH + 60 * i:.0f},{i % 7}\n" for i in range(200)))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: Slow\n        expr: p99 > 5\n")
+    assert main(["--csv", str(csv_path), "--rules", str(rules)]) == 1
+    err = capsys.readouterr().err
+    assert f"{rules}: rule Slow has no `baseline:`" in err and "add `baseline: {}`" in err
