@@ -22,13 +22,15 @@ from urllib.parse import urlsplit
 from alerter.config import AppConfig, Bundle, expand, load
 from alerter.config.check import exposed_without_auth
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
-from alerter.core.model import Alert, Verdict
+from alerter.core.model import Alert, AlertState, Verdict
 from alerter.engine.baselines import Baselines, FitStats
 from alerter.engine.engine import Engine, GroupPlan, plan
 from alerter.engine.metrics import EngineMetrics
 from alerter.engine.scheduler import Scheduler
 from alerter.notify import mute
 from alerter.notify import wiring as notify_wiring
+from alerter.notify.slack import links
+from alerter.notify.slack.actions import Acks, AlertActions
 from alerter.remediate.contracts import Event
 from alerter.service import api, logs, routes
 from alerter.service.auth import Auth
@@ -84,6 +86,7 @@ class App:
             bundle, self.source, self.store, self.baselines, metrics=self.metrics, sink=self._sink, now=now
         )
         self.silences = mute.Silences(self.store)
+        self.alert_actions = AlertActions(self.silences, Acks(self.store), self._alert)
         self.pipeline = self._pipeline(cfg, self.engine.groups)
         self._watch_pipeline()
         self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
@@ -122,9 +125,15 @@ class App:
             for ctx in plan.rules
         }
         context = RenderContext(
-            prometheus_url=cfg.prometheus.url,
+            prometheus_url=links.browser_base(cfg.prometheus.url, cfg.prometheus.external_url),
             rules=rules,
             chart=chart_provider(lambda alert, now: self._chart_verdict(alert, now)),
+            grafana=links.Grafana(g.url, g.datasource, g.org_id, g.dashboard_uid)
+            if (g := cfg.grafana)
+            else None,
+            engine_url=cfg.server.external_url
+            or links.listen_base(cfg.server.listen, cfg.server.tls is not None),
+            standing=self.alert_actions.standing,
         )
         notifiers = notify_wiring.notifiers_from_config(
             cfg.receivers,
@@ -166,9 +175,22 @@ class App:
             return None, reason
 
     def _sink(self, alerts: Sequence[Alert], now: float) -> None:
-        """Every tick's alerts: into the notification groups (sending happens in ``flush``)."""
+        """Every tick's alerts: into the notification groups (sending happens in ``flush``).
+
+        A resolved alert also ends the silences pressed "until resolved" on it, so its next
+        episode is heard.
+        """
         if self.pipeline is not None:
             self.pipeline.ingest(alerts, now)
+        resolved = [a.fingerprint for a in alerts if a.state is AlertState.RESOLVED]
+        for silence in self.silences.end_with(resolved, now) if resolved else ():
+            log.info(
+                "silence ended with its alert", extra={"silence": silence.id, "alert": silence.ends_with}
+            )
+
+    def _alert(self, fingerprint: str) -> Alert | None:
+        """The engine's current alert with this fingerprint (a Slack button names one)."""
+        return next((a for a in self.engine.alerts() if a.fingerprint == fingerprint), None)
 
     def _flush(self, now: float) -> None:
         if self.pipeline is None:

@@ -16,11 +16,22 @@ if TYPE_CHECKING:
     from alerter.engine.engine import Engine
     from alerter.engine.metrics import EngineMetrics
     from alerter.notify import Pipeline, Secret, Silences
+    from alerter.notify.slack.actions import AlertActions
     from alerter.remediate.audit import Database
     from alerter.remediate.contracts import Event
     from alerter.service.auth import Auth
 
-__all__ = ["Approvals", "Clocked", "Guarded", "Notifications", "Remediation", "Service", "Views"]
+__all__ = [
+    "AlertButtons",
+    "Approvals",
+    "Clocked",
+    "Guarded",
+    "Notifications",
+    "Remediation",
+    "Service",
+    "SlackCallbacks",
+    "Views",
+]
 
 
 class Approvals(Protocol):
@@ -108,5 +119,16 @@ class Remediation(Clocked, Protocol):
         ...
 
 
-class Service(Guarded, Views, Notifications, Remediation, Protocol):
+class AlertButtons(Notifications, Protocol):
+    """The Silence and Acknowledge buttons of alert messages: decided here, told in the alert's thread."""
+
+    @property
+    def alert_actions(self) -> AlertActions: ...
+
+
+class SlackCallbacks(Remediation, AlertButtons, Protocol):
+    """Everything a Slack button press may reach: remediation approvals and alert buttons."""
+
+
+class Service(Guarded, Views, SlackCallbacks, Protocol):
     """Everything ``routes.install`` registers endpoints over."""

@@ -1,8 +1,8 @@
 """The HTTP endpoints of a running engine, registered on the server by the app.
 
 Read-only views (alerts, rules, status, notifications, remediation actions) plus the few writes
-an operator or Slack needs: silences, reloads and the Approve / Reject buttons of remediation
-proposals. Writes pass ``auth`` first (a write token when ``server.auth`` is set), reads too when
+an operator or Slack needs: silences, reloads, the Approve / Reject buttons of remediation
+proposals and the Silence / Acknowledge buttons of alert messages. Writes pass ``auth`` first (a write token when ``server.auth`` is set), reads too when
 ``protect_reads`` is; probes and ``/metrics`` are always open. Slack callbacks are accepted only
 with a valid signature from a configured signing secret, are answered at once and decided in the
 background; nothing here returns a secret. Handlers depend on the narrow Protocols of ``ports``
@@ -15,13 +15,25 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from alerter.core.durations import parse_duration
 from alerter.core.errors import ActionError
 from alerter.service import api
 from alerter.service.auth import Access, Caller
-from alerter.service.ports import Approvals, Guarded, Notifications, Remediation, Service, Views
+from alerter.service.ports import (
+    Approvals,
+    Guarded,
+    Notifications,
+    Remediation,
+    Service,
+    SlackCallbacks,
+    Views,
+)
 from alerter.service.server import Handler, Request, Response, Server
+
+if TYPE_CHECKING:
+    from alerter.notify.slack.actions import Press
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +53,7 @@ def install(server: Server, app: Service) -> None:
     server.route(
         "GET",
         "/api/v1/alerts",
-        read(lambda r, _: Response.json(api.alerts_json(app.engine, r.query.get("state", [])))),
+        read(lambda r, _: _alerts(app, r)),
     )
     server.route("GET", "/api/v1/rules", read(lambda *_: Response.json(api.rules_json(app.engine))))
     server.route("GET", "/api/v1/status", read(lambda *_: Response.json(app.status())))
@@ -65,6 +77,15 @@ def _guard(app: Guarded, need: Access) -> Guard:
         return guarded
 
     return wrap
+
+
+def _alerts(app: Views, request: Request) -> Response:
+    """``?state=`` keeps those states; ``?fingerprint=`` one alert (the link in Slack messages)."""
+    payload = api.alerts_json(app.engine, request.query.get("state", []))
+    wanted = set(request.query.get("fingerprint", []))
+    if wanted:
+        payload["alerts"] = [a for a in payload["alerts"] if a["fingerprint"] in wanted]
+    return Response.json(payload)
 
 
 def _reload(app: Views) -> Response:
@@ -175,8 +196,11 @@ def _actions(app: Remediation) -> Response:
     return Response.json(payload)
 
 
-def _slack_interaction(app: Remediation, request: Request) -> Response:
-    """Approve / Reject buttons: verify the signature, acknowledge, then decide in the background.
+def _slack_interaction(app: SlackCallbacks, request: Request) -> Response:
+    """Slack's buttons: verify the signature, acknowledge, then decide in the background.
+
+    Approve / Reject go to the remediation runner; Silence / Acknowledge (``silence:*``, ``ack``)
+    to ``alert_actions``.
 
     Slack shows the user an error when the answer takes more than 3 s, and a decision makes
     several Kubernetes calls, so the callback answers as soon as the request is known to be
@@ -185,6 +209,7 @@ def _slack_interaction(app: Remediation, request: Request) -> Response:
     alert's thread as every remediation event does; a decision that cannot be made is logged.
     """
     from alerter.notify import SignatureError, parse_interaction, verify_signature
+    from alerter.notify.slack.actions import is_alert_action, parse_press
 
     timestamp = request.headers.get("x-slack-request-timestamp", "")
     signature = request.headers.get("x-slack-signature", "")
@@ -202,6 +227,16 @@ def _slack_interaction(app: Remediation, request: Request) -> Response:
         interaction = parse_interaction(request.body)
     except ValueError as exc:
         return Response.json({"error": str(exc)}, 400)
+    if is_alert_action(interaction.action_id):
+        try:
+            press = parse_press(
+                interaction.action_id, interaction.value, interaction.user_id, interaction.user_name
+            )
+        except ValueError as exc:
+            return Response.json({"error": str(exc)}, 400)
+        reply_to = interaction.response_url
+        app.defer(lambda: _press(app, press, now, reply_to))
+        return Response(200)
     verb = interaction.action_id.split(":")[0]
     runner = app.runner
     if verb not in ("approve", "reject") or runner is None:
@@ -236,3 +271,27 @@ def _decide(
             app.reply_privately(reply_to, f"Could not {verb} action {action_id}: {exc}")
         return
     app.post_events(events, now)
+
+
+def _press(app: SlackCallbacks, press: Press, now: float, reply_to: str) -> None:
+    """A Silence or Acknowledge press, at the time of the click: what it changed goes into the
+    alert's thread (every open group holding it); a press that changes nothing (pressed again,
+    the alert already resolved) is told to the person who pressed, privately."""
+    from alerter.notify import note_message
+
+    outcome = app.alert_actions.press(press, now)
+    log.info(
+        "slack alert button",
+        extra={
+            "verb": press.verb,
+            "option": press.option,
+            "fingerprint": press.fingerprint,
+            "by": press.user_name or press.user_id,
+            "changed": outcome.note is not None,
+            "silence": outcome.silence.id if outcome.silence is not None else "",
+        },
+    )
+    if outcome.note is not None and app.pipeline is not None:
+        app.pipeline.note(press.fingerprint, note_message(outcome.note), now)
+    if outcome.private is not None and reply_to:
+        app.reply_privately(reply_to, outcome.private)

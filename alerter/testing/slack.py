@@ -4,7 +4,9 @@ Tests point slack-sdk's real ``WebClient`` (``base_url``) and ``WebhookClient`` 
 demo`` runs it so the demo needs no Slack workspace: every message is printed and every uploaded
 chart saved. It implements ``chat.postMessage``, ``chat.update``, ``files.getUploadURLExternal``,
 the upload URL, ``files.completeUploadExternal``, ``conversations.history``,
-``conversations.replies``, ``conversations.list`` and incoming webhooks, checks the bot token, and can be told to fail:
+``conversations.replies``, ``conversations.list`` and incoming webhooks, checks the bot token,
+refuses actions blocks beyond Slack's limits (``invalid_blocks``), presses a message's buttons as a
+person would (``press``: a signed ``block_actions`` callback to the app's Request URL), and can be told to fail:
 answer 429 with ``Retry-After``, 5xx, ``ok: false`` errors, be down altogether, or hold a request
 after recording it (to kill a sender mid-request).
 """
@@ -12,16 +14,28 @@ after recording it (to kill a sender mid-request).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from alerter.testing.slack_methods import METHODS, Fault, Received, SinkState, json_answer, webhook
+from alerter.testing.slack_methods import (
+    METHODS,
+    Fault,
+    Received,
+    SinkState,
+    json_answer,
+    press_payload,
+    webhook,
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -118,6 +132,47 @@ class SlackSink:
         """Messages of a channel in posting order, thread replies and webhook posts included."""
         with self._state.lock:
             return [dict(m) for m in self._state.messages.get(channel, [])]
+
+    def press(
+        self,
+        request_url: str,
+        signing_secret: str,
+        *,
+        channel: str,
+        ts: str,
+        action_id: str,
+        value: str | None = None,
+        user: tuple[str, str] = ("U0001", "ann"),
+        at: float,
+    ) -> tuple[int, bytes]:
+        """Press a button of a posted message: POST its signed ``block_actions`` callback.
+
+        As Slack does (https://api.slack.com/interactivity/handling): an
+        ``application/x-www-form-urlencoded`` body with one ``payload`` field of JSON, signed with
+        ``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}`` under the app's signing secret in
+        ``X-Slack-Signature``, the unix time ``at`` in ``X-Slack-Request-Timestamp``
+        (https://api.slack.com/authentication/verifying-requests-from-slack). Returns the app's
+        status and body; Slack shows the user an error unless it is a 200 within 3 s.
+        """
+        payload = press_payload(self._state, channel, ts, action_id, value, user, at)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        stamp = str(int(at))
+        digest = hmac.new(signing_secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+        request = urllib.request.Request(
+            request_url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": f"v0={digest.hexdigest()}",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=3) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
 
     def uploads(self) -> dict[str, dict[str, Any]]:
         with self._state.lock:

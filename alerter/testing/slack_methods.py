@@ -87,12 +87,64 @@ def webhook(state: SinkState, params: dict[str, Any]) -> Answer:
     return 200, {"Content-Type": "text/plain"}, b"ok"
 
 
+def _decoded(value: Any) -> Any:
+    """``blocks`` / ``attachments`` arrive as JSON values, or as JSON text in a form-encoded call."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value
+
+
+def all_blocks(message: dict[str, Any]) -> list[tuple[int | None, dict[str, Any]]]:
+    """(attachment number or None, block) for the blocks of a message and of its attachments."""
+    out: list[tuple[int | None, dict[str, Any]]] = [(None, b) for b in _decoded(message.get("blocks")) or []]
+    for number, attachment in enumerate(_decoded(message.get("attachments")) or [], start=1):
+        out += [(number, b) for b in (attachment or {}).get("blocks") or []]
+    return out
+
+
+def block_problem(params: dict[str, Any]) -> str | None:
+    """Why Slack would answer ``invalid_blocks`` for the actions blocks of a message, or None.
+
+    The limits Slack enforces on what alerter sends: at most 25 elements in an actions block
+    (https://api.slack.com/reference/block-kit/blocks, Actions block); a button's text at most 75
+    characters, its ``action_id`` at most 255, its ``value`` at most 2000, and an ``action_id``
+    "unique among all other action_ids in the containing block"
+    (https://docs.slack.dev/reference/block-kit/block-elements/button-element); ``style`` only
+    ``primary`` or ``danger``.
+    """
+    for _, block in all_blocks(params):
+        if block.get("type") != "actions":
+            continue
+        elements = block.get("elements") or []
+        if not elements or len(elements) > 25:
+            return f"actions block with {len(elements)} elements (1 to 25)"
+        ids = [e.get("action_id") for e in elements if e.get("action_id")]
+        if len(ids) != len(set(ids)):
+            return "duplicate action_id in one actions block"
+        for element in elements:
+            if element.get("type") != "button":
+                continue
+            text = (element.get("text") or {}).get("text", "")
+            if not 0 < len(text) <= 75 or len(str(element.get("action_id", ""))) > 255:
+                return "button text must be 1-75 characters and action_id at most 255"
+            if len(str(element.get("value", ""))) > 2000:
+                return "button value longer than 2000 characters"
+            if element.get("style") not in (None, "primary", "danger"):
+                return f"button style {element.get('style')!r}"
+    return None
+
+
 def _post_message(state: SinkState, params: dict[str, Any]) -> Answer:
     channel = _channel(state, params.get("channel"))
     if channel is None:
         return json_answer({"ok": False, "error": "channel_not_found"})
     if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
         return json_answer({"ok": False, "error": "no_text"})
+    if block_problem(params) is not None:
+        return json_answer({"ok": False, "error": "invalid_blocks"})
     message = {k: params.get(k) for k in ("text", "blocks", "attachments", "thread_ts", "metadata")}
     message["ts"] = _next_ts(state)
     with state.lock:
@@ -105,6 +157,8 @@ def _update(state: SinkState, params: dict[str, Any]) -> Answer:
     channel = _channel_id(state, params.get("channel"))
     if channel is None:
         return json_answer({"ok": False, "error": "channel_not_found"})
+    if block_problem(params) is not None:
+        return json_answer({"ok": False, "error": "invalid_blocks"})
     with state.lock:
         for message in state.messages.get(channel, []):
             if message["ts"] == params.get("ts"):
@@ -219,3 +273,66 @@ def echo(state: SinkState, channel: str, message: dict[str, Any]) -> None:
         return
     summary = {k: v for k, v in message.items() if v not in (None, "", [])}
     state.echo(f"[{channel}] " + json.dumps(summary, sort_keys=True))
+
+
+def press_payload(
+    state: SinkState,
+    channel: str,
+    ts: str,
+    action_id: str,
+    value: str | None,
+    user: tuple[str, str],
+    at: float,
+) -> dict[str, Any]:
+    """The ``block_actions`` payload Slack sends when ``user`` (id, name) presses a button.
+
+    Fields as https://docs.slack.dev/reference/interaction-payloads/block_actions-payload lists
+    them: ``user``, ``team``, ``container`` (``message``, or ``message_attachment`` with its
+    ``attachment_id`` for a button in an attachment's blocks, as HubSpot/slack-client's
+    ``MessageAttachmentContainerIF`` reads it), ``channel``, the ``message`` as it is now, a
+    ``response_url``, and ``actions`` with the pressed button's ``action_id``, ``block_id``
+    (Slack makes one up when the block has none), ``value``, ``text`` and ``action_ts``.
+    LookupError when the message or the button does not exist: nobody could press it.
+    """
+    with state.lock:
+        found = [dict(m) for m in state.messages.get(channel, []) if m["ts"] == ts]
+    if not found:
+        raise LookupError(f"no message {ts} in {channel}")
+    message = found[0]
+    for number, (attachment, block) in enumerate(all_blocks(message)):
+        if block.get("type") != "actions":
+            continue
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id and (value is None or element.get("value") == value):
+                break
+        else:
+            continue
+        container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel}
+        if attachment is not None:
+            container = {**container, "type": "message_attachment", "attachment_id": attachment}
+        container.update(is_ephemeral=False, is_app_unfurl=False)
+        pressed = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": block.get("block_id") or f"b{number:04d}",
+            "text": element.get("text"),
+            "value": element.get("value", ""),
+            "action_ts": f"{at:.6f}",
+        }
+        if element.get("style"):
+            pressed["style"] = element["style"]
+        names = {cid: name for name, cid in state.channels.items()}
+        return {
+            "type": "block_actions",
+            "user": {"id": user[0], "username": user[1], "name": user[1], "team_id": "T0001"},
+            "api_app_id": "A0001",
+            "token": "verification-token-unused",
+            "container": container,
+            "trigger_id": f"{next(state.counter)}.1.local",
+            "team": {"id": "T0001", "domain": "local"},
+            "channel": {"id": channel, "name": names.get(channel, "").lstrip("#")},
+            "message": message,
+            "response_url": f"{state.base}/actions/T0001/{next(state.counter)}/local",
+            "actions": [pressed],
+        }
+    raise LookupError(f"no button {action_id!r} in message {ts} of {channel}")

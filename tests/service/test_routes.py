@@ -19,20 +19,27 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 from harness.engine_setup import EngineKit
 
+from alerter.config.engine import Route as RouteConfig
 from alerter.core.errors import ActionError
-from alerter.core.model import Series
+from alerter.core.model import Alert, AlertState, Labels, Series
 from alerter.engine.engine import Engine
 from alerter.engine.metrics import EngineMetrics
-from alerter.notify.mute import Silences
+from alerter.notify import route as routing
+from alerter.notify.mute import Muter, Silences
 from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret
+from alerter.notify.slack.actions import Acks, AlertActions, alert_buttons, silence_labels
+from alerter.notify.slack.blocks import RenderContext
+from alerter.notify.slack.client import SlackNotifier
 from alerter.remediate.contracts import Event
 from alerter.service import routes
 from alerter.service.auth import Access, Auth, Token
 from alerter.service.server import Request, Response, Server
 from alerter.store.sqlite import Store
+from alerter.testing.slack import SlackSink
 
-NOW = 1_700_000_000.0
+NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+SLACK_TOKEN = "xoxb-test-0123456789-secret"  # the sink fixture's (harness.fixtures)
 SIGNING_SECRET = Secret("8f742231b10e8888abcd99yyyzzz85a5")
 WRITE_TOKEN = "w-0123456789abcdef0123456789abcdef"
 READ_TOKEN = "r-fedcba9876543210fedcba9876543210"
@@ -83,6 +90,9 @@ class FakeService:
     engine: Engine
     store: Store
     silences: Silences
+    alert_actions: AlertActions
+    known: dict[str, Alert] = field(default_factory=dict)
+    """The alerts ``alert_actions`` finds, by fingerprint (the engine's, in the app)."""
     metrics: EngineMetrics = field(default_factory=EngineMetrics)
     ready: bool = True
     clock: Callable[[], float] = lambda: NOW
@@ -124,7 +134,10 @@ class FakeService:
 @pytest.fixture
 def service(engine_kit: Callable[..., EngineKit]) -> Iterator[FakeService]:
     kit = engine_kit(NoData(), RULES, now=NOW)
-    instance = FakeService(kit.engine, kit.store, Silences(kit.store))
+    known: dict[str, Alert] = {}
+    silences = Silences(kit.store)
+    acting = AlertActions(silences, Acks(kit.store), known.get)
+    instance = FakeService(kit.engine, kit.store, silences, acting, known)
     yield instance
     instance.worker.shutdown(wait=True)
 
@@ -458,3 +471,116 @@ def test_tokens_never_reach_the_log(
     for record in caplog.records:
         seen = str(vars(record))
         assert WRITE_TOKEN not in seen and READ_TOKEN not in seen and wrong not in seen
+
+
+QUEUE = Alert(
+    rule="QueueDepthHigh",
+    group="latency",
+    labels=Labels(alertname="QueueDepthHigh", model_name="llama3-70b", namespace="llm"),
+    state=AlertState.FIRING,
+    active_at=NOW - 900,
+    fired_at=NOW - 600,
+    value=240.0,
+    expected=40.0,
+    lower=0.0,
+    upper=100.0,
+)
+
+
+def _alert_button(action_id: str, value: str, user: str = "U1") -> bytes:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "ann"},
+        "container": {"type": "message_attachment", "message_ts": "1.2", "channel_id": "C0001"},
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+        "response_url": RESPONSE_URL,
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def test_alert_buttons_silence_and_acknowledge_off_the_request_thread(
+    server: Server, service: FakeService
+) -> None:
+    service.known[QUEUE.fingerprint] = QUEUE
+    for action_id in ("silence:4h", "ack", "ack"):
+        body = _alert_button(action_id, QUEUE.fingerprint)
+        assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
+    service.settle()
+    (silence,) = service.silences.list(NOW)
+    assert silence.ends_at == NOW + 4 * 3600 and silence.created_by == "ann (Slack U1)"
+    ack = service.alert_actions.acks.get(QUEUE.fingerprint, NOW - 600)
+    assert ack is not None and (ack.user_id, ack.at) == ("U1", NOW)
+    # The second Acknowledge changes nothing and is told to the presser alone.
+    ((url, text),) = service.replies
+    assert url == RESPONSE_URL and "was already acknowledged by ann" in text
+    assert service.runner is not None and service.runner.decisions == []
+
+
+def test_alert_buttons_that_do_not_fit_are_refused(server: Server, service: FakeService) -> None:
+    for action_id, value, error in [
+        ("silence:2h", QUEUE.fingerprint, "unknown silence length '2h'"),
+        ("silence:1h", "not-a-fingerprint", "is not an alert fingerprint"),
+    ]:
+        body = _alert_button(action_id, value)
+        status, payload = call(server, "POST", "/slack/interactions", body, _signed(body))
+        assert status == 400 and error in str(payload)
+    body = _alert_button("silence:1h", QUEUE.fingerprint)
+    assert call(server, "POST", "/slack/interactions", body, _signed(body, Secret("wrong")))[0] == 401
+    service.settle()
+    assert service.silences.list(NOW) == []
+
+
+def test_alerts_view_filters_by_fingerprint(server: Server) -> None:
+    status, payload = call(server, "GET", "/api/v1/alerts?fingerprint=0123456789abcdef")
+    assert (status, payload) == (200, {"alerts": []})
+
+
+def test_silence_1h_pressed_in_slack_mutes_the_alert_and_says_until_when(
+    service: FakeService, sink: SlackSink
+) -> None:
+    """End to end: the message in the Slack stand-in, its button pressed as Slack presses it (a
+    signed block_actions callback over HTTP), the silence in the store, the note in the thread."""
+    notifier = SlackNotifier(
+        "oncall",
+        "#alerts",
+        token=Secret(SLACK_TOKEN),
+        base_url=sink.api_url,
+        context=RenderContext(buttons=alert_buttons, standing=service.alert_actions.standing),
+    )
+    root = routing.build(RouteConfig.model_validate({"receiver": "oncall", "group_wait": "30s"}))
+    pipeline = Pipeline(service.store, root, {"oncall": notifier}, silences=service.silences)
+    service.pipeline = pipeline
+    service.known[QUEUE.fingerprint] = QUEUE
+    pipeline.ingest([QUEUE], NOW - 60)
+    assert pipeline.flush(NOW).sent == 1
+    (opened,) = [m for m in sink.messages("C0001") if not m.get("thread_ts")]
+    http = Server("127.0.0.1:0")
+    routes.install(http, service)
+    http.start()
+    try:
+        url = f"http://127.0.0.1:{http.port}/slack/interactions"
+        press = dict(
+            channel="C0001", ts=opened["ts"], action_id="silence:1h", value=QUEUE.fingerprint, at=NOW
+        )
+        assert sink.press(url, SIGNING_SECRET.reveal(), **press) == (200, b"")
+        service.settle()
+        (silence,) = service.silences.list(NOW)
+        assert silence.ends_at == NOW + 3600 and silence.created_by == "ann (Slack U0001)"
+        muter = Muter(service.silences.active(NOW + 60), (), NOW + 60)
+        assert muter.reason(silence_labels(QUEUE)) == f"silence {silence.id}"
+        pipeline.flush(NOW + 1)
+        notes = [m for m in sink.messages("C0001") if m.get("thread_ts") == opened["ts"]]
+        assert [n["text"] for n in notes] == [
+            ":mute: *QueueDepthHigh* `model_name=llama3-70b, namespace=llm` silenced by <@U0001> for 1h,"
+            f" until 23:13 UTC (silence `{silence.id}`; `alerter silence expire {silence.id}` ends it early)"
+        ]
+        # Pressed again (a double click): no second silence, nothing new in the thread.
+        assert sink.press(url, SIGNING_SECRET.reveal(), **press) == (200, b"")
+        service.settle()
+        pipeline.flush(NOW + 2)
+        assert [s.id for s in service.silences.list(NOW)] == [silence.id]
+        assert len([m for m in sink.messages("C0001") if m.get("thread_ts") == opened["ts"]]) == 1
+        ((_, text),) = service.replies
+        assert text.startswith("QueueDepthHigh (model_name=llama3-70b, namespace=llm) is already silenced by")
+    finally:
+        http.stop()

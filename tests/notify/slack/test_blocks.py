@@ -11,6 +11,7 @@ import math
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,8 @@ import pytest
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify.base import Notification, NotifyReason, PayloadKind
 from alerter.notify.slack import blocks
+from alerter.notify.slack import links as weblinks
+from alerter.notify.slack.actions import alert_buttons
 
 AlertFactory = Callable[..., Alert]
 T0 = 1_767_225_600.0
@@ -328,3 +331,66 @@ def test_links_are_kept_whole_or_counted(make_alert: AlertFactory) -> None:
     assert_well_formed(links)
     assert "|Prometheus graph>" in links and "<https://grafana.example/d|Dashboard>" in links
     assert long not in links and links.endswith("… (1 more links)"), "too long for the line: counted"
+
+
+ACTING = blocks.RenderContext(
+    prometheus_url="https://prometheus.example.com",
+    rules=CONTEXT.rules,
+    grafana=weblinks.Grafana(
+        "https://grafana.example.com", datasource="prom", dashboard_uid="alerter-engine"
+    ),
+    engine_url="https://alerter.example.com",
+    buttons=alert_buttons,
+)
+
+
+def test_snapshot_firing_alert_with_links_and_buttons(make_alert: AlertFactory) -> None:
+    """What a person can open and press: Prometheus, Grafana Explore and dashboard, the alert in
+    alerter, the runbook; then Silence 1h / 4h / until resolved and Acknowledge."""
+    message = blocks.render_message(note([make_alert()]), ACTING)
+    check_snapshot("first_one_alert_actions", message)
+    links_line, buttons = all_blocks(message)[2:4]
+    labels = re.findall(r"\|([^>]+)>", links_line["elements"][0]["text"])
+    assert labels == [
+        "Prometheus graph",
+        "Grafana Explore",
+        "Grafana dashboard",
+        "Alert in alerter",
+        "Runbook",
+    ]
+    assert buttons["type"] == "actions"
+    assert [(e["action_id"], e["text"]["text"]) for e in buttons["elements"]] == [
+        ("silence:1h", "Silence 1h"),
+        ("silence:4h", "Silence 4h"),
+        ("silence:resolved", "Silence until resolved"),
+        ("ack", "Acknowledge"),
+    ]
+    assert {e["value"] for e in buttons["elements"]} == {make_alert().fingerprint}
+
+
+def test_what_people_did_shows_in_later_renderings(make_alert: AlertFactory) -> None:
+    said = blocks.Standing((":eyes: Acknowledged by <@U1> at 03:12 UTC",), acknowledged=True)
+    context = replace(ACTING, standing=lambda alert, now: said)
+    message = blocks.render_message(note([make_alert()]), context)
+    section, _, buttons = all_blocks(message)[1:4]
+    assert section["text"]["text"].splitlines()[-1] == ":eyes: Acknowledged by <@U1> at 03:12 UTC"
+    assert [e["action_id"] for e in buttons["elements"]] == ["silence:1h", "silence:4h", "silence:resolved"]
+
+
+def test_no_buttons_for_resolved_alerts_digests_or_where_nobody_can_press(make_alert: AlertFactory) -> None:
+    resolved = blocks.render_message(note([make_alert(state=AlertState.RESOLVED)]), ACTING)
+    assert not [b for b in all_blocks(resolved) if b["type"] == "actions"]
+    many = [make_alert(model_name=f"m{i}") for i in range(11)]
+    digest = blocks.render_message(note(many), ACTING)
+    assert not [b for b in all_blocks(digest) if b["type"] == "actions"]
+    plain = blocks.render_message(note([make_alert()]), replace(ACTING, buttons=None))
+    assert not [b for b in all_blocks(plain) if b["type"] == "actions"]
+    ten = blocks.render_message(note(many[:10]), ACTING)
+    assert len([b for b in all_blocks(ten) if b["type"] == "actions"]) == 10
+    assert len(all_blocks(ten)) <= blocks.MAX_BLOCKS
+
+
+def test_no_links_a_browser_cannot_open(make_alert: AlertFactory) -> None:
+    bare = blocks.render_message(note([make_alert()]), blocks.RenderContext(rules=CONTEXT.rules))
+    assert "Prometheus graph" not in all_text(bare) and "Grafana" not in all_text(bare)
+    assert "Alert in alerter" not in all_text(bare) and "Runbook" in all_text(bare)
