@@ -207,7 +207,7 @@ def observe(
     if ctx.baseline is None:
         # Prometheus: every series the expression returns at the evaluation time is active,
         # whatever its value (a NaN sample is a sample too).
-        if not series.values.size or series.timestamps[-1] < now - 1e-6:
+        if not series.values.size:
             return Observation.absent(), None
         return Observation(alerts.Signal.ANOMALOUS, value=float(series.values[-1]), tier="threshold"), None
     guard = ctx.rule.when
@@ -267,7 +267,7 @@ def evaluate_rule(
     source_error: SourceError | None = None
     error = ""
     try:
-        fetched = source.query_range(ctx.rule.expr, at - ctx.window, at, ctx.group.interval)
+        fetched = _fetch(ctx, source, at)
     except SourceError as exc:
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
     names: dict[Labels, _Names] = {}
@@ -298,7 +298,9 @@ def evaluate_rule(
         # rule's alerts; here they keep their state, as on any failed evaluation, so a firing
         # alert is never dropped without its resolve.
         error = f"exceeded limit of {ctx.group.limit} with {active} alerts"
-        by_fingerprint = {fp: (labels, Observation.error(error)) for fp, (labels, _) in by_fingerprint.items()}
+        by_fingerprint = {
+            fp: (labels, Observation.error(error)) for fp, (labels, _) in by_fingerprint.items()
+        }
     for fingerprint, prev in previous.items():
         if fingerprint not in by_fingerprint:
             by_fingerprint[fingerprint] = (
@@ -337,6 +339,22 @@ def evaluate_rule(
         digest=ctx.digest,
     )
     return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
+
+
+def _fetch(ctx: RuleContext, source: Source, at: float) -> list[Series]:
+    """The rule's data as of ``at``: the recent window of a baseline rule; for a threshold rule,
+    ``expr`` at ``at`` exactly, as Prometheus evaluates an alerting rule.
+
+    A range query is answered on the grid of multiples of its step, so it serves a threshold
+    rule only when ``at`` is on the grid (there it equals the instant query, and a backtest
+    answers it from its one fetch); the scheduler's ticks are not, so they ask an instant query.
+    """
+    interval = ctx.group.interval
+    if ctx.baseline is not None:
+        return source.query_range(ctx.rule.expr, at - ctx.window, at, interval)
+    if abs(at / interval - round(at / interval)) * interval < 1e-6:
+        return source.query_range(ctx.rule.expr, at, at, interval)
+    return source.query(ctx.rule.expr, at)
 
 
 def _names(ctx: RuleContext, queried: Labels) -> _Names:

@@ -99,6 +99,7 @@ class _Present:
     def __init__(self, values: dict[str, list[float | None]]) -> None:
         self.values = values
         self.asked: list[tuple[float, float]] = []
+        self.instant: list[float] = []
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         self.asked.append((start, end))
@@ -107,11 +108,14 @@ class _Present:
         for name, values in self.values.items():
             value = values[index] if 0 <= index < len(values) else None
             if value is not None:
-                out.append(Series(Labels({"__name__": "up", "job": name}), np.array([end]), np.array([value])))
+                out.append(
+                    Series(Labels({"__name__": "up", "job": name}), np.array([end]), np.array([value]))
+                )
         return out
 
     def query(self, expr: str, at: float) -> list[Series]:
-        return self.query_range(expr, at, at, STEP)
+        self.instant.append(at)
+        return [Series(s.labels, np.array([at]), s.values) for s in self.query_range(expr, at, at, STEP)]
 
 
 def _threshold(extra: dict[str, object], group: dict[str, object] | None = None) -> RuleContext:
@@ -143,6 +147,16 @@ def test_a_threshold_rule_is_active_while_its_expression_returns_a_sample() -> N
     assert [s.get("a") for s in states] == ["pending", "pending", "firing", "firing", "resolved", "resolved"]
     assert [s.get("b") for s in states] == ["pending", None, None, None, None, None]
     assert all(start == end for start, end in source.asked)  # an instant query at each evaluation
+
+
+def test_a_threshold_rule_off_the_step_grid_asks_an_instant_query() -> None:
+    # The scheduler ticks at an offset per group; a range query would answer the grid point
+    # before it, an instant query answers the evaluation time itself.
+    ctx = _threshold({})
+    source = _Present({"a": [0, 0]})
+    result = evaluate_rule(ctx, source, Baselines(source), {}, START + 17.25)
+    assert source.instant == [START + 17.25]
+    assert [a.state.value for a in result.alerts] == ["firing"]
 
 
 def test_keep_firing_for_holds_a_threshold_alert_after_its_series_goes() -> None:
