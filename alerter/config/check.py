@@ -131,15 +131,18 @@ def _rule(
                 found.hint,
             )
         )
-    for key, source in _strings(raw.get("annotations")).items():
-        where = (*at, "annotations", key)
-        for line, message, hint in templates.problems(source):
-            loc = doc.location(where)
-            errors.append(
-                ConfigError(
-                    Location(loc.file, loc.line + line - 1, loc.column), field_path(where), message, hint
-                )
-            )
+    texts = {("annotations", k): v for k, v in _strings(raw.get("annotations")).items()}
+    texts |= {("labels", k): v for k, v in _strings(raw.get("labels")).items()}
+    rule_dialect = templates.dialect(texts.values())  # one dialect for all templates of a rule
+    for (section, key), source in texts.items():
+        where = (*at, section, key)
+        for issue in templates.problems(source, rule_dialect):
+            if issue.offset is not None:
+                location = _offset_location(doc, where, issue.offset)
+            else:
+                loc = doc.location(where)
+                location = Location(loc.file, loc.line + issue.line - 1, loc.column)
+            errors.append(ConfigError(location, field_path(where), issue.message, issue.hint))
     baseline = raw.get("baseline")
     for problem in spec_problems(baseline) if isinstance(baseline, dict) else []:
         parts: list[str | int] = [*at, "baseline"]
