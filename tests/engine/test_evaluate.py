@@ -17,7 +17,7 @@ class _Source:
     """Series ``a``, ``b``, ... on a one-minute grid; ``present`` says which the query returns."""
 
     def __init__(self) -> None:
-        self.present = ("a", "b", "c")
+        self.present: tuple[str, ...] = ("a", "b", "c")
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         ts = np.arange(np.floor(start / step) * step, end + 1e-9, step)
@@ -52,7 +52,7 @@ def _context() -> RuleContext:
             ],
         }
     )
-    return RuleContext.build(group, group.rules[0])
+    return RuleContext.build(group, group.alerting[0])
 
 
 def _same(a: RuleResult, b: RuleResult) -> None:
