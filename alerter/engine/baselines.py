@@ -7,6 +7,17 @@ retrains for hours nor alerts blindly, and fitted on a background worker so a ti
 for statsmodels: until a series has a baseline, the evaluator judges it by its static guard or
 reports ``nodata``. Training leaves out maintenance windows and the rule's own firing periods,
 since learning an incident as normal would hide the next one.
+
+Refits never bunch (``spread``): each series has a refit slot within the refit interval, a
+deterministic offset from its fingerprint, and each rule refits in ``spread`` batches per
+interval at boundaries offset by its key, fitting the series whose slot has passed. A batch
+sends the rule's one history query (a query cannot select series by fingerprint), so a few
+batches per interval keep the extra fetches small while the fits of a 100,000-series replica
+no longer all land on one tick. The fits themselves run in a bounded process pool
+(``processes``) so they use another core instead of sharing the GIL with the ticks: a worker
+receives the spec and each series' arrays and returns the fitted detector's bytes, which is
+exactly what the store keeps and what a restart restores, so a baseline fitted in the pool is
+the one a synchronous fit of the same data gives.
 """
 
 from __future__ import annotations
@@ -14,12 +25,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from alerter import detect
 from alerter.core.errors import AlerterError, DetectorError, SourceError
@@ -39,6 +54,60 @@ RETRY_MISSING = 600.0
 
 A series the rule has never tried to fit (a new model, a new pod) is fitted at once instead:
 one early fit of the series without a baseline, not a refit of the whole rule."""
+
+SPREAD = 4
+"""Refit batches per refit interval of a background cache (see the module docstring).
+
+Each batch costs one history query of the whole rule; with the 14-day 5-minute history of a
+daily STL that query costs about a sixth of fitting the rule's series (measured by
+``benchmarks/throughput.py``), so 4 batches add about two thirds of a fetch per series and
+interval and divide the largest batch by 4."""
+
+FIT_PROCESSES = 1
+"""Worker processes of a background cache: the second core of a 2-core replica."""
+
+CHUNK = 32
+"""Series per task sent to a fit worker: large enough to amortise pickling, small enough that
+closing the cache waits at most a second or two for the task a worker is running."""
+
+Chunk = list[tuple[str, np.ndarray[Any, Any], np.ndarray[Any, Any], list[Interval]]]
+
+
+def refit_offset(key: str, refit: float) -> float:
+    """Seconds into each refit interval at which ``key`` (a fingerprint or rule key) is refitted.
+
+    Deterministic (a hash, not a random draw), so every replica and every restart agrees.
+    """
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64 * refit
+
+
+def last_slot(now: float, offset: float, period: float) -> float:
+    """The latest instant ``offset + k * period`` (integer k) at or before ``now``."""
+    return now - (now - offset) % period
+
+
+Fit = tuple[detect.Detector, bytes]
+"""A fitted detector and its bytes for the store (empty: not encoded yet)."""
+
+
+def _fit_chunk(spec: Mapping[str, Any], chunk: Chunk, encode: bool = False) -> list[tuple[str, Fit | None]]:
+    """Fit each series of ``chunk`` (None where its history is too short).
+
+    Runs in a worker process (``encode``: the store's bytes are made there too) or in the
+    caller. A worker's detector comes back pickled: pickle keeps the fitted state exactly,
+    while the store's encoding rounds some learned arrays, so only the pickled object judges as
+    an in-process fit of the same data does.
+    """
+    out: list[tuple[str, Fit | None]] = []
+    for fingerprint, timestamps, values, exclude in chunk:
+        try:
+            detector = detect.build(spec).fit(timestamps, values, exclude=exclude)
+        except DetectorError:
+            out.append((fingerprint, None))
+            continue
+        out.append((fingerprint, (detector, detector.to_bytes() if encode else b"")))
+    return out
 
 
 @dataclass(frozen=True)
@@ -83,6 +152,12 @@ class _RuleBaselines:
     """What judges a series without a baseline yet (static thresholds), built once per rule."""
     firing: dict[str, list[Interval]] = field(default_factory=dict)
     last_error: str = ""
+    series_fitted: dict[str, float] = field(default_factory=dict)
+    """When each series' baseline was fitted (spread refits)."""
+    offsets: dict[str, float] = field(default_factory=dict)
+    """Each series' refit offset, computed once."""
+    batch_at: float = -np.inf
+    """The batch boundary whose refit was last scheduled (spread refits)."""
 
 
 @dataclass(frozen=True)
@@ -107,25 +182,63 @@ class Baselines:
         exclusions: Exclusions | None = None,
         executor: Executor | None = None,
         on_fit: Callable[[FitStats], None] | None = None,
+        spread: int = 0,
+        processes: int = 0,
     ) -> None:
-        """``executor`` None fits synchronously inside ``detector`` (backtests, tests)."""
+        """``executor`` None fits synchronously inside ``detector`` (backtests, tests).
+
+        ``spread`` 0 refits a whole rule every ``refit`` after its last fit; ``spread`` k >= 1
+        refits it in k batches per interval, each series after its own slot (module docstring).
+        ``processes`` > 0 fits in a pool of that many worker processes, 0 in the caller.
+        """
+        if spread < 0 or processes < 0:
+            raise ValueError(f"spread and processes must be >= 0, got {spread} and {processes}")
         self._source = source
         self._store = store
         self._exclusions = exclusions
         self._executor = executor
         self._on_fit = on_fit
+        self._spread = spread
+        self._processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
         self._rules: dict[str, _RuleBaselines] = {}
         self._lock = threading.RLock()
 
     @classmethod
-    def background(cls, source: Source, store: Store | None = None, **kwargs: Any) -> Baselines:
-        """A cache fitting on one background thread (the engine's normal mode)."""
+    def background(
+        cls,
+        source: Source,
+        store: Store | None = None,
+        *,
+        spread: int = SPREAD,
+        processes: int = FIT_PROCESSES,
+        **kwargs: Any,
+    ) -> Baselines:
+        """A cache fitting on one background thread (``baseline-fit``) and a process pool (the
+        engine's normal mode), with spread refits."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-fit")
-        return cls(source, store, executor=executor, **kwargs)
+        return cls(source, store, executor=executor, spread=spread, processes=processes, **kwargs)
 
     def close(self) -> None:
+        """Stop fitting: queued fits are dropped, a worker's current task is waited for."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _worker_pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            if self._processes == 0 or self._closed:
+                return None
+            if self._pool is None:
+                # forkserver: the workers are not forked from this multi-threaded process
+                context = multiprocessing.get_context("forkserver")
+                self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=context)
+            return self._pool
 
     def _state(self, spec: BaselineSpec) -> _RuleBaselines:
         with self._lock:
@@ -147,6 +260,7 @@ class Baselines:
                     "stored baseline unreadable, refitting", extra={"rule": spec.key, "error": str(exc)}
                 )
                 continue
+            state.series_fitted[fingerprint] = fitted_at
             state.fitted_at = fitted_at if state.fitted_at is None else min(state.fitted_at, fitted_at)
         state.attempted_at = state.fitted_at
 
@@ -158,7 +272,16 @@ class Baselines:
         state = self._state(spec)
         with self._lock:
             found = state.detectors.get(fingerprint)
-            due = state.fitted_at is None or now - state.fitted_at >= spec.refit
+            boundary: float | None = None
+            if state.fitted_at is None or not self._spread:
+                due = state.fitted_at is None or now - state.fitted_at >= spec.refit
+            else:
+                boundary = self._boundary(spec, now)
+                due = (
+                    boundary > state.batch_at
+                    and found is not None
+                    and self._slot_passed(state, spec, fingerprint, boundary)
+                )
             retry = found is None and (
                 fingerprint not in state.tried
                 or state.attempted_at is None
@@ -166,15 +289,18 @@ class Baselines:
             )
             busy = state.pending is not None and not state.pending.done()
             missing_only = retry and not due
+            batch = boundary if due and boundary is not None else None
             if (due or retry) and not busy:
                 state.attempted_at = now
                 state.tried.add(fingerprint)
+                if batch is not None:
+                    state.batch_at = batch
                 if self._executor is None:
                     state.pending = None
                 else:
-                    state.pending = self._executor.submit(self._fit_rule, spec, now, missing_only)
+                    state.pending = self._executor.submit(self._fit_rule, spec, now, missing_only, batch)
         if (due or retry) and not busy and self._executor is None:
-            self._fit_rule(spec, now, missing_only)
+            self._fit_rule(spec, now, missing_only, batch)
             with self._lock:
                 found = state.detectors.get(fingerprint)
         if found is None:
@@ -183,6 +309,21 @@ class Baselines:
                     state.interim = detect.history_free(spec.spec)
                 found = state.interim
         return found
+
+    def _boundary(self, spec: BaselineSpec, now: float) -> float:
+        """The rule's latest refit batch boundary at or before ``now``."""
+        period = spec.refit / self._spread
+        return last_slot(now, refit_offset(spec.key, period), period)
+
+    def _slot_passed(
+        self, state: _RuleBaselines, spec: BaselineSpec, fingerprint: str, boundary: float
+    ) -> bool:
+        """Whether the series' refit slot came after its last fit and by ``boundary``."""
+        offset = state.offsets.get(fingerprint)
+        if offset is None:
+            offset = state.offsets[fingerprint] = refit_offset(fingerprint, spec.refit)
+        fitted = state.series_fitted.get(fingerprint, state.fitted_at or 0.0)
+        return last_slot(boundary, offset, spec.refit) > fitted
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every scheduled fit has finished (tests and backtests)."""
@@ -210,8 +351,11 @@ class Baselines:
             periods = periods + list(self._exclusions(labels, start, end))
         return periods
 
-    def _fit_rule(self, spec: BaselineSpec, now: float, missing_only: bool = False) -> None:
-        """Fit every series of the rule, or with ``missing_only`` those without a baseline."""
+    def _fit_rule(
+        self, spec: BaselineSpec, now: float, missing_only: bool = False, batch: float | None = None
+    ) -> None:
+        """Fit every series of the rule, or with ``missing_only`` those without a baseline, or
+        with ``batch`` (a batch boundary) those too and those whose refit slot has passed."""
         started = time.perf_counter()
         state = self._state(spec)
         start = now - spec.history
@@ -222,25 +366,32 @@ class Baselines:
                 state.last_error = f"history query failed: {exc}"
             log.warning("baseline history query failed", extra={"rule": spec.key, "error": str(exc)})
             return
-        fitted: dict[str, detect.Detector] = {}
-        failed = 0
+        chunk: Chunk = []
         for series in history:
             labels = series.labels.without("__name__")
-            if missing_only and labels.fingerprint in state.detectors:
-                continue
-            exclude = self._excluded(state, labels.fingerprint, labels, start, now)
-            try:
-                fitted[labels.fingerprint] = detect.build(spec.spec).fit(
-                    series.timestamps, series.values, exclude=exclude
-                )
-            except DetectorError:
-                failed += 1  # not enough clean history yet: judged by the guard until next refit
+            fingerprint = labels.fingerprint
+            if (missing_only or batch is not None) and fingerprint in state.detectors:
+                with self._lock:
+                    if batch is None or not self._slot_passed(state, spec, fingerprint, batch):
+                        continue
+            exclude = self._excluded(state, fingerprint, labels, start, now)
+            chunk.append((fingerprint, series.timestamps, series.values, exclude))
+        try:
+            results = self._fit_all(spec, chunk)
+        except CancelledError:
+            return  # the cache was closed meanwhile
+        fitted = {fp: fit for fp, fit in results.items() if fit is not None}
+        failed = len(results) - len(fitted)  # not enough clean history yet: judged by the guard
+        if self._closed:
+            return
         if self._store is not None and fitted:
             with self._store.transaction():
-                for fingerprint, detector in fitted.items():
-                    self._store.save_baseline(spec.key, fingerprint, now, detector.to_bytes())
+                for fingerprint, (detector, blob) in fitted.items():
+                    self._store.save_baseline(spec.key, fingerprint, now, blob or detector.to_bytes())
         with self._lock:
-            state.detectors.update(fitted)
+            state.detectors.update({fp: detector for fp, (detector, _) in fitted.items()})
+            for fingerprint in fitted:
+                state.series_fitted[fingerprint] = now
             if not missing_only:
                 state.fitted_at = now
             state.last_error = ""
@@ -256,6 +407,34 @@ class Baselines:
         )
         if self._on_fit is not None:
             self._on_fit(stats)
+
+    def _fit_all(self, spec: BaselineSpec, chunk: Chunk) -> dict[str, Fit | None]:
+        """Each series' fitted detector and, from a worker, its bytes (None: too little history).
+
+        In the pool if there is one, else here. A pool that broke (a worker killed, e.g. out
+        of memory) is dropped and this batch is fitted here; the next batch starts a new pool.
+        """
+        pool = self._worker_pool()
+        if pool is not None and chunk:
+            try:
+                futures = [
+                    pool.submit(_fit_chunk, spec.spec, chunk[i : i + CHUNK], self._store is not None)
+                    for i in range(0, len(chunk), CHUNK)
+                ]
+                return {fp: fit for future in futures for fp, fit in future.result()}
+            except BrokenProcessPool as exc:
+                log.warning(
+                    "baseline fit worker died, fitting in-process",
+                    extra={"rule": spec.key, "error": str(exc)},
+                )
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None
+            except RuntimeError:
+                if not self._closed:  # submit after shutdown: the cache is closing
+                    raise
+                raise CancelledError from None
+        return dict(_fit_chunk(spec.spec, chunk))
 
     def status(self, key: str) -> tuple[float | None, str, int]:
         """(fitted_at, last error, number of series with a baseline) of a rule."""
