@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from alerter.config.types import Duration, HeaderMap, InlineUrl, LabelName, Matcher, Model, ServerUrl
+from alerter.config.types import (
+    Duration,
+    HeaderMap,
+    InlineUrl,
+    LabelMap,
+    LabelName,
+    Matcher,
+    Model,
+    ServerUrl,
+)
 from alerter.core.cron import parse_cron
 
 INLINE_SECRET_KEYS = {
@@ -99,6 +108,7 @@ class PrometheusConfig(Model):
 class StorageConfig(Model):
     path: str = "/var/lib/alerter/state.db"
 
+
 class GrafanaConfig(Model):
     """A Grafana that people open from Slack: an Explore link for each rule's expression and,
     with ``dashboard_uid``, a link to that dashboard for the alert's rule."""
@@ -110,7 +120,6 @@ class GrafanaConfig(Model):
     org_id: int = Field(default=1, ge=1)
     dashboard_uid: str | None = Field(default=None, min_length=1, max_length=40)
     """A dashboard with an ``alertname`` variable, such as the shipped ``alerter-engine``."""
-
 
 
 class SlackReceiver(Model):
@@ -449,6 +458,9 @@ class AppConfig(Model):
 
     prometheus: PrometheusConfig
     rule_files: list[str] = Field(default_factory=list)
+    external_labels: LabelMap = Field(default_factory=dict)
+    """Labels naming this deployment (``cluster: prod-eu``), as Prometheus' ``global.external_labels``:
+    templates read them as ``$externalLabels`` (Go) or ``external_labels`` (Jinja2)."""
     storage: StorageConfig = Field(default_factory=StorageConfig)
     receivers: list[Receiver] = Field(default_factory=list)
     route: Route | None = None

@@ -85,6 +85,11 @@ def plan(bundle: Bundle) -> dict[str, GroupPlan]:
     """Rule contexts of every group in a validated bundle (its alerting rules; Prometheus
     evaluates the recording rules)."""
     groups: dict[str, GroupPlan] = {}
+    cfg = bundle.config
+    externals: dict[str, object] = {
+        "external_labels": dict(cfg.external_labels) if cfg is not None else {},
+        "external_url": (cfg.server.external_url or "") if cfg is not None else "",
+    }
     for loaded, names in zip(bundle.rule_files, group_names(bundle), strict=True):
         for group, name in zip(loaded.rules.groups, names, strict=True):
             scoped = group if name == group.name else group.model_copy(update={"name": name})
@@ -93,7 +98,8 @@ def plan(bundle: Bundle) -> dict[str, GroupPlan]:
                 name,
                 scoped.interval,
                 tuple(
-                    RuleContext.build(scoped, r, n) for r, n in zip(rules, rule_names(rules), strict=True)
+                    RuleContext.build(scoped, r, n, externals=externals)
+                    for r, n in zip(rules, rule_names(rules), strict=True)
                 ),
             )
     return groups
@@ -146,9 +152,7 @@ class Engine:
         with self._lock:
             self.bundle = bundle
             self.groups = groups
-            self._caches = {
-                name: {ctx.name: RuleCache() for ctx in g.rules} for name, g in groups.items()
-            }
+            self._caches = {name: {ctx.name: RuleCache() for ctx in g.rules} for name, g in groups.items()}
             self._alerts = by_rule
             self._meta = meta[0] if meta else self._meta
             for name in groups:

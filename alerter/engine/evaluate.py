@@ -14,14 +14,15 @@ import json
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from alerter import detect
+from alerter.config import templates
 from alerter.config.rules import Rule, RuleGroup
-from alerter.config.templates import render
+from alerter.config.templates import Dialect
 from alerter.core import alerts, codec
 from alerter.core.alerts import Lifecycle, Observation
 from alerter.core.errors import AlerterError, SourceError
@@ -68,9 +69,20 @@ class RuleContext:
     digest: str
     lookback: float
     name: str
+    dialect: Dialect = "jinja"
+    """The template language of the rule's annotations and labels (``templates.dialect``)."""
+    externals: Mapping[str, object] = field(default_factory=dict)
+    """``external_labels`` and ``external_url`` for templates (``$externalLabels``, ``$externalURL``)."""
 
     @classmethod
-    def build(cls, group: RuleGroup, rule: Rule, name: str | None = None) -> RuleContext:
+    def build(
+        cls,
+        group: RuleGroup,
+        rule: Rule,
+        name: str | None = None,
+        *,
+        externals: Mapping[str, object] | None = None,
+    ) -> RuleContext:
         name = rule.alert if name is None else name
         if rule.baseline is None:
             # A threshold rule times its alerts as Prometheus does: a series that is no longer
@@ -78,18 +90,29 @@ class RuleContext:
             lifecycle = Lifecycle(
                 for_=rule.for_, keep_firing_for=rule.keep_firing_for, vanish_grace=0.0, flap_max_transitions=0
             )
-            return cls(group, rule, lifecycle, None, rule_digest(group, rule), 0.0, name)
+            baseline, lookback = None, 0.0
+        else:
+            lifecycle = Lifecycle.for_rule(
+                interval=group.interval, for_=rule.for_, keep_firing_for=rule.keep_firing_for
+            )
+            baseline = BaselineSpec.for_rule(group.name, name, rule.expr, rule.baseline)
+            lookback = detect.build(rule.baseline).lookback
         return cls(
             group=group,
             rule=rule,
-            lifecycle=Lifecycle.for_rule(
-                interval=group.interval, for_=rule.for_, keep_firing_for=rule.keep_firing_for
-            ),
-            baseline=BaselineSpec.for_rule(group.name, name, rule.expr, rule.baseline),
+            lifecycle=lifecycle,
+            baseline=baseline,
             digest=rule_digest(group, rule),
-            lookback=detect.build(rule.baseline).lookback,
+            lookback=lookback,
             name=name,
+            dialect=templates.dialect([*rule.annotations.values(), *rule.labels.values()]),
+            externals=dict(externals or {}),
         )
+
+    @property
+    def templated_labels(self) -> bool:
+        """Whether a rule label is a template, rendered per series and evaluation as in Prometheus."""
+        return any("{{" in value for value in self.rule.labels.values())
 
     @property
     def key(self) -> tuple[str, str]:
@@ -191,9 +214,15 @@ def _tail(verdict: Verdict, since: float) -> Verdict:
     )
 
 
-def alert_labels(ctx: RuleContext, series_labels: Labels) -> Labels:
-    """Series labels plus group and rule labels plus ``alertname``, as Prometheus builds them."""
-    return Labels({**series_labels, **ctx.group.labels, **ctx.rule.labels, "alertname": ctx.rule.alert})
+def alert_labels(
+    ctx: RuleContext, series_labels: Labels, rule_labels: Mapping[str, str] | None = None
+) -> Labels:
+    """Series labels plus group and rule labels plus ``alertname``, as Prometheus builds them.
+
+    ``rule_labels`` are the rule's labels as rendered for this series when they are templates.
+    """
+    own = ctx.rule.labels if rule_labels is None else rule_labels
+    return Labels({**series_labels, **ctx.group.labels, **own, "alertname": ctx.rule.alert})
 
 
 def observe(
@@ -236,11 +265,44 @@ def observe(
     return Observation.from_verdict(verdict, ctx.rule.trigger.fraction, guard=holds), verdict
 
 
-def _annotate(ctx: RuleContext, alert: Alert, now: float) -> Alert:
+Query = Callable[[str], list[tuple[Mapping[str, str], float]]]
+"""PromQL at render time, for Go templates' ``query`` function."""
+
+
+def _annotate(ctx: RuleContext, alert: Alert, query: Query) -> Alert:
     if alert.state in (AlertState.INACTIVE,) or not ctx.rule.annotations:
         return alert
-    context = codec.template_context(alert)
-    return replace(alert, annotations={k: render(v, context) for k, v in ctx.rule.annotations.items()})
+    context = {**codec.template_context(alert), **ctx.externals}
+    rendered = {
+        k: templates.render(v, context, dialect=ctx.dialect, query=query)
+        for k, v in ctx.rule.annotations.items()
+    }
+    return replace(alert, annotations=rendered)
+
+
+def _rendered_labels(
+    ctx: RuleContext, series_labels: Labels, obs: Observation, query: Query
+) -> dict[str, str]:
+    """The rule's labels rendered for one series, with what Prometheus gives label templates:
+    the series labels and the value (and, here, the observation's other numbers)."""
+    context: dict[str, object] = {
+        "labels": dict(series_labels),
+        **{name: getattr(obs, name) for name in codec.NUMBERS},
+        "since": None,
+        "tier": obs.tier,
+        "rule": ctx.name,
+        **ctx.externals,
+    }
+    return {
+        k: templates.render(v, context, dialect=ctx.dialect, query=query) for k, v in ctx.rule.labels.items()
+    }
+
+
+def _query(source: Source, at: float) -> Query:
+    def run(expr: str) -> list[tuple[Mapping[str, str], float]]:
+        return [(dict(s.labels), float(s.values[-1])) for s in source.query(expr, at) if s.values.size]
+
+    return run
 
 
 def evaluate_rule(
@@ -271,20 +333,25 @@ def evaluate_rule(
     except SourceError as exc:
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
     names: dict[Labels, _Names] = {}
+    query = _query(source, at)
+    templated = ctx.templated_labels
     for series in fetched:
-        named = cache.names(series.labels) if cache is not None else None
-        if named is None:
-            named = _names(ctx, series.labels)
-        names[series.labels] = named
-        series_labels, labels, fingerprint = named
+        # Names of a rule with templated labels depend on the value: built anew every time.
+        named = cache.names(series.labels) if cache is not None and not templated else None
+        series_labels = named[0] if named is not None else series.labels.without("__name__")
         try:
             obs, verdict = observe(ctx, series, baselines, at, labels=series_labels)
         except (AlerterError, ValueError, FloatingPointError) as exc:
             log.warning(
                 "series evaluation failed",
-                extra={"rule": ctx.name, "labels": repr(labels), "error": str(exc)},
+                extra={"rule": ctx.name, "labels": repr(series_labels), "error": str(exc)},
             )
             obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
+        if named is None:
+            own = _rendered_labels(ctx, series_labels, obs, query) if templated else None
+            named = _names(ctx, series.labels, own)
+        names[series.labels] = named
+        _, labels, fingerprint = named
         by_fingerprint[fingerprint] = (labels, obs)
         series_of[fingerprint] = series_labels
         tiers[fingerprint] = obs.tier or obs.reason
@@ -328,7 +395,7 @@ def evaluate_rule(
             if fingerprint in previous:
                 forget.append(fingerprint)
             continue
-        out.append(_annotate(ctx, record, now))
+        out.append(_annotate(ctx, record, query))
     health = RuleHealth(
         group=ctx.group.name,
         rule=ctx.name,
@@ -357,9 +424,9 @@ def _fetch(ctx: RuleContext, source: Source, at: float) -> list[Series]:
     return source.query(ctx.rule.expr, at)
 
 
-def _names(ctx: RuleContext, queried: Labels) -> _Names:
+def _names(ctx: RuleContext, queried: Labels, rule_labels: Mapping[str, str] | None = None) -> _Names:
     series_labels = queried.without("__name__")
-    labels = alert_labels(ctx, series_labels)
+    labels = alert_labels(ctx, series_labels, rule_labels)
     return series_labels, labels, alert_fingerprint(ctx, labels)
 
 

@@ -214,3 +214,29 @@ def test_rules_sharing_an_alert_name_get_names_of_their_own() -> None:
         "Err#2",
         "Up",
     ]
+
+
+def test_go_templates_see_external_labels_and_can_query() -> None:
+    group = RuleGroup.model_validate(
+        {
+            "name": "g",
+            "rules": [
+                {
+                    "alert": "Down",
+                    "expr": "up == 0",
+                    "annotations": {
+                        "where": "{{ $externalLabels.cluster }} at {{ $externalURL }}",
+                        "others": '{{ range query "up" }}{{ .Labels.job }}={{ .Value }} {{ end }}',
+                    },
+                }
+            ],
+        }
+    )
+    externals = {"external_labels": {"cluster": "eu-1"}, "external_url": "https://alerter.example"}
+    ctx = RuleContext.build(group, group.alerting[0], externals=externals)
+    assert ctx.dialect == "go"
+    source = _Present({"a": [0.0], "b": [1.0]})
+    (alert,) = [
+        a for a in evaluate_rule(ctx, source, Baselines(source), {}, START).alerts if a.labels["job"] == "a"
+    ]
+    assert alert.annotations == {"where": "eu-1 at https://alerter.example", "others": "a=0 b=1 "}
