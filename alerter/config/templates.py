@@ -31,6 +31,9 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from alerter.config import gotemplate
+from alerter.config.gotemplate.lex import Kind as GoKind
+from alerter.config.gotemplate.lex import LexError as GoLexError
+from alerter.config.gotemplate.lex import tokens as go_tokens
 from alerter.core import codec
 
 Dialect = Literal["go", "jinja"]
@@ -203,3 +206,81 @@ def render(
         return str(_compiled(source).render(**full))
     except Exception as exc:
         return f"{source} [template error: {exc}]"
+
+
+_JINJA_DICT_METHODS = frozenset(("get", "items", "keys", "values"))
+
+
+def label_reads(source: str, dialect: Dialect = "jinja") -> list[tuple[str, int]]:
+    """The alert labels ``source`` reads by name, each with the offset of the name in ``source``.
+
+    Go: ``$labels.x``, ``.Labels.x``, ``$.Labels.x`` and ``index $labels "x"``; Jinja2:
+    ``labels.x``, ``labels["x"]`` and ``labels.get("x")``. What ``alerter check --prometheus``
+    looks for on the server's series; a template that does not parse reads nothing."""
+    if dialect == "go":
+        return _go_label_reads(source)
+    try:
+        ast = environment().parse(source)
+    except TemplateSyntaxError:
+        return []
+    names: list[tuple[str, int]] = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Call)):
+        key: Any = None
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.args:
+            if (
+                node.node.attr == "get"
+                and _is_labels(node.node.node)
+                and isinstance(node.args[0], nodes.Const)
+            ):
+                key = node.args[0].value
+        elif (
+            isinstance(node, nodes.Getattr) and _is_labels(node.node) and node.attr not in _JINJA_DICT_METHODS
+        ):
+            key = node.attr
+        elif isinstance(node, nodes.Getitem) and _is_labels(node.node) and isinstance(node.arg, nodes.Const):
+            key = node.arg.value
+        if isinstance(key, str):
+            names.append((key, node.lineno))
+    out: list[tuple[str, int]] = []
+    for name, lineno in names:
+        line_start = sum(len(line) for line in source.splitlines(keepends=True)[: lineno - 1])
+        pattern = r"\blabels\s*(?:\.\s*get\s*\(\s*|\[\s*|\.\s*)['\"]?(" + re.escape(name) + r")\b"
+        found = re.compile(pattern).search(source, line_start)
+        out.append((name, found.start(1) if found else line_start))
+    return out
+
+
+def _is_labels(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "labels"
+
+
+def _go_label_reads(source: str) -> list[tuple[str, int]]:
+    try:
+        toks = [t for t in go_tokens(source) if t.kind is not GoKind.SPACE]
+    except GoLexError:
+        return []
+    out: list[tuple[str, int]] = []
+    for i, tok in enumerate(toks[:-1]):
+        after = toks[i + 1]
+        before = toks[i - 1] if i else None
+        # `.Labels` of the alert data, not a field of some other value (`$x.Labels`, `(f).Labels`)
+        of_data = (
+            before is None
+            or before.text == "$"
+            or before.kind not in (GoKind.FIELD, GoKind.RPAREN, GoKind.VARIABLE)
+        )
+        if after.kind is GoKind.FIELD and (
+            (tok.kind is GoKind.VARIABLE and tok.text == "$labels")
+            or (tok.kind is GoKind.FIELD and tok.text == ".Labels" and of_data)
+        ):
+            out.append((after.text[1:], after.pos + 1))
+        elif (
+            tok.kind is GoKind.IDENT
+            and tok.text == "index"
+            and after.kind is GoKind.VARIABLE
+            and after.text == "$labels"
+            and i + 2 < len(toks)
+            and toks[i + 2].kind in (GoKind.STRING, GoKind.RAW)
+        ):
+            out.append((toks[i + 2].text[1:-1], toks[i + 2].pos + 1))
+    return out

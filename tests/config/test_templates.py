@@ -84,3 +84,36 @@ def test_a_community_rule_file_passes_check_and_renders_as_prometheus(
     )
     assert rendered["HostHighCpuLoad"]["summary"] == "CPU load is 0.09% on node1"
     assert rendered["HostHighCpuLoad"]["description"] == "high load; instance=node1:9100 job=node "
+
+
+@pytest.mark.parametrize(
+    ("source", "dialect", "reads"),
+    [
+        ("{{ $labels.instance }} on {{ .Labels.pod }}", "go", ["instance", "pod"]),
+        (
+            '{{ $.Labels.job }} {{ index $labels "zone" }} {{ humanize .Labels.x }}',
+            "go",
+            ["job", "zone", "x"],
+        ),
+        ("{{ $value }} {{ .Value }} {{ $externalLabels.cluster }} {{ $x.Labels.no }}", "go", []),
+        (
+            "{{ labels.model }} {{ labels['pod'] }} {{ labels.get('zone') }}",
+            "jinja",
+            ["model", "pod", "zone"],
+        ),
+        ("{% for k, v in labels.items() %}{{ k }}{% endfor %} labels.text {{ value }}", "jinja", []),
+        ("{{ $labels.unclosed ", "go", []),
+    ],
+)
+def test_label_reads_names_each_label_at_its_offset(
+    source: str, dialect: templates.Dialect, reads: list[str]
+) -> None:
+    found = templates.label_reads(source, dialect)
+    assert [name for name, _ in found] == reads
+    for name, offset in found:
+        assert source[offset : offset + len(name)] == name
+
+
+def test_label_reads_finds_a_jinja_label_on_a_later_line() -> None:
+    source = "Model {{ labels.model }}\nslow on {{ labels.pod }}"
+    assert templates.label_reads(source) == [("model", 16), ("pod", source.index("pod }}"))]
