@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from alerter import __version__, backtest, ruletest
-from alerter.config import RuleFile, check, load, yamlfile
+from alerter.config import RuleFile, check, load, templates, yamlfile
 from alerter.config.rules import RecordingRule
 from alerter.core.durations import format_duration
 from alerter.core.errors import AlerterError, ConfigErrors
@@ -67,10 +67,13 @@ def _rule_lines(rules: RuleFile) -> list[str]:
                 continue
             timing = f", for {format_duration(rule.for_)}" if rule.for_ else ""
             if rule.baseline is None:
-                kind = "threshold rule (fires while expr returns a series, as in Prometheus)"
+                kind = "threshold rule (active while expr returns a series)"
             else:
                 kind = f"baseline rule, detector {rule.baseline.get('detector', 'auto')}"
-            lines.append(f"    {rule.alert}: {kind}{timing}")
+            texts = [*rule.annotations.values(), *rule.labels.values()]
+            dialect = templates.dialect(texts) if any("{{" in t for t in texts) else ""
+            shown = {"go": ", Go templates", "jinja": ", Jinja2 templates"}.get(dialect, "")
+            lines.append(f"    {rule.alert}: {kind}{timing}{shown}")
     return lines
 
 

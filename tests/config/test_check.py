@@ -67,3 +67,25 @@ def test_check_is_quiet_when_the_api_is_not_exposed(
     tmp_path: Path, server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _check(tmp_path, server, capsys) == (0, "")
+
+
+def test_check_says_how_each_rule_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    interval: 30s\n    rules:\n"
+        "      - record: job:up:sum\n        expr: sum by (job) (up)\n"
+        "      - alert: Down\n        expr: up == 0\n        for: 5m\n"
+        "        annotations: {summary: '{{ $labels.instance }} is down'}\n"
+        "      - alert: Slow\n        expr: ttft\n        baseline: {detector: stl}\n"
+        "        annotations: {summary: '{{ value | duration }}'}\n"
+    )
+    assert cli.main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{path}: OK (1 group, 3 rules)",
+        "  group g (every 30s)",
+        "    job:up:sum: recording rule, evaluated by Prometheus, not by alerter",
+        "    Down: threshold rule (active while expr returns a series), for 5m, Go templates",
+        "    Slow: baseline rule, detector stl, Jinja2 templates",
+    ]
+    assert cli.main(["check", "--quiet", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{path}: OK (1 group, 3 rules)"]
