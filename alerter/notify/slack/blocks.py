@@ -313,6 +313,10 @@ def _labels(alert: Alert, limit: int) -> str:
     return prefix + text if text else ""
 
 
+THRESHOLD_TIER = "threshold"
+"""The tier of alerts of rules without ``baseline:`` (see ``engine.evaluate.observe``)."""
+
+
 def _numbers(alert: Alert, info: RuleInfo) -> list[str]:
     if not math.isfinite(alert.value):
         return [
@@ -321,6 +325,10 @@ def _numbers(alert: Alert, info: RuleInfo) -> list[str]:
             else "No value"
         ]
     line = f"Value *{_num(alert.value)}*"
+    if alert.tier == THRESHOLD_TIER:
+        # A Prometheus threshold rule: no band, no deviation; the condition is the expression.
+        condition = mrkdwn.shorten(" ".join(info.expr.split()), MAX_NAME, mrkdwn.ELLIPSIS)
+        return [line, f"Threshold rule: `{condition}` returns this series" if condition else "Threshold rule"]
     if math.isfinite(alert.expected):
         line += f" vs expected *{_num(alert.expected)}*"
     if math.isfinite(alert.lower) and math.isfinite(alert.upper):
@@ -385,7 +393,8 @@ def _digest_blocks(
     top = sorted(notification.firing, key=lambda a: (-a.score, a.fingerprint))[:5]
     if top:
         worst = [
-            f"• {escape(a.rule)} `{escape(_series(a))}` value {_num(a.value)} vs {_num(a.expected)}"
+            f"• {escape(a.rule)} `{escape(_series(a))}` value {_num(a.value)}"
+            + (f" vs {_num(a.expected)}" if math.isfinite(a.expected) else "")
             for a in top
         ]
         blocks.append(_section("*Largest departures*\n" + _lines_with_more(worst, MAX_SECTION - 30)))

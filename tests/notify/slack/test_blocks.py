@@ -188,6 +188,25 @@ def test_missing_value_says_why(make_alert: AlertFactory) -> None:
     assert "No value (no samples in window)" in text
 
 
+def test_a_threshold_alert_shows_its_condition_not_a_band(make_alert: AlertFactory) -> None:
+    base = make_alert().__dict__
+    alert = Alert(
+        **{
+            **base,
+            "value": 0.0,
+            "expected": math.nan,
+            "lower": math.nan,
+            "upper": math.nan,
+            "fraction": 0.0,
+            "tier": "threshold",
+        }
+    )
+    context = replace(CONTEXT, rules={alert.rule: blocks.RuleInfo("up{job='api'}\n  == 0", None)})
+    text = all_text(blocks.render_message(note([alert]), context))
+    assert "Value *0*" in text and "Threshold rule: `up{job='api'} == 0` returns this series" in text
+    assert "out of band" not in text and "σ" not in text
+
+
 def test_group_labels_clipped_from_the_header_are_shown_in_full_below(make_alert: AlertFactory) -> None:
     long = "m" * 200
     message = blocks.render_message(note([make_alert(model_name=long)], model_name=long), CONTEXT)
