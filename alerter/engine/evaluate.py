@@ -269,10 +269,16 @@ Query = Callable[[str], list[tuple[Mapping[str, str], float]]]
 """PromQL at render time, for Go templates' ``query`` function."""
 
 
-def _annotate(ctx: RuleContext, alert: Alert, query: Query) -> Alert:
+def _annotate(ctx: RuleContext, alert: Alert, query: Query, series_labels: Labels | None) -> Alert:
     if alert.state in (AlertState.INACTIVE,) or not ctx.rule.annotations:
         return alert
     context = {**codec.template_context(alert), **ctx.externals}
+    if ctx.dialect == "go":
+        # Prometheus' $labels are the series' labels as the query returned them (``__name__``
+        # included, though the alert drops it), without the rule's labels or alertname.
+        added = {"alertname", *ctx.group.labels, *ctx.rule.labels}
+        own = series_labels if series_labels is not None else alert.labels
+        context["labels"] = {k: v for k, v in own.items() if series_labels is not None or k not in added}
     rendered = {
         k: templates.render(v, context, dialect=ctx.dialect, query=query)
         for k, v in ctx.rule.annotations.items()
@@ -333,6 +339,7 @@ def evaluate_rule(
     except SourceError as exc:
         source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
     names: dict[Labels, _Names] = {}
+    queried: dict[str, Labels] = {}
     query = _query(source, at)
     templated = ctx.templated_labels
     for series in fetched:
@@ -352,6 +359,7 @@ def evaluate_rule(
             named = _names(ctx, series.labels, own)
         names[series.labels] = named
         _, labels, fingerprint = named
+        queried[fingerprint] = series.labels
         by_fingerprint[fingerprint] = (labels, obs)
         series_of[fingerprint] = series_labels
         tiers[fingerprint] = obs.tier or obs.reason
@@ -395,7 +403,7 @@ def evaluate_rule(
             if fingerprint in previous:
                 forget.append(fingerprint)
             continue
-        out.append(_annotate(ctx, record, query))
+        out.append(_annotate(ctx, record, query, queried.get(fingerprint)))
     health = RuleHealth(
         group=ctx.group.name,
         rule=ctx.name,

@@ -170,10 +170,15 @@ def test_printf_verbs_follow_go(fmt: str, args: list[object], text: str) -> None
             "node1:9100 of job node has been down",
         ),
         ("{{ .Labels.job }} {{ .Value }}", "node 0.25"),
-        ("{{ $labels.__name__ }}|{{ $labels.missing }}|", "||"),  # no __name__; missingkey=zero
+        # $labels is the sample's metric, __name__ included (rules/alerting.go builds it from
+        # smpl.Metric and only the alert's own labels drop the name); missingkey=zero.
+        ("{{ $labels.__name__ }}|{{ $labels.missing }}|", "up||"),
         ("{{ if gt $value 0.5 }}high{{ else if gt $value 0.1 }}mid{{ else }}low{{ end }}", "mid"),
-        ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", "instance=node1:9100;job=node;"),
-        ("{{ range $labels }}{{ . }};{{ end }}", "node1:9100;node;"),
+        (
+            "{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}",
+            "__name__=up;instance=node1:9100;job=node;",
+        ),
+        ("{{ range $labels }}{{ . }};{{ end }}", "up;node1:9100;node;"),
         ("{{ range $i, $e := (args 1 2) }}{{ $i }}{{ end }}", "arg0arg1"),
         (
             "{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ if eq . 1 }}{{ continue }}{{ end }}{{ . }}{{ end }}",
@@ -198,7 +203,7 @@ def test_printf_verbs_follow_go(fmt: str, args: list[object], text: str) -> None
             '{{ eq $labels.job "x" "node" }} {{ ne 1 2 }} {{ lt "a" "b" }} {{ ge 2.0 2.0 }}',
             "true true true true",
         ),
-        ('{{ len $labels }} {{ len "é" }} {{ index $labels "job" }}', "2 2 node"),
+        ('{{ len $labels }} {{ len "é" }} {{ index $labels "job" }}', "3 2 node"),
         ('{{ print 1 2 "a" 3 }}|{{ println 1 "a" }}', "1 2a3|1 a\n"),
         (
             '{{ html "<a href=\'x\'>" }} {{ js "a\'b=" }} {{ urlquery "a b&c" }}',

@@ -64,7 +64,8 @@ def test_a_community_rule_file_passes_check_and_renders_as_prometheus(
     assert cli.main(["check", str(path)]) == 0, capsys.readouterr().err
     rules = read(path, what="rule file").data["groups"][0]["rules"]
     ctx = {
-        "labels": {"__name__": "up", "instance": "node1:9100", "job": "node"},
+        # These expressions compute (a ratio, a rate), so their samples have no __name__.
+        "labels": {"instance": "node1:9100", "job": "node"},
         "value": 0.0853,
         "rule": "X",
     }

@@ -213,8 +213,12 @@ def _float(value: Any) -> float:
 
 def alert_data(context: Mapping[str, Any], extra: Sequence[str] = ()) -> tuple[Struct, dict[str, Any]]:
     """The data (``.Labels``...) and variables (``$labels``...) of an alert template from a render
-    context: ``labels``, ``value``, ``external_labels``, ``external_url`` and the ``extra`` names."""
-    labels = {str(k): str(v) for k, v in dict(context.get("labels") or {}).items() if k != "__name__"}
+    context: ``labels``, ``value``, ``external_labels``, ``external_url`` and the ``extra`` names.
+
+    ``labels`` are given as the caller means them: Prometheus hands alert templates the series'
+    labels as the query returned them, ``__name__`` included (promtool shows ``{{ $labels }}`` of
+    ``expr: up`` as ``map[__name__:up job:a]``, though the alert itself drops the name)."""
+    labels = {str(k): str(v) for k, v in dict(context.get("labels") or {}).items()}
     values: dict[str, Any] = {
         "labels": labels,
         "externalLabels": {str(k): str(v) for k, v in dict(context.get("external_labels") or {}).items()},
