@@ -19,18 +19,26 @@ from alerter import cli
 
 HERE = Path(__file__).parent
 TEST_FILE = HERE / "threshold.test.yaml"
+TEST_FILES = sorted(HERE.glob("*.test.yaml"))
+"""``threshold``: the lifecycle; ``community``: rules as public collections write them."""
 
 
-def test_promtool_passes_the_expectations() -> None:
+def test_there_are_test_files() -> None:
+    assert [p.name for p in TEST_FILES] == ["community.test.yaml", "threshold.test.yaml"]
+
+
+@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.stem)
+def test_promtool_passes_the_expectations(path: Path) -> None:
     promtool = shutil.which("promtool") or "/usr/bin/promtool"
     done = subprocess.run(
-        [promtool, "test", "rules", TEST_FILE.name], cwd=HERE, capture_output=True, text=True, timeout=120
+        [promtool, "test", "rules", path.name], cwd=HERE, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_alerter_passes_the_same_expectations(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["test", str(TEST_FILE)])
+@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.stem)
+def test_alerter_passes_the_same_expectations(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["test", str(path)])
     out = capsys.readouterr()
     assert code == 0, out.out + out.err
     assert "SUCCESS" in out.out
