@@ -245,13 +245,20 @@ class Outbox:
             )
         return cursor.rowcount
 
-    def history(self, *, receiver: str | None = None, limit: int = 100) -> list[Entry]:
-        """The most recent entries, newest first (the notification log)."""
-        query = f"SELECT {_COLUMNS} FROM notify_outbox"
+    def history(
+        self, *, receiver: str | None = None, since: float | None = None, limit: int = 100
+    ) -> list[Entry]:
+        """The most recent entries, newest first (the notification log); ``since`` keeps those
+        enqueued at or after that unix time (``alerter notifications list --since``)."""
+        where: list[str] = []
         args: tuple[Any, ...] = ()
         if receiver is not None:
-            query += " WHERE receiver = ?"
-            args = (receiver,)
+            where.append("receiver = ?")
+            args += (receiver,)
+        if since is not None:
+            where.append("created >= ?")
+            args += (since,)
+        query = f"SELECT {_COLUMNS} FROM notify_outbox" + (f" WHERE {' AND '.join(where)}" if where else "")
         with self.store.transaction() as db:
             rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_entry(r) for r in rows]

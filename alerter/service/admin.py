@@ -1,7 +1,8 @@
-"""Operator commands that act on the engine's store: silences, remediation actions, the kill switch.
+"""Operator commands that act on the engine's store: silences, remediation actions, the kill switch,
+the notification log.
 
 Called by the ``alerter`` command (``silence add|list|expire``, ``actions list``,
-``remediation pause|resume``). They open the store named by ``alerter.yaml`` directly, so they
+``remediation pause|resume``, ``notifications list``). They open the store named by ``alerter.yaml`` directly, so they
 work whether or not the engine is running (SQLite serialises the writers), and a running engine
 sees the change at its next tick.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from pathlib import Path
 from alerter.config import load
 from alerter.core.durations import parse_duration
 from alerter.notify.mute import SilenceError, Silences
+from alerter.notify.outbox import Entry, Outbox
 from alerter.remediate import audit
 from alerter.store.sqlite import Store
 
@@ -88,6 +91,61 @@ def actions_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_notifications(entries: list[Entry]) -> str:
+    """The notification log as a terminal table, oldest first so it reads like the channel.
+
+    One line per message: when it was enqueued, where it went, how it went (``sent``,
+    ``failed`` with the receiver's error, ``retrying``, ``pending``, ``superseded``), whether it
+    opened a conversation, replied in its thread or closed it, why, and the message's text.
+    """
+    if not entries:
+        return "no notifications"
+    rows = [("CREATED", "RECEIVER", "STATE", "KIND", "REASON", "TEXT")]
+    for e in sorted(entries, key=lambda e: e.id):
+        shown = e.as_json()
+        text = " ".join(str(shown["title"]).split())
+        if e.last_error:
+            retries = f" after {e.attempts} failed attempt(s)" if e.attempts else ""
+            text += f"  (error{retries}: {e.last_error})"
+        rows.append(
+            (_when_seconds(e.created), e.receiver, str(shown["state"]), e.payload.kind.value, e.reason, text)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows
+    )
+
+
+def _when_seconds(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def notifications_list(args: argparse.Namespace, now: float | None = None) -> int:
+    """``alerter notifications list``: what the engine sent (or tried to), from the outbox's log.
+
+    The log keeps finished entries for the outbox's retention, so this answers "did the page go
+    out, and when" after the fact, whether or not the engine is running.
+    """
+    since = None
+    if args.since is not None:
+        try:
+            window = parse_duration(args.since)
+        except ValueError as exc:
+            print(f"alerter notifications list: --since: {exc}", file=sys.stderr)
+            return 2
+        since = (time.time() if now is None else now) - window
+    if args.limit < 1:
+        print(f"alerter notifications list: --limit must be at least 1, got {args.limit}", file=sys.stderr)
+        return 2
+    with open_store(args.config) as store:
+        entries = Outbox(store).history(receiver=args.receiver, since=since, limit=args.limit)
+    if args.json:
+        print(json.dumps({"notifications": [e.as_json() for e in reversed(entries)]}, indent=2))
+    else:
+        print(format_notifications(entries))
+    return 0
+
+
 def _switch(pause: bool) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         with open_store(args.config) as store:
@@ -99,7 +157,7 @@ def _switch(pause: bool) -> Callable[[argparse.Namespace], int]:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``silence``, ``actions`` and ``remediation`` to the ``alerter`` command."""
+    """Add ``silence``, ``actions``, ``notifications`` and ``remediation`` to the ``alerter`` command."""
     user = getpass.getuser() if sys.platform != "win32" else "operator"
 
     def command(
@@ -133,6 +191,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lst = command(actions, "list", "print the remediation audit log")
     lst.add_argument("--limit", type=int, default=50)
     lst.set_defaults(func=actions_list)
+
+    notifications = sub.add_parser(
+        "notifications", help="the notification log: what was sent to Slack and the other receivers"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    nls = command(notifications, "list", "print the notification log, oldest first")
+    nls.add_argument(
+        "--since", metavar="DURATION", help="only those enqueued this long ago or later, e.g. 1h"
+    )
+    nls.add_argument("--receiver", "-r", help="only this receiver's (a name under receivers:)")
+    nls.add_argument("--limit", type=int, default=100, help="the most recent N at most (default 100)")
+    nls.add_argument(
+        "--json", action="store_true", help="JSON with the fields of GET /api/v1/notifications, oldest first"
+    )
+    nls.set_defaults(func=notifications_list)
 
     switch = sub.add_parser("remediation", help="the global remediation kill switch").add_subparsers(
         dest="action", required=True, metavar="ACTION"
