@@ -7,14 +7,17 @@ Every subcommand returns an exit code; errors a user can fix are printed as one 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import time
 from collections.abc import Sequence
 
 from alerter import __version__, backtest, ruletest
 from alerter.config import RuleFile, check, load, templates, yamlfile
+from alerter.config.load import Bundle
 from alerter.config.rules import RecordingRule
-from alerter.core.durations import format_duration
-from alerter.core.errors import AlerterError, ConfigErrors
+from alerter.core.durations import format_duration, parse_duration
+from alerter.core.errors import AlerterError, ConfigErrors, SourceError
 from alerter.service import admin
 from alerter.sim import cli as sim_cli
 
@@ -53,7 +56,91 @@ def _check(args: argparse.Namespace) -> int:
         if not args.quiet:
             for line in _rule_lines(loaded.rules):
                 print(line)
+    if args.prometheus is not None:
+        return _check_live(args, bundle)
     return 0
+
+
+def _check_live(args: argparse.Namespace, bundle: Bundle) -> int:
+    """``--prometheus``: findings about the server's data are warnings (it may simply be a quiet
+    day for an error counter), errors only with ``--strict``; a server that cannot answer is one line."""
+    from alerter.source import livecheck
+    from alerter.source.prometheus import PrometheusSource
+    from alerter.source.wiring import build_source
+
+    configured = bundle.config.prometheus if bundle.config is not None else None
+    if not args.prometheus and configured is None:
+        print(
+            "alerter check: --prometheus needs a URL, or --config with a prometheus: section", file=sys.stderr
+        )
+        return 2
+    at = time.time() if args.at is None else args.at
+    try:
+        if configured is not None:  # its credentials, TLS and headers, sent to the URL given if any
+            update = {"url": args.prometheus or configured.url, "timeout": args.timeout or configured.timeout}
+            source = build_source(configured.model_copy(update=update))
+        else:
+            source = PrometheusSource(args.prometheus, timeout=args.timeout or 10.0)
+    except ValueError as exc:
+        print(f"alerter check: --prometheus: {exc}", file=sys.stderr)
+        return 2
+    with source:
+        try:
+            report = livecheck.check_rules(
+                source, bundle.rule_files, at=at, lookback=args.lookback, max_requests=args.max_requests
+            )
+        except SourceError as exc:
+            print(f"alerter check: {exc}", file=sys.stderr)
+            return 1
+    label = "error" if args.strict else "warning"
+    for finding in report.findings:
+        print(finding.render(label), file=sys.stderr)
+    notes = [_count(report.requests, "request")]
+    if report.not_promql:
+        notes.append(f"{_count(report.not_promql, 'rule')} not PromQL, not checked")
+    if report.unchecked:
+        notes.append(
+            f"{_count(report.unchecked, 'rule')} not checked within --max-requests {args.max_requests}"
+        )
+    print(
+        f"{source.url}: {_count(len(report.findings), label)} in {_count(report.rules, 'rule')}"
+        f" (series of the {format_duration(args.lookback)} before {_iso(at)}; {', '.join(notes)})"
+    )
+    return 1 if args.strict and report.findings else 0
+
+
+def _iso(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def _duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
+    return seconds
+
+
+def _unix(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected unix seconds such as 1714564800, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected unix seconds such as 1714564800, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _rule_lines(rules: RuleFile) -> list[str]:
@@ -104,6 +191,30 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("rule_files", nargs="*", help="rule files, directories of them, or globs")
     check.add_argument(
         "--quiet", "-q", action="store_true", help="one line per file, without the list of rules"
+    )
+    live = check.add_argument_group(
+        "against a server", "does each selector match series, does each label used exist on them?"
+    )
+    live.add_argument(
+        "--prometheus",
+        nargs="?",
+        const="",
+        metavar="URL",
+        help="ask this server (without URL: the --config prometheus: url; its credentials and TLS are used)",
+    )
+    live.add_argument("--at", type=_unix, help="unix time whose series count (default: now)")
+    live.add_argument(
+        "--lookback",
+        type=_duration,
+        default=3600.0,
+        help="series seen this long before --at count (default 1h)",
+    )
+    live.add_argument("--strict", action="store_true", help="findings are errors: exit 1 when there is one")
+    live.add_argument(
+        "--timeout", type=_duration, help="per request (default: the config's prometheus.timeout, else 10s)"
+    )
+    live.add_argument(
+        "--max-requests", type=_positive, default=200, help="requests to the server at most (default 200)"
     )
     check.set_defaults(func=_check)
 

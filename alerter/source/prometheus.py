@@ -1,4 +1,4 @@
-"""The Prometheus HTTP API client: range and instant queries against any Prometheus-compatible server.
+"""The Prometheus HTTP API client: queries, label names and values from any Prometheus-compatible server.
 
 The only module that imports prometheus-api-client. The composition root builds one
 ``PrometheusSource`` from the ``prometheus:`` config section (secrets already resolved from
@@ -23,12 +23,13 @@ Three things matter on the hot path:
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import numpy as np
 import requests
@@ -160,12 +161,82 @@ class PrometheusSource:
         ]
         return chunks[0] if len(chunks) == 1 else merge_chunks(chunks)
 
+    # -- metadata: which series and labels exist ------------------------------------------
+
+    def label_names(self, matches: Sequence[str], start: float, end: float) -> list[str]:
+        """Names of the labels of the series that match any of ``matches`` between ``start`` and ``end``.
+
+        ``/api/v1/labels`` with one ``match[]`` per selector: the union over all of them, empty
+        when none matches a series. Prometheus and VictoriaMetrics answer from their index, so
+        the time range is as coarse as their blocks (two hours) or index (a day). The library's
+        ``get_label_names`` sends the same request but reports every failure as one exception
+        type with the status code only (prometheus_api_client/prometheus_connect.py), so the
+        request goes through this module's session and error classification instead.
+        """
+        if not matches:
+            raise SourceError("bad_query", "label_names needs at least one selector", retryable=False)
+        what = " or ".join(matches)
+        params = {"match[]": list(matches), "start": _fmt(start), "end": _fmt(end)}
+        # Prometheus takes this endpoint as a form body too (web/api/v1/api.go), so long lists fit.
+        post = sum(len(m) for m in matches) > _POST_ABOVE
+        return self._strings("/api/v1/labels", params, what, post=post)
+
+    def label_values(self, label: str, start: float, end: float, matches: Sequence[str] = ()) -> list[str]:
+        """Every value of ``label`` on series between ``start`` and ``end`` that match any of ``matches``
+        (all series without them); ``label_values("__name__", ...)`` lists the metric names.
+
+        With ``matches`` the list is empty exactly when no series matches, which ``label_names``
+        cannot say: VictoriaMetrics answers ``["__name__"]`` for a selector that matches nothing.
+        """
+        if not label:
+            raise SourceError("bad_query", "label_values needs a label name", retryable=False)
+        params: dict[str, str | list[str]] = {"start": _fmt(start), "end": _fmt(end)}
+        if matches:
+            params["match[]"] = list(matches)
+        what = f"values of {label}" + (f" for {' or '.join(matches)}" if matches else "")
+        return self._strings(f"/api/v1/label/{quote(label, safe='')}/values", params, what, post=False)
+
+    def _strings(
+        self, path: str, params: Mapping[str, str | Sequence[str]], what: str, *, post: bool
+    ) -> list[str]:
+        status, body = self._send(path, params, what, post=post)
+        _refuse(self.url, status, what)
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            if status >= 300:
+                raise classify(status, "", body[:200].decode("utf-8", "replace"), what)
+            raise SourceError(
+                "malformed", f"{self.url}{path} did not answer JSON", retryable=False, query=what
+            )
+        if answer.get("status") != "success" or status >= 300:
+            error = str(answer.get("error") or f"unexpected HTTP {status}")
+            raise classify(status, str(answer.get("errorType") or ""), error, what)
+        data = answer.get("data")
+        if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
+            raise SourceError(
+                "malformed",
+                f"{self.url}{path} answered without a list of strings",
+                retryable=False,
+                query=what,
+            )
+        return list(data)
+
     # -- transport -----------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, str], expr: str) -> list[Series]:
+        status, body = self._send(path, params, expr, post=len(expr) > _POST_ABOVE)
+        return self._interpret(status, body, expr)
+
+    def _send(
+        self, path: str, params: Mapping[str, str | Sequence[str]], expr: str, *, post: bool
+    ) -> tuple[int, bytes]:
+        """One request through the library's session; every transport failure is a ``SourceError``."""
         url = self._client.url + path
         try:
-            if len(expr) > _POST_ABOVE:
+            if post:
                 response = self._session.post(
                     url, data=params, auth=self._auth, timeout=self.timeout, verify=self._verify
                 )
@@ -190,20 +261,10 @@ class PrometheusSource:
             raise SourceError(
                 "unreachable", f"cannot reach {self.url}: {_reason(exc)}", retryable=True, query=expr
             ) from None
-        return self._interpret(response.status_code, body, expr)
+        return response.status_code, body
 
     def _interpret(self, status: int, body: bytes, expr: str) -> list[Series]:
-        if status in (401, 403):
-            raise SourceError(
-                "auth", f"{self.url} refused the credentials (HTTP {status})", retryable=False, query=expr
-            )
-        if status == 404:
-            raise SourceError(
-                "server_error",
-                f"{self.url} has no Prometheus query API (HTTP 404); the url should be the server root",
-                retryable=False,
-                query=expr,
-            )
+        _refuse(self.url, status, expr)
         try:
             series = parse_response(body, expr)
         except ApiError as exc:
@@ -215,6 +276,21 @@ class PrometheusSource:
         if status >= 300:
             raise classify(status, "", f"unexpected HTTP {status}", expr)
         return series
+
+
+def _refuse(url: str, status: int, expr: str) -> None:
+    """The answers that mean the server will never answer this client: wrong credentials or URL."""
+    if status in (401, 403):
+        raise SourceError(
+            "auth", f"{url} refused the credentials (HTTP {status})", retryable=False, query=expr
+        )
+    if status == 404:
+        raise SourceError(
+            "server_error",
+            f"{url} has no Prometheus query API (HTTP 404); the url should be the server root",
+            retryable=False,
+            query=expr,
+        )
 
 
 def classify(status: int, error_type: str, message: str, expr: str) -> SourceError:
