@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,12 +25,14 @@ from alerter.core.alerts import Lifecycle, Observation, Signal
 from alerter.core.model import Alert, AlertState, Labels, Verdict
 from alerter.engine.baselines import Baselines
 from alerter.engine.evaluate import (
+    Fetched,
     RuleCache,
     RuleContext,
     RuleResult,
     alert_fingerprint,
     alert_labels,
     evaluate_rule,
+    fetch,
     rule_names,
 )
 from alerter.engine.metrics import EngineMetrics
@@ -40,6 +43,9 @@ log = logging.getLogger(__name__)
 
 META_GROUP = "alerter"
 SOURCE_DOWN = "AlerterSourceDown"
+QUERY_CONCURRENCY = 4
+"""Rule queries of one group in flight at once: enough to overlap Prometheus' evaluation of
+them, few enough not to load it with a burst as large as the group."""
 OUTAGE_KINDS = frozenset({"unreachable", "timeout", "server_error", "auth", "malformed"})
 """Source errors that mean the metrics source is down (not that one rule's query is wrong)."""
 
@@ -118,7 +124,11 @@ class Engine:
         metrics: EngineMetrics | None = None,
         sink: Sink | None = None,
         now: float,
+        query_threads: int = 1,
     ) -> None:
+        """``query_threads`` > 1 sends a group's rule queries concurrently (the app uses
+        ``QUERY_CONCURRENCY``); 1 asks them one by one on the ticking thread, for sources that
+        answer from memory (backtests, rule tests) where threads would only add overhead."""
         self.source = source
         self.store = store
         self.baselines = baselines
@@ -133,6 +143,9 @@ class Engine:
         self._meta: Alert | None = None
         self._meta_life = Lifecycle(for_=60.0, keep_firing_for=0.0, flap_max_transitions=0)
         self.groups: dict[str, GroupPlan] = {}
+        self._query_threads = max(1, query_threads)
+        self._queries: ThreadPoolExecutor | None = None
+        """Threads sending a group's rule queries concurrently; created at the first such tick."""
         self._caches: dict[str, dict[str, RuleCache]] = {}
         """Group -> rule -> the evaluation cache of that rule's context in ``groups``; replaced
         together with ``groups``, so a cache never outlives its context."""
@@ -193,11 +206,18 @@ class Engine:
     def _tick(self, group: GroupPlan, caches: Mapping[str, RuleCache], now: float) -> list[RuleResult]:
         results: list[RuleResult] = []
         with self.metrics.duration.labels(group.name).time():
-            for ctx in group.rules:
+            answers = self._fetch_all(group, now)
+            for ctx, answer in zip(group.rules, answers, strict=True):
                 with self._lock:
                     previous = dict(self._alerts.get(ctx.key, {}))
                 result = evaluate_rule(
-                    ctx, self.source, self.baselines, previous, now, cache=caches.get(ctx.name)
+                    ctx,
+                    self.source,
+                    self.baselines,
+                    previous,
+                    now,
+                    cache=caches.get(ctx.name),
+                    fetched=answer,
                 )
                 results.append(result)
         outage = next(
@@ -295,6 +315,31 @@ class Engine:
             self._meta = None if alerts.is_forgettable(meta) else meta
             self.metrics.source_up.set(0 if self._failing else 1)
             return meta
+
+    def _fetch_all(self, group: GroupPlan, now: float) -> list[Fetched | None]:
+        """Every rule's query of a group, at most ``query_threads`` in flight at once.
+
+        The queries of a group are independent and most of their time is Prometheus evaluating
+        them, so they are sent together rather than one after another; judging stays in rule
+        order on the ticking thread. A group of one rule fetches inline (None: ask in place).
+        """
+        if len(group.rules) < 2:
+            return [None] * len(group.rules)
+        with self._lock:
+            if self._queries is None:
+                self._queries = ThreadPoolExecutor(
+                    max_workers=QUERY_CONCURRENCY, thread_name_prefix="rule-query"
+                )
+            pool = self._queries
+        futures = [pool.submit(fetch, ctx, self.source, now) for ctx in group.rules]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Stop the query threads (the app calls it after the scheduler has stopped ticking)."""
+        with self._lock:
+            pool, self._queries = self._queries, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def context(self, group: str, rule: str) -> RuleContext | None:
         with self._lock:

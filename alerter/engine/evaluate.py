@@ -319,12 +319,14 @@ def evaluate_rule(
     now: float,
     *,
     cache: RuleCache | None = None,
+    fetched: Fetched | None = None,
 ) -> RuleResult:
     """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records.
 
     ``cache`` is the rule's :class:`RuleCache`, used and updated when given; it only saves work,
     the result is the same without it. The rule's data is read as of ``now`` minus the group's
-    ``query_offset``; the alerts step at ``now``.
+    ``query_offset``; the alerts step at ``now``. ``fetched`` is that data when the caller has
+    already asked for it (:func:`fetch`, e.g. for several rules at once); else it is asked here.
     """
     started = time.perf_counter()
     at = now - ctx.group.query_offset
@@ -334,15 +336,14 @@ def evaluate_rule(
     verdicts: dict[str, Verdict] = {}
     source_error: SourceError | None = None
     error = ""
-    try:
-        fetched = _fetch(ctx, source, at)
-    except SourceError as exc:
-        source_error, error, fetched = exc, f"{exc.kind}: {exc}", []
+    answer = fetch(ctx, source, now) if fetched is None else fetched
+    if isinstance(answer, SourceError):
+        source_error, error, answer = answer, f"{answer.kind}: {answer}", []
     names: dict[Labels, _Names] = {}
     queried: dict[str, Labels] = {}
     query = _query(source, at)
     templated = ctx.templated_labels
-    for series in fetched:
+    for series in answer:
         # Names of a rule with templated labels depend on the value: built anew every time.
         named = cache.names(series.labels) if cache is not None and not templated else None
         series_labels = named[0] if named is not None else series.labels.without("__name__")
@@ -414,6 +415,19 @@ def evaluate_rule(
         digest=ctx.digest,
     )
     return RuleResult(tuple(out), tuple(forget), verdicts, health, source_error, series_of, tiers)
+
+
+Fetched = list[Series] | SourceError
+"""What a rule's query returned: its series, or the error that stopped it."""
+
+
+def fetch(ctx: RuleContext, source: Source, now: float) -> Fetched:
+    """The data :func:`evaluate_rule` judges at ``now``; a source error is returned, not raised,
+    so that fetches can run concurrently and each rule still meets its own error."""
+    try:
+        return _fetch(ctx, source, now - ctx.group.query_offset)
+    except SourceError as exc:
+        return exc
 
 
 def _fetch(ctx: RuleContext, source: Source, at: float) -> list[Series]:

@@ -24,7 +24,7 @@ from alerter.config.check import exposed_without_auth
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.core.model import Alert, AlertState, Verdict
 from alerter.engine.baselines import Baselines, FitStats
-from alerter.engine.engine import Engine, GroupPlan, plan
+from alerter.engine.engine import QUERY_CONCURRENCY, Engine, GroupPlan, plan
 from alerter.engine.metrics import EngineMetrics
 from alerter.engine.scheduler import Scheduler
 from alerter.notify import mute
@@ -83,7 +83,14 @@ class App:
             self.source, self.store, on_fit=self._fitted, exclusions=mute.maintenance_exclusions(windows)
         )
         self.engine = Engine(
-            bundle, self.source, self.store, self.baselines, metrics=self.metrics, sink=self._sink, now=now
+            bundle,
+            self.source,
+            self.store,
+            self.baselines,
+            metrics=self.metrics,
+            sink=self._sink,
+            now=now,
+            query_threads=QUERY_CONCURRENCY,
         )
         self.silences = mute.Silences(self.store)
         self.alert_actions = AlertActions(self.silences, Acks(self.store), self._alert)
@@ -379,6 +386,7 @@ class App:
         self.scheduler.shutdown()
         self.server.stop()
         self._decisions.shutdown(wait=True)  # a decision in flight finishes before the store closes
+        self.engine.close()
         self.baselines.close()
         self.store.close()
 

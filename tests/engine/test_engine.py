@@ -7,6 +7,7 @@ evaluation at a time, so states can be checked at exact ticks without sleeping.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -251,3 +252,54 @@ def test_source_down_resolves_on_the_first_successful_query_of_any_group(tmp_pat
         assert meta and meta[0].state is AlertState.RESOLVED, "the slow group's stale error kept it open"
     finally:
         store.close()
+
+
+class _Meeting:
+    """A source whose queries each wait until ``width`` of them are in flight at once."""
+
+    def __init__(self, source: ArraySource, width: int) -> None:
+        self.source = source
+        self.barrier = threading.Barrier(width, timeout=10)
+        self.errors = {"b"}
+
+    def _meet(self, expr: str) -> None:
+        self.barrier.wait()
+        if expr in self.errors:
+            raise SourceError("bad_query", f"parse error in {expr}", retryable=False, query=expr)
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        self._meet(expr)
+        return self.source.query_range(expr, start, end, step)
+
+    def query(self, expr: str, at: float) -> list[Series]:
+        self._meet(expr)
+        return self.source.query(expr, at)
+
+
+def test_a_groups_rule_queries_are_sent_together_and_judged_as_one_by_one(tmp_path: Path) -> None:
+    step = 60.0
+    ts = EPOCH - 3600 + step * np.arange(60)
+    source = ArraySource((Series(Labels(pod="p"), ts, np.ones(ts.size)),))
+    rules = [{"alert": name.upper(), "expr": name, "for": "1m"} for name in ("a", "b", "c")]
+    bundle = rule_bundle(rules, step, tmp_path)
+    seen = {}
+    for threads, used in ((1, _Meeting(source, 1)), (4, _Meeting(source, 3))):
+        # With one thread each query meets only itself; with four, the three must be in
+        # flight together or the barrier times out and the tick fails.
+        store = Store(tmp_path / f"state-{threads}.db")
+        try:
+            engine = Engine(bundle, used, store, Baselines(used, store), now=ts[0], query_threads=threads)
+            results = [engine.tick("replay", float(ts[10]) + k * step + 7.5) for k in range(3)]
+            engine.close()
+            seen[threads] = [
+                [(r.health.last_error, [(a.rule, a.state.value) for a in r.alerts]) for r in result]
+                for result in results
+            ]
+        finally:
+            store.close()
+    assert seen[1] == seen[4]
+    assert seen[4][-1] == [
+        ("", [("A", "firing")]),
+        ("bad_query: parse error in b", []),
+        ("", [("C", "firing")]),
+    ]
