@@ -125,6 +125,27 @@ def test_the_request_cap_leaves_rules_unchecked_and_says_so(
     assert [f.path for f in report.findings] == ["groups[0].rules[0].expr", "groups[0].rules[1].expr"]
 
 
+def test_cli_says_how_many_rules_the_cap_left_unchecked(
+    prometheus: ThrowawayPrometheus, rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "check",
+        "-q",
+        str(rules),
+        "--prometheus",
+        prometheus.url,
+        "--at",
+        str(EPOCH),
+        "--max-requests",
+        "2",
+    ]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{prometheus.url}: 2 warnings in 6 rules (series of the 1h before 2024-05-01T12:00:00Z; "
+        "2 requests, 4 rules not checked within --max-requests 2)"
+    )
+
+
 def test_only_series_in_the_lookback_window_count(prometheus: ThrowawayPrometheus, rules: Path) -> None:
     report = _check(prometheus.url, rules, at=EPOCH + 30 * 86_400)
     assert len(report.findings) == 7  # every selector: the series ended a month before
@@ -225,7 +246,15 @@ def test_cli_without_url_or_config_says_what_to_give(rules: Path, capsys: pytest
     assert "--prometheus needs a URL, or --config with a prometheus: section" in capsys.readouterr().err
 
 
-def test_victoriametrics_answers_the_same(tmp_path: Path, rules: Path) -> None:
+def test_victoriametrics_answers_the_same(
+    tmp_path: Path, rules: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metricsql = tmp_path / "metricsql.rules.yaml"
+    metricsql.write_text(
+        "groups:\n  - name: mql\n    rules:\n"
+        "      - alert: Waiting\n        expr: WITH (w = vllm:num_requests_waiting) w > 10\n"
+    )
+    config = tmp_path / "alerter.yaml"
     server = start_victoria(tmp_path / "vm")
     try:
         lines = [
@@ -242,6 +271,16 @@ def test_victoriametrics_answers_the_same(tmp_path: Path, rules: Path) -> None:
         assert response.status_code in (200, 204)
         requests.get(f"{server.url}/internal/force_flush", timeout=30).raise_for_status()
         report = _check(server.url, rules)
+        config.write_text(
+            f"prometheus: {{url: {server.url}, flavor: victoriametrics}}\n"
+            f"rule_files: [{rules.name}, {metricsql.name}]\n"
+        )
+        code = cli.main(["check", "-q", "--config", str(config), "--prometheus", "--at", str(EPOCH)])
     finally:
         server.stop()
     assert [str(f) for f in report.findings] == _expected(rules, server.url)
+    assert code == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"{server.url}: 5 warnings in 7 rules (series of the 1h before 2024-05-01T12:00:00Z; "
+        "6 requests, 1 rule not PromQL, not checked)"
+    )
