@@ -8,7 +8,8 @@ are set), the demo cluster (``alerter.testing.kubernetes``) for the dry-run scal
 run`` with ``deploy/demo/rules.yaml``. It then injects a latency regression and narrates what the
 engine does, polling its HTTP API: pending, firing, the Slack message, the remediation decision, the
 resolution. It exits once the alert resolved (``--keep-running`` to stay), and on Ctrl-C or any
-error stops everything it started.
+error stops everything it started. Whatever the outcome, it then writes a readable transcript of
+every message the local Slack sink received (``alerter.demo.transcript``) to ``.demo/slack/transcript.txt``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import requests
 
 from alerter.core.durations import format_duration, parse_duration
+from alerter.demo import transcript
 from alerter.demo.stack import Children, backfill, free_port, start_prometheus, wait_ready
 from alerter.service.app import SLACK_API_ENV
 from alerter.sim.fleet import DEFAULT_MODELS, TICK, Fleet
@@ -42,6 +44,7 @@ RULES = Path(__file__).resolve().parents[2] / "deploy" / "demo" / "rules.yaml"
 DEPLOYMENT = ("inference", "vllm-llama3")
 SINK_TOKEN_ENV = "ALERTER_DEMO_SLACK_TOKEN"
 SINK_TOKEN = "xoxb-demo-sink-token"
+SINK_CHANNELS = {"#alerts": "C0001"}
 RESOLVED_GRACE = 30.0
 
 CONFIG = """# Written by `python -m alerter.demo`; every address is a local demo process.
@@ -180,6 +183,11 @@ class Stack:
     sink: Any = None
     slack: list[str] = field(default_factory=list)
     """What the local sink received, summarized (empty with real Slack)."""
+    received: list[transcript.Event] = field(default_factory=list)
+    """What the local sink received, whole and with arrival times, for the transcript."""
+    transcript: Path | None = None
+    """Where the transcript goes; None with real Slack (the channel is the transcript)."""
+    config: Path | None = None
 
     def close(self) -> None:
         self.children.stop_all()
@@ -239,10 +247,14 @@ def _slack(stack: Stack, options: Options, say: Callable[[str], None]) -> tuple[
     out = options.workdir / "slack"
 
     def echo(line: str) -> None:
+        event = transcript.record(time.time(), line)
+        if event is not None:
+            stack.received.append(event)
         stack.slack.append(summarize(line))
         say(f"slack | {stack.slack[-1]}")
 
-    stack.sink = SlackSink(token=SINK_TOKEN, out_dir=out, echo=echo).start()
+    stack.sink = SlackSink(token=SINK_TOKEN, channels=SINK_CHANNELS, out_dir=out, echo=echo).start()
+    stack.transcript = out / "transcript.txt"
     say(
         f"Slack: local sink on {stack.sink.url} (charts saved under {out}/); set SLACK_BOT_TOKEN and "
         "SLACK_CHANNEL for real Slack"
@@ -284,6 +296,7 @@ def start(stack: Stack, options: Options, say: Callable[[str], None]) -> tuple[s
         channel=channel,
         token_env=token_env,
     )
+    stack.config = config
     engine = stack.children.start(
         "alerter",
         [sys.executable, "-m", "alerter", "run", "--config", str(config)],
@@ -369,6 +382,18 @@ def run(options: Options) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         say("stopped everything the demo started")
+        _report(stack, say)
+
+
+def _report(stack: Stack, say: Callable[[str], None]) -> None:
+    """Where to read afterwards what was sent: the transcript file and the notification log."""
+    if stack.transcript is not None:
+        path = transcript.write(
+            stack.transcript, stack.received, channels=SINK_CHANNELS, charts=stack.transcript.parent
+        )
+        say(f"Slack transcript ({len(stack.received)} messages and edits): {path}")
+    if stack.config is not None:
+        say(f"notification log: alerter notifications list --config {stack.config}")
 
 
 def _duration(text: str) -> float:

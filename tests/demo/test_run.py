@@ -149,3 +149,6 @@ def test_the_whole_demo_runs_to_resolution_and_stops_everything(
     ):
         assert expected in out, f"{expected!r} missing from the demo's output:\n{out}"
     assert list((tmp_path / "demo" / "slack").glob("*.png")), "the chart was saved by the sink"
+    written = (tmp_path / "demo" / "slack" / "transcript.txt").read_text()
+    assert "Slack transcript (" in out and "notification log: alerter notifications list --config" in out
+    assert "TTFTAnomaly" in written and "-> " in written and "edited the message" in written, written
