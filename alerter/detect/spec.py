@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerter.core.durations import MAX_SECONDS, parse_duration
+from alerter.core.durations import MAX_SECONDS, format_duration, parse_duration
 
 DETECTORS = ("auto", "stl", "mstl", "ewma", "static", "burn_rate", "forecast")
 COMMON = (
@@ -106,6 +107,41 @@ class SpecProblem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" + (f" ({self.hint})" if self.hint else "")
+
+
+def _written(spec: Mapping[str, Any], key: str, seconds: float) -> str:
+    """A duration in messages as the user wrote it (``48h``), in Prometheus units when it was given
+    in seconds, and marked when it is the default: "got 2d, needs at least 4d", never "172800s"."""
+    if key not in spec:
+        return f"{format_duration(seconds)} (the default)"
+    raw = spec[key]
+    return raw.strip() if isinstance(raw, str) else format_duration(seconds)
+
+
+def _season(spec: Mapping[str, Any], seconds: float) -> str:
+    """The seasonality period of ``seconds`` as written in the spec (``30d``, not ``4w2d``)."""
+    raw = spec.get("seasonality")
+    for item in raw if isinstance(raw, list | tuple) else [raw]:
+        if isinstance(item, str) and _seconds(item) == seconds:
+            return item.strip()
+    return format_duration(seconds)
+
+
+def _like(written: str, seconds: float) -> str:
+    """``seconds`` in the unit of ``written`` when that is one unit and the count is whole
+    (``30d`` -> ``60d``), else in Prometheus units."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|h|d|w|y)", written)
+    unit = _seconds(f"1{match.group(2)}") if match else None
+    if match and unit and float(seconds / unit).is_integer():
+        return f"{int(seconds / unit)}{match.group(2)}"
+    return format_duration(seconds)
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        return parse_duration(text)
+    except ValueError:
+        return None
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -251,7 +287,11 @@ def _check_common(c: _Checker, out: dict[str, Any], spec: Mapping[str, Any]) -> 
     out["seasonality"] = _check_seasonality(c, spec.get("seasonality"))
     season, history, resolution = out["seasonality"], out["history"], out["resolution"]
     if history is not None and history > MAX_HISTORY:
-        c.add("history", f"must be at most 366d, got {history:g}s", "a year covers every season modelled")
+        c.add(
+            "history",
+            f"must be at most 366d, got {_written(spec, 'history', history)}",
+            "a year covers every season modelled",
+        )
     elif history is not None and resolution is not None and history / resolution > MAX_TRAINING_POINTS:
         c.add(
             "resolution",
@@ -262,13 +302,17 @@ def _check_common(c: _Checker, out: dict[str, Any], spec: Mapping[str, Any]) -> 
     if season and history is not None and history < 2 * season[-1]:
         c.add(
             "history",
-            f"must cover at least two of the longest season ({2 * season[-1]:g}s), got {history:g}s",
+            f"must cover at least two of the longest season ({_season(spec, season[-1])}): "
+            f"got {_written(spec, 'history', history)}, "
+            f"needs at least {_like(_season(spec, season[-1]), 2 * season[-1])}",
             "a seasonal profile needs two full cycles to be learned",
         )
     if season and resolution is not None and resolution * 4 > season[0]:
         c.add(
             "resolution",
-            f"must be at most a quarter of the shortest season ({season[0]:g}s), got {resolution:g}s",
+            f"must be at most a quarter of the shortest season ({_season(spec, season[0])}): "
+            f"got {_written(spec, 'resolution', resolution)}, "
+            f"needs at most {_like(_season(spec, season[0]), season[0] / 4)}",
         )
 
 
