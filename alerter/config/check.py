@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from alerter.config import promql, templates
-from alerter.config.engine import AppConfig, Route, ServerConfig
+from alerter.config.engine import AppConfig, ServerConfig
 from alerter.config.validate import field_path
 from alerter.config.yamlfile import Document, Loc
 from alerter.core.errors import ConfigError, Location
@@ -64,7 +64,9 @@ def _offset_location(doc: Document, loc: Loc, offset: int) -> Location:
     lines = before.count("\n")
     column = len(before) - (before.rfind("\n") + 1)
     source = _source_lines(doc.path)
-    indicator = source[start.line - 1][start.column - 1 : start.column] if 0 < start.line <= len(source) else ""
+    indicator = (
+        source[start.line - 1][start.column - 1 : start.column] if 0 < start.line <= len(source) else ""
+    )
     if indicator in ("|", ">"):
         body = [line for line in source[start.line :] if line.strip()]
         indent = len(body[0]) - len(body[0].lstrip(" ")) if body else start.column
@@ -90,7 +92,9 @@ def _names(items: Any, key: str) -> list[str]:
     return [str(i.get(key, "")) if isinstance(i, dict) else "" for i in items]
 
 
-def rule_file(doc: Document, policies: set[str] | None, flavor: promql.Flavor = "prometheus") -> list[ConfigError]:
+def rule_file(
+    doc: Document, policies: set[str] | None, flavor: promql.Flavor = "prometheus"
+) -> list[ConfigError]:
     """Every semantic problem of one rule file; ``policies`` None skips reference checks.
 
     ``flavor`` is the query language of the server (``prometheus.flavor``): MetricsQL is only
@@ -116,7 +120,11 @@ def _strings(raw: Any) -> dict[str, str]:
 
 
 def _rule(
-    doc: Document, raw: dict[str, Any], at: Loc, policies: set[str] | None, flavor: promql.Flavor = "prometheus"
+    doc: Document,
+    raw: dict[str, Any],
+    at: Loc,
+    policies: set[str] | None,
+    flavor: promql.Flavor = "prometheus",
 ) -> list[ConfigError]:
     """Checks of one raw rule mapping; fields of the wrong type are skipped (validation reports them)."""
     errors: list[ConfigError] = []
@@ -168,21 +176,51 @@ def _rule(
     return errors
 
 
-def _routes(route: Route, loc: Loc) -> Iterator[tuple[Route, Loc]]:
+def _routes(route: Any, loc: Loc) -> Iterator[tuple[dict[str, Any], Loc]]:
+    """Each mapping of a raw routing tree, with where it is; what is not a mapping is skipped."""
+    if not isinstance(route, dict):
+        return
     yield route, loc
-    for index, child in enumerate(route.routes):
+    children = route.get("routes")
+    for index, child in enumerate(children if isinstance(children, list) else []):
         yield from _routes(child, (*loc, "routes", index))
 
 
-def config(doc: Document, cfg: AppConfig) -> list[ConfigError]:
-    """Every semantic problem of ``alerter.yaml`` on its own."""
+def _defined(data: Any, key: str) -> set[str] | None:
+    """Names of the mappings in the raw list ``key`` of ``alerter.yaml``; None when ``key`` is not a
+    list (validation reports that, and a reference to an unreadable list proves nothing).
+
+    A mapping that fails validation still defines its name: a rule naming a policy whose
+    ``scale:`` has a typo is told about the typo, not that the policy does not exist.
+    """
+    raw = data.get(key, []) if isinstance(data, dict) else None
+    return {name for name in _names(raw, "name") if name} if isinstance(raw, list) else None
+
+
+def policy_names(doc: Document) -> set[str] | None:
+    """The policies ``alerter.yaml`` defines, for the rule files' ``remediate:`` references."""
+    return _defined(doc.data, "policies")
+
+
+def config(doc: Document) -> list[ConfigError]:
+    """Every semantic problem of ``alerter.yaml`` on its own.
+
+    Works on the raw data, like ``rule_file``, so it runs whether or not the file passed
+    validation: a wrong type in one receiver does not hide a route naming a receiver that
+    does not exist. A value of the wrong type is skipped here (validation reports it).
+    """
+    data = doc.data
     errors: list[ConfigError] = []
-    errors += _duplicates(doc, [r.name for r in cfg.receivers], ("receivers",), "receiver")
-    errors += _duplicates(doc, [p.name for p in cfg.policies], ("policies",), "policy")
-    errors += _duplicates(doc, [m.name for m in cfg.maintenance], ("maintenance",), "maintenance window")
-    receivers = {r.name for r in cfg.receivers}
-    if cfg.route is None:
-        if cfg.receivers:
+    for key, what in (
+        ("receivers", "receiver"),
+        ("policies", "policy"),
+        ("maintenance", "maintenance window"),
+    ):
+        errors += _duplicates(doc, _names(data.get(key), "name"), (key,), what)
+    receivers = _defined(data, "receivers")
+    route = data.get("route")
+    if route is None:
+        if isinstance(data.get("receivers"), list) and data["receivers"]:
             errors.append(
                 ConfigError(
                     doc.location(("receivers",), at_key=True),
@@ -192,7 +230,9 @@ def config(doc: Document, cfg: AppConfig) -> list[ConfigError]:
                 )
             )
         return errors
-    if cfg.route.receiver is None:
+    if not isinstance(route, dict):
+        return errors
+    if route.get("receiver") is None:
         errors.append(
             ConfigError(
                 doc.location(("route",)),
@@ -201,7 +241,7 @@ def config(doc: Document, cfg: AppConfig) -> list[ConfigError]:
                 "add `receiver: <name>`",
             )
         )
-    if cfg.route.matchers:
+    if isinstance(route.get("matchers"), list) and route["matchers"]:
         errors.append(
             ConfigError(
                 doc.location(("route", "matchers")),
@@ -210,15 +250,16 @@ def config(doc: Document, cfg: AppConfig) -> list[ConfigError]:
                 "move matchers into a child route",
             )
         )
-    for route, loc in _routes(cfg.route, ("route",)):
-        if route.receiver is not None and route.receiver not in receivers:
+    for raw, loc in _routes(route, ("route",)):
+        name = raw.get("receiver")
+        if receivers is not None and isinstance(name, str) and name not in receivers:
             where = (*loc, "receiver")
             errors.append(
                 ConfigError(
                     doc.location(where),
                     field_path(where),
-                    f"receiver `{route.receiver}` is not defined",
-                    _suggest(route.receiver, receivers),
+                    f"receiver `{name}` is not defined",
+                    _suggest(name, receivers),
                 )
             )
     return errors

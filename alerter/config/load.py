@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from alerter.config import check
 from alerter.config.engine import AppConfig
-from alerter.config.promql import Flavor
+from alerter.config.promql import FLAVORS, Flavor
 from alerter.config.rules import RuleFile
 from alerter.config.validate import errors_from
 from alerter.config.yamlfile import Document, read
@@ -94,45 +94,79 @@ def _validate_rules(
 
 
 def _validate_config(doc: Document) -> tuple[AppConfig | None, list[ConfigError]]:
+    problems = check.config(doc)
     try:
-        cfg = AppConfig.model_validate(doc.data)
+        return AppConfig.model_validate(doc.data), problems
     except ValidationError as exc:
-        return None, errors_from(exc, doc, AppConfig)
-    return cfg, check.config(doc, cfg)
+        return None, errors_from(exc, doc, AppConfig) + problems
+
+
+def _rule_patterns(doc: Document) -> list[tuple[int, str]]:
+    """``rule_files`` as written, with their indexes: read from the raw data so that the rule
+    files are checked even when the rest of ``alerter.yaml`` is not valid."""
+    raw = doc.data.get("rule_files")
+    return [(i, p) for i, p in enumerate(raw) if isinstance(p, str)] if isinstance(raw, list) else []
+
+
+def _flavor(doc: Document | None) -> Flavor:
+    """``prometheus.flavor`` from the raw data; Prometheus when it is missing or not valid."""
+    section = doc.data.get("prometheus") if doc is not None else None
+    given = section.get("flavor") if isinstance(section, dict) else None
+    return next((f for f in FLAVORS if f == given), "prometheus")
+
+
+def _distinct(errors: list[ConfigError]) -> list[ConfigError]:
+    """``errors`` without repeats: one problem found twice (the same file reached by two
+    patterns, a schema and a semantic check agreeing) is reported once."""
+    seen: set[tuple[str, int, int, str, str]] = set()
+    out: list[ConfigError] = []
+    for error in errors:
+        key = (error.location.file, error.location.line, error.location.column, error.path, error.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(error)
+    return out
 
 
 def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) -> Bundle:
     """Load the config (whose ``rule_files`` are added to ``rule_paths``) and all rule files.
 
-    Raises ConfigErrors with every problem found in any file.
+    Raises ConfigErrors with every problem found in any file. A config that fails validation
+    stops nothing that can still be checked: its ``rule_files`` are read from the raw YAML, its
+    routes are checked against the receivers it names, and the rules' ``remediate:`` references
+    against the policies it names, so one run lists every mistake. Only a set without any
+    problem is returned (a hot reload keeps the running configuration otherwise).
     """
     errors: list[ConfigError] = []
     cfg: AppConfig | None = None
+    config_doc: Document | None = None
     patterns = [str(p) for p in rule_paths]
     paths, missing = expand(patterns)
     errors += missing
     if config_path is not None:
         try:
-            doc = read(config_path, what="config file")
-            cfg, found = _validate_config(doc)
-            errors += found
+            config_doc = read(config_path, what="config file")
         except ConfigError as exc:
             errors.append(exc)
-        if cfg is not None:
-            for index, pattern in enumerate(cfg.rule_files):
-                more, missing = expand([pattern], Path(config_path).parent)
-                if missing:
-                    errors.append(
-                        ConfigError(
-                            doc.location(("rule_files", index)),
-                            f"rule_files[{index}]",
-                            f"no rule files match `{pattern}`",
-                            "paths are relative to the config file",
-                        )
+    if config_doc is not None:
+        cfg, found = _validate_config(config_doc)
+        errors += found
+        for index, pattern in _rule_patterns(config_doc):
+            more, missing = expand([pattern], Path(config_doc.path).parent)
+            if missing:
+                errors.append(
+                    ConfigError(
+                        config_doc.location(("rule_files", index)),
+                        f"rule_files[{index}]",
+                        f"no rule files match `{pattern}`",
+                        "paths are relative to the config file",
                     )
-                paths = _unique(paths + more)
-    policies = {p.name for p in cfg.policies} if cfg is not None else None
-    flavor: Flavor = cfg.prometheus.flavor if cfg is not None else "prometheus"
+                )
+            paths = _unique(paths + more)
+    # Without a config there is nothing to resolve policy names against; with one that cannot
+    # be read as a whole, the names it does give still catch a misspelt reference.
+    policies = check.policy_names(config_doc) if config_doc is not None else None
+    flavor = cfg.prometheus.flavor if cfg is not None else _flavor(config_doc)
     loaded: list[LoadedRules] = []
     for path in paths:
         try:
@@ -147,5 +181,5 @@ def load(config_path: str | Path | None, rule_paths: Sequence[str | Path] = ()) 
         if rules is not None and not found:
             loaded.append(LoadedRules(str(path), rules))
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors(_distinct(errors))
     return Bundle(cfg, str(config_path) if config_path is not None else None, loaded)

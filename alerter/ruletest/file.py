@@ -285,7 +285,7 @@ def load_config(path: str) -> AppConfig:
         cfg = AppConfig.model_validate(doc.data)
     except ValidationError as exc:
         raise ConfigErrors(errors_from(exc, doc, AppConfig)) from None
-    problems = config_check.config(doc, cfg)
+    problems = config_check.config(doc)
     if problems:
         raise ConfigErrors(problems)
     return cfg

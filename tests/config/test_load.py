@@ -220,3 +220,108 @@ def test_what_prometheus_accepts_about_names_numbers_and_empty_groups_loads(
     assert [r.alert for r in groups["nodes"].rules] == ["node-down/(critical)", "Disk full on sda"]
     assert [r.expr for r in groups["nodes"].rules] == ["1", "0.5"]
     assert groups["empty"].rules == [] and groups["nothing-yet"].rules == []
+
+
+BROKEN_CONFIG = """\
+prometheus: {url: http://127.0.0.1:9090, timeout: soon}
+rule_files: [rules/*.yaml, missing/*.yaml]
+receivers:
+  - name: oncall
+    alertmanager: {url: http://am:9093}
+  - name: tickets
+    webhook: {url: http://tickets:8080, retries: 3}
+route:
+  receiver: oncall
+  routes:
+    - matchers: ['severity="info"']
+      receiver: ticket
+policies:
+  - name: scale-vllm
+    scale: {deployment: inference/vllm, step: 1, max_replicas: 4}
+  - name: fallback
+    route: {httproute: gateway/chat, backend: backup, weigth: 100}
+"""
+
+BROKEN_RULES = """\
+groups:
+  - name: latency
+    rules:
+      - alert: SlowTTFT
+        expr: histogram_quantile(0.99, sum by (le) (rate(ttft_bucket[5m]))
+        remediate: [scale-vlm, fallback]
+        baseline: {detector: stl, seasonality: [1d], history: 36h}
+"""
+
+
+def test_a_config_failing_validation_still_has_its_rule_files_and_references_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Schema errors, a missing rule file, an unknown receiver and every rule-file error in one run."""
+    config = tmp_path / "alerter.yaml"
+    config.write_text(BROKEN_CONFIG)
+    (tmp_path / "rules").mkdir()
+    rules = tmp_path / "rules" / "latency.yaml"
+    rules.write_text(BROKEN_RULES)
+    with pytest.raises(ConfigErrors) as caught:
+        load(config)
+    found = [(e.location.file, e.location.line, e.path) for e in caught.value.errors]
+    assert found == [
+        (str(config), 1, "prometheus.timeout"),
+        (str(config), 2, "rule_files[1]"),
+        (str(config), 7, "receivers[1].webhook.retries"),
+        (str(config), 12, "route.routes[0].receiver"),
+        (str(config), 17, "policies[1].route.weigth"),
+        (str(rules), 5, "groups[0].rules[0].expr"),
+        (str(rules), 6, "groups[0].rules[0].remediate[0]"),
+        (str(rules), 7, "groups[0].rules[0].baseline.history"),
+    ]
+    # `fallback` fails validation, yet it is defined: naming it is not a second error.
+    assert "policy `scale-vlm` is not defined" in caught.value.errors[6].message
+    assert cli.main(["check", "--config", str(config)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[:-1] == [str(e) for e in caught.value.errors]
+    assert err[-1] == "8 error(s) in 2 file(s)"
+
+
+POLICY = "policies: [{name: p, scale: {deployment: inference/vllm, step: 1, max_replicas: 2}}]\n"
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("receivers: oncall\nroute: {receiver: oncall}\n" + POLICY, ["receivers"]),
+        (
+            "receivers: [{name: oncall, slack: nope}]\nroute: {receiver: oncall}\n" + POLICY,
+            ["receivers[0].slack"],
+        ),
+        ("route: [oncall]\n" + POLICY, ["route"]),
+        ("policies: {name: p}\n", ["policies"]),
+        (
+            "policies: [{name: p, scale: {deployment: vllm, max_replicas: 2}}]\n",
+            ["policies[0].scale.deployment"],
+        ),
+    ],
+    ids=["receivers-not-a-list", "bad-receiver", "route-not-a-mapping", "policies-not-a-list", "bad-policy"],
+)
+def test_what_validation_refuses_is_not_reported_again_as_a_reference(
+    tmp_path: Path, section: str, expected: list[str]
+) -> None:
+    """A list that cannot be read proves nothing about the names in it: only the schema error."""
+    config = tmp_path / "alerter.yaml"
+    config.write_text("prometheus: {url: http://127.0.0.1:9090}\n" + section)
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        remediate: [p]\n"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load(config, [rules])
+    assert [e.path for e in caught.value.errors] == expected
+
+
+def test_a_problem_found_twice_is_reported_once(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "nope" / "*.yaml")
+    with pytest.raises(ConfigErrors) as caught:
+        load(None, [pattern, pattern])
+    assert [str(e) for e in caught.value.errors] == [
+        f"{pattern}: no rule files match (check the path or glob)"
+    ]
