@@ -35,6 +35,42 @@ PORT = 9464
 
 Doc = dict[str, Any]
 
+RULE_PACKS: dict[str, tuple[str, ...]] = {
+    "vllm": ("vllm-latency.yaml", "vllm-capacity.yaml"),
+    "litellm": ("gateway-errors.yaml", "gateway-latency.yaml", "spend.yaml"),
+    "tgi": ("tgi.yaml",),
+    "sglang": ("sglang.yaml",),
+    "otel-genai": ("otel-genai.yaml",),
+    "unified": ("unified/llm.yaml",),
+}
+"""The shipped rule packs by the server whose metrics they read, as files under rules/."""
+DEFAULT_PACKS = ("vllm", "litellm")
+"""What the shipped configs load: vLLM behind a LiteLLM gateway."""
+
+
+def pack_files(*packs: str) -> list[str]:
+    return [name for pack in packs for name in RULE_PACKS[pack]]
+
+
+def rule_file_entries(text: str) -> tuple[list[str], list[str]]:
+    """(enabled, commented out) entries of a config's top-level ``rule_files:`` list, as written.
+
+    The shipped configs offer the packs they do not load as commented-out entries, so that
+    choosing another server is uncommenting a line.
+    """
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("rule_files:"))
+    enabled: list[str] = []
+    commented: list[str] = []
+    for line in lines[start + 1 :]:
+        if line and not line.startswith((" ", "#")):
+            break
+        if match := re.match(r"\s+-\s+(\S+)", line):
+            enabled.append(match.group(1))
+        elif match := re.match(r"\s*#\s*-\s+(\S+\.ya?ml)\b", line):
+            commented.append(match.group(1))
+    return enabled, commented
+
 
 def documents(text: str) -> list[Doc]:
     """Every non-empty YAML document of a manifest stream, each required to be a mapping."""

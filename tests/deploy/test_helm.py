@@ -17,9 +17,11 @@ import pytest
 import yaml
 from deploy_kit import (
     CHART,
+    DEFAULT_PACKS,
     KUBERNETES,
     PORT,
     REPO,
+    RULE_PACKS,
     STATE_MOUNT,
     Doc,
     Grant,
@@ -33,6 +35,7 @@ from deploy_kit import (
     ingress_allows,
     load_mounted,
     one,
+    pack_files,
     schema_problems,
 )
 
@@ -287,10 +290,9 @@ def test_user_rules_and_config_reach_the_engine(chart: helm.Chart, tmp_path: Pat
         "groups:\n  - name: queue\n    rules:\n      - alert: QueueHigh\n"
         "        expr: sum(vllm:num_requests_waiting)\n        baseline: {detector: static, above: 100}\n"
     )
-    # Helm merges maps with the defaults: a default rule file is dropped by setting it to null
-    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["rules"]
-    rules: dict[str, str | None] = dict.fromkeys(defaults, None) | {"queue.yaml": rule}
-    docs = render(chart, {"rules": rules, "config": {"policies": [], "maintenance": []}})
+    docs = render(
+        chart, {"rulePacks": [], "rules": {"queue.yaml": rule}, "config": {"policies": [], "maintenance": []}}
+    )
     assert set(_rules(docs)) == {"queue.yaml"}
     bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
     assert [r.rules.groups[0].rules[0].alert for r in bundle.rule_files] == ["QueueHigh"]
@@ -305,6 +307,48 @@ def test_every_pack_of_the_rules_configmap_can_be_added(chart: helm.Chart, tmp_p
     bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
     assert {Path(r.path).name for r in bundle.rule_files} == set(packs)
     assert len(packs) > 2
+
+
+def test_default_rule_packs_are_vllm_and_litellm(chart: helm.Chart, tmp_path: Path) -> None:
+    docs = render(chart)
+    assert sorted(_rules(docs)) == sorted(pack_files(*DEFAULT_PACKS))
+    bundle = load_mounted(tmp_path, _config(docs), _rules(docs))
+    assert sorted(Path(r.path).name for r in bundle.rule_files) == sorted(pack_files(*DEFAULT_PACKS))
+
+
+@pytest.mark.parametrize("pack", sorted(RULE_PACKS))
+def test_each_rule_pack_renders_its_files_as_rules_has_them(
+    chart: helm.Chart, pack: str, tmp_path: Path
+) -> None:
+    docs = render(chart, {"rulePacks": [pack]})
+    data = _rules(docs)
+    names = {name: name.replace("/", "-") for name in RULE_PACKS[pack]}
+    assert sorted(data) == sorted(names.values())
+    for source, key in names.items():
+        assert data[key] == (REPO / "rules" / source).read_text(), (
+            f"files/rules/{key} differs from rules/{source}: copy it again (deploy/README.md, Helm)"
+        )
+    bundle = load_mounted(tmp_path, _config(docs), data)
+    assert len(bundle.rule_files) == len(names) and all(r.rule_count > 0 for r in bundle.rule_files)
+
+
+def test_chart_copies_of_the_packs_are_current() -> None:
+    copies = sorted(p.name for p in (CHART / "files" / "rules").iterdir())
+    assert copies == sorted(name.replace("/", "-") for name in pack_files(*RULE_PACKS))
+    for name in pack_files(*RULE_PACKS):
+        copy = CHART / "files" / "rules" / name.replace("/", "-")
+        assert copy.read_text() == (REPO / "rules" / name).read_text(), f"copy rules/{name} to {copy}"
+
+
+def test_own_rule_files_join_replace_or_drop_pack_files(chart: helm.Chart) -> None:
+    mine = "groups:\n  - name: mine\n    rules:\n      - alert: Mine\n        expr: up == 0\n"
+    docs = render(
+        chart,
+        {"rulePacks": ["litellm", "tgi"], "rules": {"spend.yaml": None, "tgi.yaml": mine, "x.yaml": mine}},
+    )
+    data = _rules(docs)
+    assert sorted(data) == ["gateway-errors.yaml", "gateway-latency.yaml", "tgi.yaml", "x.yaml"]
+    assert data["tgi.yaml"] == mine and data["x.yaml"] == mine
 
 
 @pytest.mark.parametrize(
@@ -323,7 +367,10 @@ def test_every_pack_of_the_rules_configmap_can_be_added(chart: helm.Chart, tmp_p
         ({"networkPolicy": {"https": {"cidr": "anywhere"}}}, "/networkPolicy/https/cidr'.*does not match"),
         ({"networkPolicy": {"apiServer": {"port": 0}}}, "/networkPolicy/apiServer/port'"),
         # templates
-        ({"rules": None}, "at least one rule file"),
+        ({"rulePacks": None, "rules": None}, "no rule file to load: name at least one of rulePacks"),
+        ({"rulePacks": ["vllm"], "rules": {n: None for n in RULE_PACKS["vllm"]}}, "no rule file to load"),
+        ({"rulePacks": ["vlm"]}, "/rulePacks/0': value must be one of 'vllm', 'litellm'"),
+        ({"rulePacks": ["tgi", "tgi"]}, "/rulePacks': items at 0 and 1 are equal"),
         ({"replicaCount": 2}, "persistence.enabled=false"),
         ({"serviceAccount": {"create": False, "name": ""}}, "serviceAccount.name is required"),
         ({"config": {"rule_files": ["x.yaml"]}}, "config.rule_files is set by the chart"),

@@ -20,9 +20,11 @@ import pytest
 import yaml
 from deploy_kit import (
     CONFIG_MOUNT,
+    DEFAULT_PACKS,
     KUBERNETES,
     PORT,
     REPO,
+    RULE_PACKS,
     RULES_MOUNT,
     STATE_MOUNT,
     Doc,
@@ -39,6 +41,8 @@ from deploy_kit import (
     lay_out,
     load_mounted,
     one,
+    pack_files,
+    rule_file_entries,
     schema_problems,
     tool,
 )
@@ -211,9 +215,22 @@ def test_embedded_config_and_rules_load_as_mounted(rendered: list[Doc], tmp_path
     assert cfg.server.listen == f"0.0.0.0:{PORT}"
     assert not exposed_without_auth(cfg.server), "listening beyond loopback, writes must need a token"
     assert cfg.remediation.kubernetes.in_cluster is True
-    loaded = {Path(r.path).name for r in bundle.rule_files}
-    assert loaded == set(_rules(rendered)), "rule_files must pick up every file of the rules ConfigMap"
+    loaded = [Path(r.path).name for r in bundle.rule_files]
+    assert loaded == pack_files(*DEFAULT_PACKS), "the config loads the vLLM and LiteLLM packs"
     assert all(Path(r.path).parent == tmp_path / RULES_MOUNT.lstrip("/") for r in bundle.rule_files)
+
+
+def test_rules_configmap_carries_every_pack_the_config_offers(rendered: list[Doc]) -> None:
+    """Choosing another server is uncommenting a line of alerter.yaml: each offered file is in
+    the ConfigMap, which holds every per-engine pack as rules/ has it."""
+    enabled, commented = rule_file_entries(_config_text(rendered))
+    others = [p for p in RULE_PACKS if p not in (*DEFAULT_PACKS, "unified")]
+    assert enabled == [f"../alerter-rules/{name}" for name in pack_files(*DEFAULT_PACKS)]
+    assert sorted(commented) == sorted(f"../alerter-rules/{name}" for name in pack_files(*others))
+    data = _rules(rendered)
+    assert sorted(data) == sorted(pack_files(*DEFAULT_PACKS, *others))
+    for name, text in data.items():
+        assert text == (REPO / "rules" / name).read_text(), f"{name}: regenerate rules.yaml (see its header)"
 
 
 def test_embedded_rules_are_the_shipped_rule_packs(rendered: list[Doc], tmp_path: Path) -> None:

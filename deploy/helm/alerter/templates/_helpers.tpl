@@ -37,8 +37,8 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- if not $cfg.prometheus -}}
 {{- fail "config.prometheus.url is required (the Prometheus-compatible query API alerter reads)" -}}
 {{- end -}}
-{{- if not .Values.rules -}}
-{{- fail "rules must hold at least one rule file (name: text)" -}}
+{{- if not (include "alerter.ruleFiles" . | fromYaml) -}}
+{{- fail "no rule file to load: name at least one of rulePacks, or give rules of your own (name: text)" -}}
 {{- end -}}
 {{- range $key := list "rule_files" "storage" -}}
 {{- if hasKey $cfg $key -}}
@@ -154,4 +154,41 @@ names the owner of that Deployment (then only the owners it names).
 {{- end -}}
 {{- end -}}
 {{- toJson $grants -}}
+{{- end -}}
+
+{{/*
+The rule packs of `rulePacks` (files/rules/, copies of the repository's rules/) and the user's
+`rules`, as a YAML map of file name to text: a user file named like a pack's replaces it, and a
+null drops it.
+*/}}
+{{- define "alerter.rulePacks" -}}
+vllm: [vllm-latency.yaml, vllm-capacity.yaml]
+litellm: [gateway-errors.yaml, gateway-latency.yaml, spend.yaml]
+tgi: [tgi.yaml]
+sglang: [sglang.yaml]
+otel-genai: [otel-genai.yaml]
+unified: [unified-llm.yaml]
+{{- end -}}
+
+{{- define "alerter.ruleFiles" -}}
+{{- $packs := include "alerter.rulePacks" . | fromYaml -}}
+{{- $files := dict -}}
+{{- range $pack := default list .Values.rulePacks -}}
+{{- if not (hasKey $packs $pack) -}}
+{{- fail (printf "rulePacks: no pack %q; choose from %s" $pack (keys $packs | sortAlpha | join ", ")) -}}
+{{- end -}}
+{{- range $file := index $packs $pack -}}
+{{- $_ := set $files $file ($.Files.Get (printf "files/rules/%s" $file)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $text := default dict .Values.rules -}}
+{{- if kindIs "invalid" $text -}}
+{{- $_ := unset $files $name -}}
+{{- else -}}
+{{- $_ := set $files $name $text -}}
+{{- end -}}
+{{- end -}}
+{{- if $files -}}
+{{- toYaml $files -}}
+{{- end -}}
 {{- end -}}
