@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from alerter.backtest import report
+from alerter.backtest.closest import Closest, comparison, comparison_peak
 from alerter.backtest.record import Delivery, Episode, Episodes, RecordingNotifier, event_json
 from alerter.backtest.source import PrefetchSource
+from alerter.backtest.truth import Truth, read_truth
 from alerter.config import AppConfig, Bundle, load
 from alerter.core.errors import AlerterError, ConfigErrors
 from alerter.core.model import Alert
@@ -72,6 +74,8 @@ class Result:
     errors: dict[str, str] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
     """What the recording actuator would have changed (auto-mode policies), in order."""
+    closest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per rule (engine name), how close it came to firing (``alerter.backtest.closest``)."""
 
 
 def seed_actuator(config: AppConfig) -> RecordingActuator:
@@ -127,6 +131,7 @@ class _Replay:
         )
         self.runner, self.actuator = _runner(cfg, store)
         self._last: dict[str, float] = {}
+        self.closest = Closest()
 
     def _sink(self, alerts: Sequence[Alert], now: float) -> None:
         by_fp = {a.fingerprint: a for a in alerts}
@@ -150,7 +155,7 @@ class _Replay:
             last = self._last.get(name)
             if last is None or now - last >= plan.interval - 1e-6:
                 self._ticking = name
-                self.engine.tick(name, now)
+                self.closest.observe(plan.rules, self.engine.tick(name, now), now)
                 self._last[name] = now
         if self.runner is not None:
             self._remediate(now)
@@ -169,13 +174,32 @@ class _Replay:
             if event.message is not None:
                 self.pipeline.note(event.message.alert, note_message(event.message.text), now)
 
-    def finish(self, now: float) -> None:
-        """Chart the episodes still firing at the end of the range."""
+    def finish(self, start: float, now: float) -> None:
+        """Chart the episodes still firing at the end of the range; find threshold rules' near misses."""
         alerts = {a.fingerprint: a for a in self.engine.alerts()}
         for episode in list(self.episodes.open.values()):
             alert = alerts.get(episode.fingerprint)
             if alert is not None:
                 self._chart(episode, alert, now)
+        self._comparisons(start, now)
+
+    def _comparisons(self, start: float, end: float) -> None:
+        """For a threshold rule that never returned a series and compares with a number, the
+        closest its other side came: one range query of that side over the whole range."""
+        for plan in self.engine.groups.values():
+            for ctx in plan.rules:
+                track = self.closest.tracks.get(ctx.name)
+                comp = comparison(ctx.rule.expr) if ctx.baseline is None else None
+                if track is None or comp is None or track.stage() != "series":
+                    continue
+                at = ctx.group.query_offset
+                try:
+                    series = self.source.query_range(comp.side, start - at, end - at, plan.interval)
+                except AlerterError:  # a source error included: the report goes on without it
+                    continue
+                peak = comparison_peak(comp, series)
+                if peak is not None:
+                    track.offer_comparison(peak)
 
 
 def replay(
@@ -218,7 +242,7 @@ def replay(
                 if on_progress is not None:
                     on_progress(t)
                 t = start + ticks * step
-            walk.finish(end)
+            walk.finish(start, end)
             changes = _changes(walk.actuator)
             errors = {f"{g}/{r}": h.last_error for (g, r), h in walk.engine.health().items() if h.last_error}
         finally:
@@ -239,6 +263,7 @@ def replay(
         prefetched.served,
         errors,
         changes,
+        walk.closest.to_json(),
     )
 
 
@@ -342,6 +367,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", dest="json_path", metavar="FILE", help="write the result as JSON here")
     parser.add_argument("--against", nargs="+", metavar="FILE", help="rule files to compare with (B side)")
     parser.add_argument("--no-charts", action="store_true", help="leave charts out of the HTML report")
+    parser.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="ground truth of the incidents (`alerter sim history --truth`): report caught and missed "
+        "incidents, detection delays and false pages",
+    )
+    parser.add_argument(
+        "--truth-tolerance",
+        type=_step_arg,
+        metavar="DURATION",
+        help="how far before an incident's start or after its end a page still belongs to it (default 10m)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
@@ -365,6 +402,7 @@ def command(args: argparse.Namespace) -> int:
     try:
         bundle = load_rules(args.config, args.rules)
         other = load_rules(args.config, args.against) if args.against else None
+        truth = load_truth(args)
     except ConfigErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -379,13 +417,21 @@ def command(args: argparse.Namespace) -> int:
             if other
             else None
         )
-    write_reports(args, result, against)
+    write_reports(args, result, against, truth)
     return 0
 
 
-def write_reports(args: argparse.Namespace, result: Result, against: Result | None) -> None:
+def load_truth(args: argparse.Namespace) -> Truth | None:
+    """The ``--truth`` file, read before replaying so that a bad file fails at once."""
+    path = getattr(args, "truth", None)
+    return read_truth(path) if path else None
+
+
+def write_reports(
+    args: argparse.Namespace, result: Result, against: Result | None, truth: Truth | None = None
+) -> None:
     """Print the summary and write the JSON and HTML reports the arguments ask for."""
-    doc = report.to_json(result, against)
+    doc = report.to_json(result, against, truth=truth, tolerance=getattr(args, "truth_tolerance", None))
     print(report.text(doc))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

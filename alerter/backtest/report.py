@@ -1,7 +1,10 @@
 """The backtest's outputs: a JSON document for CI, a text summary, a self-contained HTML page.
 
-``alerter.backtest.replay`` calls ``to_json`` on its results (one replay, or two with ``--against``),
-prints ``text`` of that document and writes ``html``. The HTML embeds everything (styles inline,
+``alerter.backtest.replay`` calls ``to_json`` on its results (one replay, or two with ``--against``;
+with ``--truth``, scored by ``alerter.backtest.truth``), prints ``text`` of that document and
+writes ``html``. Every rule gets a row saying how close it came to firing
+(``alerter.backtest.closest``), and every alert says how long it was pending before it fired and
+how long it fired. The HTML embeds everything (styles inline,
 charts as base64 PNG drawn by ``alerter.notify.slack.chart.render_chart``), so it can be mailed or
 attached to a CI run and opened offline.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ from alerter.core.model import Alert
 if TYPE_CHECKING:
     from alerter.backtest.record import Episode
     from alerter.backtest.replay import Result
+    from alerter.backtest.truth import Truth
     from alerter.engine.engine import Engine
 
 WEEK = 7 * 86400.0
@@ -65,12 +69,39 @@ def _summary(result: Result) -> dict[str, Any]:
     }
 
 
+def durations(alert: Mapping[str, Any], until: float) -> tuple[float | None, float]:
+    """(pending, active) seconds of one alert of the document: pending from turning pending to
+    firing (None when it never fired), active from firing (else turning pending) to resolving."""
+    end = alert["resolved_at"] if alert["resolved_at"] is not None else until
+    fired = alert["fired_at"]
+    if fired is None:
+        return None, end - alert["active_at"]
+    return max(fired - alert["active_at"], 0.0), end - fired
+
+
+def per_rule(result: Result) -> list[dict[str, Any]]:
+    """One row per rule: alerts, how many fired, pages naming it, and how close it came to firing."""
+    fired = Counter(e.rule for e in result.episodes if e.fired_at is not None)
+    alerts = Counter(e.rule for e in result.episodes)
+    pages = Counter(rule for d in result.deliveries if d.pages for rule in {a["rule"] for a in d.firing})
+    names = sorted(set(result.closest) | set(alerts))
+    rows = []
+    for name in names:
+        closest = result.closest.get(name, {"stage": "none", "summary": "not evaluated", "peak": None})
+        rest = {k: v for k, v in closest.items() if k != "rule"}
+        rows.append(
+            {"rule": name, "alerts": alerts[name], "fired": fired[name], "pages": pages[name], **rest}
+        )
+    return rows
+
+
 def result_json(result: Result) -> dict[str, Any]:
     """One replay as plain JSON values (times are unix seconds)."""
     return {
         "range": {"from": result.start, "to": result.end, "step": result.step},
         "rules": result.rules,
         "totals": _summary(result),
+        "per_rule": per_rule(result),
         "alerts": [e.to_json() for e in result.episodes],
         "notifications": [d.to_json() for d in result.deliveries],
         "remediation": result.events,
@@ -112,12 +143,31 @@ def compare(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], end: float
     return {"only_a": only_a, "only_b": unmatched_b, "both": both}
 
 
-def to_json(result: Result, against: Result | None = None) -> dict[str, Any]:
-    """The backtest document: ``{"a": replay}`` or, with ``against``, also ``"b"`` and ``"diff"``."""
+def to_json(
+    result: Result,
+    against: Result | None = None,
+    *,
+    truth: Truth | None = None,
+    tolerance: float | None = None,
+) -> dict[str, Any]:
+    """The backtest document: ``{"a": replay}`` or, with ``against``, also ``"b"`` and ``"diff"``.
+
+    With ``truth`` each side has a ``"truth"`` section scoring its alerts against the incidents
+    (``tolerance`` seconds either side of each, default ``truth.DEFAULT_TOLERANCE``).
+    """
+    from alerter.backtest import truth as scoring
+
     doc: dict[str, Any] = {"a": result_json(result)}
     if against is not None:
         doc["b"] = result_json(against)
         doc["diff"] = compare(doc["a"]["alerts"], doc["b"]["alerts"], result.end)
+    if truth is not None:
+        slack = scoring.DEFAULT_TOLERANCE if tolerance is None else tolerance
+        for side in ("a", "b"):
+            if side in doc:
+                part = doc[side]
+                rng = part["range"]
+                part["truth"] = scoring.score(truth, part["alerts"], rng["from"], rng["to"], slack)
     return doc
 
 
@@ -127,6 +177,64 @@ def _when(t: float | None) -> str:
 
 def _series(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return format_duration(max(round(seconds), 0)) if seconds >= 1 or seconds == 0 else "0s"
+
+
+def _delay(seconds: float | None) -> str:
+    """A detection delay, signed: a page a little before the recorded start is ``-1m``."""
+    if seconds is None:
+        return "-"
+    return ("-" if seconds < 0 else "+") + format_duration(abs(round(seconds)))
+
+
+def alert_times(alert: dict[str, Any], until: float) -> str:
+    """``fired -> resolved (active 25m, pending 5m)``: active counts from firing, as the row reads."""
+    pending, active = durations(alert, until)
+    if alert["fired_at"] is None:
+        return f"{_when(alert['active_at'])} -> {_when(alert['resolved_at'])} (pending {_span(active)}, never fired)"
+    return (
+        f"{_when(alert['fired_at'])} -> {_when(alert['resolved_at'])} "
+        f"(active {_span(active)}, pending {_span(pending)})"
+    )
+
+
+def peak_line(row: dict[str, Any]) -> str:
+    """The rule table's peak: what decides, its threshold, when and on which series."""
+    peak = row.get("peak")
+    if not peak:
+        return ""
+    series = _series(peak["labels"])
+    return f"{peak['text']} at {_when(peak['at'])}" + (f" on {series}" if series else "")
+
+
+def _truth_lines(score: dict[str, Any]) -> list[str]:
+    totals = score["totals"]
+    lines = [
+        f"truth ({score['file']}, tolerance {_span(score['tolerance'])}): {totals['caught']} of "
+        f"{totals['incidents']} incidents caught, median delay {_delay(totals['median_delay'])}, "
+        f"{totals['false_pages']} false pages of {totals['pages']} alerts fired"
+        + (f" ({totals['outside']} incidents outside the range)" if totals["outside"] else "")
+    ]
+    for i in score["incidents"]:
+        what = f"{i['kind']} on {i['model']} {_when(i['start'])} ({_span(i['end'] - i['start'])})"
+        if i["caught"]:
+            first = i["first_page"]
+            lines.append(
+                f"  caught  {what}: {_delay(i['delay'])} by {first['rule']} {_series(first['labels'])}"
+            )
+        else:
+            lines.append(f"  MISSED  {what}")
+    for rule, t in score["per_rule"].items():
+        lines.append(
+            f"  {rule:<28} caught {t['caught']}, {t['false_pages']} false pages of {t['pages']} fired, "
+            f"median delay {_delay(t['median_delay'])}"
+        )
+    return lines
 
 
 def text(doc: dict[str, Any]) -> str:
@@ -143,13 +251,23 @@ def text(doc: dict[str, Any]) -> str:
             f"{totals['pages_per_week']} pages/week, {part['run']['ticks']} ticks in {part['run']['seconds']:.1f}s"
         )
         for e in part["alerts"]:
-            length = format_duration((e["resolved_at"] or part["range"]["to"]) - e["active_at"])
             lines.append(
-                f"  {e['rule']:<28} {_series(e['labels']):<50} {_when(e['fired_at'])} -> "
-                f"{_when(e['resolved_at'])} ({length})"
+                f"  {e['rule']:<28} {_series(e['labels']):<50} {alert_times(e, part['range']['to'])}"
             )
         for key, error in part["rule_errors"].items():
             lines.append(f"  error in {key}: {error}")
+        lines.append("  per rule:")
+        for row in part["per_rule"]:
+            fired = f"fired {row['fired']}" if row["fired"] else "never fired"
+            if row["fired"]:
+                detail = "peak " + peak_line(row) if row.get("peak") else ""
+            elif row.get("peak") and row["stage"] == "points":
+                detail = "closest: " + peak_line(row)
+            else:
+                detail = row["summary"]
+            lines.append(f"    {row['rule']:<28} {fired:<12} {detail}")
+        if "truth" in part:
+            lines += ["  " + line for line in _truth_lines(part["truth"])]
     if "diff" in doc:
         diff = doc["diff"]
         lines.append(

@@ -170,7 +170,7 @@ def replay_bundle(
 
 def csv_command(args: argparse.Namespace) -> int:
     """``alerter backtest --csv FILE --rules RULES...``: the Prometheus backtest's report, offline."""
-    from alerter.backtest.replay import load_rules, write_reports
+    from alerter.backtest.replay import load_rules, load_truth, write_reports
 
     if not args.rules:
         raise AlerterError("--csv needs --rules: the rule files to replay over the file's columns")
@@ -178,6 +178,7 @@ def csv_command(args: argparse.Namespace) -> int:
         series = read_csv(args.csv)
         bundle = load_rules(args.config, args.rules)
         other = load_rules(args.config, args.against) if args.against else None
+        truth = load_truth(args)
     except ConfigErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -208,7 +209,7 @@ def csv_command(args: argparse.Namespace) -> int:
     window = {"interval": step, "start": args.start, "end": args.end, "charts": charts}
     result = replay_bundle(bundle, series, **window)
     against = replay_bundle(other, series, **window) if other is not None else None
-    write_reports(args, result, against)
+    write_reports(args, result, against, truth)
     return 0
 
 
