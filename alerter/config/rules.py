@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from alerter.config.types import AnnotationMap, Duration, LabelMap, Model
+from alerter.detect import units
 
 METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 ALERTING = "alerting rule"
@@ -130,6 +131,10 @@ class Rule(_Expression):
     """Names follow the label-name rule, as Prometheus' rulefmt checks them ("invalid annotation
     name"): Alertmanager refuses an alert whose annotation is named ``runbook-url``."""
     remediate: list[str] = Field(default_factory=list)
+    unit: str | None = None
+    """What the values measure (``seconds``, ``bytes``, ``ratio``, ``percent``, ``usd``, ``tokens``,
+    ``requests/s`` or free text), for the numbers in messages; omitted: inferred from the metric
+    names in ``expr`` (``config.units``), or none when unsure."""
 
     @model_validator(mode="before")
     @classmethod
@@ -173,6 +178,13 @@ class Rule(_Expression):
                 "(add `baseline: {}` to judge the value against its baseline, or write the "
                 "condition into `expr`, e.g. `expr: my_metric > 0.5`)"
             )
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str | None) -> str | None:
+        if value is not None:
+            units.parse(value)  # raises ValueError saying what a unit may be
         return value
 
     @property

@@ -14,12 +14,15 @@ Nothing is learned; ``lookback`` asks the engine for the longest window of data 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from alerter.core.durations import format_duration
+from alerter.core.durations import format_duration, parse_duration
 from alerter.core.model import FloatArray
 from alerter.detect import hygiene
 from alerter.detect.base import ArrayState, Detector, ratio_score, score_in_one_pass
@@ -36,6 +39,92 @@ def trailing_mean(ts: FloatArray, vs: FloatArray, window: float) -> FloatArray:
     count = ccount[hi] - ccount[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class WindowBurn:
+    """One window pair at one point: how fast each window burns, and the factor that fires it."""
+
+    long: float
+    short: float
+    factor: float
+    long_burn: float
+    short_burn: float
+
+    @property
+    def ratio(self) -> float:
+        """min(long, short burn) / factor: above 1 the pair fires (NaN burns count as 0)."""
+        burn = min(_or_zero(self.long_burn), _or_zero(self.short_burn))
+        return burn / self.factor if self.factor else 0.0
+
+
+@dataclass(frozen=True)
+class BurnReason:
+    """What a verdict's reason says: the objective and each window pair's burns."""
+
+    objective: float
+    windows: tuple[WindowBurn, ...]
+
+    @property
+    def telling(self) -> WindowBurn:
+        """The pair to tell a person about: of the firing pairs the fastest (shortest long window:
+        the most urgent burn, as the SRE workbook's page/ticket split has it), else the closest."""
+        firing = [w for w in self.windows if w.ratio > 1]
+        if firing:
+            return min(firing, key=lambda w: (w.long, -w.ratio))
+        return max(self.windows, key=lambda w: w.ratio)
+
+
+def _or_zero(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+_PAIR = re.compile(
+    r"(?P<long_burn>[-+0-9.eEinfa]+)x over (?P<long>\S+) and (?P<short_burn>[-+0-9.eEinfa]+)x over "
+    r"(?P<short>\S+) \(fires above (?P<factor>[-+0-9.eE]+)x\)"
+)
+_HEAD = re.compile(r"^error budget burn \((?P<objective>[-+0-9.eE]+) objective\): ")
+
+
+def format_reason(objective: float, burns: Sequence[WindowBurn]) -> str:
+    """The verdict's reason: "error budget burn (0.999 objective): 18.2x over 1h and 89.6x over
+    5m (fires above 14.4x); ...". ``parse_reason`` reads it back, and so does the backtest's
+    near-miss report: change the two together."""
+    parts = [
+        f"{w.long_burn:.1f}x over {format_duration(w.long)} and {w.short_burn:.1f}x over "
+        f"{format_duration(w.short)} (fires above {w.factor:g}x)"
+        for w in burns
+    ]
+    return f"error budget burn ({objective:.4g} objective): " + "; ".join(parts)
+
+
+def parse_reason(reason: str) -> BurnReason | None:
+    """The numbers of a reason ``format_reason`` wrote (burns to its 0.1 precision); None for any
+    other text (an alert's reason may say why it is held firing instead).
+
+    The reason is the one text that travels with an alert from the detector to the store, the
+    API and the messages, so it carries the window pairs in a form read back here.
+    """
+    head = _HEAD.match(reason)
+    if head is None:
+        return None
+    pairs = []
+    for m in _PAIR.finditer(reason, head.end()):
+        try:
+            pairs.append(
+                WindowBurn(
+                    long=parse_duration(m["long"]),
+                    short=parse_duration(m["short"]),
+                    factor=float(m["factor"]),
+                    long_burn=float(m["long_burn"]),
+                    short_burn=float(m["short_burn"]),
+                )
+            )
+        except ValueError:
+            return None
+    if not pairs:
+        return None
+    return BurnReason(float(head["objective"]), tuple(pairs))
 
 
 @register
@@ -78,18 +167,25 @@ class BurnRateDetector(Detector):
     def _score(self, ts: FloatArray, vs: FloatArray) -> tuple[FloatArray, FloatArray | None]:
         return ratio_score(self.burn_ratios(ts, vs)), None
 
-    def _reason(self, ts: FloatArray, vs: FloatArray) -> str:
+    def window_burns(self, ts: FloatArray, vs: FloatArray) -> list[WindowBurn]:
+        """Each window pair's long and short burn at the last point (empty without points)."""
+        self._check_fitted()
         if ts.size == 0:
-            return ""
-        parts = []
-        for w in self.windows_:
-            long_burn = trailing_mean(ts, vs, w["long"])[-1] / self.budget_
-            short_burn = trailing_mean(ts, vs, w["short"])[-1] / self.budget_
-            parts.append(
-                f"{long_burn:.1f}x over {format_duration(w['long'])} and {short_burn:.1f}x over "
-                f"{format_duration(w['short'])} (fires above {w['factor']:g}x)"
+            return []
+        return [
+            WindowBurn(
+                long=w["long"],
+                short=w["short"],
+                factor=w["factor"],
+                long_burn=float(trailing_mean(ts, vs, w["long"])[-1] / self.budget_),
+                short_burn=float(trailing_mean(ts, vs, w["short"])[-1] / self.budget_),
             )
-        return f"error budget burn ({1 - self.budget_:.4g} objective): " + "; ".join(parts)
+            for w in self.windows_
+        ]
+
+    def _reason(self, ts: FloatArray, vs: FloatArray) -> str:
+        burns = self.window_burns(ts, vs)
+        return format_reason(1 - self.budget_, burns) if burns else ""
 
     def score_stream(self, timestamps: Any, values: Any) -> FloatArray:
         """Trailing windows are causal by construction: one vectorised pass."""

@@ -15,7 +15,9 @@ used when the rate window holds too little data (just after a restart or a gap).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,68 @@ def increases(vs: FloatArray) -> FloatArray:
     step = np.diff(vs)
     step = np.where(step < 0, vs[1:], step)
     return np.concatenate(([0.0], np.cumsum(step)))
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The forecast at one point: spent so far in the period, the budget, the projected spend at
+    the period's end (``period_end``, unix seconds) and when the budget runs out at the current
+    rate (None when the projection stays within it)."""
+
+    spent: float
+    budget: float
+    projected: float
+    period_end: float
+    exhausted_at: float | None
+
+
+_STAMP = "%Y-%m-%d %H:%M UTC"
+_NUMBER = r"[-+0-9.eEinfa]+"
+_REASON = re.compile(
+    rf"^spent (?P<spent>{_NUMBER}) of (?P<budget>{_NUMBER}); projected (?P<projected>{_NUMBER}) by "
+    r"the end of the period \(ends (?P<end>\d{4}-\d\d-\d\d \d\d:\d\d UTC)\)"
+    r"(?:; budget exhausted around (?P<when>\d{4}-\d\d-\d\d \d\d:\d\d UTC))?$"
+)
+
+
+def _stamp(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, UTC).strftime(_STAMP)
+
+
+def _unstamp(text: str) -> float:
+    return dt.datetime.strptime(text, _STAMP).replace(tzinfo=UTC).timestamp()
+
+
+def format_reason(p: Projection) -> str:
+    """The verdict's reason: "spent 812 of 1000; projected 1240 by the end of the period (ends
+    2027-01-01 00:00 UTC); budget exhausted around 2026-12-24 13:00 UTC". ``parse_reason`` reads
+    it back: change the two together."""
+    text = (
+        f"spent {p.spent:.6g} of {p.budget:.6g}; projected {p.projected:.6g} by the end of the "
+        f"period (ends {_stamp(p.period_end)})"
+    )
+    if p.exhausted_at is not None:
+        text += f"; budget exhausted around {_stamp(p.exhausted_at)}"
+    return text
+
+
+def parse_reason(reason: str) -> Projection | None:
+    """The numbers of a reason ``format_reason`` wrote (six significant digits, times to the
+    minute); None for any other text. The reason is what travels with an alert to the store,
+    the API and the messages, so the forecast is read back from it."""
+    m = _REASON.match(reason)
+    if m is None:
+        return None
+    try:
+        return Projection(
+            float(m["spent"]),
+            float(m["budget"]),
+            float(m["projected"]),
+            _unstamp(m["end"]),
+            _unstamp(m["when"]) if m["when"] else None,
+        )
+    except ValueError:
+        return None
 
 
 @register
@@ -111,21 +175,24 @@ class ForecastDetector(Detector):
             scores[finite] = ratio_score(projected / self._check_fitted()["budget"])
         return scores, None
 
-    def _reason(self, ts: FloatArray, vs: FloatArray) -> str:
+    def projection(self, ts: FloatArray, vs: FloatArray) -> Projection | None:
+        """The forecast at the last point with a value (None without one)."""
         finite = np.isfinite(vs)
         if not finite.any():
-            return ""
+            return None
         ts, vs = ts[finite], vs[finite]
         spent, rate, projected = self.project(ts, vs)
-        budget = self._check_fitted()["budget"]
-        text = (
-            f"spent {spent[-1]:.6g} of {budget:.6g}; projected {projected[-1]:.6g} by the end of the period"
-        )
+        params = self._check_fitted()
+        budget = params["budget"]
+        end = period_bounds(float(ts[-1]), params["period"])[1]
+        exhausted = None
         if projected[-1] > budget and rate[-1] > 0:
-            when = ts[-1] + max(budget - spent[-1], 0.0) / rate[-1]
-            stamp = dt.datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            text += f"; budget exhausted around {stamp}"
-        return text
+            exhausted = float(ts[-1] + max(budget - spent[-1], 0.0) / rate[-1])
+        return Projection(float(spent[-1]), float(budget), float(projected[-1]), end, exhausted)
+
+    def _reason(self, ts: FloatArray, vs: FloatArray) -> str:
+        found = self.projection(ts, vs)
+        return format_reason(found) if found is not None else ""
 
     def score_stream(self, timestamps: Any, values: Any) -> FloatArray:
         """Causal by construction (trailing windows, spend since period start): one pass."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from alerter import detect
+from alerter.detect.burnrate import WindowBurn, format_reason, parse_reason
 
 STEP = 60.0
 
@@ -57,3 +58,27 @@ def test_stream_resolves_soon_after_the_burn_stops() -> None:
     scores = detect.build({"detector": "burn_rate", "objective": 0.999}).score_stream(ts, vs)
     assert scores[burning][-1] > 0.5
     assert scores[ts >= 2 * 3600 + 1800].max() < 0.5  # both short windows have cleared
+
+
+def test_the_reason_reads_back_as_numbers() -> None:
+    """``parse_reason`` is how the reason's numbers reach a message (``detect.explain``)."""
+    ts, vs = ratio_series(0.0005, 0.02, 70)
+    det = detect.build(
+        {
+            "detector": "burn_rate",
+            "objective": 0.999,
+            "windows": [{"long": "1h30m", "short": "5m", "factor": 9}],
+        }
+    ).fit(ts, vs)
+    verdict = det.evaluate(ts, vs)
+    found = parse_reason(verdict.reason)
+    assert found is not None and found.objective == 0.999
+    (pair,) = found.windows
+    assert (pair.long, pair.short, pair.factor) == (5400.0, 300.0, 9.0)
+    assert pair.long_burn == pytest.approx(np.mean(vs[-90:]) / 0.001, abs=0.05)
+    assert pair.short_burn == pytest.approx(20.0, abs=0.05) and pair.ratio > 1
+    burns = [WindowBurn(3600.0, 300.0, 14.4, float("nan"), 2.0)]
+    again = parse_reason(format_reason(0.99, burns))
+    assert again is not None and np.isnan(again.windows[0].long_burn) and again.windows[0].ratio == 0.0
+    assert parse_reason("flapping: 5 changes within 1h; held firing") is None
+    assert parse_reason("error budget burn (0.999 objective): nothing") is None

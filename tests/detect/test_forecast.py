@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from alerter import detect
-from alerter.detect.forecast import increases, period_bounds
+from alerter.detect.forecast import increases, parse_reason, period_bounds
 
 DAY = 86400.0
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()  # a Sunday, first of the month
@@ -54,3 +54,21 @@ def test_spend_restarts_with_each_period() -> None:
     assert scores.max() < 0.5
     hot = detect.build({"detector": "forecast", "budget": 80, "period": "day"}).score_stream(ts, spend)
     assert np.mean(hot[ts > START + 1.5 * DAY] > 0.5) > 0.9
+
+
+def test_the_reason_reads_back_as_numbers() -> None:
+    """``parse_reason`` is how the forecast reaches a message (``detect.explain``)."""
+    ts = START + np.arange(0, 10 * DAY, 3600.0)
+    spend = 40.0 * (ts - START) / DAY
+    det = detect.build({"detector": "forecast", "budget": 1000, "period": "month"}).fit(ts, spend)
+    verdict = det.evaluate(ts, spend)
+    found = parse_reason(verdict.reason)
+    assert found is not None
+    assert found.budget == 1000 and found.projected == pytest.approx(1240.0)
+    assert found.spent == pytest.approx(spend[-1], rel=1e-5)
+    assert found.period_end == dt.datetime(2026, 4, 1, tzinfo=dt.UTC).timestamp()
+    assert found.exhausted_at == dt.datetime(2026, 3, 26, tzinfo=dt.UTC).timestamp()
+    calm = detect.build({"detector": "forecast", "budget": 2000, "period": "month"}).fit(ts, spend)
+    within = parse_reason(calm.evaluate(ts, spend).reason)
+    assert within is not None and within.exhausted_at is None
+    assert parse_reason("no data") is None
