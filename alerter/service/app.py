@@ -123,14 +123,7 @@ class App:
             return None
         from alerter.notify import RenderContext, RuleInfo, chart_provider
 
-        rules = {
-            ctx.name: RuleInfo(
-                ctx.rule.expr,
-                None if ctx.rule.baseline is None else float(ctx.rule.baseline.get("sensitivity", 3)),
-            )
-            for plan in groups.values()
-            for ctx in plan.rules
-        }
+        rules = {ctx.name: RuleInfo.of(ctx.rule) for plan in groups.values() for ctx in plan.rules}
         context = RenderContext(
             prometheus_url=links.browser_base(cfg.prometheus.url, cfg.prometheus.external_url),
             rules=rules,

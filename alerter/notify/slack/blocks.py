@@ -3,8 +3,9 @@
 ``render_payload(notification, context)`` is called by the Slack receiver when the pipeline
 enqueues a notification; everything else here is a pure function of the alerts, the context
 (Prometheus URL, rule expressions) and ``now``. A message says what (alert name, labels), how
-far off (value vs expected and band, robust sigmas and percent, share of the trigger window out
-of band), since when, which detector tier judged, links (Prometheus graph, Grafana Explore and
+far off (each detector's own words from ``detect.explain``: value vs expected and band in the
+rule's unit with robust sigmas, a burn rate against its factor, the day a budget runs out),
+since when, which detector tier judged, links (Prometheus graph, Grafana Explore and
 dashboard, the alert in the engine's API, runbook, dashboard: only those a browser can open, see
 ``links``), what people did about it (acknowledged, silenced until when) and, where the Slack
 app takes button presses, Silence and Acknowledge buttons under each firing alert (``actions``).
@@ -27,8 +28,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from alerter.config import units
+from alerter.config.rules import Rule
 from alerter.core.durations import format_duration
 from alerter.core.model import Alert, AlertState
+from alerter.detect.explain import THRESHOLD_TIER as THRESHOLD_TIER
+from alerter.detect.explain import Numbers, RuleFacts, explain
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
 from alerter.notify.slack import links as weblinks
 from alerter.notify.slack import mrkdwn
@@ -89,12 +94,27 @@ RESOLVED = Severity("#2EB67D", ":white_check_mark:")
 class RuleInfo:
     """What a message needs to know about a rule beyond its alerts.
 
-    ``sensitivity`` (band half-width in robust sigmas) turns the band into a sigma scale; without
-    it the message shows percent and band only.
+    ``facts`` (``RuleInfo.of`` takes them from the rule: baseline, unit, trigger window) let each
+    detector explain its alerts (``detect.explain``). Without them, ``sensitivity`` (band
+    half-width in robust sigmas) alone turns a band into sigmas; with neither, no sigmas are said.
     """
 
     expr: str = ""
     sensitivity: float | None = None
+    facts: RuleFacts | None = None
+
+    @classmethod
+    def of(cls, rule: Rule) -> RuleInfo:
+        """Everything a message needs of ``rule``, its unit inferred when it names none."""
+        sensitivity = None if rule.baseline is None else float(rule.baseline.get("sensitivity", 3))
+        return cls(rule.expr, sensitivity, units.facts(rule))
+
+    @property
+    def explained_by(self) -> RuleFacts:
+        """The facts for ``detect.explain``: ``facts``, or as much as ``sensitivity`` says."""
+        if self.facts is not None:
+            return self.facts
+        return RuleFacts(baseline=None if self.sensitivity is None else {"sensitivity": self.sensitivity})
 
 
 @dataclass(frozen=True)
@@ -231,19 +251,6 @@ def _severity(alert: Alert) -> Severity:
     return _SEVERITIES.get(alert.labels.get("severity", ""), _DEFAULT_SEVERITY)
 
 
-def deviation(alert: Alert, sensitivity: float | None) -> tuple[float | None, float | None]:
-    """(robust sigmas, percent) by which the value departs from the expected value."""
-    value, expected = alert.value, alert.expected
-    if not (math.isfinite(value) and math.isfinite(expected)):
-        return None, None
-    percent = (value - expected) / abs(expected) * 100 if expected else None
-    half = (alert.upper - alert.lower) / 2
-    sigma = None
-    if sensitivity and math.isfinite(half) and half > 0:
-        sigma = (value - expected) / (half / sensitivity)
-    return sigma, percent
-
-
 def graph_url(base: str, expr: str, now: float, range_seconds: float) -> str:
     """Prometheus's graph page for ``expr`` over the hours up to ``now``."""
     end = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -259,13 +266,13 @@ def graph_url(base: str, expr: str, now: float, range_seconds: float) -> str:
 def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict[str, Any]]:
     """The alert's section and links: the title line, numbers and since line are kept whole; the
     labels, then the summary, description and other annotations get what room is left."""
-    info = context.rules.get(alert.rule, RuleInfo())
+    info = _info(context, alert)
     resolved = alert.state is AlertState.RESOLVED
     emoji = RESOLVED.emoji if resolved else _severity(alert).emoji
     name = mrkdwn.shorten(alert.rule, MAX_NAME, mrkdwn.ELLIPSIS)
     head = f"{emoji} *{name}* {'RESOLVED' if resolved else 'FIRING'}"
     standing = context.standing(alert, now) if context.standing is not None else None
-    numbers = [*_numbers(alert, info), _since(alert, now), *(standing.lines if standing else ())]
+    numbers = [*_numbers(alert, info, now), _since(alert, now), *(standing.lines if standing else ())]
     room = MAX_SECTION - len(head) - sum(1 + len(line) for line in numbers)
     labels = _labels(alert, min(room, MAX_LABELS))
     room -= len(labels)
@@ -313,34 +320,24 @@ def _labels(alert: Alert, limit: int) -> str:
     return prefix + text if text else ""
 
 
-THRESHOLD_TIER = "threshold"
-"""The tier of alerts of rules without ``baseline:`` (see ``engine.evaluate.observe``)."""
-
-
-def _numbers(alert: Alert, info: RuleInfo) -> list[str]:
+def _numbers(alert: Alert, info: RuleInfo, now: float) -> list[str]:
+    """The detector's own explanation (``detect.explain``): the headline in bold, then the detail."""
     if not math.isfinite(alert.value):
         return [
             f"No value ({mrkdwn.shorten(alert.reason, MAX_NAME, mrkdwn.ELLIPSIS)})"
             if alert.reason
             else "No value"
         ]
-    line = f"Value *{_num(alert.value)}*"
+    said = explain(Numbers.of(alert), info.explained_by, now)
     if alert.tier == THRESHOLD_TIER:
         # A Prometheus threshold rule: no band, no deviation; the condition is the expression.
         condition = mrkdwn.shorten(" ".join(info.expr.split()), MAX_NAME, mrkdwn.ELLIPSIS)
+        line = f"Value *{escape(said.headline)}*"
         return [line, f"Threshold rule: `{condition}` returns this series" if condition else "Threshold rule"]
-    if math.isfinite(alert.expected):
-        line += f" vs expected *{_num(alert.expected)}*"
-    if math.isfinite(alert.lower) and math.isfinite(alert.upper):
-        line += f" (band {_num(alert.lower)} – {_num(alert.upper)})"
-    sigma, percent = deviation(alert, info.sensitivity)
-    parts = []
-    if percent is not None:
-        parts.append(f"{percent:+.0f}%")
-    if sigma is not None:
-        parts.append(f"{abs(sigma):.1f}σ {'above' if sigma > 0 else 'below'}")
-    parts.append(f"{alert.fraction:.0%} of trigger window out of band")
-    return [line, " · ".join(parts)]
+    lines = [f"*{escape(said.headline)}*"]
+    if said.detail:
+        lines.append(escape(said.detail))
+    return lines
 
 
 def _since(alert: Alert, now: float) -> str:
@@ -393,8 +390,8 @@ def _digest_blocks(
     top = sorted(notification.firing, key=lambda a: (-a.score, a.fingerprint))[:5]
     if top:
         worst = [
-            f"• {escape(a.rule)} `{escape(_series(a))}` value {_num(a.value)}"
-            + (f" vs {_num(a.expected)}" if math.isfinite(a.expected) else "")
+            f"• {escape(a.rule)} `{escape(_series(a))}` "
+            + escape(explain(Numbers.of(a), _info(context, a).explained_by, notification.now).headline)
             for a in top
         ]
         blocks.append(_section("*Largest departures*\n" + _lines_with_more(worst, MAX_SECTION - 30)))
@@ -457,8 +454,8 @@ def _series_labels(alert: Alert) -> list[tuple[str, str]]:
     return [(k, v) for k, v in alert.labels.items() if k not in ("alertname", "severity")]
 
 
-def _num(value: float) -> str:
-    return f"{value:.3g}" if math.isfinite(value) else "n/a"
+def _info(context: RenderContext, alert: Alert) -> RuleInfo:
+    return context.rules.get(alert.rule, RuleInfo())
 
 
 def _minutes(seconds: float) -> str:
