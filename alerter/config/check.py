@@ -3,21 +3,26 @@
 Pydantic validates each value; this module validates how values relate (an alert name used twice
 in a group, a route naming a receiver that does not exist, a rule asking for a policy nobody
 defined) and the embedded languages (PromQL structure, Jinja2 templates, baseline specs).
-``warnings`` lists what is valid but probably not meant (an HTTP API open to the network).
+``config`` and ``rule_file`` work on the raw data, so they run beside validation, not after it: a
+type error anywhere does not hide a bad reference. ``warnings`` lists what is valid but probably
+not meant (an HTTP API open to the network, a policy that can never act or that no rule names).
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from alerter.config import promql, templates
-from alerter.config.engine import AppConfig, ServerConfig
+from alerter.config.engine import AppConfig, Policy, ServerConfig
+from alerter.config.rules import RuleFile
 from alerter.config.validate import field_path
-from alerter.config.yamlfile import Document, Loc
+from alerter.config.yamlfile import Document, Loc, read
 from alerter.core.errors import ConfigError, Location
 from alerter.detect.spec import spec_problems
 
@@ -284,8 +289,96 @@ def exposed_without_auth(server: ServerConfig) -> bool:
     return not _loopback(host) and server.auth is None and not certificates
 
 
-def warnings(doc: Document, cfg: AppConfig) -> list[ConfigError]:
-    """What ``alerter check`` points out without refusing the config."""
+def allowed(target: str, allow: Sequence[str]) -> bool:
+    """Whether ``namespace/name`` passes ``remediation.allow_namespaces``: its namespace or the
+    target itself is listed. The rule of ``remediate.policy.allow_list``, which refuses at run time."""
+    return target.partition("/")[0] in allow or target in allow
+
+
+def _targets(policy: Policy) -> list[tuple[Loc, str]]:
+    """The objects a policy's action changes (the Deployment a ConfigMap change restarts too),
+    each with the key that names it, relative to the policy."""
+    if policy.scale is not None:
+        return [(("scale", "deployment"), policy.scale.deployment)]
+    if policy.route is not None:
+        return [(("route", "httproute"), policy.route.httproute)]
+    targets: list[tuple[Loc, str]] = []
+    if policy.configmap is not None:
+        targets.append((("configmap", "configmap"), policy.configmap.configmap))
+        if policy.configmap.restart is not None:
+            targets.append((("configmap", "restart"), policy.configmap.restart))
+    return targets
+
+
+def _blocked(doc: Document, cfg: AppConfig) -> Iterator[ConfigError]:
+    """Policies whose target ``remediation.allow_namespaces`` refuses: they can never act.
+
+    A warning, not an error: remediation is deny-by-default and the runner refuses such an
+    action with a reason in the audit log and the alert's thread, so the configuration runs
+    safely. Defining policies and wiring them to rules before opening a namespace is a staged
+    rollout, and a hot reload must not refuse it. A policy in mode ``off`` is not meant to act.
+    """
+    allow = cfg.remediation.allow_namespaces
+    if allow:
+        listed = f"is not in remediation.allow_namespaces [{', '.join(allow)}]"
+    else:
+        listed = "is not allowed: remediation.allow_namespaces is empty"
+    for index, policy in enumerate(cfg.policies):
+        if policy.mode == "off":
+            continue
+        for key, target in _targets(policy):
+            if not allowed(target, allow):
+                where = ("policies", index, *key)
+                namespace = target.partition("/")[0]
+                yield ConfigError(
+                    doc.location(where),
+                    field_path(where),
+                    f"policy `{policy.name}` can never act: `{target}` {listed}",
+                    f"add `{namespace}` or `{target}` to remediation.allow_namespaces; until then every "
+                    "action of the policy is skipped, in dry-run too",
+                )
+
+
+def _config_rules(doc: Document, cfg: AppConfig) -> list[RuleFile] | None:
+    """The rule files ``cfg.rule_files`` names (what ``alerter run`` loads); None when one of
+    them cannot be read or validated (``load`` reports that)."""
+    from alerter.config.load import expand  # load imports this module
+
+    paths, missing = expand(cfg.rule_files, Path(doc.path).parent)
+    if missing:
+        return None
+    try:
+        return [RuleFile.model_validate(read(path, what="rule file").data) for path in paths]
+    except (ConfigError, ValidationError):
+        return None
+
+
+def _unused(
+    doc: Document, cfg: AppConfig, rules: Sequence[RuleFile] | None, scope: str
+) -> Iterator[ConfigError]:
+    """Policies no rule's ``remediate:`` names (``scope`` says which rules): they never act."""
+    if rules is None:
+        return
+    named = {
+        name for file in rules for group in file.groups for rule in group.alerting for name in rule.remediate
+    }
+    for index, policy in enumerate(cfg.policies):
+        if policy.name not in named:
+            where = ("policies", index, "name")
+            yield ConfigError(
+                doc.location(where),
+                field_path(where),
+                f"policy `{policy.name}` is not named by any rule{scope}, so it never acts",
+                f"add `remediate: [{policy.name}]` to a rule, or remove the policy",
+            )
+
+
+def warnings(doc: Document, cfg: AppConfig, rules: Iterable[RuleFile] | None = None) -> list[ConfigError]:
+    """What ``alerter check`` points out without refusing the config.
+
+    ``rules`` are the rule files checked with the config, for "a policy no rule names"; without
+    them, the rule files the config names are read (what ``alerter run`` loads).
+    """
     out: list[ConfigError] = []
     if exposed_without_auth(cfg.server):
         where: Loc = ("server", "listen")
@@ -298,4 +391,9 @@ def warnings(doc: Document, cfg: AppConfig) -> list[ConfigError]:
                 "add `server.auth.tokens` with a token_env or token_file per holder, or listen on 127.0.0.1",
             )
         )
-    return out
+    out += _blocked(doc, cfg)
+    if cfg.policies and rules is not None:
+        out += _unused(doc, cfg, list(rules), "")
+    elif cfg.policies:
+        out += _unused(doc, cfg, _config_rules(doc, cfg), " of the config's rule_files")
+    return sorted(out, key=lambda w: (w.location.line, w.location.column, w.path))
