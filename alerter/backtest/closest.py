@@ -354,8 +354,11 @@ def comparison(expr: str) -> Comparison | None:
     side (``x > 0.5`` or ``0.5 < x``). PromQL comparisons bind tighter than set operators and
     looser than arithmetic, so the other side is the whole rest of the expression.
     """
-    code = _top_level(expr)
-    if code is None or _SET_OPERATOR.search(code):
+    scanned = _top_level(expr)
+    if scanned is None:
+        return None
+    code, expr = scanned
+    if _SET_OPERATOR.search(code):
         return None
     found = [(i, op) for i, op in _operators(code)]
     if len(found) != 1:
@@ -371,8 +374,9 @@ def comparison(expr: str) -> Comparison | None:
     return None
 
 
-def _top_level(expr: str) -> str | None:
-    """``expr`` with bracketed parts, strings and comments blanked out (same length); None if unbalanced."""
+def _top_level(expr: str) -> tuple[str, str] | None:
+    """``expr`` with bracketed parts, strings and comments blanked out, and ``expr`` with only its
+    comments blanked (both of the same length); None when its brackets or quotes do not balance."""
     out = []
     depth = 0
     quote = ""
@@ -394,6 +398,7 @@ def _top_level(expr: str) -> str | None:
             end = expr.find("\n", i)
             end = len(expr) if end < 0 else end
             out.append(" " * (end - i))
+            expr = expr[:i] + " " * (end - i) + expr[end:]
             i = end
             continue
         elif c in "([{":
@@ -407,7 +412,7 @@ def _top_level(expr: str) -> str | None:
         else:
             out.append(c if depth == 0 else " ")
         i += 1
-    return "".join(out) if depth == 0 and not quote else None
+    return ("".join(out), expr) if depth == 0 and not quote else None
 
 
 def _operators(code: str) -> list[tuple[int, str]]:

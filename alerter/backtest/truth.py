@@ -30,6 +30,7 @@ from alerter.core.errors import ConfigError, ConfigErrors
 DEFAULT_TOLERANCE = 600.0
 """A page up to 10 minutes before an incident's recorded start (a grid or clock offset) or after
 its end (a trigger window still full of it) belongs to it."""
+SHAPE = 'the file `alerter sim history --truth` writes: {"incidents": [{"kind", "model", "start", "end"}]}'
 MODEL_LABELS = ("model_name", "model", "requested_model")
 """Labels naming a model, matched against an incident that lists no series."""
 
@@ -69,7 +70,12 @@ class Truth:
 
 def read_truth(path: str | Path) -> Truth:
     """Load and check a ground-truth file; every problem is raised at once, at file:line:col."""
-    doc = yamlfile.read(path, what="ground-truth file")
+    try:
+        doc = yamlfile.read(path, what="ground-truth file")
+    except ConfigError as exc:
+        if "top level" in exc.message:  # the reader's own hint is about alerter.yaml
+            exc = ConfigError(exc.location, exc.path, exc.message, SHAPE)
+        raise ConfigErrors([exc]) from None
     errors: list[ConfigError] = []
 
     def fail(loc: Sequence[int | str], message: str, hint: str = "") -> None:
@@ -82,7 +88,7 @@ def read_truth(path: str | Path) -> Truth:
         fail(
             ["incidents"] if isinstance(data, Mapping) else [],
             "must be a list of incidents",
-            'the file `alerter sim history --truth` writes: {"incidents": [{"kind", "model", "start", "end"}]}',
+            SHAPE,
         )
         raise ConfigErrors(errors)
     incidents = []
