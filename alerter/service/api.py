@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alerter import __version__
+from alerter.config import units
 from alerter.core import codec
 from alerter.core.errors import ConfigError
 from alerter.core.model import Alert
+from alerter.detect.explain import Numbers, RuleFacts, explain
 from alerter.engine.engine import Engine
 
 ALERT_FIELDS = (
@@ -38,14 +40,20 @@ ALERT_FIELDS = (
 """The alert fields ``/api/v1/alerts`` shows, in its order: clients read these keys, so they stay."""
 
 
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """One alert for ``/api/v1/alerts``: its fingerprint, then ``ALERT_FIELDS`` (``alerter.core.codec``)."""
-    return {"fingerprint": alert.fingerprint, **codec.to_plain(alert, ALERT_FIELDS)}
+def alert_json(alert: Alert, facts: RuleFacts | None = None) -> dict[str, Any]:
+    """One alert for ``/api/v1/alerts``: its fingerprint, then ``ALERT_FIELDS`` (``alerter.core.codec``),
+    then, given its rule's ``facts``, the detector's explanation (the words Slack shows)."""
+    shown = {"fingerprint": alert.fingerprint, **codec.to_plain(alert, ALERT_FIELDS)}
+    if facts is not None:
+        said = explain(Numbers.of(alert), facts)
+        shown["explanation"] = {"headline": said.headline, "detail": said.detail}
+    return shown
 
 
 def alerts_json(engine: Engine, states: Sequence[str] = ()) -> dict[str, Any]:
     alerts = [a for a in engine.alerts() if not states or a.state.value in states]
-    return {"alerts": [alert_json(a) for a in alerts]}
+    facts = {ctx.name: units.facts(ctx.rule) for plan in engine.groups.values() for ctx in plan.rules}
+    return {"alerts": [alert_json(a, facts.get(a.rule)) for a in alerts]}
 
 
 def rules_json(engine: Engine) -> dict[str, Any]:

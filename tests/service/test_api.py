@@ -7,6 +7,8 @@ import json
 from harness.alerts import EVERY_FIELD
 
 from alerter.core.model import Alert, Labels
+from alerter.detect.explain import RuleFacts
+from alerter.detect.units import parse
 from alerter.service.api import alert_json
 
 FIRING = EVERY_FIELD
@@ -26,3 +28,14 @@ def test_a_fresh_alert_shows_missing_numbers_as_nan_for_the_server_to_null() -> 
     shown = alert_json(Alert(rule="R", group="g", labels=Labels(s="1")))
     assert (shown["state"], shown["active_at"], shown["flapping"]) == ("inactive", None, False)
     assert shown["value"] != shown["value"]
+
+
+def test_given_its_rule_an_alert_carries_its_detector_explanation() -> None:
+    """The words the Slack message shows (``detect.explain``), after the fields clients read."""
+    facts = RuleFacts(baseline={"detector": "auto"}, unit=parse("seconds"), window=600.0)
+    shown = alert_json(FIRING, facts)
+    assert list(shown)[-1] == "explanation"
+    assert shown["explanation"] == {
+        "headline": "2.50 s vs 0.40 s expected (band 0.10–0.90 s)",
+        "detail": "15.8σ above · 80% of the last 10m out of band",
+    }

@@ -96,7 +96,7 @@ def test_http_endpoints_and_baseline_bands(app: App, sim_history: SimHistory) ->
     assert rule["health"] == "ok" and rule["baseline"]["series"] == 2
     assert {s["tier"] for s in rule["series"]} and all(s["tier"] for s in rule["series"])
     alerts = json.loads(_get(app, "/api/v1/alerts")[1])["alerts"]
-    assert all(set(a) >= {"labels", "state", "value", "expected", "tier"} for a in alerts)
+    assert all(set(a) >= {"labels", "state", "value", "expected", "tier", "explanation"} for a in alerts)
 
 
 def test_reload_with_a_receiver_switches_everything_or_nothing(
