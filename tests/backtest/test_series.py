@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_an_incident_after_training_pages_once_and_resolves() -> None:
     during = [e for e in episodes if e.fired_at is not None and at <= e.fired_at <= at + 45 * 60]
     assert len(during) == 1
     (page,) = during
-    assert page.active_at <= page.fired_at
+    assert page.fired_at is not None and page.active_at <= page.fired_at
     assert page.resolved_at is not None and page.resolved_at >= at + 45 * 60
     assert page.peak_score > 0.5 and page.tier.startswith("stl")
 
@@ -175,7 +176,7 @@ def test_replay_series_equals_the_engine_ticking_on_the_same_data(tmp_path: Path
             source,
             store,
             Baselines(source, store),
-            sink=lambda alerts, now: seen.observe_tick(alerts, now, "replay") and None,
+            sink=lambda alerts, now: None if seen.observe_tick(alerts, now, "replay") else None,
             now=float(ts[0]),
         )
         for k in range(int((ts[-1] - ts[0]) // STEP) + 1):
@@ -189,3 +190,72 @@ def test_replay_series_equals_the_engine_ticking_on_the_same_data(tmp_path: Path
 
 def _plain(e: Episode) -> dict[str, object]:
     return {k: v for k, v in dataclasses.asdict(e).items() if k != "chart"}
+
+
+# -- alerter backtest --csv --truth ---------------------------------------------------------------
+
+TRUTH_RULES = """\
+groups:
+  - name: exported
+    interval: 5m
+    rules:
+      - alert: LatencyAnomaly
+        expr: ignored_with_csv
+        baseline: {detector: stl, history: 3d}
+"""
+
+
+def test_csv_backtest_scores_its_alerts_against_a_truth_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alerter.backtest import main
+
+    ts, vs = daily(4, seed=11)
+    start = EPOCH - 8 * 3600
+    vs = incident(ts, vs, start, 60, 80)
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text("time,p99\n" + "".join(f"{t:.0f},{v:.3f}\n" for t, v in zip(ts, vs, strict=True)))
+    (tmp_path / "rules.yaml").write_text(TRUTH_RULES)
+    incidents = [
+        {
+            "kind": "latency_regression",
+            "model": "m",
+            "start": start,
+            "end": start + 3600,
+            "series": [{"labels": {"series": "p99"}}],
+        },
+        {
+            "kind": "queue_buildup",
+            "model": "m",
+            "start": EPOCH - 20 * 3600,
+            "end": EPOCH - 19 * 3600,
+            "series": [{"labels": {"series": "p99"}}],
+        },
+    ]
+    (tmp_path / "truth.json").write_text(json.dumps({"incidents": incidents}))
+    out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
+    args = ["--csv", str(csv_path), "--rules", str(tmp_path / "rules.yaml"), "--from", str(EPOCH - 86400)]
+    args += ["--truth", str(tmp_path / "truth.json"), "--truth-tolerance", "15m"]
+    assert main([*args, "--json", str(out_json), "--report", str(out_html), "--no-charts"]) == 0
+    truth = json.loads(out_json.read_text())["a"]["truth"]
+    missed, caught = truth["incidents"]  # in order of start
+    assert caught["caught"] and 0 <= caught["delay"] <= 15 * 60
+    assert caught["first_page"]["rule"] == "LatencyAnomaly"
+    assert not missed["caught"] and truth["tolerance"] == 15 * 60
+    assert truth["per_rule"]["LatencyAnomaly"]["caught"] == 1
+    out = capsys.readouterr().out
+    assert "truth (" in out and "1 of 2 incidents caught" in out and "MISSED  queue_buildup" in out
+    page = out_html.read_text()
+    assert "ground truth" in page and 'class="missed"' in page
+
+
+def test_a_bad_truth_file_fails_before_the_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alerter.backtest import main
+
+    (tmp_path / "rules.yaml").write_text(TRUTH_RULES)
+    (tmp_path / "x.csv").write_text("time,v\n1,1\n2,2\n")
+    (tmp_path / "truth.json").write_text('{"incidents": [{"kind": "k", "model": "m", "start": "later"}]}')
+    args = ["--csv", str(tmp_path / "x.csv"), "--rules", str(tmp_path / "rules.yaml")]
+    assert main([*args, "--truth", str(tmp_path / "truth.json")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'truth.json'}:1:" in err and "incidents[0].start" in err
