@@ -21,9 +21,27 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def _frozen(array: npt.ArrayLike, dtype: type = np.float64) -> npt.NDArray[np.generic]:
+    """``array`` as a read-only array of ``dtype``: a copy, unless it is already one nobody can
+    write to (read-only, and so is what it views), as the response parser hands over."""
+    if (
+        isinstance(array, np.ndarray)
+        and array.dtype == dtype
+        and not array.flags.writeable
+        and (array.base is None or isinstance(array.base, bytes) or _read_only(array.base))
+    ):
+        return array
     out: npt.NDArray[np.generic] = np.array(array, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
+
+
+def _read_only(base: object) -> bool:
+    """True when ``base`` (what an array views) cannot be written through numpy either."""
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return base is None or isinstance(base, bytes)
 
 
 class Labels(Mapping[str, str]):

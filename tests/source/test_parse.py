@@ -10,7 +10,7 @@ import pytest
 
 from alerter.core.errors import SourceError
 from alerter.core.model import Labels, Series
-from alerter.source.parse import ApiError, _fast_matrix, parse_response
+from alerter.source.parse import ApiError, LabelCache, _fast_matrix, parse_response
 
 
 def _body(result_type: str, result: object) -> bytes:
@@ -163,3 +163,50 @@ def test_truncated_compact_body_is_malformed() -> None:
     with pytest.raises(SourceError) as info:
         parse_response(body[: len(body) // 2])
     assert info.value.kind == "malformed"
+
+
+def test_small_bodies_take_the_fast_path_and_agree_with_json() -> None:
+    result = [
+        {
+            "metric": {"__name__": "up", "pod": f"p{i}"},
+            "values": [[1_700_000_000 + 60 * k, str(k / 7)] for k in range(6)],
+        }
+        for i in range(50)
+    ]
+    body = _compact(result)
+    assert len(body) < 64 * 1024
+    cache = LabelCache()
+    fast = _fast_matrix(body, cache)
+    assert fast is not None and _same(fast, parse_response(body, fast=False))
+    assert _same(parse_response(body), fast)
+
+
+def test_parsed_arrays_are_read_only_views_nobody_can_write_through() -> None:
+    body = _compact([{"metric": {"a": "1"}, "values": [[1, "2"], [3, "4"]]}])
+    (series,) = parse_response(body)
+    for array in (series.timestamps, series.values):
+        assert not array.flags.writeable
+        with pytest.raises(ValueError):
+            array.setflags(write=True)
+        assert array.base is None or not array.base.flags.writeable
+
+
+def test_a_series_copies_a_view_of_an_array_someone_can_still_write() -> None:
+    parent = np.arange(4.0)
+    view = parent[:2]
+    view.setflags(write=False)
+    series = Series(Labels(), view, view)
+    parent[0] = 99.0
+    assert series.timestamps[0] == 0.0
+
+
+def test_labels_are_built_once_per_raw_label_text_and_the_cache_is_bounded() -> None:
+    cache = LabelCache(capacity=3)
+    body = _compact([{"metric": {"pod": str(i)}, "values": [[1, "1"]]} for i in range(2)])
+    first, second = _fast_matrix(body, cache), _fast_matrix(body, cache)
+    assert first is not None and second is not None
+    assert all(a.labels is b.labels for a, b in zip(first, second, strict=True))
+    more = _compact([{"metric": {"pod": str(i)}, "values": [[1, "1"]]} for i in range(10)])
+    parsed = _fast_matrix(more, cache)
+    assert parsed is not None and [s.labels["pod"] for s in parsed] == [str(i) for i in range(10)]
+    assert len(cache) <= 3
