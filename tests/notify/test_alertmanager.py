@@ -539,6 +539,7 @@ def test_bad_alertmanager_options_are_reported_at_their_line(
             {
                 "prometheus": {"url": "http://127.0.0.1:9090"},
                 "receivers": [{"name": "am", "alertmanager": receiver}],
+                "route": {"receiver": "am"},
             },
             indent=2,
         )
