@@ -28,7 +28,8 @@ th{background:#f0f0f0}
 h2{border-bottom:2px solid #ddd;padding-bottom:.2em}
 .muted{color:#777}
 img{max-width:100%;display:block;margin:.3em 0 1em}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th,td.t{white-space:nowrap}
 tr.quiet td{background:#fffbe6}
 tr.missed td{background:#fdecea}
 .tag{display:inline-block;padding:0 .4em;border-radius:3px;font-size:.85em;white-space:nowrap}
@@ -54,8 +55,10 @@ def _table(
     rows: Sequence[Sequence[str]],
     classes: Sequence[str] = (),
     numeric: frozenset[int] = frozenset(),
+    nowrap: frozenset[int] = frozenset(),
 ) -> str:
-    """A table whose cells are already escaped HTML; ``classes`` per row, ``numeric`` columns right-aligned."""
+    """A table whose cells are already escaped HTML; ``classes`` per row, ``numeric`` columns
+    right-aligned, ``nowrap`` columns (times) kept on one line."""
     if not rows:
         return '<p class="muted">none</p>'
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
@@ -63,7 +66,12 @@ def _table(
 
     def cells(row: Sequence[str]) -> str:
         return "".join(
-            f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)
+            f'<td class="num">{c}</td>'
+            if i in numeric
+            else f'<td class="t">{c}</td>'
+            if i in nowrap
+            else f"<td>{c}</td>"
+            for i, c in enumerate(row)
         )
 
     body = "".join(
@@ -125,7 +133,7 @@ def _rules(part: Mapping[str, Any]) -> str:
         )
         classes.append("" if row["fired"] else "quiet")
     head = ["rule", "", "alerts", "pages sent", "peak / closest it came", "at", "series", "tier"]
-    return _table(head, rows, classes, frozenset({2, 3}))
+    return _table(head, rows, classes, frozenset({2, 3}), frozenset({5}))
 
 
 def _truth(score: Mapping[str, Any]) -> str:
@@ -135,8 +143,8 @@ def _truth(score: Mapping[str, Any]) -> str:
     outside = f", {t['outside']} outside the range" if t["outside"] else ""
     head = (
         f"<p><b>{t['caught']} of {t['incidents']}</b> incidents caught, median detection delay "
-        f"<b>{escape(median)}</b>, <b>{t['false_pages']}</b> false pages (of {t['pages']} alerts that fired, "
-        "those matching no incident)"
+        f"<b>{escape(median)}</b>, <b>{t['false_pages']}</b> false pages (alerts that fired on no incident, "
+        f"of {t['pages']} that fired)"
         f'{escape(outside)} <span class="muted">({escape(score["file"])}, a page belongs to an incident '
         f"from {escape(_span(score['tolerance']))} before its start to as long after its end)</span></p>"
     )
@@ -161,7 +169,8 @@ def _truth(score: Mapping[str, Any]) -> str:
         ["", "kind", "model", "start", "lasted", "delay", "first page", "caught by"],
         rows,
         classes,
-        frozenset({5}),
+        frozenset({4, 5}),
+        frozenset({3}),
     )
     per_rule = _table(
         ["rule", "incidents caught", "alerts fired", "false pages", "median delay"],
@@ -238,7 +247,7 @@ def _alerts(side: str, part: Mapping[str, Any], images: Images) -> str:
                 ]
             )
         head = ["series", "pending for", "fired", "resolved", "active for", "tier"]
-        out.append(_table(head, rows, numeric=frozenset({1, 4})))
+        out.append(_table(head, rows, numeric=frozenset({1, 4}), nowrap=frozenset({2, 3})))
         for e in episodes:
             src = images.get((side, e["fingerprint"], e["fired_at"]))
             if src:
