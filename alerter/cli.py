@@ -40,7 +40,11 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     if bundle.config is not None and bundle.config_path is not None:
         cfg = bundle.config
-        for warning in check.warnings(yamlfile.read(bundle.config_path, what="config file"), cfg):
+        doc = yamlfile.read(bundle.config_path, what="config file")
+        # Rule files given on the command line count as users of a policy too; without them,
+        # the warning reads the config's own rule_files and says so.
+        checked = [loaded.rules for loaded in bundle.rule_files] if args.rule_files else None
+        for warning in check.warnings(doc, cfg, rules=checked):
             print(
                 f"{warning.location}: warning: {warning.path}: {warning.message} ({warning.hint})",
                 file=sys.stderr,
