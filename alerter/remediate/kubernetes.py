@@ -1,7 +1,8 @@
 """The only adapter to the Kubernetes API: read current values, apply and revert changes, lead.
 
 ``remediate.runner`` calls ``KubeActuator.plan`` / ``apply`` / ``revert`` / ``annotations``,
-``remediate.lease`` leads through ``coordination_api``, the composition root calls ``connect``.
+``remediate.lease`` leads and ``cluster.membership`` keeps its member Leases through
+``coordination_api``, the composition root calls ``connect``.
 Nothing else imports the ``kubernetes`` client. Every write is a JSON Patch whose ``test``
 operations pin the value the plan was computed from, so a concurrent change by a human or an
 autoscaler makes the write fail (422) instead of being overwritten. API failures become
@@ -547,7 +548,8 @@ def _value_ops(path: str, expected: Any, desired: Any) -> list[dict[str, Any]]:
 
 
 def coordination_api(api_client: Any, timeouts: Timeouts | None = None) -> Any:
-    """The Lease API for ``remediate.lease``, which must not import the client itself."""
+    """The Lease API (read, list, create, replace) for ``remediate.lease`` and ``cluster.membership``,
+    which must not import the client themselves."""
     return _Timed(client.CoordinationV1Api(api_client), timeouts or Timeouts())
 
 

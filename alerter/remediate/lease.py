@@ -16,6 +16,10 @@ started waits a full duration before it takes over a Lease it has never seen ren
 in turn stops writing once ``renew_deadline`` has passed since its last renewal, as
 client-go's ``RenewDeadline``, which stays shorter than the duration: the margin covers the
 clocks' rates, not their offsets.
+
+The pieces of that judgement (``Observed`` for a watched Lease, ``Renewal`` for one's own,
+``renew_deadline_for``, ``lease_body``, ``write_lease``) are shared with ``cluster.membership``,
+where each replica holds a Lease of its own and watches everyone else's the same way.
 """
 
 from __future__ import annotations
@@ -51,6 +55,114 @@ class Record(NamedTuple):
                    spec.renew_time, int(spec.lease_transitions or 0))  # fmt: skip
 
 
+def renew_deadline_for(duration: float, deadline: float | None = None) -> float:
+    """The holder's renew deadline for a Lease of ``duration``: client-go's 10 s of 15 by default.
+
+    It must stay shorter than the duration, so a holder stops acting before anyone else can
+    see its Lease expire. ValueError names the bad value.
+    """
+    if duration <= 0:
+        raise ValueError(f"lease duration must be > 0, got {duration}")
+    chosen = duration * 2 / 3 if deadline is None else deadline
+    if not 0 < chosen < duration:
+        raise ValueError(
+            f"lease renew deadline must be > 0 and shorter than the duration {duration}, got {chosen}"
+        )
+    return chosen
+
+
+class Observed:
+    """One Lease as another replica watches it: client-go's ``observedRecord`` and ``observedTime``.
+
+    ``at`` moves (on the watcher's clock) only when the record differs from the last one seen,
+    so the holder's clock never decides expiry: only whether its record keeps changing does.
+    """
+
+    def __init__(self) -> None:
+        self.record: Record | None = None
+        self.at = float("-inf")
+
+    def see(self, spec: Any, now: float) -> Record:
+        record = Record.of(spec)
+        if record != self.record:
+            self.record, self.at = record, now
+        return record
+
+    def valid(self, now: float) -> bool:
+        """Held, and seen to change less than the holder's lease duration ago (``isLeaseValid``)."""
+        return self.record is not None and bool(self.record.holder) and now < self.at + self.record.duration
+
+
+class Renewal:
+    """The holder's side: when it last wrote its Lease, and whether that is recent enough to act on."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.at: float | None = None
+        """When this replica last wrote the Lease as its holder; None once it lost it."""
+
+    def renewed(self, now: float) -> None:
+        self.at = now
+
+    def lost(self) -> None:
+        self.at = None
+
+    def holds(self, now: float) -> bool:
+        """Renewed less than ``deadline`` before ``now`` (client-go's ``RenewDeadline``)."""
+        return self.at is not None and now - self.at < self.deadline
+
+
+def lease_body(
+    namespace: str,
+    name: str,
+    *,
+    holder: str,
+    duration: float,
+    now: float,
+    transitions: int = 0,
+    acquired: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A ``coordination.k8s.io/v1`` Lease held by ``holder`` and renewed at ``now``."""
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": metadata,
+        "spec": {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": max(1, round(duration)),
+            "acquireTime": acquired.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if acquired else microtime(now),
+            "renewTime": microtime(now),
+            "leaseTransitions": transitions,
+        },
+    }
+
+
+def write_lease(api: Any, lease: Any, body: dict[str, Any]) -> Any | None:
+    """Create the Lease (``lease`` None) or replace ``lease`` at the resourceVersion read.
+
+    The written Lease, or None when another writer got there first: the API server answers 409
+    (Conflict, or AlreadyExists for a create) to all but one of several racing writers.
+    """
+    meta = body["metadata"]
+    try:
+        with translate(f"write lease {meta['namespace']}/{meta['name']}"):
+            if lease is None:
+                return api.create_namespaced_lease(meta["namespace"], body)
+            body = {**body, "metadata": {**meta, "resourceVersion": lease.metadata.resource_version}}
+            return api.replace_namespaced_lease(meta["name"], meta["namespace"], body)
+    except ActionError as exc:
+        if exc.reason == "conflict":
+            return None
+        raise
+
+
 class LeaseLock:
     """Leadership through a ``coordination.k8s.io/v1`` Lease: only its holder acts.
 
@@ -70,25 +182,16 @@ class LeaseLock:
 
     def __init__(self, api_client: Any, *, namespace: str, name: str, identity: str, duration: float,
                  renew_deadline: float | None = None, timeouts: Timeouts | None = None) -> None:  # fmt: skip
-        if duration <= 0:
-            raise ValueError(f"lease duration must be > 0, got {duration}")
+        deadline = renew_deadline_for(duration, renew_deadline)
         if not identity:
             raise ValueError("lease identity must not be empty")
-        deadline = duration * 2 / 3 if renew_deadline is None else renew_deadline  # client-go: 10 s of 15
-        if not 0 < deadline < duration:
-            raise ValueError(
-                f"lease renew deadline must be > 0 and shorter than the duration {duration}, got {deadline}"
-            )
         self._api = coordination_api(api_client, timeouts)
         self.namespace, self.name, self.identity, self.duration = namespace, name, identity, duration
         self.renew_deadline = deadline
         self._recent: dict[str, list[float]] = {}
         self._open: dict[str, dict[str, Any]] = {}
-        self._observed: Record | None = None
-        self._observed_at = float("-inf")
-        """When (on this replica's clock) the record was last seen to change: client-go's observedTime."""
-        self._renewed_at: float | None = None
-        """When this replica last wrote the Lease as its holder; None once it saw another holder."""
+        self._observed = Observed()
+        self._renewal = Renewal(deadline)
 
     def acquire(self, now: float) -> bool:
         """True when this replica holds the Lease now: it created, renewed or took it over."""
@@ -102,11 +205,11 @@ class LeaseLock:
             return self._write(None, now, transitions=0)
         self._recent = _parse(lease.metadata.annotations, now)
         self._open = _parse_open(lease.metadata.annotations)
-        record = self._observe(lease, now)
+        record = self._observed.see(lease.spec, now)
         if record.holder == self.identity:
             return self._write(lease, now, transitions=record.transitions, acquired=record.acquired)
-        self._renewed_at = None
-        if record.holder and now < self._observed_at + record.duration:
+        self._renewal.lost()
+        if self._observed.valid(now):
             return False  # seen renewed within its duration, by our clock
         return self._write(lease, now, transitions=record.transitions + 1)
 
@@ -116,49 +219,21 @@ class LeaseLock:
         A step that outlasts this must renew (``acquire``) before it writes again: past the
         deadline another replica may be about to see the Lease expire.
         """
-        return self._renewed_at is not None and now - self._renewed_at < self.renew_deadline
-
-    def _observe(self, lease: Any, now: float) -> Record:
-        """Note the record as read; ``_observed_at`` moves only when it differs from the last one."""
-        record = Record.of(lease.spec)
-        if record != self._observed:
-            self._observed, self._observed_at = record, now
-        return record
+        return self._renewal.holds(now)
 
     def _write(self, lease: Any, now: float, *, transitions: int, acquired: datetime | None = None) -> bool:
-        body: dict[str, Any] = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {
-                "name": self.name,
-                "namespace": self.namespace,
-                "annotations": {
-                    RECENT_ACTIONS: json.dumps(self._recent, sort_keys=True),
-                    OPEN_ACTIONS: json.dumps(self._open, sort_keys=True),
-                },
-            },
-            "spec": {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": max(1, round(self.duration)),
-                "acquireTime": acquired.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if acquired else microtime(now),
-                "renewTime": microtime(now),
-                "leaseTransitions": transitions,
-            },
+        annotations = {
+            RECENT_ACTIONS: json.dumps(self._recent, sort_keys=True),
+            OPEN_ACTIONS: json.dumps(self._open, sort_keys=True),
         }
-        try:
-            with translate(f"write lease {self.namespace}/{self.name}"):
-                if lease is None:
-                    written = self._api.create_namespaced_lease(self.namespace, body)
-                else:
-                    body["metadata"]["resourceVersion"] = lease.metadata.resource_version
-                    written = self._api.replace_namespaced_lease(self.name, self.namespace, body)
-        except ActionError as exc:
-            if exc.reason == "conflict":  # another replica won the race (409: Conflict or AlreadyExists)
-                self._renewed_at = None
-                return False
-            raise
-        self._observe(written, now)  # client-go's setObservedRecord after its own update
-        self._renewed_at = now
+        body = lease_body(self.namespace, self.name, holder=self.identity, duration=self.duration, now=now,
+                          transitions=transitions, acquired=acquired, annotations=annotations)  # fmt: skip
+        written = write_lease(self._api, lease, body)
+        if written is None:  # another replica won the race
+            self._renewal.lost()
+            return False
+        self._observed.see(written.spec, now)  # client-go's setObservedRecord after its own update
+        self._renewal.renewed(now)
         return True
 
     def recent_actions(self) -> Mapping[str, tuple[float, ...]]:
@@ -194,8 +269,8 @@ class LeaseLock:
         for _ in range(3):
             with translate(f"read lease {self.namespace}/{self.name}"):
                 lease = self._api.read_namespaced_lease(self.name, self.namespace)
-            if self._observe(lease, now).holder != self.identity:
-                self._renewed_at = None
+            if self._observed.see(lease.spec, now).holder != self.identity:
+                self._renewal.lost()
                 return False
             self._recent = _parse(lease.metadata.annotations, now)
             self._open = _parse_open(lease.metadata.annotations)
