@@ -6,7 +6,9 @@ at ``resolution``), refitted every ``refit``, persisted in the store so a restar
 retrains for hours nor alerts blindly, and fitted on a background worker so a tick never waits
 for statsmodels: until a series has a baseline, the evaluator judges it by its static guard or
 reports ``nodata``. Training leaves out maintenance windows and the rule's own firing periods,
-since learning an incident as normal would hide the next one.
+since learning an incident as normal would hide the next one, except the periods people
+confirmed were not incidents (``note_normal``, a "Not an incident" press): those were normal
+behaviour the baseline failed to expect, and the next refit trains on them.
 
 Refits never bunch (``spread``): each series has a refit slot within the refit interval, a
 deterministic offset from its fingerprint, and each rule refits in ``spread`` batches per
@@ -151,6 +153,8 @@ class _RuleBaselines:
     interim: detect.Detector | None = None
     """What judges a series without a baseline yet (static thresholds), built once per rule."""
     firing: dict[str, list[Interval]] = field(default_factory=dict)
+    normal: dict[str, set[float]] = field(default_factory=dict)
+    """Per series, the starts of firing periods confirmed as false pages: never excluded."""
     last_error: str = ""
     series_fitted: dict[str, float] = field(default_factory=dict)
     """When each series' baseline was fitted (spread refits)."""
@@ -335,11 +339,32 @@ class Baselines:
     def note_firing(self, key: str, fingerprint: str, start: float, end: float) -> None:
         """Remember that this series had an incident over [start, end]; later refits leave it out."""
         with self._lock:
-            periods = self._rules.setdefault(key, _RuleBaselines()).firing.setdefault(fingerprint, [])
+            state = self._rules.setdefault(key, _RuleBaselines())
+            if start in state.normal.get(fingerprint, ()):
+                return
+            periods = state.firing.setdefault(fingerprint, [])
             if periods and periods[-1][0] == start:
                 periods[-1] = (start, end)
             else:
                 periods.append((start, end))
+
+    def note_normal(
+        self, key: str, fingerprint: str, start: float, end: float | None, normal: bool = True
+    ) -> None:
+        """People said the firing period starting at ``start`` was not an incident (``normal``), or
+        took that back: a normal period is trained on from the next refit, even when the engine
+        notes it as firing again; taken back, it is excluded again as every firing period is."""
+        with self._lock:
+            state = self._rules.setdefault(key, _RuleBaselines())
+            starts = state.normal.setdefault(fingerprint, set())
+            if normal:
+                starts.add(start)
+                periods = state.firing.get(fingerprint, [])
+                state.firing[fingerprint] = [p for p in periods if p[0] != start]
+                return
+            starts.discard(start)
+        if end is not None:
+            self.note_firing(key, fingerprint, start, end)
 
     def _excluded(
         self, state: _RuleBaselines, fingerprint: str, labels: Labels, start: float, end: float

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,3 +156,39 @@ def test_the_background_cache_fits_in_a_worker_process_and_closes_it(tmp_path: P
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="spread and processes must be >= 0"):
         Baselines(fleet(1), spread=-1)
+
+
+def test_a_confirmed_false_page_is_trained_on_and_taking_it_back_excludes_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rule's own firing periods stay out of training, except one people said was not an
+    incident ("Not an incident" in Slack): the next refit trains on it, even though the engine
+    notes it as firing again at every tick its resolved alert is kept. "It was real" undoes that."""
+    from alerter.engine import baselines as module
+
+    seen: list[dict[str, list[tuple[float, float]]]] = []
+    real_fit = module._fit_chunk
+
+    def spy(
+        spec: Mapping[str, Any], chunk: module.Chunk, encode: bool = False
+    ) -> list[tuple[str, module.Fit | None]]:
+        seen.append({fp: list(exclude) for fp, _, _, exclude in chunk})
+        return real_fit(spec, chunk, encode)
+
+    monkeypatch.setattr(module, "_fit_chunk", spy)
+    source = fleet(2)
+    spec = spec_of("ewma")
+    fp, other = fingerprints(source)
+    noise, incident = (EPOCH - 2 * HOUR, EPOCH - HOUR), (EPOCH - 5 * HOUR, EPOCH - 4 * HOUR)
+    baselines = Baselines(source)
+    for start, end in (incident, noise):
+        baselines.note_firing(spec.key, fp, start, end)
+        baselines.note_firing(spec.key, other, *noise)  # the same start on another series
+    baselines.note_normal(spec.key, fp, noise[0], noise[1])
+    baselines.note_firing(spec.key, fp, *noise)  # the retained resolved alert, noted again
+    baselines.detector(spec, fp, EPOCH)
+    assert seen[-1] == {fp: [incident], other: [noise]}
+
+    baselines.note_normal(spec.key, fp, noise[0], noise[1], normal=False)
+    baselines.detector(spec, fp, EPOCH + HOUR)  # the next refit
+    assert seen[-1] == {fp: [incident, noise], other: [noise]}
