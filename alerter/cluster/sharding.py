@@ -1,0 +1,113 @@
+"""This replica's share of the rule groups, re-read every renew period.
+
+The app calls ``Sharding.round(groups, now)`` every ``cluster.renew_period``: it renews the
+member Lease, computes the groups this replica owns over the live members
+(``cluster.ownership``) and says which it gained and which it lost, so the app can start and stop
+their ticks and load their alerts. Between rounds, ``owns(group, now)`` answers for each tick,
+notification flush and remediation step, and answers no for everything once the member Lease
+has gone unrenewed for its renew deadline, without waiting for the next round (whose API call
+may be the very thing that hangs): a partitioned replica stops acting at once.
+
+No two replicas act on one group at the same time. Two replicas that both count each other
+alive compute the same owner for it (rendezvous weights are fixed), so a double owner needs one
+of them not to see the other: either the other has stopped renewing for a whole lease duration
+(and so, its renew deadline being shorter, has already stopped acting), or it joined too
+recently to be seen. For the second case a replica claims groups only once it has held its
+membership for ``settle`` seconds (one lease duration by default): by then every other replica
+has either read its Lease and let its groups go, or failed to renew for longer than its renew
+deadline and stopped acting. The price is a gap: a group moving to a replica that has just
+joined or come back goes unevaluated for up to one lease duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from alerter.cluster import ownership
+
+log = logging.getLogger(__name__)
+
+
+class Members(Protocol):
+    """What sharding needs of membership (``cluster.membership.Membership``)."""
+
+    identity: str
+
+    def renew(self, now: float) -> bool: ...
+
+    def holds(self, now: float) -> bool: ...
+
+    def members(self, now: float) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class Round:
+    """One re-read of ownership: what this replica owns now, and what changed."""
+
+    owned: frozenset[str]
+    gained: frozenset[str]
+    lost: frozenset[str]
+    members: frozenset[str]
+
+
+class Sharding:
+    """The groups this replica owns, from its membership and everyone else's."""
+
+    def __init__(self, membership: Members, *, settle: float) -> None:
+        if settle < 0:
+            raise ValueError(f"settle must be >= 0, got {settle}")
+        self.membership = membership
+        self.settle = settle
+        self._lock = threading.Lock()
+        self._owned: frozenset[str] = frozenset()
+        self._since: float | None = None
+        """When this replica's current unbroken membership began (its first renewal after none)."""
+
+    @property
+    def identity(self) -> str:
+        return self.membership.identity
+
+    def round(self, groups: Iterable[str], now: float) -> Round:
+        """Renew, then recompute the owned groups among ``groups`` at ``now``."""
+        self.membership.renew(now)
+        holding = self.membership.holds(now)
+        members = self.membership.members(now)
+        with self._lock:
+            if not holding:
+                if self._since is not None:
+                    log.warning("membership lapsed: this replica owns no rule groups until it renews")
+                self._since = None
+            elif self._since is None:
+                self._since = now
+            settled = self._since is not None and now - self._since >= self.settle
+            owned = ownership.owned(groups, members, self.identity) if settled else frozenset()
+            before, self._owned = self._owned, owned
+        change = Round(owned, owned - before, before - owned, members)
+        if change.gained or change.lost:
+            log.info(
+                "rule group ownership changed",
+                extra={
+                    "gained": sorted(change.gained),
+                    "lost": sorted(change.lost),
+                    "members": sorted(members),
+                    "owned": len(owned),
+                },
+            )
+        return change
+
+    def owns(self, group: str, now: float) -> bool:
+        """Whether this replica may act for ``group`` now: assigned at the last round, and still
+        within the renew deadline of its last renewal."""
+        with self._lock:
+            assigned = group in self._owned
+        return assigned and self.membership.holds(now)
+
+    def owned(self, now: float) -> frozenset[str]:
+        """Every group ``owns`` would answer yes for."""
+        with self._lock:
+            owned = self._owned
+        return owned if self.membership.holds(now) else frozenset()
