@@ -408,13 +408,18 @@ def _band_key(labels: Labels) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
-def _last_band(verdict: Verdict) -> tuple[float, float, float]:
-    """(expected, lower, upper) at the verdict's last point with a value, finding that point once."""
+def _last_band(verdict: Verdict) -> tuple[float, float, float, float]:
+    """(expected, lower, upper, value) at the verdict's last point with a value, found once."""
     valid = np.flatnonzero(~np.isnan(verdict.values))
     if not valid.size:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, math.nan
     i = valid[-1]
-    return float(verdict.expected[i]), float(verdict.lower[i]), float(verdict.upper[i])
+    return (
+        float(verdict.expected[i]),
+        float(verdict.lower[i]),
+        float(verdict.upper[i]),
+        float(verdict.values[i]),
+    )
 
 
 def _with_summary(meta: Alert, reason: str) -> Alert:

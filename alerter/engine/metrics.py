@@ -2,9 +2,11 @@
 
 Owned by the app; the engine, scheduler and baseline cache record into it. Besides health
 (evaluations, durations, failures, alerts by state, fits, missed ticks, reloads) it exports the
-baselines themselves as ``alerter_baseline{alertname, <series labels>, bound}`` so Grafana can
-draw the expected band next to the raw series; that family is rendered by ``BandCollector``
-itself (see there) and appended to the registry's output by ``EngineMetrics.exposition``.
+baselines themselves as ``alerter_baseline{alertname, <series labels>, bound}``, and the value each
+band judged as ``alerter_observed{alertname, <series labels>}``, so a Grafana panel draws the
+series inside its band from the engine's own numbers (the user need not repeat the rule's
+expression); both families are rendered by ``BandCollector`` itself (see there) and appended to
+the registry's output by ``EngineMetrics.exposition``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from prometheus_client.utils import floatToGoString as _untyped_go_float
 
 from alerter.core.model import AlertState
 
-Band = tuple[float, float, float]
+Band = tuple[float, float, float, float]
+"""(expected, lower, upper, value) at a verdict's last point with a value."""
 
 
 _go_float = cast(Callable[[float], str], _untyped_go_float)
@@ -31,6 +34,8 @@ LabelKey = tuple[tuple[str, str], ...]
 BAND_NAME = "alerter_baseline"
 BAND_HELP = "Learned band of each evaluated series (expected, lower, upper)."
 BOUNDS = ("expected", "lower", "upper")
+OBSERVED_NAME = "alerter_observed"
+OBSERVED_HELP = "Value of each evaluated series at its last evaluation, as its band judged it."
 _MARK = 'bound="expected"'
 
 
@@ -45,22 +50,24 @@ class _Samples(Collector):
 
 
 class BandCollector(Collector):
-    """Latest expected/lower/upper per (rule, series), replaced after every evaluation.
+    """Latest expected/lower/upper and value per (rule, series), replaced after every evaluation.
 
-    Exported as ``alerter_baseline{<series labels>, alertname, rule_group, bound}``: three
-    samples per series, 30,000 lines at 10,000 series. Formatting them through the client
-    library's sample loop (sort, escape and join every label of every sample) cost about
-    0.6 s per scrape at that size, so ``render`` writes the family itself: the label text of a
+    Exported as ``alerter_baseline{<series labels>, alertname, rule_group, bound}`` (three
+    samples per series) and ``alerter_observed{<series labels>, alertname, rule_group}`` (one):
+    40,000 lines at 10,000 series. Formatting them through the client library's sample loop
+    (sort, escape and join every label of every sample) cost about 0.6 s per scrape for the
+    band alone at that size, so ``render`` writes both families itself: the label text of a
     series is rendered once, when the series first appears, by the library's own
     ``generate_latest`` (the same escaping, hence the same bytes), split around its ``bound``
-    label and kept, and a scrape only formats the three values with the library's
-    ``floatToGoString``. ``collect`` still yields the family for a registry that holds it.
+    label and kept, with the observed family's text (the same labels without ``bound``) cut from
+    it; a scrape only formats the four values with the library's ``floatToGoString``.
+    ``collect`` still yields the families for a registry that holds them.
     """
 
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self._bands: dict[tuple[str, str], dict[LabelKey, Band]] = {}
-        self._text: dict[tuple[str, str], dict[LabelKey, tuple[str, str]]] = {}
+        self._text: dict[tuple[str, str], dict[LabelKey, _Text]] = {}
         self._lock = threading.Lock()
 
     def update(self, group: str, rule: str, bands: Mapping[LabelKey, Band]) -> None:
@@ -83,36 +90,56 @@ class BandCollector(Collector):
                 self._text.pop(key, None)
 
     def render(self) -> bytes:
-        """The family in the Prometheus text format 0.0.4, as ``generate_latest`` writes it."""
+        """Both families in the Prometheus text format 0.0.4, as ``generate_latest`` writes them."""
         with self._lock:
-            snapshot = [(k, self._bands[k], self._text[k]) for k in sorted(self._bands)]
+            snapshot = [(self._bands[k], self._text[k]) for k in sorted(self._bands)]
         out = [f"# HELP {BAND_NAME} {BAND_HELP}\n# TYPE {BAND_NAME} gauge\n"]
-        for _, bands, text in snapshot:
+        for bands, text in snapshot:
             for key, values in bands.items():
-                head, tail = text[key]
-                for bound, value in zip(BOUNDS, values, strict=True):
+                head, tail, _ = text[key]
+                for bound, value in zip(BOUNDS, values[:3], strict=True):
                     if math.isfinite(value):
                         out.append(f'{head}bound="{bound}"{tail} {_go_float(value)}\n')
+        out.append(f"# HELP {OBSERVED_NAME} {OBSERVED_HELP}\n# TYPE {OBSERVED_NAME} gauge\n")
+        for bands, text in snapshot:
+            for key, values in bands.items():
+                if math.isfinite(values[3]):
+                    out.append(f"{text[key][2]} {_go_float(values[3])}\n")
         return "".join(out).encode("utf-8")
 
     def collect(self) -> Iterator[Metric]:
-        metric = Metric(BAND_NAME, BAND_HELP, "gauge")
+        band = Metric(BAND_NAME, BAND_HELP, "gauge")
+        observed = Metric(OBSERVED_NAME, OBSERVED_HELP, "gauge")
         with self._lock:
             snapshot = {k: dict(v) for k, v in self._bands.items()}
         for (group, rule), bands in sorted(snapshot.items()):
             for labels, values in bands.items():
-                for bound, value in zip(BOUNDS, values, strict=True):
+                for bound, value in zip(BOUNDS, values[:3], strict=True):
                     if math.isfinite(value):
-                        metric.add_sample(BAND_NAME, _names(labels, group, rule, bound), value)
-        yield metric
+                        band.add_sample(BAND_NAME, _names(labels, group, rule, bound), value)
+                if math.isfinite(values[3]):
+                    observed.add_sample(OBSERVED_NAME, _names(labels, group, rule, None), values[3])
+        yield band
+        yield observed
 
 
-def _names(labels: LabelKey, group: str, rule: str, bound: str) -> dict[str, str]:
-    return {**dict(labels), "alertname": rule, "rule_group": group, "bound": bound}
+_Text = tuple[str, str, str]
+"""A series' band line up to and after its ``bound`` label, and its observed line up to the value."""
 
 
-def _label_text(group: str, rule: str, keys: list[LabelKey]) -> dict[LabelKey, tuple[str, str]]:
-    """Each series' sample line up to and after its ``bound`` label, written by the library."""
+def _names(labels: LabelKey, group: str, rule: str, bound: str | None) -> dict[str, str]:
+    """The labels of a sample; the observed family has no ``bound`` (not even a series' own)."""
+    out = {**dict(labels), "alertname": rule, "rule_group": group}
+    if bound is None:
+        out.pop("bound", None)
+    else:
+        out["bound"] = bound
+    return out
+
+
+def _label_text(group: str, rule: str, keys: list[LabelKey]) -> dict[LabelKey, _Text]:
+    """Each series' sample line up to and after its ``bound`` label, written by the library, and
+    the observed family's line: the same sorted, escaped labels with ``bound`` cut out."""
     metric = Metric(BAND_NAME, BAND_HELP, "gauge")
     for key in keys:
         metric.add_sample(BAND_NAME, _names(key, group, rule, "expected"), 0.0)
@@ -121,7 +148,10 @@ def _label_text(group: str, rule: str, keys: list[LabelKey]) -> dict[LabelKey, t
     for key, line in zip(keys, lines, strict=True):
         # A quote inside a label value is escaped, so the mark occurs once: as the label itself.
         at = line.index(_MARK)
-        out[key] = (line[:at], line[at + len(_MARK) : line.rindex(" ")])
+        head, tail = line[:at], line[at + len(_MARK) : line.rindex(" ")]
+        # ``alertname`` sorts before ``bound``, so a comma always precedes the mark.
+        observed = OBSERVED_NAME + head[len(BAND_NAME) : -1] + tail
+        out[key] = (head, tail, observed)
     return out
 
 
@@ -143,7 +173,7 @@ class EngineMetrics:
     """Every metric of one engine, on its own registry (so tests can build several)."""
 
     def __init__(self, *, export_bands: bool = True) -> None:
-        """``export_bands`` False leaves ``alerter_baseline`` out of ``/metrics`` altogether."""
+        """``export_bands`` False leaves ``alerter_baseline`` and ``alerter_observed`` out of ``/metrics``."""
         self.registry = CollectorRegistry()
         self._watched: dict[str, Gauge] = {}
         r = self.registry
@@ -199,7 +229,7 @@ class EngineMetrics:
         self.bands = BandCollector(enabled=export_bands)
 
     def exposition(self) -> bytes:
-        """The body of ``/metrics``: the registry, then the band family rendered by its owner."""
+        """The body of ``/metrics``: the registry, then the band and observed families rendered by their owner."""
         return generate_latest(self.registry) + (self.bands.render() if self.bands.enabled else b"")
 
     def watch_alerts(self, counts: Callable[[], Mapping[AlertState, int]]) -> None:

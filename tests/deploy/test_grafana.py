@@ -1,7 +1,8 @@
 """deploy/grafana/alerter-dashboard.json: valid JSON, sound PromQL, only metrics alerter exports.
 
 Metric names are read from alerter/engine/metrics.py, so renaming a metric there without updating the
-dashboard fails here. The one series that is not alerter's is the user's own (``$series``).
+dashboard fails here. Every series the dashboard reads is alerter's: the band panel draws each
+series' value from ``alerter_observed``, so no user has to paste the rule's expression.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from alerter.config.promql import problems
 
 DASHBOARD = DEPLOY / "grafana" / "alerter-dashboard.json"
 GRAFANA_GLOBALS = {"__rate_interval", "__interval", "__range"}
-USER_SERIES = "$series"
+# Grafana replaces its global variables with durations before Prometheus sees the query
+# (https://grafana.com/docs/grafana/latest/datasources/prometheus/template-variables/).
+SAMPLE_DURATION = "5m"
+# A family named through a constant: ``BAND_NAME = "alerter_baseline"`` ... ``Metric(BAND_NAME, ...)``.
+_NAMED = re.compile(r'^(\w+_NAME) = "([a-z_:][a-z0-9_:]*)"$', re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +34,9 @@ def dashboard() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def known() -> set[str]:
-    return exported_metrics((REPO / "alerter" / "engine" / "metrics.py").read_text())
+    source = (REPO / "alerter" / "engine" / "metrics.py").read_text()
+    named = {name for constant, name in _NAMED.findall(source) if f"Metric({constant}," in source}
+    return exported_metrics(source) | named
 
 
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -61,6 +68,7 @@ def test_metric_names_come_from_the_metrics_module(known: set[str]) -> None:
         "alerter_source_up",
         "alerter_config_last_reload_successful",
         "alerter_baseline",
+        "alerter_observed",
     } <= known
 
 
@@ -71,7 +79,7 @@ def test_metric_names_come_from_the_metrics_module(known: set[str]) -> None:
         ("a - ignoring(bound) b offset 5m", {"a", "b"}),
         ('x{l=~"y|z", m!="and"} > bool 1 or vllm:q', {"x", "vllm:q"}),
         ("histogram_quantile(0.9, c) * on(i) group_left(j) d", {"c", "d"}),
-        ("$series", set()),
+        ('alerter_observed{alertname="$alertname", $selector}', {"alerter_observed"}),
     ],
 )
 def test_metric_name_extraction(expr: str, names: set[str]) -> None:
@@ -91,7 +99,10 @@ def test_every_expression_is_structurally_sound(dashboard: dict[str, Any]) -> No
     exprs = expressions(dashboard)
     assert len(exprs) >= 10
     for expr in exprs:
-        assert problems(expr) == [], expr
+        sent = re.sub(r"\$\{?(" + "|".join(GRAFANA_GLOBALS) + r")\}?", SAMPLE_DURATION, expr)
+        # The selector textbox is pasted into the braces as typed: empty (its default) or matchers.
+        for selector in ("", 'model_name="llama3"'):
+            assert problems(sent.replace("$selector", selector)) == [], (expr, selector)
 
 
 def test_only_alerter_metrics_or_the_users_series_are_read(
@@ -100,10 +111,15 @@ def test_only_alerter_metrics_or_the_users_series_are_read(
     used: set[str] = set()
     for expr in expressions(dashboard):
         names = metric_names(expr)
-        assert names or expr.strip() == USER_SERIES, f"reads no metric: {expr}"
+        assert names, f"reads no metric: {expr}"
         used |= names
     assert used - known == set()
-    assert {"alerter_baseline", "alerter_alerts", "alerter_rule_evaluations_total"} <= used
+    assert {
+        "alerter_baseline",
+        "alerter_observed",
+        "alerter_alerts",
+        "alerter_rule_evaluations_total",
+    } <= used
 
 
 def test_every_variable_used_is_defined(dashboard: dict[str, Any]) -> None:
@@ -111,13 +127,23 @@ def test_every_variable_used_is_defined(dashboard: dict[str, Any]) -> None:
     text = DASHBOARD.read_text()
     used = set(re.findall(r"\$\{?(\w+)", text))
     assert used - GRAFANA_GLOBALS <= defined
-    assert {"datasource", "rule_group", "alertname", "series", "selector"} <= defined
+    assert {"datasource", "rule_group", "alertname", "selector"} <= defined
+    assert "series" not in defined, "the band panel reads alerter_observed; nothing to paste"
 
 
-def test_band_panel_draws_the_series_inside_its_band(dashboard: dict[str, Any]) -> None:
-    (panel,) = [p for p in panels(dashboard) if USER_SERIES in [t["expr"] for t in p.get("targets", [])]]
+def test_band_panel_draws_the_value_inside_its_band(dashboard: dict[str, Any]) -> None:
+    """The value comes from alerter_observed with the band's own matchers, so value and band are
+    the same series (no expression pasted by hand, no other series mixed in)."""
+    (panel,) = [
+        p for p in panels(dashboard) if any("alerter_observed" in t["expr"] for t in p.get("targets", []))
+    ]
+    (value,) = [t for t in panel["targets"] if "alerter_observed" in t["expr"]]
+    band_matchers = 'rule_group=~"$rule_group", alertname="$alertname"'
+    assert value["expr"] == f"alerter_observed{{{band_matchers}, $selector}}"
     by_bound = {}
     for target in panel["targets"]:
+        if target is not value:
+            assert band_matchers in target["expr"] and "$selector" in target["expr"]
         match = re.search(r'bound="(\w+)"', target["expr"])
         if match:
             assert 'alertname="$alertname"' in target["expr"]
