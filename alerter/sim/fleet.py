@@ -53,6 +53,8 @@ class ModelSpec:
     price_in: float
     price_out: float
     max_num_seqs: int = 256
+    team: str = "platform"
+    """The LiteLLM team whose keys call the model (the ``team`` label of the gateway's series)."""
 
     def __post_init__(self) -> None:
         if not self.name or '"' in self.name or ":" in self.name:

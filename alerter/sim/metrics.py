@@ -259,6 +259,14 @@ _GATEWAY_TTFT = _Histogram(
     lambda s: s.success_rps,
     lambda s: s.ttft + 0.02,
 )
+_GATEWAY_LATENCY = _Histogram(
+    "litellm_request_total_latency_metric",
+    "Total latency (seconds) for a request to LiteLLM",
+    0.45,
+    BUCKETS["gateway"],
+    lambda s: s.success_rps,
+    lambda s: s.e2e + 0.03,
+)
 _VLLM_GAUGES: tuple[tuple[str, str, Callable[[State], Array]], ...] = (
     ("vllm:num_requests_running", "Number of requests in model execution batches.", lambda s: s.running),
     ("vllm:num_requests_waiting", "Number of requests waiting to be processed.", lambda s: s.waiting),
@@ -284,7 +292,9 @@ _VLLM_COUNTERS: tuple[tuple[str, str, Callable[[State], Array]], ...] = (
 
 
 def _vllm(clock: _Clock, model: str, s: State, present: Array | None) -> Iterator[Family]:
-    lab = (("model_name", model),)
+    # vLLM's V1 engine labels every series with the served model and the engine index
+    # (``labelnames = ["model_name", "engine"]`` in vllm/v1/metrics/loggers.py); one engine here.
+    lab = (("model_name", model), ("engine", "0"))
     for name, help_, gauge in _VLLM_GAUGES:
         yield Family(name, "gauge", help_, (Sample(name, lab, gauge(s)[clock.index], False, present),))
     for name, help_, rate in _VLLM_COUNTERS:
@@ -344,7 +354,12 @@ def _failures(clock: _Clock, models: list[tuple[ModelSpec, State]]) -> Family:
         for cls, status in _FAILURES:
             base = s.forwarded_rps if status == "500" else s.gateway_rps
             values = np.floor(clock.counter(base * getattr(s, shares[status])))
-            labels = (("exception_class", cls), ("exception_status", status), ("requested_model", spec.name))
+            labels = (
+                ("exception_class", cls),
+                ("exception_status", status),
+                ("requested_model", spec.name),
+                ("team", spec.team),
+            )
             failed.append(Sample("litellm_proxy_failed_requests_metric_total", labels, values, True))
     return Family(
         "litellm_proxy_failed_requests_metric",
@@ -360,13 +375,19 @@ def _gateway(clock: _Clock, models: list[tuple[ModelSpec, State]]) -> Iterator[F
         for spec, s in models:
             raw = clock.counter(rate(spec, s))
             values = np.floor(raw) if integer else np.round(raw, 6)
-            samples.append(Sample(f"{name}_total", ((label, spec.name),), values, integer))
+            samples.append(
+                Sample(f"{name}_total", ((label, spec.name), ("team", spec.team)), values, integer)
+            )
         yield Family(name, "counter", help_, tuple(samples))
     yield _failures(clock, models)
-    ttft = [_GATEWAY_TTFT.family(clock, (("model", spec.name),), s, None) for spec, s in models]
-    yield Family(
-        _GATEWAY_TTFT.name, "histogram", _GATEWAY_TTFT.help, tuple(x for f in ttft for x in f.samples)
-    )
+    # LiteLLM's latency histograms carry the model and the calling key's team (among others:
+    # litellm/types/integrations/prometheus.py, the "latency_metrics" label group).
+    for histogram in (_GATEWAY_TTFT, _GATEWAY_LATENCY):
+        parts = [
+            histogram.family(clock, (("model", spec.name), ("team", spec.team)), s, None)
+            for spec, s in models
+        ]
+        yield Family(histogram.name, "histogram", histogram.help, tuple(x for f in parts for x in f.samples))
 
 
 def _check_times(times: Array) -> Array:

@@ -107,11 +107,17 @@ class SimHistory:
     def expected(
         self, name: str, labels: Mapping[str, str]
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Timestamps and values the model wrote for one series (without the extra labels)."""
+        """Timestamps and values the model wrote for one series (without the extra labels).
+
+        ``labels`` may leave out ``engine``: the simulated vLLM runs one engine (``engine="0"``).
+        """
         wanted = Labels(labels)
         for family in self.families:
             for sample in family.samples:
-                if sample.name == name and Labels(dict(sample.labels)) == wanted:
+                written = dict(sample.labels)
+                if "engine" not in labels:
+                    written.pop("engine", None)
+                if sample.name == name and Labels(written) == wanted:
                     mask = np.ones(len(self.times), bool) if sample.present is None else sample.present
                     return self.times[mask], sample.values[mask]
         raise KeyError(f"no simulated series {name}{wanted!r}")

@@ -114,6 +114,7 @@ def test_silent_model_is_absent_and_error_surge_shows_in_the_gateway(families: l
             "exception_class": "InternalServerError",
             "exception_status": "500",
             "requested_model": "llama-3.1-8b",
+            "team": "platform",
         }
     ]
     surge = FAULTS[1]
@@ -183,3 +184,20 @@ def test_faults_of_a_phased_fleet_stay_on_the_real_clock() -> None:
 def test_a_phase_that_is_not_whole_ticks_is_refused(phase: float) -> None:
     with pytest.raises(ValueError, match="phase must be a whole number"):
         Fleet(DEFAULT_MODELS, phase=phase)
+
+
+def test_series_carry_the_labels_real_servers_set_and_the_packs_query(families: list[Family]) -> None:
+    """vLLM's V1 engine labels by model and engine index (vllm/v1/metrics/loggers.py); LiteLLM's
+    gateway series carry the calling key's team, and it exports the total request latency
+    (litellm/integrations/prometheus.py) that rules/gateway-latency.yaml and spend.yaml read."""
+    by_name = {f.name: f for f in families}
+    for sample in by_name["vllm:num_requests_running"].samples:
+        assert dict(sample.labels).keys() == {"model_name", "engine"} and dict(sample.labels)["engine"] == "0"
+    for name in (
+        "litellm_spend_metric",
+        "litellm_request_total_latency_metric",
+        "litellm_proxy_failed_requests_metric",
+    ):
+        assert all("team" in dict(s.labels) for s in by_name[name].samples), name
+    latency = {s.name for s in by_name["litellm_request_total_latency_metric"].samples}
+    assert latency == {f"litellm_request_total_latency_metric_{x}" for x in ("bucket", "count", "sum")}
