@@ -1,7 +1,8 @@
-"""Silence and Acknowledge, pressed on an alert's Slack message.
+"""Silence, Acknowledge and Not an incident, pressed on an alert's Slack message.
 
-Each firing alert of a message gets four buttons (``alert_buttons``): Silence 1h, Silence 4h,
-Silence until resolved, and Acknowledge. Their callbacks reach the same signed endpoint as
+Each firing alert of a message gets five buttons (``alert_buttons``): Silence 1h, Silence 4h,
+Silence until resolved, Acknowledge, and Not an incident; a resolved alert keeps only the last,
+since a page is often judged to be noise after it has resolved. Their callbacks reach the same signed endpoint as
 Approve / Reject (``service.routes``), which reads them with ``parse_press`` and lets
 ``AlertActions.press`` decide on the app's decision worker. A silence from Slack is an ordinary
 silence in ``notify.mute`` (listed and expired like one from the CLI or the API) whose matchers
@@ -10,10 +11,20 @@ them in; "until resolved" also ends when the alert resolves. An acknowledgement 
 when for the alert's current episode in ``notify_acks``. Both are told in the alert's thread,
 and later renderings of the message show them (``standing``). Pressing again changes nothing:
 the second press finds the first one's silence or acknowledgement and is answered privately.
+
+"Not an incident" records a verdict on the alert's episode (``notify.pages``: who, when, rule,
+group, fingerprint, ``active_at`` .. ``resolved_at``); the button's value names the episode
+(``<fingerprint>:<active_at>``), so it still works after the engine has forgotten the resolved
+alert, and never judges a later episode of the same alert. Once given, the button becomes "It
+was real", which takes the verdict back (anyone may press either; the row keeps who decided
+last). A second "Not an incident" changes nothing and is answered privately. The app hears of
+every change (``on_verdict``): it counts the false page and tells the baseline cache that the
+period is normal data (or no longer).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +33,7 @@ from datetime import UTC, datetime
 from alerter.core.durations import format_duration
 from alerter.core.model import Alert, AlertState
 from alerter.notify.mute import Silence, SilenceError, Silences
+from alerter.notify.pages import Page, Pages, PageVerdict
 from alerter.notify.slack import mrkdwn
 from alerter.notify.slack.blocks import Button, Standing
 from alerter.store.sqlite import Store
@@ -34,6 +46,10 @@ SCHEMA = [
 
 SILENCE = "silence"
 ACK = "ack"
+NOISE = "noise"
+"""Not an incident: the page was a false one."""
+REAL = "real"
+"""It was real: takes a "Not an incident" back."""
 SILENCE_FOR = {"1h": 3600.0, "4h": 4 * 3600.0}
 UNTIL_RESOLVED = "resolved"
 UNTIL_RESOLVED_AT_MOST = 7 * 86400.0
@@ -42,25 +58,35 @@ RENEW_BY_AT_LEAST = 300.0
 """A Silence press that would move the end by less than this is a repeat (a double click, a second
 person pressing too) and changes nothing; pressed again near its end, it renews the silence."""
 _FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+_EPISODE = re.compile(r"^([0-9a-f]{16}):(-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)$")
 
 
 def alert_buttons(alert: Alert, standing: Standing | None = None) -> list[Button]:
-    """The buttons of one firing alert; the value is its fingerprint (16 hex digits).
+    """The buttons of one firing or resolved alert; the value is its fingerprint (16 hex digits),
+    and for Not an incident / It was real also the episode's start (``<fingerprint>:<active_at>``).
 
     Slack posts ``action_id`` and ``value`` back; an ``action_id`` is "unique among all other
     action_ids in the containing block" and at most 255 characters, a value at most 2000
-    (https://docs.slack.dev/reference/block-kit/block-elements/button-element), so the four
+    (https://docs.slack.dev/reference/block-kit/block-elements/button-element), so the
     buttons of each alert sit in an actions block of their own. An acknowledged alert has no
-    Acknowledge button.
+    Acknowledge button; a resolved one has only Not an incident (or It was real, once said).
     """
     value = alert.fingerprint
-    buttons = [
-        Button(f"{SILENCE}:1h", "Silence 1h", value),
-        Button(f"{SILENCE}:4h", "Silence 4h", value),
-        Button(f"{SILENCE}:{UNTIL_RESOLVED}", "Silence until resolved", value),
-    ]
-    if standing is None or not standing.acknowledged:
-        buttons.append(Button(ACK, "Acknowledge", value, "primary"))
+    buttons = []
+    if alert.state is AlertState.FIRING:
+        buttons = [
+            Button(f"{SILENCE}:1h", "Silence 1h", value),
+            Button(f"{SILENCE}:4h", "Silence 4h", value),
+            Button(f"{SILENCE}:{UNTIL_RESOLVED}", "Silence until resolved", value),
+        ]
+        if standing is None or not standing.acknowledged:
+            buttons.append(Button(ACK, "Acknowledge", value, "primary"))
+    if alert.state in (AlertState.FIRING, AlertState.RESOLVED) and alert.active_at is not None:
+        episode_value = f"{value}:{alert.active_at!r}"
+        if standing is not None and standing.false_page:
+            buttons.append(Button(REAL, "It was real", episode_value))
+        else:
+            buttons.append(Button(NOISE, "Not an incident", episode_value))
     return buttons
 
 
@@ -73,6 +99,8 @@ class Press:
     fingerprint: str
     user_id: str
     user_name: str
+    episode: float | None = None
+    """The start (``active_at``) of the episode a Not an incident / It was real press judges."""
 
     @property
     def who(self) -> str:
@@ -88,7 +116,7 @@ class Press:
 
 def is_alert_action(action_id: str) -> bool:
     """Whether a callback's ``action_id`` belongs to an alert button (else it may be Approve / Reject)."""
-    return action_id.split(":")[0] in (SILENCE, ACK)
+    return action_id.split(":")[0] in (SILENCE, ACK, NOISE, REAL)
 
 
 def parse_press(action_id: str, value: str, user_id: str, user_name: str) -> Press:
@@ -96,14 +124,21 @@ def parse_press(action_id: str, value: str, user_id: str, user_name: str) -> Pre
     verb, _, option = action_id.partition(":")
     if verb == SILENCE and option not in (*SILENCE_FOR, UNTIL_RESOLVED):
         raise ValueError(f"unknown silence length {option!r} in action {action_id!r}")
-    if verb == ACK and option:
+    if verb in (ACK, NOISE, REAL) and option:
         raise ValueError(f"unknown action {action_id!r}")
-    if verb not in (SILENCE, ACK):
+    if verb not in (SILENCE, ACK, NOISE, REAL):
         raise ValueError(f"unknown action {action_id!r}")
-    if not _FINGERPRINT.match(value):
-        raise ValueError(f"button value {value[:40]!r} is not an alert fingerprint")
     if not (user_id or user_name):
         raise ValueError("the callback does not say who pressed the button")
+    if verb in (NOISE, REAL):
+        found = _EPISODE.match(value)
+        if found is None or not math.isfinite(float(found.group(2))):
+            raise ValueError(
+                f"button value {value[:60]!r} does not name an alert episode (<fingerprint>:<active_at>)"
+            )
+        return Press(verb, option, found.group(1), user_id, user_name, float(found.group(2)))
+    if not _FINGERPRINT.match(value):
+        raise ValueError(f"button value {value[:40]!r} is not an alert fingerprint")
     return Press(verb, option, value, user_id, user_name)
 
 
@@ -144,7 +179,8 @@ class Acks:
         """Record the first acknowledgement of the episode; a later one returns the first unchanged."""
         with self._store.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO notify_acks VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO notify_acks (fingerprint, episode, user_id, user_name, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (fingerprint, episode, user_id, user_name, at),
             )
         found = self.get(fingerprint, episode)
@@ -160,19 +196,40 @@ class Outcome:
     private: str | None = None
     silence: Silence | None = None
     ack: Ack | None = None
+    verdict: PageVerdict | None = None
+
+
+OnVerdict = Callable[[PageVerdict, Alert | None], None]
+"""Told of every changed verdict, with the engine's alert when it still has that episode."""
 
 
 class AlertActions:
-    """Decides Silence and Acknowledge presses; ``find`` returns the engine's alert by fingerprint."""
+    """Decides the alert buttons' presses; ``find`` returns the engine's alert by fingerprint.
 
-    def __init__(self, silences: Silences, acks: Acks, find: Callable[[str], Alert | None]) -> None:
+    ``pages`` records Not an incident / It was real (without it those presses are refused,
+    privately); ``on_verdict`` hears of each verdict that changed.
+    """
+
+    def __init__(
+        self,
+        silences: Silences,
+        acks: Acks,
+        find: Callable[[str], Alert | None],
+        pages: Pages | None = None,
+        on_verdict: OnVerdict | None = None,
+    ) -> None:
         self.silences = silences
         self.acks = acks
+        self.pages = pages
         self._find = find
+        self._on_verdict = on_verdict
 
     def press(self, press: Press, now: float) -> Outcome:
-        """Silence or acknowledge the alert, once; a repeated or impossible press only answers privately."""
+        """Silence, acknowledge or judge the alert, once; a repeated or impossible press only
+        answers privately."""
         alert = self._find(press.fingerprint)
+        if press.verb in (NOISE, REAL):
+            return self._judge(alert, press, now)
         if alert is None:
             return Outcome(private="This alert is no longer known to the engine (its rule was removed?).")
         if press.verb == ACK:
@@ -190,7 +247,61 @@ class AlertActions:
         if muting:
             longest = max(muting, key=lambda s: (s.ends_at, s.id))
             lines.append(f":mute: {_silenced(longest, now)}")
-        return Standing(tuple(lines), acknowledged=ack is not None, silenced=bool(muting))
+        verdict = None
+        if self.pages is not None and alert.active_at is not None:
+            verdict = self.pages.verdict(alert.fingerprint, alert.active_at)
+        false_page = verdict is not None and verdict.noise
+        if verdict is not None and verdict.noise:
+            lines.append(
+                f":white_check_mark: Not an incident, said {_by(verdict)} at {_when(verdict.at, now)}"
+            )
+        return Standing(
+            tuple(lines), acknowledged=ack is not None, silenced=bool(muting), false_page=false_page
+        )
+
+    def _judge(self, alert: Alert | None, press: Press, now: float) -> Outcome:
+        """Record Not an incident (``noise``) or It was real on the episode the button names."""
+        noise = press.verb == NOISE
+        if self.pages is None:
+            return Outcome(private="Verdicts on pages are not recorded by this engine.")
+        assert press.episode is not None  # parse_press gives every verdict press its episode
+        current = alert if alert is not None and alert.active_at == press.episode else None
+        page = self.pages.page(press.fingerprint, press.episode)
+        if current is not None:
+            page = Page.of(current) or page
+        if page is None:
+            return Outcome(
+                private="This alert's episode is not known to the engine any more (or it never fired):"
+                " there is no page to judge."
+            )
+        name = _plain_page(page)
+        before = self.pages.verdict(page.fingerprint, page.active_at)
+        if not noise and (before is None or not before.noise):
+            return Outcome(
+                private=f"{name} was not marked as not an incident: there is nothing to take back."
+            )
+        verdict, changed = self.pages.judge(
+            page, noise=noise, user_id=press.user_id, user_name=press.user_name, at=now
+        )
+        if not changed:
+            return Outcome(
+                private=f"{name} was already marked not an incident by {verdict.by} at {_when(verdict.at, now)}.",
+                verdict=verdict,
+            )
+        if self._on_verdict is not None:
+            self._on_verdict(verdict, current)
+        title = _title_page(page)
+        if noise:
+            note = (
+                f":white_check_mark: {title} marked *not an incident* by {press.who} at {_when(now, now)}:"
+                " counted as a false page of its rule, and its period is trained on as normal from the next refit"
+            )
+        else:
+            note = (
+                f":rotating_light: {title} marked *real* by {press.who} at {_when(now, now)}"
+                f" (taking back {before.by if before else 'someone'}'s not an incident)"
+            )
+        return Outcome(note=note, verdict=verdict)
 
     def _acknowledge(self, alert: Alert, press: Press, now: float) -> Outcome:
         if alert.state is not AlertState.FIRING:
@@ -269,6 +380,28 @@ def episode(alert: Alert) -> float:
     """When the alert's current episode began: an acknowledgement holds for that episode only."""
     start = alert.fired_at if alert.fired_at is not None else alert.active_at
     return float(start) if start is not None else 0.0
+
+
+def _by(verdict: PageVerdict) -> str:
+    """``by <@U1>``: who gave the verdict, as a Slack mention when the id is known."""
+    return f"by <@{verdict.user_id}>" if verdict.user_id else f"by {mrkdwn.escape(verdict.by)}"
+
+
+def _title_page(page: Page) -> str:
+    """``*Rule* `k=v, ...` `` of a recorded page, as ``_title`` names a live alert."""
+    series = ", ".join(
+        f"{k}={v}" for k, v in sorted(page.labels.items()) if k not in ("alertname", "severity")
+    )
+    name = mrkdwn.shorten(page.rule, 200, mrkdwn.ELLIPSIS)
+    shown = f" `{mrkdwn.shorten(series, 300, mrkdwn.ELLIPSIS)}`" if series else ""
+    return f"*{name}*{shown}"
+
+
+def _plain_page(page: Page) -> str:
+    series = ", ".join(
+        f"{k}={v}" for k, v in sorted(page.labels.items()) if k not in ("alertname", "severity")
+    )
+    return f"{page.rule} ({series[:300]})" if series else page.rule
 
 
 def _quoted(value: str) -> str:

@@ -7,8 +7,9 @@ far off (each detector's own words from ``detect.explain``: value vs expected an
 rule's unit with robust sigmas, a burn rate against its factor, the day a budget runs out),
 since when, which detector tier judged, links (Prometheus graph, Grafana Explore and
 dashboard, the alert in the engine's API, runbook, dashboard: only those a browser can open, see
-``links``), what people did about it (acknowledged, silenced until when) and, where the Slack
-app takes button presses, Silence and Acknowledge buttons under each firing alert (``actions``).
+``links``), what people did about it (acknowledged, silenced until when, not an incident) and,
+where the Slack app takes button presses, Silence, Acknowledge and Not an incident buttons under
+each firing alert and Not an incident under a resolved one (``actions``).
 Groups larger than ``digest_threshold`` collapse into one digest, without buttons.
 
 Slack's limits are kept by cutting what matters least first. An alert's section always keeps its
@@ -119,11 +120,13 @@ class RuleInfo:
 
 @dataclass(frozen=True)
 class Standing:
-    """What people did about an alert (acknowledged, silenced), as lines for its section."""
+    """What people did about an alert (acknowledged, silenced, said it was not an incident), as
+    lines for its section."""
 
     lines: tuple[str, ...] = ()
     acknowledged: bool = False
     silenced: bool = False
+    false_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,8 @@ class RenderContext:
 
     ``prometheus_url`` and ``engine_url`` are the addresses a browser opens (``links.browser_base``
     chose them); None means no such link. ``standing`` says what people did about an alert;
-    ``buttons`` gives a firing alert's buttons, and is None where nobody can press them (an
-    incoming webhook, or no signing secret to verify the presses).
+    ``buttons`` gives a firing or resolved alert's buttons, and is None where nobody can press
+    them (an incoming webhook, or no signing secret to verify the presses).
     """
 
     prometheus_url: str | None = None
@@ -282,7 +285,7 @@ def _alert_blocks(alert: Alert, now: float, context: RenderContext) -> list[dict
     links = _links(alert, now, context, info)
     if links:
         out.append(_context(mrkdwn.join_within(links, MAX_CONTEXT, noun="links", separator=" · ")))
-    if context.buttons is not None and alert.state is AlertState.FIRING:
+    if context.buttons is not None and alert.state in (AlertState.FIRING, AlertState.RESOLVED):
         buttons = context.buttons(alert, standing)
         if buttons:
             out.append(_actions(buttons))

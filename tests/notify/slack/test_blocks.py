@@ -342,7 +342,7 @@ ACTING = blocks.RenderContext(
 
 def test_snapshot_firing_alert_with_links_and_buttons(make_alert: AlertFactory) -> None:
     """What a person can open and press: Prometheus, Grafana Explore and dashboard, the alert in
-    alerter, the runbook; then Silence 1h / 4h / until resolved and Acknowledge."""
+    alerter, the runbook; then Silence 1h / 4h / until resolved, Acknowledge and Not an incident."""
     message = blocks.render_message(note([make_alert()]), ACTING)
     check_snapshot("first_one_alert_actions", message)
     links_line, buttons = all_blocks(message)[2:4]
@@ -360,8 +360,11 @@ def test_snapshot_firing_alert_with_links_and_buttons(make_alert: AlertFactory) 
         ("silence:4h", "Silence 4h"),
         ("silence:resolved", "Silence until resolved"),
         ("ack", "Acknowledge"),
+        ("noise", "Not an incident"),
     ]
-    assert {e["value"] for e in buttons["elements"]} == {make_alert().fingerprint}
+    fingerprint = make_alert().fingerprint
+    assert {e["value"] for e in buttons["elements"][:4]} == {fingerprint}
+    assert buttons["elements"][4]["value"] == f"{fingerprint}:{make_alert().active_at!r}"
 
 
 def test_what_people_did_shows_in_later_renderings(make_alert: AlertFactory) -> None:
@@ -370,12 +373,30 @@ def test_what_people_did_shows_in_later_renderings(make_alert: AlertFactory) -> 
     message = blocks.render_message(note([make_alert()]), context)
     section, _, buttons = all_blocks(message)[1:4]
     assert section["text"]["text"].splitlines()[-1] == ":eyes: Acknowledged by <@U1> at 03:12 UTC"
-    assert [e["action_id"] for e in buttons["elements"]] == ["silence:1h", "silence:4h", "silence:resolved"]
+    assert [e["action_id"] for e in buttons["elements"]] == [
+        "silence:1h",
+        "silence:4h",
+        "silence:resolved",
+        "noise",
+    ]
+    judged = blocks.Standing(
+        (":white_check_mark: Not an incident, said by <@U2> at 03:20 UTC",), false_page=True
+    )
+    message = blocks.render_message(note([make_alert()]), replace(ACTING, standing=lambda alert, now: judged))
+    section, _, buttons = all_blocks(message)[1:4]
+    assert section["text"]["text"].splitlines()[-1].startswith(":white_check_mark: Not an incident, said by")
+    assert [e["action_id"] for e in buttons["elements"]][-2:] == ["ack", "real"]
 
 
-def test_no_buttons_for_resolved_alerts_digests_or_where_nobody_can_press(make_alert: AlertFactory) -> None:
+def test_resolved_alerts_keep_only_not_an_incident_and_digests_or_unpressable_have_none(
+    make_alert: AlertFactory,
+) -> None:
+    """A page is often judged after it resolved: the message edited on resolution keeps that button."""
     resolved = blocks.render_message(note([make_alert(state=AlertState.RESOLVED)]), ACTING)
-    assert not [b for b in all_blocks(resolved) if b["type"] == "actions"]
+    (actions_block,) = [b for b in all_blocks(resolved) if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions_block["elements"]] == ["noise"]
+    pending = blocks.render_message(note([make_alert(state=AlertState.PENDING)]), ACTING)
+    assert not [b for b in all_blocks(pending) if b["type"] == "actions"]
     many = [make_alert(model_name=f"m{i}") for i in range(11)]
     digest = blocks.render_message(note(many), ACTING)
     assert not [b for b in all_blocks(digest) if b["type"] == "actions"]
