@@ -1,4 +1,4 @@
-"""The durable outbox: notifications wait here, in SQLite, until their receiver took them.
+"""The durable outbox: notifications wait here, in the store, until their receiver took them.
 
 The pipeline enqueues a rendered payload in the same transaction that records the group's
 notification log, so a decision to notify is never lost and never taken twice. Sending marks an
@@ -13,7 +13,6 @@ The sent and failed entries are the notification log that the API and CLI show.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from alerter.notify import groups
 from alerter.notify.base import Payload, PayloadKind
+from alerter.store.db import Transaction, upsert
 from alerter.store.sqlite import Store
 
 SCHEMA = [
@@ -118,7 +118,7 @@ class Outbox:
             store.ensure_schema("notify", version, statements)
 
     def enqueue(
-        self, db: sqlite3.Connection, receiver: str, group_key: str, reason: str, payload: Payload, now: float
+        self, db: Transaction, receiver: str, group_key: str, reason: str, payload: Payload, now: float
     ) -> str:
         """Add an entry inside the caller's transaction; returns its key."""
         key = uuid.uuid4().hex
@@ -172,18 +172,23 @@ class Outbox:
 
     def release(self, receiver: str, now: float) -> int:
         """The receiver works again: its open entries start their backoff afresh and are due at
-        ``now`` at the latest. Returns how many had been waiting for a later attempt."""
+        ``now`` at the latest. Returns how many had been waiting for a later attempt.
+
+        Counts and updates under the notification lock (``groups.LOCK``), so the count is of
+        the rows this update released, whichever replica sends too."""
         with self.store.transaction() as db:
-            waiting = db.execute(
+            db.lock(groups.LOCK)
+            row = db.execute(
                 "SELECT COUNT(*) FROM notify_outbox WHERE receiver = ? AND state IN (?, ?) AND next_attempt > ?",
                 (receiver, PENDING, INFLIGHT, now),
-            ).fetchone()[0]
+            ).fetchone()
             db.execute(
-                "UPDATE notify_outbox SET backoff = 0, next_attempt = MIN(next_attempt, ?) "
+                "UPDATE notify_outbox SET backoff = 0, "
+                "next_attempt = CASE WHEN next_attempt > ? THEN ? ELSE next_attempt END "
                 "WHERE receiver = ? AND state IN (?, ?) AND (backoff > 0 OR next_attempt > ?)",
-                (now, receiver, PENDING, INFLIGHT, now),
+                (now, now, receiver, PENDING, INFLIGHT, now),
             )
-        return int(waiting)
+        return int(row[0]) if row else 0
 
     def thread(self, receiver: str, group_key: str) -> tuple[str | None, bool]:
         """The group's conversation reference and whether it is a burst digest shared by groups."""
@@ -201,25 +206,26 @@ class Outbox:
                     "DELETE FROM notify_threads WHERE receiver = ? AND group_key = ?", (receiver, group_key)
                 )
             else:
-                db.execute(
-                    "INSERT OR REPLACE INTO notify_threads VALUES (?, ?, ?, 0)", (receiver, group_key, thread)
-                )
+                db.execute(_SET_THREAD, (receiver, group_key, thread, 0))
 
-    def add_burst_members(
-        self, db: sqlite3.Connection, receiver: str, burst_key: str, groups: list[str]
-    ) -> None:
+    def add_burst_members(self, db: Transaction, receiver: str, burst_key: str, groups: list[str]) -> None:
         """Remember which groups a burst digest stands for (inside the caller's transaction)."""
         db.executemany(
-            "INSERT OR IGNORE INTO notify_burst_members VALUES (?, ?, ?)",
+            "INSERT INTO notify_burst_members (receiver, burst_key, group_key) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [(receiver, burst_key, g) for g in groups],
         )
 
     def share_burst_thread(self, receiver: str, burst_key: str, thread: str) -> None:
-        """After a digest went out, its members' updates go into the digest's thread."""
+        """After a digest went out, its members' updates go into the digest's thread.
+
+        Reads the members and deletes them under the notification lock (``groups.LOCK``)."""
         with self.store.transaction() as db:
+            db.lock(groups.LOCK)
             db.execute(
-                "INSERT OR IGNORE INTO notify_threads SELECT receiver, group_key, ?, 1 FROM notify_burst_members "
-                "WHERE receiver = ? AND burst_key = ?",
+                "INSERT INTO notify_threads (receiver, group_key, thread, shared) "
+                "SELECT receiver, group_key, ?, 1 FROM notify_burst_members "
+                "WHERE receiver = ? AND burst_key = ? ON CONFLICT DO NOTHING",
                 (thread, receiver, burst_key),
             )
             db.execute(
@@ -263,6 +269,10 @@ class Outbox:
             rows = db.execute(query + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_entry(r) for r in rows]
 
+
+_SET_THREAD = upsert(
+    "notify_threads", ("receiver", "group_key", "thread", "shared"), ("receiver", "group_key")
+)
 
 _COLUMNS = (
     "id, key, receiver, group_key, reason, kind, payload, image, created, state, attempts, next_attempt, "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from alerter.notify.base import Notification, Notifier, NotifyReason, Payload, P
 from alerter.notify.mute import Muter, Silences, Window
 from alerter.notify.outbox import Outbox, RetryPolicy
 from alerter.notify.route import Route
+from alerter.store.db import Transaction
 from alerter.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class Pipeline:
                     written += self._place(db, alert, text, now)
         return written
 
-    def _place(self, db: sqlite3.Connection, alert: Alert, text: str, now: float) -> int:
+    def _place(self, db: Transaction, alert: Alert, text: str, now: float) -> int:
         labels = _alert_labels(alert)
         routes = self.root.match(labels)
         for route in routes:
@@ -347,7 +347,7 @@ class Pipeline:
                 count += 1
         return count
 
-    def _release_notes(self, db: sqlite3.Connection, key: str, receiver: str, now: float) -> None:
+    def _release_notes(self, db: Transaction, key: str, receiver: str, now: float) -> None:
         for body in groups.take_notes(db, key):
             self.outbox.enqueue(db, receiver, key, "note", Payload(PayloadKind.REPLY, body), now)
 

@@ -1,4 +1,4 @@
-"""The remediation audit log: every action's state and every decision, in SQLite.
+"""The remediation audit log: every action's state and every decision, in the engine's store.
 
 Written only by ``remediate.runner``; read by the runner (history for the policy gates), by
 ``alerter actions list`` and by ``/api/v1/actions``. Two tables: ``remediation_actions`` holds one
@@ -10,13 +10,16 @@ alert from a new incident (``policy.chain_start``). The kill switch set by
 ``alerter remediation pause`` lives here too, so every replica and restart sees it.
 
 The database is the engine's ``alerter.store.sqlite.Store`` (its ``ensure_schema`` and ``transaction``
-hooks), typed here as a small Protocol so the audit log depends on nothing else of it.
+hooks, SQLite or PostgreSQL), typed here as a small Protocol so the audit log depends on nothing
+else of it. Every write is one statement, atomic on both engines without a lock: a new action's
+id comes back from its ``INSERT ... RETURNING``, an episode is recorded once by ``ON CONFLICT DO
+NOTHING`` however many replicas see it resolve, and ``update`` with ``expect`` changes an action
+only if its outcome is still the one the caller read (a claim: one approval applies once).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 
 from alerter.remediate.actions import Change
 from alerter.remediate.policy import IN_FLIGHT, Attempt, Episode, Outcome
+from alerter.store.db import Transaction, upsert
 
 COMPONENT = "remediation"
 SCHEMA = (
@@ -95,7 +99,7 @@ class Database(Protocol):
 
     def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> object: ...
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,12 @@ class ActionRecord:
         }
 
 
-_COLUMNS = (
-    "id, created_at, updated_at, policy, target, alert, rule, mode, outcome, dry_run, change, reason, "
+_INSERT_COLUMNS = (
+    "created_at, updated_at, policy, target, alert, rule, mode, outcome, dry_run, change, reason, "
     "verify_by, expires_at, reverted_at, decided_by"
 )
+_COLUMNS = f"id, {_INSERT_COLUMNS}"
+_SET_SETTING = upsert("remediation_settings", ("name", "value", "updated_at", "updated_by"), ("name",))
 
 
 def _record(row: Sequence[Any]) -> ActionRecord:
@@ -167,16 +173,23 @@ class AuditLog:
         """Insert ``record`` (its id is ignored) and return the new id."""
         change = json.dumps(record.change.to_json()) if record.change else None
         with self._db.transaction() as db:
-            cursor = db.execute(
-                f"INSERT INTO remediation_actions ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row = db.execute(
+                f"INSERT INTO remediation_actions ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (record.created_at, record.updated_at, record.policy, record.target, record.alert, record.rule,
                  record.mode, str(record.outcome), int(record.dry_run), change, record.reason, record.verify_by,
                  record.expires_at, record.reverted_at, record.decided_by),
-            )  # fmt: skip
-            return int(cursor.lastrowid or 0)
+            ).fetchone()  # fmt: skip
+        assert row is not None, "INSERT ... RETURNING returns the row"
+        return int(row[0])
 
-    def update(self, action_id: int, now: float, **fields: Any) -> None:
-        """Set ``fields`` (outcome, reason, change, verify_by, reverted_at, decided_by) of one action."""
+    def update(self, action_id: int, now: float, *, expect: Outcome | None = None, **fields: Any) -> bool:
+        """Set ``fields`` (outcome, reason, change, verify_by, reverted_at, decided_by) of one action.
+
+        With ``expect``, only while the action's outcome is still ``expect``: one conditional
+        ``UPDATE``, so of two replicas deciding on the same pending approval one wins and the
+        other is told (False) instead of both going on. Returns whether the row changed.
+        """
         allowed = {"outcome", "reason", "change", "verify_by", "reverted_at", "decided_by", "expires_at"}
         unknown = set(fields) - allowed
         if unknown:
@@ -187,11 +200,14 @@ class AuditLog:
                 value = json.dumps(value.to_json())
             values[key] = str(value) if key == "outcome" else value
         assignments = ", ".join(f"{k} = ?" for k in values)
+        condition = "" if expect is None else " AND outcome = ?"
+        guard = () if expect is None else (str(expect),)
         with self._db.transaction() as db:
-            db.execute(
-                f"UPDATE remediation_actions SET {assignments}, updated_at = ? WHERE id = ?",
-                (*values.values(), now, action_id),
-            )
+            changed = db.execute(
+                f"UPDATE remediation_actions SET {assignments}, updated_at = ? WHERE id = ?{condition}",
+                (*values.values(), now, action_id, *guard),
+            ).rowcount
+        return changed > 0
 
     def get(self, action_id: int) -> ActionRecord | None:
         with self._db.transaction() as db:
@@ -217,9 +233,7 @@ class AuditLog:
         actions were, until a human resets it. The latest ``AUTO_HISTORY`` automatic actions (and
         dry-run records) come too, for the budgets (``policy.budget``).
         """
-        newest = (
-            "SELECT id FROM (SELECT id FROM remediation_actions WHERE target = ?{} ORDER BY id DESC LIMIT ?)"
-        )
+        newest = "SELECT id FROM (SELECT id FROM remediation_actions WHERE target = ?{} ORDER BY id DESC LIMIT ?) AS n"
         auto = newest.format(" AND (decided_by = 'auto' OR dry_run = 1)")
         where = f"id IN ({newest.format('')} UNION {auto})"
         params = (target, limit, target, AUTO_HISTORY)
@@ -237,12 +251,13 @@ class AuditLog:
         episodes are pruned here (by age, and beyond ``EPISODES_PER_ALERT`` for this alert).
         """
         with self._db.transaction() as db:
-            known = db.execute(
-                "SELECT 1 FROM remediation_episodes WHERE alert = ? AND fired_at = ?", (alert, fired_at)
-            ).fetchone()
-            if known:
+            added = db.execute(
+                "INSERT INTO remediation_episodes (alert, fired_at, resolved_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (alert, fired_at, resolved_at),
+            ).rowcount
+            if not added:
                 return
-            db.execute("INSERT INTO remediation_episodes VALUES (?, ?, ?)", (alert, fired_at, resolved_at))
             db.execute(
                 "DELETE FROM remediation_episodes WHERE resolved_at < ?", (resolved_at - EPISODE_RETENTION,)
             )
@@ -301,10 +316,7 @@ class AuditLog:
 
     def set_paused(self, paused: bool, now: float, by: str) -> None:
         with self._db.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO remediation_settings VALUES ('paused', ?, ?, ?)",
-                ("true" if paused else "false", now, by),
-            )
+            db.execute(_SET_SETTING, ("paused", "true" if paused else "false", now, by))
 
 
 # ---- CLI entry points ----------------------------------------------------------------------

@@ -1,20 +1,27 @@
-"""SQLite persistence, the single owner of the database file: alerts, baselines, rule health.
+"""The store: alerts, baselines and rule health, and the database every other owner's tables share.
 
 The engine saves each tick's alert states in one transaction and loads them at start-up, the
 baseline cache persists fitted detectors so a restart does not retrain for hours, and the status
 API reads rule health. Other components (the notification outbox, the remediation audit log) own
-their tables through two hooks, so every table lives in one file with one migration mechanism::
+their tables through two hooks, so every table lives in one database with one migration mechanism::
 
     store = Store("/var/lib/alerter/state.db")          # ":memory:" in tests
+    store = Store(PostgresDatabase(...))                 # several replicas (``store.postgres``)
+    store = Store.from_config(cfg.storage, relative_to=config_dir)
     store.ensure_schema("outbox", 1, ["CREATE TABLE outbox (...)"])
     with store.transaction() as db:                      # one atomic unit, nestable
         store.save_alerts(alerts, drop=[a.fingerprint for a in gone])
         db.execute("INSERT INTO outbox ...")
 
+The database is SQLite by default (``db.SQLiteDatabase``: one file, one replica) or PostgreSQL
+(``postgres.PostgresDatabase``: shared by replicas); the SQL here and in every owner is written
+once for both (see ``alerter.store.db``). The module keeps its name from the days it was SQLite's alone.
+
 Public API (all methods are safe to call from any thread)::
 
-    Store(path, *, synchronous="FULL"); close(); usable as a context manager
-    transaction() -> ContextManager[sqlite3.Connection]
+    Store(path | database, *, synchronous="FULL"); Store.from_config(storage, relative_to=dir)
+    close(); usable as a context manager; dialect
+    transaction() -> ContextManager[db.Transaction]
     ensure_schema(component, version, statements); schema_version(component) -> int
     save_alerts(alerts, *, drop=()); load_alerts(*, group=None, rule=None) -> list[Alert]
     delete_alerts(fingerprints) -> int; count_alerts() -> dict[AlertState, int]
@@ -24,13 +31,14 @@ Public API (all methods are safe to call from any thread)::
     save_rule_health(healths); load_rule_health() -> dict[(group, rule), RuleHealth]
     delete_rule_health(keys) -> int
 
-Crash safety: the file is in WAL mode and every write is a transaction that either committed
-before the call returned or left no trace. With ``synchronous=FULL`` (the default) a commit is
-also on disk before the call returns, so neither ``kill -9`` nor a power cut loses a fired alert
-that was saved; ``NORMAL`` survives ``kill -9`` but may lose the last commits on power loss.
+Crash safety: every write is a transaction that either committed before the call returned or
+left no trace. On SQLite the file is in WAL mode; with ``synchronous=FULL`` (the default) a commit
+is also on disk before the call returns, so neither ``kill -9`` nor a power cut loses a fired alert
+that was saved; ``NORMAL`` survives ``kill -9`` but may lose the last commits on power loss. On
+PostgreSQL a commit is as durable as the server's ``synchronous_commit`` makes it (on by default).
 
-Threads share one connection behind a re-entrant lock: SQLite serialises writers anyway, our
-reads are small, and one connection is the only way ``:memory:`` databases can be shared.
+Concurrency: the store's own writes are single statements (upserts, deletes by key), atomic on
+both engines; two replicas saving the same alert during a handover leave the later write.
 """
 
 from __future__ import annotations
@@ -38,24 +46,26 @@ from __future__ import annotations
 import json
 import math
 import re
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerter.core import codec
 from alerter.core.alerts import RuleKey
-from alerter.core.errors import AlerterError
 from alerter.core.model import Alert, AlertState
+from alerter.store.db import Database, Dialect, SQLiteDatabase, StoreError, Transaction, upsert
+
+if TYPE_CHECKING:
+    from alerter.config.engine import StorageConfig
+
+__all__ = ["CORE", "RuleHealth", "Store", "StoreError"]
 
 CORE = "store"
 """The component name of the store's own tables; reserved."""
 
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_]*$")
-_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _MIGRATIONS: list[list[str]] = [
     [
@@ -82,11 +92,16 @@ _TIMES = frozenset(("active_at", "fired_at", "resolved_at", "keep_firing_since",
 _COLUMN_OF = {"group": "grp"}
 """Alert fields whose column has another name (``group`` is an SQL keyword)."""
 _ALERT_FIELDS = codec.FIELDS
-_ALERT_COLUMNS = ", ".join(("fingerprint", *(_COLUMN_OF.get(f, f) for f in _ALERT_FIELDS)))
-
-
-class StoreError(AlerterError):
-    """The database cannot be opened, migrated or used (closed, newer schema, not a database)."""
+_ALERT_NAMES = ("fingerprint", *(_COLUMN_OF.get(f, f) for f in _ALERT_FIELDS))
+_ALERT_COLUMNS = ", ".join(_ALERT_NAMES)
+_SAVE_ALERT = upsert("alerts", _ALERT_NAMES, ("fingerprint",))
+_HEALTH_COLUMNS = ("grp", "rule", "last_eval", "duration", "last_error", "last_error_at", "digest")
+_SAVE_HEALTH = upsert("rule_health", _HEALTH_COLUMNS, ("grp", "rule"))
+_SAVE_BASELINE = upsert(
+    "baselines", ("rule_key", "fingerprint", "fitted_at", "blob"), ("rule_key", "fingerprint")
+)
+_SETTING = {"sqlite": "storage.path", "postgres": "storage.postgres"}
+"""The config key that chose the database, for the message about a newer schema."""
 
 
 @dataclass(frozen=True)
@@ -108,15 +123,16 @@ class RuleHealth:
 
 
 class Store:
-    """One SQLite database; see the module docstring for the API and guarantees."""
+    """One database, SQLite or PostgreSQL; see the module docstring for the API and guarantees."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
-        if synchronous.upper() not in _SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {synchronous!r}")
-        self.path = str(path)
-        self._lock = threading.RLock()
-        self._savepoints = 0
-        self._conn: sqlite3.Connection | None = self._open(self.path, synchronous.upper())
+    def __init__(self, target: str | Path | Database, *, synchronous: str = "FULL") -> None:
+        """``target``: an SQLite path (``:memory:`` in tests), opened with ``synchronous``, or an
+        open ``Database`` (PostgreSQL), which the store then owns and closes."""
+        self._db: Database | None = (
+            SQLiteDatabase(target, synchronous=synchronous) if isinstance(target, str | Path) else target
+        )
+        self.path = self._db.name
+        self.dialect: Dialect = self._db.dialect
         try:
             for version, statements in enumerate(_MIGRATIONS, start=1):
                 self._migrate(CORE, version, statements)
@@ -124,41 +140,26 @@ class Store:
             if found > len(_MIGRATIONS):
                 raise StoreError(
                     f"{self.path} was written by a newer alerter (store schema v{found}, this build "
-                    f"knows up to v{len(_MIGRATIONS)}); upgrade alerter or point storage.path elsewhere"
+                    f"knows up to v{len(_MIGRATIONS)}); upgrade alerter or point {_SETTING[self.dialect]} elsewhere"
                 )
         except BaseException:
             self.close()
             raise
 
-    @staticmethod
-    def _open(path: str, synchronous: str) -> sqlite3.Connection:
-        if path != ":memory:" and not path.startswith("file:"):
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the directory of store {path}: {exc}") from exc
-        try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)"
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"cannot open store {path}: {exc} (is it an SQLite file alerter may write?)"
-            ) from exc
-        return conn
+    @classmethod
+    def from_config(cls, storage: StorageConfig, *, relative_to: Path) -> Store:
+        """The database ``storage:`` names: PostgreSQL when ``storage.postgres`` is set, else the
+        SQLite file at ``storage.path`` (relative to ``relative_to``, the config file's directory)."""
+        path = Path(storage.path)
+        return cls(path if path.is_absolute() else relative_to / path)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the database; later calls raise StoreError. Closing twice is harmless."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -166,58 +167,28 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _database(self) -> Database:
+        if self._db is None:
+            raise StoreError(f"store {self.path} is closed")
+        return self._db
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
         """Run the block as one atomic unit: committed on success, rolled back on any exception.
 
         Nested blocks (also the ones inside ``save_alerts`` and friends) become savepoints of the
         outer transaction, so a caller can make alert states and its own rows commit together.
         Other threads wait until the block ends: keep blocks short and free of network calls.
         """
-        with self._lock:
-            conn = self._connection()
-            if conn.in_transaction:
-                yield from self._savepoint(conn)
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        return self._database().transaction()
 
-    def _savepoint(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        self._savepoints += 1
-        name = f"sp{self._savepoints}"
-        conn.execute(f"SAVEPOINT {name}")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
-            raise
-        finally:
-            self._savepoints -= 1
-        conn.execute(f"RELEASE {name}")
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"store {self.path} is closed")
-        return self._conn
+    def _read(self) -> AbstractContextManager[Transaction]:
+        return self._database().read()
 
     # -- schemas --------------------------------------------------------------------------------
 
     def schema_version(self, component: str) -> int:
         """The schema version of ``component`` in this database; 0 when it has no tables yet."""
-        with self._lock:
-            row = (
-                self._connection()
-                .execute("SELECT version FROM schema_versions WHERE component = ?", (component,))
-                .fetchone()
-            )
-        return int(row[0]) if row else 0
+        return self._database().schema_version(component)
 
     def ensure_schema(self, component: str, version: int, statements: Sequence[str]) -> None:
         """Bring ``component``'s tables to ``version`` by running ``statements``.
@@ -225,6 +196,8 @@ class Store:
         Call once per version, in ascending order, at start-up: version 1 creates the tables,
         version N migrates from N-1. A version the database already has is skipped, so the calls
         are idempotent; the statements and the version bump commit together or not at all.
+        Write the statements as SQLite spells them (see ``alerter.store.db``); PostgreSQL gets
+        its own types. Replicas starting together migrate one after the other, once.
         """
         if not isinstance(component, str) or not _COMPONENT.match(component) or component == CORE:
             raise ValueError(
@@ -237,21 +210,7 @@ class Store:
             raise ValueError(f"schema version must be an integer >= 1, got {version!r}")
         if not statements or not all(isinstance(s, str) and s.strip() for s in statements):
             raise ValueError(f"schema {component} v{version} needs at least one non-empty SQL statement")
-        with self.transaction() as db:
-            current = self.schema_version(component)
-            if current >= version:
-                return False
-            if current != version - 1:
-                raise StoreError(
-                    f"schema {component} is at v{current}; apply v{current + 1}..v{version - 1} before v{version}"
-                )
-            try:
-                for statement in statements:
-                    db.execute(statement)
-            except sqlite3.Error as exc:
-                raise StoreError(f"migrating {component} to v{version} failed: {exc}") from exc
-            db.execute("INSERT OR REPLACE INTO schema_versions VALUES (?, ?)", (component, version))
-        return True
+        return self._database().migrate(component, version, statements)
 
     # -- alerts ---------------------------------------------------------------------------------
 
@@ -263,33 +222,32 @@ class Store:
         rows = [_alert_row(alert) for alert in alerts]
         gone = [(_text(fp, "fingerprint"),) for fp in drop]
         with self.transaction() as db:
-            db.executemany(
-                f"INSERT OR REPLACE INTO alerts ({_ALERT_COLUMNS}) VALUES ({_marks(len(_ALERT_FIELDS) + 1)})",
-                rows,
-            )
+            db.executemany(_SAVE_ALERT, rows)
             db.executemany("DELETE FROM alerts WHERE fingerprint = ?", gone)
 
     def load_alerts(self, *, group: str | None = None, rule: str | None = None) -> list[Alert]:
         """Stored alerts, optionally of one group and/or rule, ordered by group, rule and fingerprint."""
-        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE (?1 IS NULL OR grp = ?1) AND (?2 IS NULL OR rule = ?2)"
-        with self._lock:
-            rows = (
-                self._connection().execute(sql + " ORDER BY grp, rule, fingerprint", (group, rule)).fetchall()
-            )
+        where: list[str] = []
+        args: list[str] = []
+        for column, value in (("grp", group), ("rule", rule)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts" + (f" WHERE {' AND '.join(where)}" if where else "")
+        with self._read() as db:
+            rows = db.execute(sql + " ORDER BY grp, rule, fingerprint", args).fetchall()
         return [_alert_from_row(row) for row in rows]
 
     def delete_alerts(self, fingerprints: Iterable[str]) -> int:
         """Delete alerts by fingerprint; returns how many existed."""
         keys = [(_text(fp, "fingerprint"),) for fp in fingerprints]
         with self.transaction() as db:
-            before = db.total_changes
-            db.executemany("DELETE FROM alerts WHERE fingerprint = ?", keys)
-            return db.total_changes - before
+            return db.executemany("DELETE FROM alerts WHERE fingerprint = ?", keys)
 
     def count_alerts(self) -> dict[AlertState, int]:
         """Number of stored alerts per state (every state present, zeros included), for /metrics."""
-        with self._lock:
-            rows = self._connection().execute("SELECT state, COUNT(*) FROM alerts GROUP BY state").fetchall()
+        with self._read() as db:
+            rows = db.execute("SELECT state, COUNT(*) FROM alerts GROUP BY state").fetchall()
         counts = dict.fromkeys(AlertState, 0)
         counts.update({AlertState(state): int(n) for state, n in rows})
         return counts
@@ -304,32 +262,29 @@ class Store:
             raise TypeError(f"baseline blob must be bytes, got {type(blob).__name__}")
         row = (_text(rule_key, "rule_key"), _text(fingerprint, "fingerprint"), _time(fitted_at), bytes(blob))
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO baselines VALUES (?, ?, ?, ?)", row)
+            db.execute(_SAVE_BASELINE, row)
 
     def load_baseline(self, rule_key: str, fingerprint: str) -> tuple[float, bytes] | None:
         """The fitted-at time and bytes of one series' baseline, or None."""
         sql = "SELECT fitted_at, blob FROM baselines WHERE rule_key = ? AND fingerprint = ?"
-        with self._lock:
-            row = self._connection().execute(sql, (rule_key, fingerprint)).fetchone()
+        with self._read() as db:
+            row = db.execute(sql, (rule_key, fingerprint)).fetchone()
         return (float(row[0]), bytes(row[1])) if row else None
 
     def load_baselines(self, rule_key: str) -> dict[str, tuple[float, bytes]]:
         """Every stored baseline of a rule: fingerprint -> (fitted_at, blob)."""
         sql = "SELECT fingerprint, fitted_at, blob FROM baselines WHERE rule_key = ?"
-        with self._lock:
-            rows = self._connection().execute(sql, (rule_key,)).fetchall()
+        with self._read() as db:
+            rows = db.execute(sql, (rule_key,)).fetchall()
         return {fp: (float(at), bytes(blob)) for fp, at, blob in rows}
 
     def delete_baselines(self, rule_key: str, fingerprints: Iterable[str] | None = None) -> int:
         """Delete a rule's baselines (all of them, or those of the given series); returns how many."""
         with self.transaction() as db:
-            before = db.total_changes
             if fingerprints is None:
-                db.execute("DELETE FROM baselines WHERE rule_key = ?", (rule_key,))
-            else:
-                keys = [(rule_key, _text(fp, "fingerprint")) for fp in fingerprints]
-                db.executemany("DELETE FROM baselines WHERE rule_key = ? AND fingerprint = ?", keys)
-            return db.total_changes - before
+                return db.execute("DELETE FROM baselines WHERE rule_key = ?", (rule_key,)).rowcount
+            keys = [(rule_key, _text(fp, "fingerprint")) for fp in fingerprints]
+            return db.executemany("DELETE FROM baselines WHERE rule_key = ? AND fingerprint = ?", keys)
 
     # -- rule health ----------------------------------------------------------------------------
 
@@ -337,28 +292,24 @@ class Store:
         """Store the latest health of each given rule (replacing what was there), atomically."""
         rows = [_health_row(h) for h in healths]
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO rule_health VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(_SAVE_HEALTH, rows)
 
     def load_rule_health(self) -> dict[RuleKey, RuleHealth]:
         """Health of every rule evaluated so far, keyed by (group, rule)."""
-        with self._lock:
-            rows = self._connection().execute("SELECT * FROM rule_health ORDER BY grp, rule").fetchall()
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {', '.join(_HEALTH_COLUMNS)} FROM rule_health ORDER BY grp, rule"
+            ).fetchall()
         return {(row[0], row[1]): RuleHealth(*row) for row in rows}
 
     def delete_rule_health(self, keys: Iterable[RuleKey]) -> int:
         """Forget removed rules; returns how many were stored."""
         pairs = [(_text(g, "group"), _text(r, "rule")) for g, r in keys]
         with self.transaction() as db:
-            before = db.total_changes
-            db.executemany("DELETE FROM rule_health WHERE grp = ? AND rule = ?", pairs)
-            return db.total_changes - before
+            return db.executemany("DELETE FROM rule_health WHERE grp = ? AND rule = ?", pairs)
 
 
 # -- rows -------------------------------------------------------------------------------------------
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _text(value: object, name: str) -> str:
