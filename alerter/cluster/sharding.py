@@ -43,6 +43,8 @@ class Members(Protocol):
 
     def members(self, now: float) -> frozenset[str]: ...
 
+    def leave(self, now: float) -> None: ...
+
 
 @dataclass(frozen=True)
 class Round:
@@ -98,6 +100,12 @@ class Sharding:
                 },
             )
         return change
+
+    def leave(self, now: float) -> None:
+        """Own nothing from now on and hand the member Lease back (the app is stopping)."""
+        with self._lock:
+            self._owned, self._since = frozenset(), None
+        self.membership.leave(now)
 
     def owns(self, group: str, now: float) -> bool:
         """Whether this replica may act for ``group`` now: assigned at the last round, and still

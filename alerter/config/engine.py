@@ -8,6 +8,7 @@ shown in review. The loader turns an inline ``token:``/``password:`` into an err
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -377,6 +378,44 @@ class RemediationConfig(Model):
     lease: LeaseConfig = Field(default_factory=LeaseConfig)
 
 
+class ClusterConfig(Model):
+    """Several replicas sharing the rule groups (``cluster.membership``, ``cluster.sharding``).
+
+    Off by default: one replica owns every group and needs no Kubernetes. On, each replica holds
+    the Lease ``<name>-member-<replica id>`` in ``namespace``, renews it every ``renew_period``
+    and evaluates, notifies and remediates only the groups rendezvous hashing gives it over the
+    live members. Read at start: a reload does not change them.
+    """
+
+    enabled: bool = False
+    name: str = Field(default="alerter", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+    """Names the member Leases and their ``alerter.io/member-of`` label: two deployments in one
+    namespace with different names do not share groups."""
+    namespace: str = "alerter"
+    replica_id: str | None = None
+    """This replica's id; unset, it is read from ``replica_id_env`` (the pod name), then the host name."""
+    replica_id_env: str = "POD_NAME"
+    lease_duration: Duration = Field(default=15.0, gt=0)
+    """A replica whose Lease has not changed for this long is gone and its groups move."""
+    renew_period: Duration = Field(default=5.0, gt=0)
+    """How often the member Lease is renewed and ownership re-read."""
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+
+    @model_validator(mode="after")
+    def _periods(self) -> ClusterConfig:
+        if self.renew_period * 3 > self.lease_duration:
+            raise ValueError(
+                f"renew_period ({self.renew_period:g}s) must be at most a third of lease_duration "
+                f"({self.lease_duration:g}s): a replica stops acting when it has not renewed for two "
+                "thirds of the duration, and must get at least two tries in that time"
+            )
+        return self
+
+    def identity(self) -> str:
+        """This replica's id: ``replica_id``, else ``$replica_id_env``, else the host name."""
+        return self.replica_id or os.environ.get(self.replica_id_env) or socket.gethostname()
+
+
 class ServerToken(Model):
     """One bearer token of the HTTP API and who holds it.
 
@@ -467,6 +506,7 @@ class AppConfig(Model):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     grafana: GrafanaConfig | None = None

@@ -125,10 +125,13 @@ class Engine:
         sink: Sink | None = None,
         now: float,
         query_threads: int = 1,
+        load_alerts: bool = True,
     ) -> None:
         """``query_threads`` > 1 sends a group's rule queries concurrently (the app uses
         ``QUERY_CONCURRENCY``); 1 asks them one by one on the ticking thread, for sources that
-        answer from memory (backtests, rule tests) where threads would only add overhead."""
+        answer from memory (backtests, rule tests) where threads would only add overhead.
+        ``load_alerts=False`` starts with no group's alerts: a replica sharing the groups with
+        others takes each one's up from the store (``adopt``) when it comes to own it."""
         self.source = source
         self.store = store
         self.baselines = baselines
@@ -150,7 +153,7 @@ class Engine:
         """Group -> rule -> the evaluation cache of that rule's context in ``groups``; replaced
         together with ``groups``, so a cache never outlives its context."""
         self.metrics.watch_alerts(self.counts)
-        self._install(bundle, store.load_alerts(), now)
+        self._install(bundle, store.load_alerts() if load_alerts else [], now)
 
     def _install(self, bundle: Bundle, current: Sequence[Alert], now: float) -> None:
         """Switch to ``bundle``, carrying alert state of unchanged rules (restart and reload)."""
@@ -191,6 +194,52 @@ class Engine:
             if self._meta is not None:
                 current.append(self._meta)
         self._install(bundle, current, now)
+
+    def adopt(self, group: str, now: float) -> None:
+        """Take ``group`` up from the store: its alerts as its previous owner last saved them.
+
+        A replica that comes to own a group (``cluster.sharding``) continues the same alerts, so
+        a firing alert stays firing instead of being raised, and announced, again. Alerts of a
+        rule whose definition differs from the one that produced them end as on a reload
+        (``core.alerts.carry_over``), judged by the digests saved with the rules' health.
+        """
+        with self._lock:
+            plan_ = self.groups.get(group)
+            lock = self._group_locks.get(group)
+        if plan_ is None or lock is None:
+            return
+        with lock:
+            stored = self.store.load_alerts(group=group)
+            health = {k: h for k, h in self.store.load_rule_health().items() if k[0] == group}
+            old = {key: h.digest for key, h in health.items() if h.digest}
+            new = {ctx.key: ctx.digest for ctx in plan_.rules}
+            carried = alerts.carry_over(stored, old, new, now)
+            by_rule: dict[tuple[str, str], dict[str, Alert]] = {key: {} for key in new}
+            ended = [a for a in carried.ended if (a.group, a.rule) in new]
+            for record in (*carried.kept, *ended):
+                by_rule[(record.group, record.rule)][record.fingerprint] = record
+            gone = [a.fingerprint for a in carried.dropped]
+            gone += [a.fingerprint for a in carried.ended if (a.group, a.rule) not in new]
+            with self.store.transaction():
+                self.store.save_alerts([*carried.kept, *ended], drop=gone)
+            with self._lock:
+                self._alerts.update(by_rule)
+                self._health.update({k: h for k, h in health.items() if k in new})
+        if ended and self.sink is not None:
+            self.sink(ended, now)
+
+    def release(self, group: str) -> None:
+        """Forget ``group``'s alerts in memory: another replica owns it now (the store keeps them)."""
+        with self._lock:
+            plan_ = self.groups.get(group)
+            lock = self._group_locks.get(group)
+        if plan_ is None or lock is None:
+            return
+        with lock, self._lock:  # a tick in flight finishes first, so its results are not left behind
+            for ctx in plan_.rules:
+                self._alerts.pop(ctx.key, None)
+                self._series.pop(ctx.key, None)
+            self._failing.pop(group, None)
 
     def tick(self, group: str, now: float) -> list[RuleResult]:
         """Evaluate every rule of ``group`` at ``now`` and persist the outcome."""
@@ -360,12 +409,16 @@ class Engine:
         return out
 
     def recent_verdict(self, alert: Alert, now: float, span: float) -> Verdict | None:
-        """The alert's series over the last ``span`` seconds judged by its baseline (for charts)."""
+        """The alert's series over the last ``span`` seconds judged by its baseline (for charts),
+        with the detector's ``lookback`` before them (a burn rate's longest window, a forecast's
+        budget period): without it the first points' windows are cut short and judged unlike a
+        tick judges them. At most about 10,000 points (Prometheus refuses 11,000)."""
         ctx = self.context(alert.group, alert.rule)
         if ctx is None or ctx.baseline is None:
             return None  # a threshold rule has no baseline to judge against
-        step = max(ctx.group.interval, span / 720)
-        for series in self.source.query_range(ctx.rule.expr, now - span, now, step):
+        start = now - span - ctx.lookback
+        step = max(ctx.group.interval, span / 720, (now - start) / 10_000)
+        for series in self.source.query_range(ctx.rule.expr, start, now, step):
             labels = series.labels.without("__name__")
             if alert_fingerprint(ctx, alert_labels(ctx, labels)) != alert.fingerprint:
                 continue

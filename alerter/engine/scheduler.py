@@ -5,6 +5,11 @@ the same interval do not all query Prometheus in the same second and a restart k
 phase. A group never overlaps itself (``max_instances=1``); a tick that could not start because
 the previous one still ran is counted as missed rather than queued, so a slow source does not
 pile up work. Housekeeping jobs (reload checks, notification flushes) are added by the app.
+
+With several replicas sharing the groups, the app passes ``owns(group, now)``: ``sync`` schedules
+only the groups it answers yes for, and every tick asks again before it starts, so a group this
+replica has just lost (or every group, once its membership lapsed) stops at once, without
+waiting for the job to be removed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 
 GROUP_JOB_PREFIX = "group:"
 
+Owns = Callable[[str, float], bool]
+"""Whether this replica owns a rule group at a time (``cluster.sharding.Sharding.owns``)."""
+
 
 def offset(name: str, interval: float) -> float:
     """Stable phase of a group within its interval, in seconds (same across restarts)."""
@@ -43,8 +51,10 @@ def first_run(name: str, interval: float, now: float) -> float:
 class Scheduler:
     """Runs the engine's groups on their intervals on a small thread pool."""
 
-    def __init__(self, engine: Engine, *, workers: int = 4) -> None:
+    def __init__(self, engine: Engine, *, workers: int = 4, owns: Owns | None = None) -> None:
+        """``owns`` None: this replica owns every group."""
         self.engine = engine
+        self._owns = owns
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -68,15 +78,27 @@ class Scheduler:
             log.warning("group tick missed: the previous one is still running", extra={"group": group})
 
     def _run_group(self, name: str) -> None:
-        self.engine.tick(name, time.time())
+        self.tick(name, time.time())
+
+    def tick(self, name: str, now: float) -> bool:
+        """Tick ``name`` at ``now`` if this replica owns it then; False when it does not."""
+        if self._owns is not None and not self._owns(name, now):
+            return False
+        self.engine.tick(name, now)
+        return True
 
     def sync(self) -> None:
-        """Make the jobs match the engine's groups (after start-up and every reload)."""
-        wanted = {GROUP_JOB_PREFIX + name: plan for name, plan in self.engine.groups.items()}
+        """Make the jobs match the engine's groups this replica owns (after start-up, every
+        reload and every change of ownership)."""
+        now = time.time()
+        wanted = {
+            GROUP_JOB_PREFIX + name: plan
+            for name, plan in self.engine.groups.items()
+            if self._owns is None or self._owns(name, now)
+        }
         for job in self._scheduler.get_jobs():
             if job.id.startswith(GROUP_JOB_PREFIX) and job.id not in wanted:
                 job.remove()
-        now = time.time()
         for job_id, plan in wanted.items():
             self._add_group(job_id, plan, now)
 

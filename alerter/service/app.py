@@ -39,6 +39,7 @@ from alerter.source.wiring import build_source
 from alerter.store.sqlite import Store
 
 if TYPE_CHECKING:
+    from alerter.cluster.sharding import Sharding
     from alerter.notify import Pipeline
     from alerter.remediate.runner import Runner
 
@@ -78,6 +79,9 @@ class App:
         if not storage.is_absolute():
             storage = Path(config_path).parent / storage
         self.store = Store(storage)
+        self.sharding = _sharding(cfg)
+        """This replica's share of the rule groups; None when it owns them all (no ``cluster``)."""
+        self._renew_period = cfg.cluster.renew_period
         windows = notify_wiring.windows_from_config(cfg.maintenance)
         self.baselines = Baselines.background(
             self.source, self.store, on_fit=self._fitted, exclusions=mute.maintenance_exclusions(windows)
@@ -91,6 +95,7 @@ class App:
             sink=self._sink,
             now=now,
             query_threads=QUERY_CONCURRENCY,
+            load_alerts=self.sharding is None,  # a shared group's alerts load when it is gained
         )
         self.silences = mute.Silences(self.store)
         self.alert_actions = AlertActions(self.silences, Acks(self.store), self._alert)
@@ -101,7 +106,7 @@ class App:
         # approval still running on the old runner never interleaves with the new one's tick.
         self._decision_lock = threading.Lock()
         self.runner, self.remediation_error = self._runner(cfg)
-        self.scheduler = Scheduler(self.engine)
+        self.scheduler = Scheduler(self.engine, owns=self.sharding.owns if self.sharding else None)
         self.server = Server(cfg.server.listen, tls)
         self._exposed = exposed_without_auth(cfg.server)
         # One worker: button presses are decided in the order they arrive, off the HTTP thread.
@@ -189,11 +194,18 @@ class App:
             )
 
     def _alert(self, fingerprint: str) -> Alert | None:
-        """The engine's current alert with this fingerprint (a Slack button names one)."""
-        return next((a for a in self.engine.alerts() if a.fingerprint == fingerprint), None)
+        """The engine's current alert with this fingerprint (a Slack button names one).
+
+        Slack calls whichever replica its request reaches: sharing the groups, one that does not
+        own the alert's group finds it in the store its owner keeps it in.
+        """
+        held = next((a for a in self.engine.alerts() if a.fingerprint == fingerprint), None)
+        if held is not None or self.sharding is None:
+            return held
+        return next((a for a in self.store.load_alerts() if a.fingerprint == fingerprint), None)
 
     def _flush(self, now: float) -> None:
-        if self.pipeline is None:
+        if self.pipeline is None or not self._member(now):
             return
         report = self.pipeline.flush(now)
         for name in ("sent", "retrying", "failed", "muted"):
@@ -201,12 +213,37 @@ class App:
             if count:
                 self.metrics.notifications.labels(name).inc(count)
 
+    def _member(self, now: float) -> bool:
+        """Whether this replica may act now: always alone; with others, while its member Lease holds."""
+        return self.sharding is None or self.sharding.membership.holds(now)
+
+    def _share(self, now: float) -> None:
+        """Renew membership and re-read ownership; take up gained groups, let lost ones go.
+
+        A gained group's alerts are loaded from the store before its job is added, so its first
+        tick continues them; a lost group's job goes first (its ticks already stopped, as
+        ``owns`` answers no), then its alerts leave memory, so the API and remediation show only
+        what this replica owns.
+        """
+        if self.sharding is None:
+            return
+        change = self.sharding.round(list(self.engine.groups), now)
+        for group in sorted(change.gained):
+            self.engine.adopt(group, now)
+        if change.gained or change.lost:
+            self.scheduler.sync()
+        for group in sorted(change.lost):
+            self.engine.release(group)
+
     def _remediate(self, now: float) -> None:
         """Hand every firing or resolved alert whose rule names policies to the runner."""
         runner = self.runner  # one read: a reload may swap it meanwhile; runners share one lock
         if runner is None:
             return
-        events = runner.step(self.engine.remediation_candidates(), now)
+        candidates = self.engine.remediation_candidates()
+        if self.sharding is not None:
+            candidates = [(a, p) for a, p in candidates if self.sharding.owns(a.group, now)]
+        events = runner.step(candidates, now)
         self.post_events(events, now)
 
     def post_events(self, events: Sequence[Event], now: float) -> None:
@@ -362,6 +399,9 @@ class App:
         self.scheduler.every(RELOAD_CHECK_SECONDS, "reload-check", self._check_reload)
         self.scheduler.every(FLUSH_SECONDS, "notify-flush", self._flush)
         self.scheduler.every(REMEDIATE_SECONDS, "remediate", self._remediate)
+        if self.sharding is not None:
+            self._share(self.clock())  # join now rather than one renew period from now
+            self.scheduler.every(self._renew_period, "cluster-membership", self._share)
         self.scheduler.start()
         self.server.start()
         log.info(
@@ -377,6 +417,8 @@ class App:
         self.ready = False
         self._stop.set()
         self.scheduler.shutdown()
+        if self.sharding is not None:
+            self.sharding.leave(self.clock())  # the others take its groups at once
         self.server.stop()
         self._decisions.shutdown(wait=True)  # a decision in flight finishes before the store closes
         self.engine.close()
@@ -395,6 +437,31 @@ class App:
         finally:
             log.info("alerter stopping")
             self.stop()
+
+
+def _sharding(cfg: AppConfig) -> Sharding | None:
+    """This replica's share of the groups when ``cluster.enabled``, or None (it owns them all)."""
+    if not cfg.cluster.enabled:
+        return None
+    from alerter.cluster.membership import Membership
+    from alerter.cluster.sharding import Sharding
+    from alerter.remediate.kubernetes import Timeouts, connect
+
+    cluster = cfg.cluster
+    k8s = cluster.kubernetes
+    try:
+        api_client = connect(in_cluster=k8s.in_cluster, kubeconfig=k8s.kubeconfig, context=k8s.context)
+        membership = Membership(
+            api_client,
+            namespace=cluster.namespace,
+            identity=cluster.identity(),
+            duration=cluster.lease_duration,
+            cluster=cluster.name,
+            timeouts=Timeouts(connect=k8s.connect_timeout, read=k8s.read_timeout),
+        )
+    except (AlerterError, ValueError) as exc:
+        raise AlerterError(f"cluster: {exc} (see the cluster section of alerter.yaml)") from exc
+    return Sharding(membership, settle=cluster.lease_duration)
 
 
 def run(config_path: str) -> int:

@@ -1,11 +1,15 @@
-"""The link settings of ``alerter.yaml``: external URLs and the ``grafana:`` section."""
+"""Sections of ``alerter.yaml``: external URLs, the ``grafana:`` section, ``cluster:``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from alerter.config import load
 from alerter.config.engine import AppConfig
+from alerter.core.errors import ConfigErrors
 
 
 def test_external_urls_and_grafana_are_read_and_normalised() -> None:
@@ -44,3 +48,32 @@ def test_external_urls_and_grafana_are_read_and_normalised() -> None:
 def test_link_settings_that_cannot_be_opened_are_refused(config: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         AppConfig.model_validate(config)
+
+
+def test_the_cluster_section_is_off_by_default_and_reads_its_replica_id_from_the_pod_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = AppConfig.model_validate({"prometheus": {"url": "http://p:9090"}})
+    assert not cfg.cluster.enabled
+    assert (cfg.cluster.lease_duration, cfg.cluster.renew_period) == (15.0, 5.0)
+    on = AppConfig.model_validate(
+        {
+            "prometheus": {"url": "http://p:9090"},
+            "cluster": {"enabled": True, "lease_duration": "30s", "renew_period": "10s"},
+        }
+    )
+    monkeypatch.setenv("POD_NAME", "alerter-2")
+    assert on.cluster.identity() == "alerter-2"
+    assert on.cluster.model_copy(update={"replica_id": "r1"}).identity() == "r1"
+
+
+def test_a_renew_period_too_long_for_the_lease_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "alerter.yaml"
+    path.write_text(
+        "prometheus:\n  url: http://p:9090\ncluster:\n  enabled: true\n  lease_duration: 15s\n  renew_period: 6s\n"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load(str(path), [])
+    (error,) = caught.value.errors
+    assert error.location.line == 3
+    assert "renew_period (6s) must be at most a third of lease_duration (15s)" in str(error)
