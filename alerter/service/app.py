@@ -132,7 +132,11 @@ class App:
         context = RenderContext(
             prometheus_url=links.browser_base(cfg.prometheus.url, cfg.prometheus.external_url),
             rules=rules,
-            chart=chart_provider(lambda alert, now: self._chart_verdict(alert, now)),
+            chart=chart_provider(
+                lambda alert, now: self._chart_verdict(alert, now),
+                facts={name: info.facts for name, info in rules.items() if info.facts is not None},
+                span=CHART_SPAN,
+            ),
             grafana=links.Grafana(g.url, g.datasource, g.org_id, g.dashboard_uid)
             if (g := cfg.grafana)
             else None,
