@@ -15,7 +15,9 @@ Keys (durations are Prometheus strings such as ``"1d"`` or float seconds):
 ``history``         training range, default ``14d``, at most ``366d``
 ``resolution``      step of the training grid, default ``5m`` (never finer than the data);
                     at most 200,000 points over ``history``
-``refit``           how often the baseline is refitted, default ``1h``
+``refit``           how often the baseline is refitted, default ``1h``, and ``3h`` for a
+                    series a seasonal tier (stl, mstl) judges; a rule naming ``refit`` gets it
+                    for every tier (``engine.baselines.SEASONAL_REFIT`` says why)
 ``sensitivity``     band half-width in robust standard deviations, > 0, default 3
 ``direction``       ``up``, ``down`` or ``both`` (default)
 ``min_deviation``   departures smaller than this (series units) never count, default 0

@@ -122,6 +122,39 @@ def test_spread_refits_fit_each_series_after_its_slot_in_a_few_batches(tmp_path:
         store.close()
 
 
+@pytest.mark.parametrize(
+    ("detector", "extra", "interval"),
+    [("stl", {}, 3 * HOUR), ("stl", {"refit": "1h"}, HOUR), ("ewma", {}, HOUR)],
+    ids=["seasonal-default", "seasonal-named-refit", "cold-start-tier"],
+)
+def test_seasonal_tiers_refit_every_3h_unless_the_rule_names_its_refit(
+    tmp_path: Path, detector: str, extra: dict[str, object], interval: float
+) -> None:
+    source = fleet(12)
+    spec = spec_of(detector, **extra)
+    assert spec.refit == HOUR
+    store = Store(tmp_path / "state.db")
+    baselines = Baselines(source, store, spread=4)
+    fps = fingerprints(source)
+    try:
+        history: dict[str, list[float]] = {fp: [] for fp in fps}
+        for minute in range(0, 7 * 60 + 1, 5):
+            now = EPOCH + 60.0 * minute
+            for fp in fps:
+                baselines.detector(spec, fp, now)
+            for fp, (fitted_at, _) in store.load_baselines(spec.key).items():
+                if not history[fp] or fitted_at != history[fp][-1]:
+                    history[fp].append(fitted_at)
+        for fp, times in history.items():
+            gaps = np.diff(times)
+            # the first refit comes at the series' slot after the first fit; then once per its
+            # own interval, at its slot (a batch boundary comes every 15 min)
+            assert len(gaps) >= 2 and gaps[0] <= interval + HOUR / 4 + 300, (fp, gaps)
+            assert (abs(gaps[1:] - interval) <= HOUR / 4 + 300).all(), (fp, gaps)
+    finally:
+        store.close()
+
+
 def test_without_spread_a_rule_refits_whole_every_refit(tmp_path: Path) -> None:
     source = fleet(6)
     spec = spec_of("ewma")
