@@ -475,6 +475,10 @@ class ServerConfig(Model):
     ``externalURL`` / ``generatorURL`` in webhook bodies."""
     auth: ServerAuth | None = None
     tls: ServerTLS | None = None
+    export_bands: bool = True
+    """Whether ``/metrics`` carries every series' band and value (``alerter_baseline``,
+    ``alerter_observed``) for the Grafana band panel; false keeps only the engine's own health
+    metrics, for a replica whose Prometheus should not store a band per series."""
 
     @field_validator("listen")
     @classmethod

@@ -226,6 +226,12 @@ class EngineMetrics:
         self.remediation = Counter(
             "alerter_remediation_decisions", "Remediation decisions, by kind.", ["decision"], registry=r
         )
+        self.false_pages = Counter(
+            "alerter_false_pages",
+            'Pages people confirmed were not incidents ("Not an incident" in Slack), by rule.',
+            ["rule_group", "alertname"],
+            registry=r,
+        )
         self.bands = BandCollector(enabled=export_bands)
 
     def exposition(self) -> bytes:

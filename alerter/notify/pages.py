@@ -228,26 +228,26 @@ class Pages:
             )
 
     def false_pages(self, start: float | None = None, end: float | None = None) -> list[PageVerdict]:
-        """Confirmed false pages whose episode began in [start, end), oldest first."""
+        """Confirmed false pages whose episode began in [start, end], oldest first."""
         with self._store.transaction() as db:
             rows = db.execute(
                 f"SELECT {_VERDICT_COLUMNS} FROM notify_page_verdicts WHERE noise = 1"
-                " AND active_at >= ? AND active_at < ? ORDER BY active_at, fingerprint",
+                " AND active_at >= ? AND active_at <= ? ORDER BY active_at, fingerprint",
                 (-1e308 if start is None else start, 1e308 if end is None else end),
             ).fetchall()
         return [_verdict(r) for r in rows]
 
     def counts(self, start: float, end: float) -> dict[tuple[str, str], Counts]:
-        """(group, rule) -> pages whose episode began in [start, end) and how many were false."""
+        """(group, rule) -> pages whose episode began in [start, end] and how many were false."""
         with self._store.transaction() as db:
             pages = db.execute(
-                "SELECT grp, rule, COUNT(*) FROM notify_pages WHERE active_at >= ? AND active_at < ?"
+                "SELECT grp, rule, COUNT(*) FROM notify_pages WHERE active_at >= ? AND active_at <= ?"
                 " GROUP BY grp, rule",
                 (start, end),
             ).fetchall()
             false = db.execute(
                 "SELECT grp, rule, COUNT(*) FROM notify_page_verdicts WHERE noise = 1"
-                " AND active_at >= ? AND active_at < ? GROUP BY grp, rule",
+                " AND active_at >= ? AND active_at <= ? GROUP BY grp, rule",
                 (start, end),
             ).fetchall()
         out: dict[tuple[str, str], Counts] = {}

@@ -16,6 +16,7 @@ from alerter.core.errors import ConfigError
 from alerter.core.model import Alert
 from alerter.detect.explain import Numbers, RuleFacts, explain
 from alerter.engine.engine import Engine
+from alerter.notify.pages import Counts
 
 ALERT_FIELDS = (
     "group",
@@ -56,7 +57,10 @@ def alerts_json(engine: Engine, states: Sequence[str] = ()) -> dict[str, Any]:
     return {"alerts": [alert_json(a, facts.get(a.rule)) for a in alerts]}
 
 
-def rules_json(engine: Engine) -> dict[str, Any]:
+def rules_json(engine: Engine, pages: Mapping[tuple[str, str], Counts] | None = None) -> dict[str, Any]:
+    """Every rule with its health, baseline and series; given ``pages`` ((group, rule) -> counts
+    over the last ``notify.pages.WINDOW``), also how often it paged and how many of those pages
+    people confirmed were not incidents, so the noisiest rules can be found and tuned."""
     health = engine.health()
     by_rule: dict[tuple[str, str], list[Alert]] = {}
     for alert in engine.alerts():
@@ -94,10 +98,22 @@ def rules_json(engine: Engine) -> dict[str, Any]:
                         for s in engine.series(ctx.key)
                     ],
                     "alerts": len(by_rule.get(ctx.key, [])),
+                    **({} if pages is None else _page_counts(pages.get(ctx.key, Counts()))),
                 }
             )
         groups.append({"name": name, "interval": plan.interval, "rules": rules})
     return {"groups": groups}
+
+
+def _page_counts(counts: Counts) -> dict[str, Any]:
+    """``pages`` (episodes that fired), ``false_pages`` (confirmed), ``false_page_rate`` (None
+    without pages: a rule that never paged has no rate)."""
+    rate = counts.rate
+    return {
+        "pages": counts.pages,
+        "false_pages": counts.false_pages,
+        "false_page_rate": None if rate is None else round(rate, 4),
+    }
 
 
 def status_json(

@@ -73,7 +73,7 @@ class App:
         self.ready = True
         self.auth = Auth.from_config(cfg.server)
         tls = tls_context(cfg.server.tls) if cfg.server.tls is not None else None
-        self.metrics = EngineMetrics()
+        self.metrics = EngineMetrics(export_bands=cfg.server.export_bands)
         self.source = build_source(cfg.prometheus)
         storage = Path(cfg.storage.path)
         if not storage.is_absolute():

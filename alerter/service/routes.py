@@ -55,7 +55,7 @@ def install(server: Server, app: Service) -> None:
         "/api/v1/alerts",
         read(lambda r, _: _alerts(app, r)),
     )
-    server.route("GET", "/api/v1/rules", read(lambda *_: Response.json(api.rules_json(app.engine))))
+    server.route("GET", "/api/v1/rules", read(lambda *_: _rules(app)))
     server.route("GET", "/api/v1/status", read(lambda *_: Response.json(app.status())))
     server.route("POST", "/-/reload", write(lambda *_: _reload(app)))
     server.route("GET", "/api/v1/silences", read(lambda r, _: _silences(app, r)))
@@ -85,6 +85,19 @@ def _alerts(app: Views, request: Request) -> Response:
     wanted = set(request.query.get("fingerprint", []))
     if wanted:
         payload["alerts"] = [a for a in payload["alerts"] if a["fingerprint"] in wanted]
+    return Response.json(payload)
+
+
+def _rules(app: Service) -> Response:
+    """The rules, with their pages and confirmed false pages over the last ``pages.WINDOW``."""
+    from alerter.notify.pages import WINDOW
+
+    now = app.clock()
+    pages = app.alert_actions.pages
+    counts = pages.counts(now - WINDOW, now) if pages is not None else None
+    payload = api.rules_json(app.engine, counts)
+    if counts is not None:
+        payload["pages_window_seconds"] = WINDOW
     return Response.json(payload)
 
 
@@ -199,8 +212,8 @@ def _actions(app: Remediation) -> Response:
 def _slack_interaction(app: SlackCallbacks, request: Request) -> Response:
     """Slack's buttons: verify the signature, acknowledge, then decide in the background.
 
-    Approve / Reject go to the remediation runner; Silence / Acknowledge (``silence:*``, ``ack``)
-    to ``alert_actions``.
+    Approve / Reject go to the remediation runner; Silence / Acknowledge / Not an incident / It
+    was real (``silence:*``, ``ack``, ``noise``, ``real``) to ``alert_actions``.
 
     Slack shows the user an error when the answer takes more than 3 s, and a decision makes
     several Kubernetes calls, so the callback answers as soon as the request is known to be
@@ -274,9 +287,10 @@ def _decide(
 
 
 def _press(app: SlackCallbacks, press: Press, now: float, reply_to: str) -> None:
-    """A Silence or Acknowledge press, at the time of the click: what it changed goes into the
-    alert's thread (every open group holding it); a press that changes nothing (pressed again,
-    the alert already resolved) is told to the person who pressed, privately."""
+    """An alert button's press, at the time of the click: what it changed goes into the alert's
+    thread (every open group holding it); a press that changes nothing (pressed again, the alert
+    already resolved) is told to the person who pressed, privately. So is a change no thread can
+    show: a Not an incident pressed after the alert's group closed."""
     from alerter.notify import note_message
 
     outcome = app.alert_actions.press(press, now)
@@ -289,9 +303,16 @@ def _press(app: SlackCallbacks, press: Press, now: float, reply_to: str) -> None
             "by": press.user_name or press.user_id,
             "changed": outcome.note is not None,
             "silence": outcome.silence.id if outcome.silence is not None else "",
+            "verdict": "" if outcome.verdict is None else ("noise" if outcome.verdict.noise else "real"),
         },
     )
-    if outcome.note is not None and app.pipeline is not None:
-        app.pipeline.note(press.fingerprint, note_message(outcome.note), now)
-    if outcome.private is not None and reply_to:
-        app.reply_privately(reply_to, outcome.private)
+    private = outcome.private
+    note = outcome.note
+    if (
+        note is not None
+        and app.pipeline is not None
+        and not app.pipeline.note(press.fingerprint, note_message(note), now)
+    ):
+        private = note  # no open group holds the alert any more: tell the presser at least
+    if private is not None and reply_to:
+        app.reply_privately(reply_to, private)

@@ -212,3 +212,64 @@ def test_deferred_jobs_run_off_the_caller_and_finish_before_stop(secured: App) -
     release.set()
     secured.stop()  # waits for the job, since it may still write to the store
     assert len(ran) == 1 and ran[0] != caller and ran[0].startswith("slack-decision")
+
+
+def test_a_confirmed_false_page_is_counted_and_its_period_trained_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's side of Not an incident: ``alerter_false_pages_total`` counts each confirmation
+    (not a repeat), and the baseline cache is told the episode of that series is normal data,
+    under the rule's baseline key and the series' fingerprint (its labels without the rule's)."""
+    from alerter.core.model import Alert, Labels
+    from alerter.engine.engine import SeriesStatus
+    from alerter.notify.slack.actions import parse_press
+
+    config = write_config(tmp_path, "http://127.0.0.1:9", TTFT_RULE.format(for_="2m", keep="2m"))
+    instance = App(str(config), load(config), now=0.0)
+    try:
+        series = Labels(model_name="llama3-70b")
+        alert = Alert(
+            rule="TTFTAnomaly",
+            group="latency",
+            labels=Labels(alertname="TTFTAnomaly", model_name="llama3-70b", severity="page"),
+            state=AlertState.RESOLVED,
+            active_at=1000.0,
+            fired_at=1120.0,
+            resolved_at=1800.0,
+        )
+        monkeypatch.setattr(
+            instance.engine, "series", lambda key: [SeriesStatus(series, "stl", AlertState.RESOLVED)]
+        )
+        noted: list[tuple[str, str, float, float | None, bool]] = []
+        monkeypatch.setattr(
+            instance.baselines,
+            "note_normal",
+            lambda key, fp, start, end, normal=True: noted.append((key, fp, start, end, normal)),
+        )
+        instance._sink([alert], 1800.0)
+        value = f"{alert.fingerprint}:{alert.active_at!r}"
+        for verb, user in (("noise", "U1"), ("noise", "U2"), ("real", "U2"), ("noise", "U3")):
+            instance.alert_actions.press(parse_press(verb, value, user, user.lower()), 2000.0)
+        metric = 'alerter_false_pages_total{alertname="TTFTAnomaly",rule_group="latency"}'
+        assert f"{metric} 2.0" in instance.metrics.exposition().decode()
+        ctx = instance.engine.context("latency", "TTFTAnomaly")
+        assert ctx is not None and ctx.baseline is not None
+        key = ctx.baseline.key
+        assert noted == [
+            (key, series.fingerprint, 1000.0, 1800.0, True),
+            (key, series.fingerprint, 1000.0, 1800.0, False),
+            (key, series.fingerprint, 1000.0, 1800.0, True),
+        ]
+        stored = instance.pages.verdict(alert.fingerprint, 1000.0)
+        assert stored is not None and stored.series == series.fingerprint
+    finally:
+        instance.stop()
+
+    # A restart tells the new cache again, from the stored verdict (before any tick).
+    noted.clear()
+    again = App(str(config), load(config), now=0.0)
+    try:
+        state = again.baselines._rules[key]
+        assert state.normal == {series.fingerprint: {1000.0}}
+    finally:
+        again.stop()

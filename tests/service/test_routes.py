@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
 import pytest
@@ -26,6 +26,7 @@ from alerter.engine.engine import Engine
 from alerter.engine.metrics import EngineMetrics
 from alerter.notify import route as routing
 from alerter.notify.mute import Muter, Silences
+from alerter.notify.pages import Pages, PageVerdict
 from alerter.notify.pipeline import Pipeline
 from alerter.notify.secret import Secret
 from alerter.notify.slack.actions import Acks, AlertActions, alert_buttons, silence_labels
@@ -93,6 +94,8 @@ class FakeService:
     alert_actions: AlertActions
     known: dict[str, Alert] = field(default_factory=dict)
     """The alerts ``alert_actions`` finds, by fingerprint (the engine's, in the app)."""
+    judged: list[PageVerdict] = field(default_factory=list)
+    """Every changed verdict ``alert_actions`` told the app of."""
     metrics: EngineMetrics = field(default_factory=EngineMetrics)
     ready: bool = True
     clock: Callable[[], float] = lambda: NOW
@@ -136,8 +139,11 @@ def service(engine_kit: Callable[..., EngineKit]) -> Iterator[FakeService]:
     kit = engine_kit(NoData(), RULES, now=NOW)
     known: dict[str, Alert] = {}
     silences = Silences(kit.store)
-    acting = AlertActions(silences, Acks(kit.store), known.get)
-    instance = FakeService(kit.engine, kit.store, silences, acting, known)
+    judged: list[PageVerdict] = []
+    acting = AlertActions(
+        silences, Acks(kit.store), known.get, Pages(kit.store), lambda v, _: judged.append(v)
+    )
+    instance = FakeService(kit.engine, kit.store, silences, acting, known, judged)
     yield instance
     instance.worker.shutdown(wait=True)
 
@@ -584,3 +590,124 @@ def test_silence_1h_pressed_in_slack_mutes_the_alert_and_says_until_when(
         assert text.startswith("QueueDepthHigh (model_name=llama3-70b, namespace=llm) is already silenced by")
     finally:
         http.stop()
+
+
+def test_not_an_incident_pressed_in_slack_records_the_verdict_once_and_the_rules_view_counts_it(
+    service: FakeService, sink: SlackSink
+) -> None:
+    """End to end, as the Silence test: the button of the message in the Slack stand-in, pressed
+    as Slack presses it (a signed block_actions callback over HTTP); the verdict in the store,
+    the note in the thread, a second press answered privately, It was real taking it back, and
+    ``/api/v1/rules`` counting the rule's pages and confirmed false pages."""
+    notifier = SlackNotifier(
+        "oncall",
+        "#alerts",
+        token=Secret(SLACK_TOKEN),
+        base_url=sink.api_url,
+        context=RenderContext(buttons=alert_buttons, standing=service.alert_actions.standing),
+    )
+    root = routing.build(RouteConfig.model_validate({"receiver": "oncall", "group_wait": "30s"}))
+    pipeline = Pipeline(service.store, root, {"oncall": notifier}, silences=service.silences)
+    service.pipeline = pipeline
+    service.known[QUEUE.fingerprint] = QUEUE
+    pages = service.alert_actions.pages
+    assert pages is not None
+    pages.record([QUEUE])  # the app's sink records each page before the pipeline sees it
+    pipeline.ingest([QUEUE], NOW - 60)
+    assert pipeline.flush(NOW).sent == 1
+    (opened,) = [m for m in sink.messages("C0001") if not m.get("thread_ts")]
+    (row,) = [b for a in opened["attachments"] for b in a["blocks"] if b["type"] == "actions"]
+    (button,) = [e for e in row["elements"] if e["action_id"] == "noise"]
+    assert button["text"]["text"] == "Not an incident"
+    http = Server("127.0.0.1:0")
+    routes.install(http, service)
+    http.start()
+    try:
+        url = f"http://127.0.0.1:{http.port}/slack/interactions"
+
+        def press(action_id: str, user: tuple[str, str], at: float) -> None:
+            pressed = dict(channel="C0001", ts=opened["ts"], action_id=action_id, value=button["value"])
+            assert sink.press(url, SIGNING_SECRET.reveal(), **pressed, user=user, at=at) == (200, b"")
+            service.settle()
+            pipeline.flush(at + 1)
+
+        def thread() -> list[str]:
+            return [m["text"] for m in sink.messages("C0001") if m.get("thread_ts") == opened["ts"]]
+
+        press("noise", ("U0001", "ann"), NOW)
+        verdict = pages.verdict(QUEUE.fingerprint, NOW - 900)
+        assert verdict is not None and verdict.noise
+        assert (verdict.user_id, verdict.user_name, verdict.at) == ("U0001", "ann", NOW)
+        assert (verdict.page.group, verdict.page.rule) == ("latency", "QueueDepthHigh")
+        assert service.judged == [verdict]
+        assert thread() == [
+            ":white_check_mark: *QueueDepthHigh* `model_name=llama3-70b, namespace=llm` marked *not an"
+            " incident* by <@U0001> at 22:13 UTC: counted as a false page of its rule, and its period"
+            " is trained on as normal from the next refit"
+        ]
+        status, rules = call(http_server(service), "GET", "/api/v1/rules")
+        assert status == 200 and isinstance(rules, dict)
+        (rule,) = rules["groups"][0]["rules"]
+        assert (rule["pages"], rule["false_pages"], rule["false_page_rate"]) == (1, 1, 1.0)
+        assert rules["pages_window_seconds"] == 30 * 86400
+
+        # Someone else presses too (the message was not re-rendered yet): nothing changes.
+        press("noise", ("U0002", "bob"), NOW + 30)
+        assert len(thread()) == 1 and len(service.judged) == 1
+        ((_, text),) = service.replies
+        assert text == (
+            "QueueDepthHigh (model_name=llama3-70b, namespace=llm) was already marked not an"
+            " incident by ann at 22:13 UTC."
+        )
+        # The alert resolves: the message is edited, its alert says who judged it and offers
+        # It was real instead; the group closes, so that press is told to the presser alone.
+        resolved = replace(QUEUE, state=AlertState.RESOLVED, resolved_at=NOW + 90)
+        service.known[QUEUE.fingerprint] = resolved
+        pages.record([resolved])
+        pipeline.ingest([resolved], NOW + 90)
+        assert pipeline.flush(NOW + 600).sent >= 1  # after group_interval (5m)
+        (edited,) = [m for m in sink.messages("C0001") if m["ts"] == opened["ts"]]
+        blocks = [b for a in edited["attachments"] for b in a["blocks"]]
+        assert ":white_check_mark: Not an incident, said by <@U0001> at 22:13 UTC" in json.dumps(blocks)
+        (row,) = [b for b in blocks if b["type"] == "actions"]
+        assert [(e["action_id"], e["text"]["text"]) for e in row["elements"]] == [("real", "It was real")]
+        service.clock = lambda: NOW + 700  # Slack's signature holds for 5 minutes of the clock
+        press("real", ("U0002", "bob"), NOW + 700)
+        assert [v.noise for v in service.judged] == [True, False]
+        assert service.judged[-1].page.resolved_at == NOW + 90
+        assert service.replies[-1][1].startswith(":rotating_light: *QueueDepthHigh*")
+        assert "marked *real* by <@U0002>" in service.replies[-1][1]
+        (rule,) = call(http_server(service), "GET", "/api/v1/rules")[1]["groups"][0]["rules"]  # type: ignore[index]
+        assert (rule["pages"], rule["false_pages"], rule["false_page_rate"]) == (1, 0, 0.0)
+    finally:
+        http.stop()
+
+
+def http_server(service: FakeService) -> Server:
+    """A server with the routes, for ``call`` (dispatch only: nothing listens)."""
+    instance = Server("127.0.0.1:0")
+    routes.install(instance, service)
+    return instance
+
+
+def test_a_verdict_no_thread_can_show_is_told_to_the_presser(
+    server: Server, service: FakeService, sink: SlackSink
+) -> None:
+    """The alert resolved and its group closed: the press still counts, and says so privately."""
+    resolved = replace(QUEUE, state=AlertState.RESOLVED, resolved_at=NOW - 60)
+    pages = service.alert_actions.pages
+    assert pages is not None and pages.record([resolved]) == 1
+    notifier = SlackNotifier("oncall", "#alerts", token=Secret(SLACK_TOKEN), base_url=sink.api_url)
+    root = routing.build(RouteConfig.model_validate({"receiver": "oncall"}))
+    service.pipeline = Pipeline(service.store, root, {"oncall": notifier}, silences=service.silences)
+    body = _alert_button("noise", f"{QUEUE.fingerprint}:{NOW - 900!r}")
+    assert call(server, "POST", "/slack/interactions", body, _signed(body)) == (200, "")
+    service.settle()
+    ((_, text),) = service.replies
+    assert text.startswith(":white_check_mark: *QueueDepthHigh*") and "marked *not an incident*" in text
+    assert [v.page.resolved_at for v in service.judged] == [NOW - 60]
+
+
+def test_rules_without_pages_have_no_rate(server: Server) -> None:
+    (rule,) = call(server, "GET", "/api/v1/rules")[1]["groups"][0]["rules"]  # type: ignore[index]
+    assert (rule["pages"], rule["false_pages"], rule["false_page_rate"]) == (0, 0, None)
