@@ -68,6 +68,8 @@ class Membership:
         self._others: dict[str, Observed] = {}
         """Every other member Lease listed, by Lease name."""
         self._mine: Observed = Observed()
+        self._last: Any = None
+        """This replica's Lease as last written (its resourceVersion is what ``leave`` replaces)."""
 
     def renew(self, now: float) -> bool:
         """List the member Leases and renew this replica's own; False when either failed.
@@ -131,6 +133,7 @@ class Membership:
             self._renewal.lost()
             return False
         self._mine.see(written.spec, now)
+        self._last = written
         self._renewal.renewed(now)
         return True
 
@@ -150,12 +153,13 @@ class Membership:
     def leave(self, now: float) -> None:
         """Hand the Lease back (no holder, one second), so the others let this replica go at once."""
         self._renewal.lost()
+        lease, self._last = self._last, None
+        if lease is None:
+            return  # never written, or already handed back
+        body = lease_body(self.namespace, self.lease_name, holder="", duration=1, now=now,
+                          labels={MEMBER_LABEL: self.cluster})  # fmt: skip
         try:
-            with translate(f"read lease {self.namespace}/{self.lease_name}"):
-                lease = self._api.read_namespaced_lease(self.lease_name, self.namespace)
-            body = lease_body(self.namespace, self.lease_name, holder="", duration=1, now=now,
-                              labels={MEMBER_LABEL: self.cluster})  # fmt: skip
-            write_lease(self._api, lease, body)
+            write_lease(self._api, lease, body)  # over the last write: nobody else writes it
         except ActionError as exc:
             log.warning(
                 "cannot hand back the member Lease; the others will wait for it to expire: %s",

@@ -455,3 +455,40 @@ def test_a_config_the_engine_rejects_is_caught(chart: helm.Chart, tmp_path: Path
         (tmp_path / "rules" / name).write_text(text)
     with pytest.raises(ConfigErrors, match="nobody"):
         load(config)
+
+
+def test_several_replicas_get_a_replica_id_member_leases_and_the_cluster_config(
+    chart: helm.Chart, tmp_path: Path
+) -> None:
+    values = {"replicaCount": 3, "persistence": {"enabled": False}, "cluster": {"enabled": True}}
+    docs = render(chart, values, namespace="observability")
+    assert [p for d in docs for p in schema_problems(d)] == []
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    env = {e["name"]: e for e in container(deployment)["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    cfg = load_mounted(tmp_path, _config(docs), _rules(docs)).config
+    assert cfg is not None and cfg.cluster.enabled
+    assert (cfg.cluster.namespace, cfg.cluster.replica_id_env, cfg.cluster.name) == (
+        "observability",
+        "POD_NAME",
+        RELEASE,
+    )
+    assert (cfg.cluster.lease_duration, cfg.cluster.renew_period, cfg.cluster.kubernetes.in_cluster) == (
+        15.0,
+        5.0,
+        True,
+    )
+    account = one(docs, "ServiceAccount")["metadata"]["name"]
+    allowed = grants(docs, ("observability", account))
+    member = {
+        ("observability", "coordination.k8s.io", "leases", verb, None)
+        for verb in ("list", "watch", "create", "update")
+    }
+    assert member <= allowed
+    assert not any(d["metadata"]["name"].endswith("-members") for d in render(chart) if d["kind"] == "Role")
+
+
+def test_the_cluster_section_is_the_charts(chart: helm.Chart) -> None:
+    with pytest.raises(helm.HelmError, match=r"config\.cluster is set by the chart"):
+        render(chart, {"config": {"cluster": {"enabled": True}}})

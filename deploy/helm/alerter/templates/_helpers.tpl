@@ -40,7 +40,7 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- if not (include "alerter.ruleFiles" . | fromYaml) -}}
 {{- fail "no rule file to load: name at least one of rulePacks, or give rules of your own (name: text)" -}}
 {{- end -}}
-{{- range $key := list "rule_files" "storage" -}}
+{{- range $key := list "rule_files" "storage" "cluster" -}}
 {{- if hasKey $cfg $key -}}
 {{- fail (printf "config.%s is set by the chart from the pod's volumes; put rule files in `rules`" $key) -}}
 {{- end -}}
@@ -60,6 +60,14 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- $_ := set $remediation "lease" $lease -}}
 {{- $_ := set $remediation "kubernetes" (dict "in_cluster" true) -}}
 {{- $_ := set $cfg "remediation" $remediation -}}
+{{- with .Values.cluster -}}
+{{- if .enabled -}}
+{{- $cluster := dict "enabled" true "name" (include "alerter.fullname" $) "namespace" $.Release.Namespace "replica_id_env" "POD_NAME" "kubernetes" (dict "in_cluster" true) -}}
+{{- $_ := set $cluster "lease_duration" (default "15s" .leaseDuration) -}}
+{{- $_ := set $cluster "renew_period" (default "5s" .renewPeriod) -}}
+{{- $_ := set $cfg "cluster" $cluster -}}
+{{- end -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
