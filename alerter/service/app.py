@@ -25,10 +25,12 @@ from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
 from alerter.core.model import Alert, AlertState, Verdict
 from alerter.engine.baselines import Baselines, FitStats
 from alerter.engine.engine import QUERY_CONCURRENCY, Engine, GroupPlan, plan
+from alerter.engine.evaluate import alert_fingerprint, alert_labels
 from alerter.engine.metrics import EngineMetrics
 from alerter.engine.scheduler import Scheduler
 from alerter.notify import mute
 from alerter.notify import wiring as notify_wiring
+from alerter.notify.pages import Page, Pages, PageVerdict
 from alerter.notify.slack import links
 from alerter.notify.slack.actions import Acks, AlertActions
 from alerter.remediate.contracts import Event
@@ -98,7 +100,11 @@ class App:
             load_alerts=self.sharding is None,  # a shared group's alerts load when it is gained
         )
         self.silences = mute.Silences(self.store)
-        self.alert_actions = AlertActions(self.silences, Acks(self.store), self._alert)
+        self.pages = Pages(self.store)
+        self.alert_actions = AlertActions(
+            self.silences, Acks(self.store), self._alert, self.pages, self._judged
+        )
+        self._train_on_false_pages()
         self.pipeline = self._pipeline(cfg, self.engine.groups)
         self._watch_pipeline()
         self.signing_secrets = notify_wiring.signing_secrets(cfg.receivers)
@@ -189,6 +195,7 @@ class App:
         A resolved alert also ends the silences pressed "until resolved" on it, so its next
         episode is heard.
         """
+        self.pages.record(alerts)  # first: a press right after the message finds its page
         if self.pipeline is not None:
             self.pipeline.ingest(alerts, now)
         resolved = [a.fingerprint for a in alerts if a.state is AlertState.RESOLVED]
@@ -207,6 +214,39 @@ class App:
         if held is not None or self.sharding is None:
             return held
         return next((a for a in self.store.load_alerts() if a.fingerprint == fingerprint), None)
+
+    def _judged(self, verdict: PageVerdict, alert: Alert | None) -> None:
+        """A "Not an incident" (or its undo) from Slack: count it, and tell the baseline cache."""
+        page = verdict.page
+        if verdict.noise:
+            self.metrics.false_pages.labels(page.group, page.rule).inc()
+        located = self._baseline_series(page)
+        if located is None:
+            return
+        key, series = located
+        if series != verdict.series:
+            self.pages.note_series(page.fingerprint, page.active_at, series)
+        self.baselines.note_normal(key, series, page.active_at, page.resolved_at, normal=verdict.noise)
+
+    def _baseline_series(self, page: Page, series: str = "") -> tuple[str, str] | None:
+        """(baseline key, series fingerprint) the page's episode was noted under; None for a
+        threshold rule, a removed rule, or a series the rule no longer sees (then ``series``)."""
+        ctx = self.engine.context(page.group, page.rule)
+        if ctx is None or ctx.baseline is None:
+            return None
+        for status in self.engine.series(ctx.key):
+            if alert_fingerprint(ctx, alert_labels(ctx, status.labels)) == page.fingerprint:
+                return ctx.baseline.key, status.labels.fingerprint
+        return (ctx.baseline.key, series) if series else None
+
+    def _train_on_false_pages(self) -> None:
+        """At start and after a reload: the confirmed false pages are normal data again (the
+        cache's firing periods live in memory; a resolved alert the store restores is noted again)."""
+        for verdict in self.pages.false_pages():
+            located = self._baseline_series(verdict.page, verdict.series)
+            if located is not None:
+                key, series = located
+                self.baselines.note_normal(key, series, verdict.page.active_at, verdict.page.resolved_at)
 
     def _flush(self, now: float) -> None:
         if self.pipeline is None or not self._member(now):
@@ -368,6 +408,7 @@ class App:
             self._mtimes = self._current_mtimes()
             return False
         self.engine.reload(bundle, now)
+        self._train_on_false_pages()  # a changed rule has a new baseline key
         self.pipeline = pipeline
         self.signing_secrets = secrets
         self.auth = auth
