@@ -44,6 +44,7 @@ from alerter.engine.baselines import Baselines
 from alerter.engine.engine import Engine
 from alerter.notify import mute
 from alerter.notify import wiring as notify_wiring
+from alerter.notify.pages import Pages, PageVerdict
 from alerter.remediate.audit import AuditLog
 from alerter.remediate.recording import RecordingActuator
 from alerter.remediate.runner import Event, Runner
@@ -417,8 +418,20 @@ def command(args: argparse.Namespace) -> int:
             if other
             else None
         )
-    write_reports(args, result, against, truth)
+    write_reports(args, result, against, truth, flagged=load_flagged(bundle.config, args.config))
     return 0
+
+
+def load_flagged(config: AppConfig, config_path: str) -> tuple[str, list[PageVerdict]] | None:
+    """The production store's confirmed false pages ("Not an incident" in Slack), when the
+    config's ``storage.path`` exists; None otherwise (a config used only for backtests)."""
+    path = Path(config.storage.path)
+    if not path.is_absolute():
+        path = Path(config_path).parent / path
+    if not path.exists():
+        return None
+    with Store(path) as store:
+        return str(path), Pages(store).false_pages()
 
 
 def load_truth(args: argparse.Namespace) -> Truth | None:
@@ -428,10 +441,17 @@ def load_truth(args: argparse.Namespace) -> Truth | None:
 
 
 def write_reports(
-    args: argparse.Namespace, result: Result, against: Result | None, truth: Truth | None = None
+    args: argparse.Namespace,
+    result: Result,
+    against: Result | None,
+    truth: Truth | None = None,
+    *,
+    flagged: tuple[str, list[PageVerdict]] | None = None,
 ) -> None:
     """Print the summary and write the JSON and HTML reports the arguments ask for."""
-    doc = report.to_json(result, against, truth=truth, tolerance=getattr(args, "truth_tolerance", None))
+    doc = report.to_json(
+        result, against, truth=truth, tolerance=getattr(args, "truth_tolerance", None), flagged=flagged
+    )
     print(report.text(doc))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from alerter.backtest.replay import Result
     from alerter.backtest.truth import Truth
     from alerter.engine.engine import Engine
+    from alerter.notify.pages import PageVerdict
 
 WEEK = 7 * 86400.0
 NOISIEST = 5
@@ -143,17 +144,59 @@ def compare(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], end: float
     return {"only_a": only_a, "only_b": unmatched_b, "both": both}
 
 
+def flagged_json(
+    verdicts: Sequence[PageVerdict], alerts: Sequence[dict[str, Any]], start: float, end: float, source: str
+) -> dict[str, Any]:
+    """The production pages people confirmed were not incidents ("Not an incident" in Slack) whose
+    episode began in the replayed range, each with whether this replay still pages it: an alert of
+    the same rule and labels that fired and overlaps the episode. Per rule, how many were flagged
+    and how many this rule set still pages: was the tuning fixing the noise users flagged?"""
+    rows: list[dict[str, Any]] = []
+    per_rule: dict[str, dict[str, int]] = {}
+    for verdict in verdicts:
+        page = verdict.page
+        if not start <= page.active_at <= end:
+            continue
+        episode = {"active_at": page.active_at, "resolved_at": page.resolved_at}
+        still = any(
+            a["rule"] == page.rule
+            and a["labels"] == page.labels
+            and a["fired_at"] is not None
+            and _overlaps(a, episode, end)
+            for a in alerts
+        )
+        rows.append(
+            {
+                "rule": page.rule,
+                "group": page.group,
+                "labels": page.labels,
+                "active_at": page.active_at,
+                "resolved_at": page.resolved_at,
+                "by": verdict.by,
+                "at": verdict.at,
+                "still_paged": still,
+            }
+        )
+        counts = per_rule.setdefault(page.rule, {"flagged": 0, "still_paged": 0})
+        counts["flagged"] += 1
+        counts["still_paged"] += int(still)
+    return {"source": source, "false_pages": rows, "per_rule": dict(sorted(per_rule.items()))}
+
+
 def to_json(
     result: Result,
     against: Result | None = None,
     *,
     truth: Truth | None = None,
     tolerance: float | None = None,
+    flagged: tuple[str, Sequence[PageVerdict]] | None = None,
 ) -> dict[str, Any]:
     """The backtest document: ``{"a": replay}`` or, with ``against``, also ``"b"`` and ``"diff"``.
 
     With ``truth`` each side has a ``"truth"`` section scoring its alerts against the incidents
-    (``tolerance`` seconds either side of each, default ``truth.DEFAULT_TOLERANCE``).
+    (``tolerance`` seconds either side of each, default ``truth.DEFAULT_TOLERANCE``). With
+    ``flagged`` (the production store's name and its confirmed false pages) each side has a
+    ``"flagged"`` section (``flagged_json``).
     """
     from alerter.backtest import truth as scoring
 
@@ -168,6 +211,13 @@ def to_json(
                 part = doc[side]
                 rng = part["range"]
                 part["truth"] = scoring.score(truth, part["alerts"], rng["from"], rng["to"], slack)
+    if flagged is not None:
+        source, verdicts = flagged
+        for side in ("a", "b"):
+            if side in doc:
+                part = doc[side]
+                rng = part["range"]
+                part["flagged"] = flagged_json(verdicts, part["alerts"], rng["from"], rng["to"], source)
     return doc
 
 
@@ -237,6 +287,19 @@ def _truth_lines(score: dict[str, Any]) -> list[str]:
     return lines
 
 
+def flagged_lines(flagged: dict[str, Any]) -> list[str]:
+    """The production false pages in the range, per rule: flagged, and still paged by this replay."""
+    rows = flagged["false_pages"]
+    still = sum(1 for r in rows if r["still_paged"])
+    lines = [
+        f"not an incident in production ({flagged['source']}): {len(rows)} confirmed false pages in the range, "
+        f"{still} still paged by this replay, {len(rows) - still} no longer"
+    ]
+    for rule, n in flagged["per_rule"].items():
+        lines.append(f"  {rule:<28} {n['flagged']} flagged, {n['still_paged']} still paged")
+    return lines
+
+
 def text(doc: dict[str, Any]) -> str:
     """A terminal summary: per side totals and alerts, then the difference."""
     lines: list[str] = []
@@ -268,6 +331,8 @@ def text(doc: dict[str, Any]) -> str:
             lines.append(f"    {row['rule']:<28} {fired:<12} {detail}")
         if "truth" in part:
             lines += ["  " + line for line in _truth_lines(part["truth"])]
+        if "flagged" in part:
+            lines += ["  " + line for line in flagged_lines(part["flagged"])]
     if "diff" in doc:
         diff = doc["diff"]
         lines.append(
@@ -287,4 +352,4 @@ def html(doc: dict[str, Any], result: Result, against: Result | None = None) -> 
     return page(doc, images)
 
 
-__all__ = ["chart", "compare", "html", "result_json", "text", "to_json"]
+__all__ = ["chart", "compare", "flagged_json", "flagged_lines", "html", "result_json", "text", "to_json"]
