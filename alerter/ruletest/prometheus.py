@@ -173,35 +173,48 @@ class ThrowawayPrometheus:
         self.stop()
 
     def start(self) -> None:
+        """Launch Prometheus (unless ``launch`` already did) and wait until it answers."""
+        if self._process is None:
+            self.launch()
+        for attempt in range(3):  # another process may take the port between picking and binding it
+            if self._wait_ready():
+                return
+            self._terminate()
+            if attempt < 2:
+                self.launch()
+        tail = self.log_tail()
+        self.stop()  # a failed __enter__ gets no __exit__: clean up here
+        raise PrometheusUnavailable(f"{self.binary} did not start; its log:\n{tail}")
+
+    def launch(self) -> ThrowawayPrometheus:
+        """Start the process and return at once: it opens its TSDB while the caller works on.
+
+        A test file with several groups launches the next group's Prometheus before running the
+        current group, so its half second of start-up is spent while the other one is busy.
+        """
         # The input series are written first, up to the test's end; what the walk writes later
         # (recording rules, ALERTS) is older than that, which the TSDB takes only inside an
         # out-of-order window (``storage.tsdb.out_of_order_time_window``, Prometheus >= 2.39).
         (self._dir / "prometheus.yml").write_text(
             f"scrape_configs: []\nstorage:\n  tsdb:\n    out_of_order_time_window: {OUT_OF_ORDER_WINDOW}\n"
         )
-        for _ in range(3):  # another process may take the port between picking and binding it
-            port = _free_port()
-            self.url = f"http://127.0.0.1:{port}"
-            argv = [
-                self.binary,
-                f"--config.file={self._dir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self._dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-remote-write-receiver",
-                "--storage.tsdb.retention.time=100y",
-                f"--query.lookback-delta={self.lookback}",
-                "--log.level=warn",
-                # Native histograms in input series need the feature (Prometheus 2.40 to 2.x).
-                "--enable-feature=native-histograms",
-            ]
-            with (self._dir / "prometheus.log").open("wb") as log:
-                self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-            if self._wait_ready():
-                return
-            self._terminate()
-        tail = self.log_tail()
-        self.stop()  # a failed __enter__ gets no __exit__: clean up here
-        raise PrometheusUnavailable(f"{self.binary} did not start; its log:\n{tail}")
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        argv = [
+            self.binary,
+            f"--config.file={self._dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self._dir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-remote-write-receiver",
+            "--storage.tsdb.retention.time=100y",
+            f"--query.lookback-delta={self.lookback}",
+            "--log.level=warn",
+            # Native histograms in input series need the feature (Prometheus 2.40 to 2.x).
+            "--enable-feature=native-histograms",
+        ]
+        with (self._dir / "prometheus.log").open("wb") as log:
+            self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        return self
 
     def _wait_ready(self) -> bool:
         assert self._process is not None
@@ -292,14 +305,12 @@ class ThrowawayPrometheus:
         return out
 
     def _terminate(self) -> None:
+        """Kill the process: its TSDB is thrown away, so there is nothing to shut down cleanly
+        (a graceful stop takes Prometheus half a second, most of a small test's time)."""
         if self._process is None or self._process.poll() is not None:
             return
-        self._process.terminate()
-        try:
-            self._process.wait(10.0)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._process.kill()
+        self._process.wait()
 
     def stop(self) -> None:
         self._terminate()

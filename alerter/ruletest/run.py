@@ -51,6 +51,7 @@ appears later is picked up by the next retry (10 minutes), as in production.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import re
 import struct
@@ -65,7 +66,7 @@ from alerter.config.engine import AppConfig
 from alerter.config.rules import RecordingRule, RuleGroup
 from alerter.core.durations import format_duration
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
-from alerter.core.model import AlertState
+from alerter.core.model import Alert, AlertState
 from alerter.engine.baselines import Baselines
 from alerter.engine.engine import META_GROUP, Engine, group_names
 from alerter.ruletest.cached import CachedSource
@@ -260,12 +261,15 @@ def _compared(case: AlertTestCase) -> set[str]:
     return {"firing"} | {alert.exp_state for alert in case.exp_alerts}
 
 
-def check_alerts(engine: Engine, case: AlertTestCase, tests: LoadedTests, group: str) -> Failure | None:
-    """Compare the alerts of ``case.alertname`` across every rule group with ``exp_alerts``."""
+def check_alerts(
+    alerts: Sequence[Alert], case: AlertTestCase, tests: LoadedTests, group: str
+) -> Failure | None:
+    """Compare the alerts of ``case.alertname`` across every rule group with ``exp_alerts``.
+
+    ``alerts`` are the engine's alerts after the step (``Engine.alerts()``, read once per step
+    for all the cases checked there)."""
     states = _compared(case)
-    mine = [
-        a for a in engine.alerts() if a.group != META_GROUP and a.labels.get("alertname") == case.alertname
-    ]
+    mine = [a for a in alerts if a.group != META_GROUP and a.labels.get("alertname") == case.alertname]
     got = sorted(
         Shown(_sample_key(a.labels), a.state.value, _sample_key(a.annotations))
         for a in mine
@@ -310,6 +314,9 @@ class _Writes:
 
     A producer is a recording rule or an alerting rule's ``ALERTS``; a series it returned at the
     last step and not at this one gets a staleness marker, as Prometheus' rule group writes one.
+    Samples wait until a query may read them (an expression or template that names one of the
+    pending metrics, or any expression case after the walk), so a test whose rules never read
+    ``ALERTS`` or a recorded series writes them once, at the end, not at every step.
     """
 
     def __init__(self, prometheus: ThrowawayPrometheus) -> None:
@@ -332,8 +339,10 @@ class _Writes:
 
     def flush_for(self, expressions: Iterable[str]) -> None:
         """Write what is pending if any of ``expressions`` may read it (names one pending metric)."""
-        if self.pending and any(_reads(expr, self.names) for expr in expressions):
-            self.flush()
+        if self.pending:
+            names = frozenset(self.names)
+            if any(_reads_names(expr, names) for expr in expressions):
+                self.flush()
 
     def flush(self, extra: Sequence[SeriesData] = ()) -> None:
         series = [SeriesData(dict(key), samples) for key, samples in self.pending.items()]
@@ -342,11 +351,24 @@ class _Writes:
         self.prometheus.push([*extra, *series])
 
 
-def _reads(expr: str, names: set[str]) -> bool:
+def _reads(expr: str, names: Iterable[str]) -> bool:
+    """Whether ``expr`` may read a series named one of ``names``."""
+    return _reads_names(expr, frozenset(names))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reads_names(expr: str, names: frozenset[str]) -> bool:
     # ``{__name__=~"..."}`` could read anything: treat a selector without a literal name as a read.
     if "__name__" in expr:
         return True
-    return any(name and re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr) for name in names)
+    return _name_pattern(names).search(expr) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _name_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    """One regex for any of ``names`` as a whole metric name (``(?!)`` matches nothing)."""
+    words = "|".join(re.escape(name) for name in sorted(names) if name)
+    return re.compile(rf"(?<![\w:])(?:{words})(?![\w:])" if words else "(?!)")
 
 
 def _recorded(
@@ -447,7 +469,10 @@ def _step(
         alerting = group.alerting
         if not alerting:
             continue
-        writes.flush_for(r.expr for r in alerting)
+        # A template may query Prometheus too (``{{ query "..." }}``): its text counts as a read.
+        writes.flush_for(
+            text for r in alerting for text in (r.expr, *r.labels.values(), *r.annotations.values())
+        )
         for result in engine.tick(group.name, now):
             if result.health.last_error:
                 errors.append(_rule_error(result.health.rule, now - start, result.health.last_error))
@@ -503,20 +528,26 @@ def _walk(tests: LoadedTests, index: int, engine: Engine, prometheus: ThrowawayP
         errors = _step(now, order, engine, prometheus, writes, due, start)
         if errors:
             return failures + errors
-        writes.flush()
+        alerts = engine.alerts() if cases and cases[0].eval_time < offset + step - 1e-9 else []
         while cases and cases[0].eval_time < offset + step - 1e-9:
-            failure = check_alerts(engine, cases.pop(0), tests, group.name)
+            failure = check_alerts(alerts, cases.pop(0), tests, group.name)
             if failure is not None:
                 failures.append(failure)
         tick += 1
+    # What the rules wrote is sent when something may read it (see ``_Writes``); the expression
+    # cases after the walk may read anything.
+    writes.flush()
     return failures
 
 
-def run_group(tests: LoadedTests, index: int, binary: str) -> list[Failure]:
-    """Run one test group against its own throwaway Prometheus."""
+def run_group(
+    tests: LoadedTests, index: int, binary: str, launched: ThrowawayPrometheus | None = None
+) -> list[Failure]:
+    """Run one test group against its own throwaway Prometheus (``launched``, if given, is one
+    already starting: see ``ThrowawayPrometheus.launch``)."""
     group = tests.spec.tests[index]
     with (
-        ThrowawayPrometheus(binary) as prometheus,
+        launched or ThrowawayPrometheus(binary) as prometheus,
         PrometheusSource(prometheus.url, timeout=60.0) as source,
         Store(":memory:") as store,
     ):
@@ -570,15 +601,28 @@ def run_file(
         return report
     report.warnings = list(tests.warnings)
     patterns = [re.compile(p) for p in run]
-    for index, group in enumerate(tests.spec.tests):
-        if patterns and not any(p.search(group.name) for p in patterns):
-            continue
-        report.cases += len(group.alert_rule_test) + len(group.promql_expr_test)
-        try:
-            report.failures += run_group(tests, index, binary)
-        except AlerterError as exc:
-            report.problem = str(exc)
-            break
+    chosen = [
+        index
+        for index, group in enumerate(tests.spec.tests)
+        if not patterns or any(p.search(group.name) for p in patterns)
+    ]
+    following: ThrowawayPrometheus | None = None
+    try:
+        for position, index in enumerate(chosen):
+            group = tests.spec.tests[index]
+            report.cases += len(group.alert_rule_test) + len(group.promql_expr_test)
+            current, following = following, None
+            if position + 1 < len(chosen):
+                # The next group's Prometheus starts while this group runs.
+                following = ThrowawayPrometheus(binary).launch()
+            try:
+                report.failures += run_group(tests, index, binary, current)
+            except AlerterError as exc:
+                report.problem = str(exc)
+                break
+    finally:
+        if following is not None:
+            following.stop()
     report.seconds = time.perf_counter() - started
     return report
 
