@@ -1,13 +1,15 @@
 # Two entry points on a fresh Debian machine: `make demo` and `make test`.
 # Each installs what it needs: a .venv with the package, and the Debian packages of the
-# real Prometheus, Alertmanager and VictoriaMetrics that tests and the demo run locally.
+# real Prometheus, Alertmanager, VictoriaMetrics and PostgreSQL that tests and the demo run locally.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEB_PACKAGES := prometheus victoria-metrics prometheus-alertmanager
-DEB_BINARIES := prometheus promtool victoria-metrics prometheus-alertmanager amtool
+# postgresql: the store's tests run the server from /usr/lib/postgresql/<major>/bin (not on PATH;
+# pg_ctlcluster, from postgresql-common, stands for it in the check).
+DEB_PACKAGES := prometheus victoria-metrics prometheus-alertmanager postgresql
+DEB_BINARIES := prometheus promtool victoria-metrics prometheus-alertmanager amtool pg_ctlcluster
 LINT_PATHS := $(wildcard alerter tests benchmarks)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -13,4 +13,4 @@ _TESTS = str(Path(__file__).resolve().parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-pytest_plugins = ["harness.fixtures", "harness.engine_setup"]
+pytest_plugins = ["harness.fixtures", "harness.engine_setup", "harness.postgres"]

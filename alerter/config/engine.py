@@ -35,6 +35,7 @@ INLINE_SECRET_KEYS = {
     "hmac_secret": "hmac_secret_env or hmac_secret_file",
     "api_key": "an *_env or *_file field",
     "secret": "an *_env or *_file field",
+    "dsn": "dsn_env or dsn_file",
 }
 """Keys that would hold a secret inline, and the fields to use instead."""
 
@@ -106,8 +107,58 @@ class PrometheusConfig(Model):
         return SecretRef(env=self.bearer_token_env, file=self.bearer_token_file)
 
 
+class PostgresConfig(Model):
+    """A PostgreSQL database that several replicas share: a whole libpq connection string from a
+    secret (``dsn_env`` / ``dsn_file``), or its parts with the password from one."""
+
+    dsn_env: str | None = None
+    dsn_file: str | None = None
+    host: str | None = Field(default=None, min_length=1)
+    port: int = Field(default=5432, ge=1, le=65535)
+    dbname: str | None = Field(default=None, min_length=1)
+    user: str | None = Field(default=None, min_length=1)
+    password_env: str | None = None
+    password_file: str | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    """libpq's ``sslmode``; unset, the DSN's or libpq's default (``prefer``)."""
+    ca_file: str | None = None
+    """CA bundle the server's certificate is checked against (libpq's ``sslrootcert``)."""
+
+    @model_validator(mode="after")
+    def _where(self) -> PostgresConfig:
+        _one_of(self, "dsn_env", "dsn_file", required=False)
+        _one_of(self, "password_env", "password_file", required=False)
+        if self.dsn_env or self.dsn_file:
+            return self
+        missing = [n for n in ("host", "dbname", "user") if getattr(self, n) is None]
+        if missing:
+            raise ValueError(
+                f"give dsn_env or dsn_file (a connection string from a secret), or host, dbname and "
+                f"user (missing: {', '.join(missing)})"
+            )
+        return self
+
+    @property
+    def dsn(self) -> SecretRef:
+        return SecretRef(env=self.dsn_env, file=self.dsn_file)
+
+    @property
+    def password(self) -> SecretRef:
+        return SecretRef(env=self.password_env, file=self.password_file)
+
+
 class StorageConfig(Model):
+    """Where state survives restarts: the SQLite file ``path`` (one replica, the default), or the
+    PostgreSQL database ``postgres`` that several replicas share."""
+
     path: str = "/var/lib/alerter/state.db"
+    postgres: PostgresConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_database(self) -> StorageConfig:
+        if self.postgres is not None and "path" in self.model_fields_set:
+            raise ValueError("give path (SQLite, one replica) or postgres (several replicas), not both")
+        return self
 
 
 class GrafanaConfig(Model):

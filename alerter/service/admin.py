@@ -30,10 +30,7 @@ def open_store(config_path: str) -> Store:
     """The store of the engine configured by ``config_path`` (rule files are not needed here)."""
     bundle = load(config_path)
     assert bundle.config is not None
-    path = Path(bundle.config.storage.path)
-    if not path.is_absolute():
-        path = Path(config_path).parent / path
-    return Store(path)
+    return Store.from_config(bundle.config.storage, relative_to=Path(config_path).parent)
 
 
 def _when(ts: float) -> str:

@@ -77,10 +77,7 @@ class App:
         tls = tls_context(cfg.server.tls) if cfg.server.tls is not None else None
         self.metrics = EngineMetrics(export_bands=cfg.server.export_bands)
         self.source = build_source(cfg.prometheus)
-        storage = Path(cfg.storage.path)
-        if not storage.is_absolute():
-            storage = Path(config_path).parent / storage
-        self.store = Store(storage)
+        self.store = Store.from_config(cfg.storage, relative_to=Path(config_path).parent)
         self.sharding = _sharding(cfg)
         """This replica's share of the rule groups; None when it owns them all (no ``cluster``)."""
         self._renew_period = cfg.cluster.renew_period

@@ -150,6 +150,10 @@ class Store:
     def from_config(cls, storage: StorageConfig, *, relative_to: Path) -> Store:
         """The database ``storage:`` names: PostgreSQL when ``storage.postgres`` is set, else the
         SQLite file at ``storage.path`` (relative to ``relative_to``, the config file's directory)."""
+        if storage.postgres is not None:
+            from alerter.store import postgres  # psycopg is loaded only when PostgreSQL is configured
+
+            return cls(postgres.PostgresDatabase.from_config(storage.postgres))
         path = Path(storage.path)
         return cls(path if path.is_absolute() else relative_to / path)
 

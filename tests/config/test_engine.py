@@ -77,3 +77,48 @@ def test_a_renew_period_too_long_for_the_lease_is_refused_at_its_line(tmp_path: 
     (error,) = caught.value.errors
     assert error.location.line == 3
     assert "renew_period (6s) must be at most a third of lease_duration (15s)" in str(error)
+
+
+def test_storage_is_sqlite_by_default_and_postgres_takes_a_dsn_or_its_parts_with_secrets_from_env_or_file() -> (
+    None
+):
+    base = {"prometheus": {"url": "http://p:9090"}}
+    assert AppConfig.model_validate(base).storage.postgres is None
+    by_dsn = AppConfig.model_validate({**base, "storage": {"postgres": {"dsn_env": "ALERTER_DSN"}}})
+    assert by_dsn.storage.postgres is not None and by_dsn.storage.postgres.dsn.env == "ALERTER_DSN"
+    parts = {"host": "db", "dbname": "alerter", "user": "alerter", "password_file": "/run/secrets/pg"}
+    by_parts = AppConfig.model_validate({**base, "storage": {"postgres": parts}})
+    assert by_parts.storage.postgres is not None
+    assert (by_parts.storage.postgres.port, by_parts.storage.postgres.password.file) == (
+        5432,
+        "/run/secrets/pg",
+    )
+
+
+@pytest.mark.parametrize(
+    ("storage", "message"),
+    [
+        ({"postgres": {"host": "db"}}, "missing: dbname, user"),
+        ({"postgres": {"dsn_env": "A", "dsn_file": "/f"}}, "give only one of dsn_env, dsn_file"),
+        ({"path": "state.db", "postgres": {"dsn_env": "A"}}, "not both"),
+        ({"postgres": {"dsn_env": "A", "sslmode": "sometimes"}}, "sslmode"),
+    ],
+)
+def test_bad_storage_settings_are_refused(storage: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        AppConfig.model_validate({"prometheus": {"url": "http://p:9090"}, "storage": storage})
+
+
+@pytest.mark.parametrize("key", ["password", "dsn"])
+def test_an_inline_database_secret_is_refused_at_its_line(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "alerter.yaml"
+    path.write_text(
+        "prometheus:\n  url: http://p:9090\nstorage:\n  postgres:\n    host: db\n    dbname: a\n    user: a\n"
+        f"    {key}: hunter2\n"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load(str(path), [])
+    (error,) = caught.value.errors
+    assert error.location.line == 8
+    assert f"{key}_env or {key}_file" in str(error)
+    assert "hunter2" not in str(error)

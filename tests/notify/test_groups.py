@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.notify import groups
 from alerter.notify.outbox import Outbox
@@ -15,11 +13,10 @@ NOW = 1_795_010_400.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "state.db")
+def store(open_store: StoreFactory) -> Store:
+    s = open_store()
     Outbox(s)  # creates the notify schema, groups included
-    yield s
-    s.close()
+    return s
 
 
 def test_a_group_opens_once_and_keeps_its_first_flush(store: Store) -> None:

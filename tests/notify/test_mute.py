@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.core.model import Labels
 from alerter.notify.mute import Muter, SilenceError, Silences, Window, maintenance_exclusions
@@ -16,12 +14,11 @@ LLAMA = Labels(alertname="TTFTAnomaly", model_name="llama3-70b", namespace="infe
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "state.db") as opened:
-        yield opened
+def store(open_store: StoreFactory) -> Store:
+    return open_store()
 
 
-def test_add_list_expire_round_trip_and_persist(store: Store, tmp_path: Path) -> None:
+def test_add_list_expire_round_trip_and_persist(store: Store, open_store: StoreFactory) -> None:
     silences = Silences(store)
     made = silences.add(
         ['model_name=~"llama.*"', "namespace!=dev"], ends_at=T0 + 3600, now=T0, comment="deploy"
@@ -34,7 +31,7 @@ def test_add_list_expire_round_trip_and_persist(store: Store, tmp_path: Path) ->
     assert silences.list(T0 + 60) == []
     assert [s.id for s in silences.list(T0 + 60, include_expired=True)] == [made.id]
     store.close()
-    with Store(tmp_path / "state.db") as reopened:
+    with open_store() as reopened:
         again = Silences(reopened).get(made.id)
     assert again.comment == "deploy" and again.ends_at == T0 + 60
 

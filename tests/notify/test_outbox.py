@@ -1,11 +1,9 @@
-"""The outbox's schema and its backoff bookkeeping, on a real SQLite store."""
+"""The outbox's schema and its backoff bookkeeping, on a real store of each engine."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.notify.base import Payload, PayloadKind
 from alerter.notify.outbox import SCHEMA, Outbox
@@ -15,9 +13,8 @@ NOW = 1_767_225_600.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "state.db") as opened:
-        yield opened
+def store(open_store: StoreFactory) -> Store:
+    return open_store()
 
 
 def test_entries_written_before_the_backoff_column_keep_their_backoff(store: Store) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.remediate import audit
 from alerter.remediate.audit import (
@@ -25,9 +23,8 @@ T0 = 1_800_000_000.0
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "state.db", synchronous="NORMAL") as s:
-        yield s
+def store(open_store: StoreFactory) -> Store:
+    return open_store()
 
 
 def record(
@@ -72,11 +69,11 @@ def test_update_refuses_unknown_fields(store: Store) -> None:
         log.update(log.add_action(record(T0)), T0, policy="other")
 
 
-def test_schema_is_created_once_and_survives_reopening(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as s:
+def test_schema_is_created_once_and_survives_reopening(open_store: StoreFactory) -> None:
+    with open_store() as s:
         AuditLog(s).add_action(record(T0))
         assert s.schema_version("remediation") == SCHEMA_VERSION == 2
-    with Store(tmp_path / "s.db") as s:
+    with open_store() as s:
         assert len(AuditLog(s).actions()) == 1
 
 
@@ -135,8 +132,8 @@ def test_episodes_are_kept_once_newest_first_and_pruned(
     assert log.episodes("other") == [], "episodes older than the retention are deleted"
 
 
-def test_a_version_1_log_gains_the_episodes_and_keeps_its_actions(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as s:
+def test_a_version_1_log_gains_the_episodes_and_keeps_its_actions(open_store: StoreFactory) -> None:
+    with open_store() as s:
         s.ensure_schema("remediation", 1, SCHEMA)
         with s.transaction() as db:
             db.execute(
@@ -144,9 +141,20 @@ def test_a_version_1_log_gains_the_episodes_and_keeps_its_actions(tmp_path: Path
                 "outcome, dry_run, reason) VALUES (?, ?, 'p', 't', 'fp', 'r', 'auto', 'effective', 0, 'why')",
                 (T0, T0),
             )
-    with Store(tmp_path / "s.db") as s:
+    with open_store() as s:
         log = AuditLog(s)
         assert s.schema_version("remediation") == 2
         assert [r.reason for r in log.actions()] == ["why"]
         log.add_episode("fp", T0, T0 + 60)
         assert log.episodes("fp") == [Episode(T0, T0 + 60)]
+
+
+def test_an_update_that_expects_an_outcome_claims_the_action_once(open_store: StoreFactory) -> None:
+    """Two replicas deciding on one approval: the conditional update lets exactly one go on."""
+    with open_store() as one, open_store() as two:
+        action = AuditLog(one).add_action(record(T0, outcome=Outcome.PENDING_APPROVAL))
+        won = AuditLog(one).update(action, T0 + 1, expect=Outcome.PENDING_APPROVAL, outcome=Outcome.APPLIED)
+        lost = AuditLog(two).update(action, T0 + 2, expect=Outcome.PENDING_APPROVAL, outcome=Outcome.REJECTED)
+        got = AuditLog(two).get(action)
+    assert (won, lost) == (True, False)
+    assert got is not None and (got.outcome, got.updated_at) == (Outcome.APPLIED, T0 + 1)

@@ -1,4 +1,5 @@
-"""The SQLite store: round trips, atomicity, migrations, threads and a real kill -9."""
+"""The store on both engines (SQLite, PostgreSQL): round trips, atomicity, migrations, threads; the
+SQLite file itself (WAL, durability) and a real kill -9."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.core.model import Alert, AlertState, Labels
 from alerter.store.sqlite import RuleHealth, Store, StoreError
@@ -37,15 +39,14 @@ def same(a: Alert, b: Alert) -> bool:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    with Store(":memory:") as s:
-        yield s
+def store(open_store: StoreFactory) -> Store:
+    return open_store()
 
 
 # -- alerts -------------------------------------------------------------------------------------
 
 
-def test_alerts_round_trip_every_field(tmp_path: Path) -> None:
+def test_alerts_round_trip_every_field(open_store: StoreFactory) -> None:
     full = alert(
         "llama3",
         state=AlertState.RESOLVED,
@@ -63,11 +64,12 @@ def test_alerts_round_trip_every_field(tmp_path: Path) -> None:
         annotations={"summary": "p99 TTFT is 930ms", "runbook": "https://runbooks/ttft"},
         transitions=(160.0, 400.0),
         flapping=True,
+        last_eval=1_767_225_600.123456,
     )
     sparse = alert("mistral", state=AlertState.NODATA, active_at=None, fired_at=None, reason="no data")
-    with Store(tmp_path / "state.db") as s:
+    with open_store() as s:
         s.save_alerts([full, sparse])
-    with Store(tmp_path / "state.db") as s:
+    with open_store() as s:
         loaded = {a.labels["model_name"]: a for a in s.load_alerts()}
     assert same(loaded["llama3"], full)
     assert same(loaded["mistral"], sparse)
@@ -128,12 +130,21 @@ def test_a_bad_alert_in_a_batch_saves_nothing(store: Store) -> None:
 def test_a_batch_the_database_refuses_halfway_saves_nothing(store: Store) -> None:
     refused = alert("refused")
     with store.transaction() as db:
-        db.execute(
-            f"CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.fingerprint = '{refused.fingerprint}' "
-            "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
-        )
+        if store.dialect == "sqlite":
+            db.execute(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.fingerprint = '{refused.fingerprint}' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END"
+            )
+        else:
+            db.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.fingerprint = '{refused.fingerprint}' THEN RAISE EXCEPTION 'refused by trigger'; "
+                "END IF; RETURN NEW; END $$"
+            )
+            db.execute("CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION refuse()")
     store.save_alerts([alert("old")])
-    with pytest.raises(sqlite3.IntegrityError, match="refused by trigger"):
+    refusal = sqlite3.IntegrityError if store.dialect == "sqlite" else psycopg.errors.RaiseException
+    with pytest.raises(refusal, match="refused by trigger"):
         store.save_alerts([alert("first"), alert("second"), refused], drop=[alert("old").fingerprint])
     assert [a.labels["model_name"] for a in store.load_alerts()] == ["old"]
 
@@ -240,16 +251,15 @@ def test_a_failed_inner_block_rolls_back_only_itself(store: Store) -> None:
     assert [a.labels["model_name"] for a in store.load_alerts()] == ["kept"]
 
 
-def test_ensure_schema_applies_each_version_once(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def test_ensure_schema_applies_each_version_once(open_store: StoreFactory) -> None:
     create_once = [*OUTBOX_V1, "INSERT INTO outbox (fingerprint, body) VALUES ('created', '{}')"]
-    with Store(path) as s:
+    with open_store() as s:
         assert s.schema_version("outbox") == 0
         s.ensure_schema("outbox", 1, create_once)
         s.ensure_schema("outbox", 1, create_once)
         assert s.schema_version("outbox") == 1
         s.ensure_schema("outbox", 2, OUTBOX_V2)
-    with Store(path) as s:
+    with open_store() as s:
         s.ensure_schema("outbox", 1, create_once)
         s.ensure_schema("outbox", 2, OUTBOX_V2)
         assert s.schema_version("outbox") == 2
@@ -263,8 +273,9 @@ def test_ensure_schema_refuses_to_skip_a_version(store: Store) -> None:
 
 
 def test_a_failed_migration_changes_nothing(store: Store) -> None:
-    broken = ["CREATE TABLE audit (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (duplicate)"]
-    with pytest.raises(StoreError, match="migrating audit to v1 failed: table audit already exists"):
+    broken = ["CREATE TABLE audit (id INTEGER PRIMARY KEY)", "CREATE TABLE audit (id INTEGER PRIMARY KEY)"]
+    exists = "table audit already exists" if store.dialect == "sqlite" else 'relation "audit" already exists'
+    with pytest.raises(StoreError, match=f"migrating audit to v1 failed: {exists}"):
         store.ensure_schema("audit", 1, broken)
     assert store.schema_version("audit") == 0
     store.ensure_schema("audit", 1, broken[:1])
@@ -301,10 +312,9 @@ def test_a_file_store_uses_wal_and_the_requested_durability(tmp_path: Path) -> N
         assert db.execute("PRAGMA synchronous").fetchone() == (1,)
 
 
-def test_a_second_reader_sees_committed_state_while_a_write_is_open(tmp_path: Path) -> None:
-    """WAL: the CLI or a second replica reads while the engine is inside a transaction."""
-    path = tmp_path / "state.db"
-    with Store(path) as engine, Store(path) as cli:
+def test_a_second_reader_sees_committed_state_while_a_write_is_open(open_store: StoreFactory) -> None:
+    """WAL (or PostgreSQL's MVCC): the CLI or a second replica reads while the engine is inside a transaction."""
+    with open_store() as engine, open_store() as cli:
         engine.save_alerts([alert("committed")])
         with engine.transaction():
             engine.save_alerts([alert("uncommitted")])
@@ -312,13 +322,12 @@ def test_a_second_reader_sees_committed_state_while_a_write_is_open(tmp_path: Pa
         assert len(cli.load_alerts()) == 2
 
 
-def test_a_database_from_a_newer_build_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    Store(path).close()
-    with sqlite3.connect(path) as raw:
-        raw.execute("UPDATE schema_versions SET version = 99 WHERE component = 'store'")
-    with pytest.raises(StoreError, match="newer alerter"):
-        Store(path)
+def test_a_database_from_a_newer_build_is_refused(open_store: StoreFactory) -> None:
+    with open_store() as s, s.transaction() as db:
+        db.execute("UPDATE schema_versions SET version = 99 WHERE component = 'store'")
+    setting = "storage.path" if s.dialect == "sqlite" else "storage.postgres"
+    with pytest.raises(StoreError, match=f"newer alerter .* point {setting} elsewhere"):
+        open_store()
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
@@ -336,8 +345,8 @@ def test_bad_store_arguments(tmp_path: Path) -> None:
         Store(tmp_path / "file" / "state.db")
 
 
-def test_a_closed_store_says_so() -> None:
-    s = Store(":memory:")
+def test_a_closed_store_says_so(open_store: StoreFactory) -> None:
+    s = open_store()
     s.close()
     s.close()
     with pytest.raises(StoreError, match="is closed"):
@@ -349,10 +358,10 @@ def test_a_closed_store_says_so() -> None:
 # -- threads ----------------------------------------------------------------------------------------
 
 
-def test_threads_share_the_store_safely(tmp_path: Path) -> None:
+def test_threads_share_the_store_safely(open_store: StoreFactory) -> None:
     """Groups run on scheduler threads; each saves its tick while others read and write."""
     errors: list[BaseException] = []
-    with Store(tmp_path / "state.db", synchronous="NORMAL") as s:
+    with open_store() as s:
         s.ensure_schema("outbox", 1, OUTBOX_V1)
 
         def group(n: int) -> None:

@@ -3,11 +3,11 @@ says instead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.core.model import Alert, AlertState
 from alerter.notify.mute import Muter, Silences
@@ -22,9 +22,8 @@ AlertFactory = Callable[..., Alert]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "state.db") as opened:
-        yield opened
+def store(open_store: StoreFactory) -> Store:
+    return open_store()
 
 
 class Engine:
