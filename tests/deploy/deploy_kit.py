@@ -288,12 +288,17 @@ _SUFFIXES = {
 }
 
 
+# A family named through a constant: ``BAND_NAME = "alerter_baseline"`` ... ``Metric(BAND_NAME, ...)``.
+_NAMED = re.compile(r'^(\w+_NAME) = "([a-z_:][a-z0-9_:]*)"$', re.MULTILINE)
+
+
 def exported_metrics(source: str) -> set[str]:
-    """The sample names prometheus_client exposes for the metrics a module defines."""
+    """The sample names prometheus_client exposes for the metrics a module defines (by a
+    literal name, or by a ``*_NAME`` constant passed to ``Metric``)."""
     out = set()
     for kind, name in _FAMILY.findall(source):
         out |= {name + suffix for suffix in _SUFFIXES[kind]}
-    return out
+    return out | {name for constant, name in _NAMED.findall(source) if f"Metric({constant}," in source}
 
 
 API_VERSIONS = {

@@ -220,7 +220,7 @@ def test_every_dashboard_query_is_answered_by_prometheus(stack: Stack) -> None:
             assert {s["metric"][selector.group(2)] for s in found} >= {
                 "self" if variable["name"] == "rule_group" else "TargetsUp"
             }
-    band = next(p["title"] for p in panels if "$series" in [t["expr"] for t in p["targets"]])
+    band = next(p["title"] for p in panels if any("alerter_observed" in t["expr"] for t in p["targets"]))
     for ref in "ABCD":
         assert answered[(band, ref)], f"band panel target {ref} is empty"
     assert answered[("Rule evaluations", "A")]

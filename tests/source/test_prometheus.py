@@ -41,7 +41,7 @@ def test_fourteen_days_come_back_exactly(
     source: PrometheusSource, sim_history: SimHistory, name: str, extra: dict[str, str]
 ) -> None:
     model = _quiet_model(sim_history)
-    labels = {"model_name": model, **extra}
+    labels = {"model_name": model, "engine": "0", **extra}
     selector = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
     got = source.query_range(selector, sim_history.start, sim_history.end, sim_history.step)
     want_t, want_v = sim_history.expected(name, labels)

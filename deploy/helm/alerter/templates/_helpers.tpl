@@ -78,7 +78,7 @@ The keys are the engine's (INLINE_SECRET_KEYS in alerter/config/engine.py). Ever
 must name a variable secretEnv fills: the pod has no other environment.
 */}}
 {{- define "alerter.checkSecrets" -}}
-{{- $inline := dict "token" "token_env" "bearer_token" "bearer_token_env" "password" "password_env" "webhook_url" "webhook_url_env" "signing_secret" "signing_secret_env" "hmac_secret" "hmac_secret_env" "api_key" "an *_env field" "secret" "an *_env field" -}}
+{{- $inline := dict "token" "token_env" "bearer_token" "bearer_token_env" "password" "password_env" "webhook_url" "webhook_url_env" "signing_secret" "signing_secret_env" "hmac_secret" "hmac_secret_env" "api_key" "an *_env field" "secret" "an *_env field" "dsn" "dsn_env" -}}
 {{- if kindIs "map" .value -}}
 {{- range $key, $v := .value -}}
 {{- $path := printf "%s.%s" $.path $key -}}
