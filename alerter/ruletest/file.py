@@ -43,7 +43,13 @@ from alerter.config.types import Duration, LabelMap, Model
 from alerter.config.validate import errors_from, field_path
 from alerter.config.yamlfile import Document, Loc, read
 from alerter.core.errors import ConfigError, ConfigErrors
-from alerter.ruletest.notation import NotationError, Value, expand_values, parse_series
+from alerter.ruletest.notation import (
+    NotationError,
+    Value,
+    expand_values,
+    parse_histogram,
+    parse_series,
+)
 
 State = Literal["pending", "firing", "resolved", "nodata", "error"]
 
@@ -91,8 +97,9 @@ class ExpectedSample(Model):
 
     labels: str = ""
     value: float = 0.0
-    histogram: str | None = None
-    """A native histogram in series notation (``{{schema:0 count:4 ...}}``) instead of ``value``."""
+    histogram: str = ""
+    """A native histogram in series notation (``{{schema:0 count:4 ...}}``); when given,
+    ``value`` is ignored, as in promtool."""
 
     _value_text = field_validator("histogram", mode="before")(_text)
 
@@ -252,14 +259,11 @@ def _case_errors(doc: Document, spec: RuleTestFile) -> Iterator[ConfigError]:
                     parse_series(sample.labels, require_name=False)
                 except NotationError as exc:
                     yield _notation_error(doc, (*base, "labels"), exc)
-                if sample.histogram is not None:
-                    where = (*base, "histogram")
-                    yield ConfigError(
-                        doc.location(where),
-                        field_path(where),
-                        "expected native histogram samples are not supported yet",
-                        "compare histogram_count(), histogram_sum() or histogram_quantile() as values",
-                    )
+                if sample.histogram:  # promtool: a non-empty string means value is ignored
+                    try:
+                        parse_histogram(sample.histogram)
+                    except NotationError as exc:
+                        yield _notation_error(doc, (*base, "histogram"), exc)
 
 
 def _order_warnings(spec: RuleTestFile, bundle: Bundle) -> list[str]:

@@ -18,6 +18,28 @@ Called by :mod:`alerter.ruletest.file` while validating a test file. Two small l
   0.30000000000000004), hexadecimal numbers are not allowed (``0x3`` is three zeros more), and
   ``stale`` cannot be repeated with ``x``.
 
+- native histograms, as promtool reads them (prometheus/prometheus
+  ``promql/parser/generated_parser.y``: ``series_item``, ``histogram_series_value``,
+  ``histogram_desc_item``, ``bucket_set``; ``lex.go``: ``lexHistogram``, ``lexBuckets``;
+  ``parse.go``: ``buildHistogramFromMap``, ``histogramsSeries``; documented in
+  ``docs/configuration/unit_testing_rules.md``):
+
+  ================================  ===========================================================
+  ``{{schema:0 sum:5 count:4        one histogram; keys in any order, each once, separated by
+  buckets:[1 2 1]}}``               single runs of spaces, none after ``{{`` or ``[``
+  ``{{}}``                          an empty histogram
+  ``{{...}}xn``                     ``n + 1`` copies
+  ``{{a}}+{{b}}xn``                 ``n + 1`` histograms: a, a+b, ..., a+n*b (``-`` subtracts);
+                                    b's schema must be a's or higher
+  ================================  ===========================================================
+
+  Keys: ``schema`` (an integer, -4 to 8), ``sum``, ``count``, ``z_bucket`` (the zero bucket's
+  count), ``z_bucket_w`` (its half-width, unsigned), ``buckets`` and ``n_buckets`` (absolute
+  counts of the positive and negative buckets, ``[1 2 1]``), ``offset`` and ``n_offset`` (the
+  index of the first bucket), ``counter_reset_hint`` (``unknown``, ``reset``, ``not_reset``,
+  ``gauge``). Key and hint words are case-insensitive, as in the lexer. ``custom_values``
+  (Prometheus 3's custom-bucket schema) is refused: the Prometheus this runs on predates it.
+
 Errors are :class:`NotationError` carrying the character offset of the bad word, so the caller
 can point at the column inside the YAML value.
 """
@@ -27,10 +49,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from alerter.ruletest.histogram import (
+    MAX_SCHEMA,
+    MIN_SCHEMA,
+    RESET_HINTS,
+    HistogramError,
+    NativeHistogram,
+)
 from alerter.ruletest.prometheus import stale_nan
 
-Value = float | None
-"""One step of a series: a float (possibly NaN or the staleness marker) or None for no sample."""
+Value = float | NativeHistogram | None
+"""One step of a series: a float (possibly NaN or the staleness marker), a native histogram, or
+None for no sample."""
 
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _WORD_NUMBER = re.compile(r"^([+-]?)(inf|nan)$", re.IGNORECASE)
@@ -56,10 +86,6 @@ class NotationError(ValueError):
 class _Word:
     text: str
     offset: int
-
-
-def _words(text: str) -> list[_Word]:
-    return [_Word(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
 
 
 def _count(word: _Word, digits: str, total: int) -> int:
@@ -109,9 +135,211 @@ def _hint(text: str) -> str:
 def expand_values(text: str) -> list[Value]:
     """The values of the series step by step; raises NotationError on the first bad word."""
     out: list[Value] = []
-    for word in _words(text):
-        out += _item(word, len(out))
+    pos = _skip(text, 0)
+    while pos < len(text):
+        if text.startswith("{{", pos):
+            values, pos = _histogram_item(text, pos, len(out))
+            out += values
+            if pos < len(text) and not text[pos].isspace():
+                raise NotationError(
+                    pos, f"unexpected {text[pos]!r} after a histogram", "separate values with a space"
+                )
+        else:
+            end = pos
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            out += _item(_Word(text[pos:end], pos), len(out))
+            pos = end
+        pos = _skip(text, pos)
     return out
+
+
+# -- native histograms ---------------------------------------------------------------------
+
+_HIST_NUMBER = re.compile(rf"(?:{_NUMBER}|(?i:inf|nan)(?![a-zA-Z_]))")
+_HIST_INT = re.compile(r"-?\d+")
+_KEY = re.compile(r"[a-zA-Z_]+")
+_KEYS = (
+    "schema",
+    "sum",
+    "count",
+    "z_bucket",
+    "z_bucket_w",
+    "buckets",
+    "offset",
+    "n_buckets",
+    "n_offset",
+    "counter_reset_hint",
+)
+_HIST_HINT = "e.g. {{schema:0 sum:5 count:4 buckets:[1 2 1]}}"
+
+
+def _histogram_item(text: str, pos: int, total: int) -> tuple[list[Value], int]:
+    """One ``series_item`` that starts with ``{{``: a histogram, ``{{..}}xn`` or ``{{..}}+{{..}}xn``."""
+    base, end = _histogram(text, pos)
+    if text.startswith("x", end):
+        count, end = _times(text, end, total)
+        return [base] * (count + 1), end
+    if end < len(text) and text[end] in "+-":
+        sign = text[end]
+        if not text.startswith("{{", end + 1):
+            raise NotationError(end + 1, f"expected a histogram after {sign!r}", "write {{...}}+{{...}}xn")
+        step, step_end = _histogram(text, end + 1)
+        if not text.startswith("x", step_end):
+            raise NotationError(
+                step_end, "a histogram increment needs a repetition", f"write {{{{...}}}}{sign}{{{{...}}}}xn"
+            )
+        count, end = _times(text, step_end, total)
+        out: list[Value] = [base]
+        current = base
+        try:
+            for _ in range(count):
+                current = current.add(step) if sign == "+" else current.sub(step)
+                out.append(current)
+        except HistogramError as exc:
+            raise NotationError(pos, str(exc), "give the increment the first histogram's schema") from None
+        return out, end
+    return [base], end
+
+
+def _times(text: str, pos: int, total: int) -> tuple[int, int]:
+    """``xn`` at ``pos``: (n, position after it)."""
+    digits = re.compile(r"\d+").match(text, pos + 1)
+    if digits is None:
+        raise NotationError(pos, "expected a whole number after x", "e.g. {{count:1}}x5")
+    return _count(_Word(text[pos : digits.end()], pos), digits.group(), total), digits.end()
+
+
+def _histogram(text: str, start: int) -> tuple[NativeHistogram, int]:
+    """``{{key:value ...}}`` at ``start``: the histogram and the position after ``}}``."""
+    pos = start + 2
+    items: dict[str, object] = {}
+    if text.startswith("}}", pos):
+        return _build(items, start), pos + 2
+    if pos < len(text) and text[pos].isspace():
+        after = _skip(text, pos)
+        if text.startswith("}}", after):
+            return _build(items, start), after + 2
+        raise NotationError(pos, "space after {{", f"start with a key: {_HIST_HINT}")
+    while True:
+        key_at = pos
+        key = _KEY.match(text, pos)
+        if key is None:
+            raise NotationError(pos, "expected a histogram key", f"keys are {', '.join(_KEYS)}")
+        name = key.group().lower()
+        if name not in _KEYS:
+            raise NotationError(key_at, f"bad histogram descriptor {key.group()!r}", _descriptor_hint(name))
+        pos = key.end()
+        if not text.startswith(":", pos):
+            raise NotationError(pos, f"missing `:` after histogram key {key.group()!r}", _HIST_HINT)
+        value, pos = _descriptor_value(name, text, pos + 1)
+        if name in items:
+            raise NotationError(key_at, f"duplicate key {name!r} in histogram", "give each key once")
+        items[name] = value
+        if text.startswith("}}", pos):
+            return _build(items, start), pos + 2
+        if pos >= len(text):
+            raise NotationError(start, "unterminated histogram", "close it with }}")
+        if not text[pos].isspace():
+            raise NotationError(pos, f"unexpected {text[pos]!r} in a histogram", "separate keys with a space")
+        pos = _skip(text, pos)
+        if text.startswith("}}", pos):
+            return _build(items, start), pos + 2
+        if pos >= len(text):
+            raise NotationError(start, "unterminated histogram", "close it with }}")
+
+
+def _descriptor_hint(name: str) -> str:
+    if name == "custom_values":
+        return "custom-bucket histograms (Prometheus 3) are not supported by the Prometheus tests run on"
+    return f"keys are {', '.join(_KEYS)}"
+
+
+def _descriptor_value(name: str, text: str, pos: int) -> tuple[object, int]:
+    if name in ("schema", "offset", "n_offset"):
+        found = _HIST_INT.match(text, pos)
+        if found is None:
+            raise NotationError(pos, f"{name} needs a whole number", f"e.g. {name}:0")
+        return int(found.group()), found.end()
+    if name == "counter_reset_hint":
+        word = _KEY.match(text, pos)
+        if word is None or word.group().lower() not in RESET_HINTS:
+            raise NotationError(pos, "invalid counter_reset_hint", f"one of {', '.join(RESET_HINTS)}")
+        return RESET_HINTS[word.group().lower()], word.end()
+    if name in ("buckets", "n_buckets"):
+        return _bucket_set(name, text, pos)
+    return _hist_number(name, text, pos, signed=name != "z_bucket_w")
+
+
+def _hist_number(name: str, text: str, pos: int, *, signed: bool) -> tuple[float, int]:
+    sign = 1.0
+    at = pos
+    if signed and pos < len(text) and text[pos] in "+-":
+        sign = -1.0 if text[pos] == "-" else 1.0
+        pos += 1
+    found = _HIST_NUMBER.match(text, pos)
+    if found is None:
+        what = "a number" if signed else "an unsigned number"
+        raise NotationError(at, f"{name} needs {what}", f"e.g. {name}:1.5")
+    return sign * float(found.group()), found.end()
+
+
+def _bucket_set(name: str, text: str, pos: int) -> tuple[list[float], int]:
+    if not text.startswith("[", pos):
+        raise NotationError(pos, f"{name} needs a list of counts", f"e.g. {name}:[1 2 1]")
+    pos += 1
+    counts: list[float] = []
+    while True:
+        value, pos = _hist_number(name, text, pos, signed=True)
+        counts.append(value)
+        if text.startswith("]", pos):
+            return counts, pos + 1
+        if pos >= len(text) or not text[pos].isspace():
+            raise NotationError(pos, f"expected a space or ] in {name}", f"e.g. {name}:[1 2 1]")
+        pos = _skip(text, pos)
+        if text.startswith("]", pos):
+            return counts, pos + 1
+
+
+def _build(items: dict[str, object], start: int) -> NativeHistogram:
+    """``buildHistogramFromMap``: one span per side, at ``offset``, as long as its bucket list."""
+    schema = items.get("schema", 0)
+    assert isinstance(schema, int)
+    if not MIN_SCHEMA <= schema <= MAX_SCHEMA:
+        raise NotationError(start, f"schema {schema} is out of range", f"use {MIN_SCHEMA} to {MAX_SCHEMA}")
+
+    def number(key: str) -> float:
+        value = items.get(key, 0.0)
+        assert isinstance(value, float)
+        return value
+
+    def side(buckets_key: str, offset_key: str) -> tuple[tuple[int, float], ...]:
+        counts = items.get(buckets_key, [])
+        offset = items.get(offset_key, 0)
+        assert isinstance(counts, list) and isinstance(offset, int)
+        return tuple((offset + i, float(c)) for i, c in enumerate(counts))
+
+    hint = items.get("counter_reset_hint", 0)
+    assert isinstance(hint, int)
+    return NativeHistogram(
+        schema=schema,
+        count=number("count"),
+        sum=number("sum"),
+        zero_count=number("z_bucket"),
+        zero_threshold=number("z_bucket_w"),
+        positive=side("buckets", "offset"),
+        negative=side("n_buckets", "n_offset"),
+        reset_hint=hint,
+    )
+
+
+def parse_histogram(text: str) -> NativeHistogram:
+    """One histogram and nothing else, as an expected sample's ``histogram:`` (promtool reads it
+    with ``ParseSeriesDesc`` and wants exactly one histogram value)."""
+    values = expand_values(text)
+    if len(values) != 1 or not isinstance(values[0], NativeHistogram):
+        raise NotationError(0, f"expected one histogram, got {len(values)} values", _HIST_HINT)
+    return values[0]
 
 
 def parse_series(text: str, *, require_name: bool = True) -> dict[str, str]:

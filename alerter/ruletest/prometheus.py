@@ -12,13 +12,18 @@ second process. A group's input series go in one request, every series in time o
 test writes afterwards (recording rules' series, ``ALERTS``) is older than the newest input
 sample, so the TSDB gets an out-of-order window wider than any test.
 
-The request is a ``prometheus.WriteRequest`` protobuf (four small messages, encoded here by hand
-rather than through generated code) compressed with snappy's block format.
+The request is a ``prometheus.WriteRequest`` protobuf (a few small messages of
+prometheus/prometheus ``prompb/types.proto`` and ``remote.proto``, encoded here by hand rather
+than through generated code) compressed with snappy's block format. Native histograms travel in
+``TimeSeries.histograms`` (field 4) as ``Histogram`` messages in their float form (counts as
+doubles, ``positive_counts``), as promtool appends them (``FloatHistogram``). Prometheus needs
+``--enable-feature=native-histograms`` for them, which every throwaway Prometheus is started with.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import socket
 import struct
@@ -36,6 +41,7 @@ from types import TracebackType
 import cramjam
 
 from alerter.core.errors import AlerterError
+from alerter.ruletest.histogram import NativeHistogram, ServedHistogram
 
 STALE_NAN_BITS = 0x7FF0000000000002
 """The float64 bit pattern Prometheus reads as a staleness marker (``value.StaleNaN``)."""
@@ -58,10 +64,12 @@ class QueryFailed(AlerterError):
 
 @dataclass(frozen=True)
 class Sample:
-    """One sample of an instant query: its labels and its float value (a scalar has no labels)."""
+    """One sample of an instant query: its labels and its float value (a scalar has no labels),
+    or, for a native histogram, ``histogram`` as the HTTP API returns it (``value`` is then NaN)."""
 
     labels: Mapping[str, str]
     value: float
+    histogram: ServedHistogram | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class SeriesData:
 
     labels: Mapping[str, str]
     samples: Sequence[tuple[int, float]]
+    histograms: Sequence[tuple[int, NativeHistogram]] = ()
+    """(unix ms, histogram) samples in time order; a series may mix them with floats."""
 
 
 def find_binary(given: str | None) -> str:
@@ -117,17 +127,82 @@ def _sample(timestamp_ms: int, value: float) -> bytes:
     return b"\x09" + struct.pack("<d", value) + _varint(2 << 3 | 0) + _varint(timestamp_ms)
 
 
+def _zigzag(value: int) -> int:
+    """``sint32``/``sint64``: small negative numbers as small varints."""
+    return (value << 1) ^ (value >> 63)
+
+
+def _double(number: int, value: float) -> bytes:
+    """A ``double`` field (wire type 1)."""
+    return _varint(number << 3 | 1) + struct.pack("<d", value)
+
+
+def _int_field(number: int, value: int) -> bytes:
+    """A varint field (wire type 0)."""
+    return _varint(number << 3) + _varint(value)
+
+
+def _span(offset: int, length: int) -> bytes:
+    """``BucketSpan{sint32 offset = 1; uint32 length = 2}``."""
+    return _int_field(1, _zigzag(offset)) + _int_field(2, length)
+
+
+def histogram_message(timestamp_ms: int, h: NativeHistogram) -> bytes:
+    """``prompb.Histogram`` in its float form: ``count_float`` (2), ``sum`` (3), ``schema`` (4,
+    sint32), ``zero_threshold`` (5), ``zero_count_float`` (7), ``negative_spans`` (8),
+    ``negative_counts`` (10, packed doubles), ``positive_spans`` (11), ``positive_counts`` (13),
+    ``reset_hint`` (14) and ``timestamp`` (15)."""
+    out = bytearray(_double(2, h.count) + _double(3, h.sum) + _int_field(4, _zigzag(h.schema)))
+    out += _double(5, h.zero_threshold) + _double(7, h.zero_count)
+    for spans_field, counts_field, side in ((8, 10, h.negative), (11, 13, h.positive)):
+        for offset, length in NativeHistogram.spans(side):
+            out += _field(spans_field, _span(offset, length))
+        if side:
+            out += _field(counts_field, b"".join(struct.pack("<d", c) for _, c in side))
+    out += _int_field(14, h.reset_hint) + _int_field(15, timestamp_ms)
+    return bytes(out)
+
+
+Run = tuple[bool, list[tuple[int, float | NativeHistogram]]]
+
+
+def _runs(one: SeriesData) -> list[Run]:
+    """The series' samples in time order, cut into runs of floats and runs of histograms.
+
+    Prometheus' remote-write handler appends a ``TimeSeries``' floats before its histograms;
+    a series that switches between them (a histogram series ending in ``stale``) goes as one
+    ``TimeSeries`` per run, in order, so that every append is in time order.
+    """
+    merged: list[tuple[int, int, float | NativeHistogram]] = [
+        *((t, 0, v) for t, v in one.samples),
+        *((t, 1, h) for t, h in one.histograms),
+    ]
+    merged.sort(key=lambda item: (item[0], item[1]))
+    runs: list[Run] = []
+    for timestamp_ms, kind, value in merged:
+        is_histogram = kind == 1
+        if not runs or runs[-1][0] != is_histogram:
+            runs.append((is_histogram, []))
+        runs[-1][1].append((timestamp_ms, value))
+    return runs
+
+
 def write_request(series: Sequence[SeriesData]) -> bytes:
     """The snappy-compressed ``WriteRequest`` body holding every sample of ``series``."""
     body = bytearray()
     for one in series:
-        message = bytearray()
+        labels = bytearray()
         for name in sorted(one.labels):  # Prometheus expects labels sorted by name
             label = _field(1, name.encode()) + _field(2, one.labels[name].encode())
-            message += _field(1, label)
-        for timestamp_ms, value in one.samples:
-            message += _field(2, _sample(timestamp_ms, value))
-        body += _field(1, bytes(message))
+            labels += _field(1, label)
+        for _, run in _runs(one) or [(False, [])]:
+            message = bytearray(labels)
+            for timestamp_ms, value in run:
+                if isinstance(value, NativeHistogram):
+                    message += _field(4, histogram_message(timestamp_ms, value))
+                else:
+                    message += _field(2, _sample(timestamp_ms, value))
+            body += _field(1, bytes(message))
     return bytes(cramjam.snappy.compress_raw(bytes(body)))
 
 
@@ -244,7 +319,7 @@ class ThrowawayPrometheus:
 
     def push(self, series: Sequence[SeriesData]) -> None:
         """Write ``series`` through ``/api/v1/write``; raises PrometheusUnavailable if refused."""
-        if not any(s.samples for s in series):
+        if not any(s.samples or s.histograms for s in series):
             return
         request = urllib.request.Request(
             self.url + "/api/v1/write",
@@ -271,7 +346,8 @@ class ThrowawayPrometheus:
         """Instant query at unix time ``at``: a vector, or a scalar as one sample without labels.
 
         As promtool's ``query`` (``cmd/promtool/unittest.go``), any other result type (a range
-        vector, a string) is an error.
+        vector, a string) is an error. A native histogram sample (``"histogram"`` instead of
+        ``"value"``) comes back as ``Sample.histogram``.
         """
         params = urllib.parse.urlencode({"query": expr, "time": f"{at:.3f}"})
         request = urllib.request.Request(
@@ -299,9 +375,11 @@ class ThrowawayPrometheus:
             raise QueryFailed("rule result is not a vector or scalar")
         out = []
         for item in data["result"]:
-            if "value" not in item:
-                raise QueryFailed("native histogram results are not supported here yet")
-            out.append(Sample(item["metric"], _number(item["value"][1])))
+            if "histogram" in item:
+                served = ServedHistogram.from_json(item["histogram"][1])
+                out.append(Sample(item["metric"], math.nan, served))
+            else:
+                out.append(Sample(item["metric"], _number(item["value"][1])))
         return out
 
     def _terminate(self) -> None:

@@ -71,7 +71,8 @@ from alerter.engine.baselines import Baselines
 from alerter.engine.engine import META_GROUP, Engine, group_names
 from alerter.ruletest.cached import CachedSource
 from alerter.ruletest.file import AlertTestCase, LoadedTests, PromqlTestCase, load_config, load_tests
-from alerter.ruletest.notation import parse_series
+from alerter.ruletest.histogram import NativeHistogram, same_histogram
+from alerter.ruletest.notation import parse_histogram, parse_series
 from alerter.ruletest.prometheus import (
     QueryFailed,
     Sample,
@@ -222,31 +223,78 @@ def _sample_key(labels: Mapping[str, str]) -> Key:
     return tuple(sorted(labels.items()))
 
 
-def _samples_text(samples: Sequence[tuple[Key, float]]) -> str:
+def _samples_text(samples: Sequence[tuple[Key, str]]) -> str:
     """promtool's ``parsedSamplesString``: ``{__name__="x", a="1"} 1E+00, ...`` or ``nil``."""
     if not samples:
         return "nil"
-    return ", ".join(f"{_braces(labels)} {_float_text(value)}" for labels, value in samples)
+    return ", ".join(f"{_braces(labels)} {value}" for labels, value in samples)
+
+
+Expected = tuple[Key, float, NativeHistogram | None]
+
+
+def _same_sample(expected: Expected, got: Sample, *, fuzzy: bool) -> tuple[bool, str, str]:
+    """Whether one expected sample holds, and both as promtool prints them.
+
+    A float is written as Go's ``FormatFloat(v, 'E', -1, 64)``, a histogram as its
+    ``TestExpression()``: promtool compares histograms by that string (``cmd/promtool/unittest.go``,
+    ``parsedSample.Histogram``), so a float never equals a histogram, and two histograms are
+    equal when they print the same (see :func:`alerter.ruletest.histogram.same_histogram` for
+    what the HTTP API lets this compare).
+    """
+    _, value, histogram = expected
+    if histogram is not None:
+        if got.histogram is None:
+            return False, histogram.test_expression(), _float_text(got.value)
+        return same_histogram(histogram, got.histogram)
+    if got.histogram is not None:
+        return False, _float_text(value), got.histogram.render()
+    return same_value(value, got.value, fuzzy=fuzzy), _float_text(value), _float_text(got.value)
+
+
+def _shown_alone(sample: Sample) -> str:
+    return sample.histogram.render() if sample.histogram is not None else _float_text(sample.value)
 
 
 def check_samples(
     case: PromqlTestCase, got: Sequence[Sample], *, fuzzy: bool, group: str = ""
 ) -> Failure | None:
     """Compare an expression's result with ``exp_samples``, order-insensitively by labels."""
-    expected = sorted(
-        (_sample_key(parse_series(e.labels, require_name=False)), e.value) for e in case.exp_samples
+    expected: list[Expected] = sorted(
+        (
+            (
+                _sample_key(parse_series(e.labels, require_name=False)),
+                e.value,
+                parse_histogram(e.histogram) if e.histogram else None,
+            )
+            for e in case.exp_samples
+        ),
+        key=lambda item: item[0],
     )
-    actual = sorted((_sample_key(s.labels), s.value) for s in got)
-    if len(expected) == len(actual) and all(
-        el == al and same_value(ev, av, fuzzy=fuzzy)
-        for (el, ev), (al, av) in zip(expected, actual, strict=True)
-    ):
+    actual = sorted(got, key=lambda s: _sample_key(s.labels))
+    ok = len(expected) == len(actual)
+    exp_text: list[tuple[Key, str]] = []
+    got_text: list[tuple[Key, str]] = []
+    for index in range(max(len(expected), len(actual))):
+        mine = expected[index] if index < len(expected) else None
+        theirs = actual[index] if index < len(actual) else None
+        if mine is not None and theirs is not None:
+            same, shown_exp, shown_got = _same_sample(mine, theirs, fuzzy=fuzzy)
+            ok = ok and same and mine[0] == _sample_key(theirs.labels)
+            exp_text.append((mine[0], shown_exp))
+            got_text.append((_sample_key(theirs.labels), shown_got))
+        elif mine is not None:
+            shown = mine[2].test_expression() if mine[2] is not None else _float_text(mine[1])
+            exp_text.append((mine[0], shown))
+        elif theirs is not None:
+            got_text.append((_sample_key(theirs.labels), _shown_alone(theirs)))
+    if ok:
         return None
     return Failure(
         group,
         case.eval_time,
         f"    expr: {_go_quote(case.expr)}, time: {format_duration(case.eval_time)},\n"
-        f"        exp: {_samples_text(expected)}\n        got: {_samples_text(actual)}",
+        f"        exp: {_samples_text(exp_text)}\n        got: {_samples_text(got_text)}",
     )
 
 
@@ -374,9 +422,20 @@ def _name_pattern(names: frozenset[str]) -> re.Pattern[str]:
 def _recorded(
     rule: RecordingRule, group: RuleGroup, samples: Sequence[Sample]
 ) -> list[tuple[dict[str, str], float]]:
-    """A recording rule's output: each sample renamed, with the group's and the rule's labels."""
+    """A recording rule's output: each sample renamed, with the group's and the rule's labels.
+
+    A rule that records native histograms (``rate()`` of a histogram series) is refused with a
+    clear error: its results would be written behind the newest input sample, which the TSDB
+    takes for floats inside its out-of-order window but, before Prometheus 2.51, not for
+    histograms.
+    """
     out = []
     for sample in samples:
+        if sample.histogram is not None:
+            raise QueryFailed(
+                "the rule records native histograms, which alerter test cannot write back yet; "
+                "record a float instead (histogram_count(), histogram_sum(), histogram_quantile())"
+            )
         labels = {**sample.labels, **group.labels, **rule.labels, "__name__": rule.record}
         out.append(({k: v for k, v in labels.items() if v != ""}, sample.value))
     return out
@@ -392,15 +451,18 @@ class _Inputs:
         interval = tests.spec.interval_of(tests.spec.tests[index])
         self._series = []
         for series in tests.series[index]:
-            samples = [
-                (round((start + step * interval) * 1000), value)
-                for step, value in enumerate(series.values)
-                if value is not None
-            ]
-            self._series.append((series.labels, samples))
+            floats: list[tuple[int, float]] = []
+            histograms: list[tuple[int, NativeHistogram]] = []
+            for step, value in enumerate(series.values):
+                at_ms = round((start + step * interval) * 1000)
+                if isinstance(value, NativeHistogram):
+                    histograms.append((at_ms, value))
+                elif value is not None:
+                    floats.append((at_ms, value))
+            self._series.append(SeriesData(series.labels, floats, histograms))
 
     def all(self) -> list[SeriesData]:
-        return [SeriesData(labels, samples) for labels, samples in self._series]
+        return list(self._series)
 
 
 def _stepped(bundle: Bundle, step: float) -> Bundle:
@@ -459,13 +521,11 @@ def _step(
         for rule in group.recording:
             writes.flush_for([rule.expr])
             try:
-                samples = prometheus.query(rule.expr, now)
+                recorded = _recorded(rule, group, prometheus.query(rule.expr, now))
             except QueryFailed as exc:
                 errors.append(_rule_error(rule.record, now - start, str(exc)))
                 continue
-            writes.put(
-                f"record/{group.name}/{rule.record}/{id(rule)}", at_ms, _recorded(rule, group, samples)
-            )
+            writes.put(f"record/{group.name}/{rule.record}/{id(rule)}", at_ms, recorded)
         alerting = group.alerting
         if not alerting:
             continue

@@ -10,6 +10,7 @@ import urllib.request
 import cramjam
 import pytest
 
+from alerter.ruletest.histogram import NativeHistogram, ServedBucket, ServedHistogram
 from alerter.ruletest.prometheus import (
     PrometheusUnavailable,
     SeriesData,
@@ -79,3 +80,24 @@ def test_a_binary_that_does_not_start_is_reported_and_cleaned_up() -> None:
         server.start()
     assert not server.running
     assert not server._dir.exists()
+
+
+def test_native_histograms_are_written_and_read_back() -> None:
+    """Float histograms through TimeSeries.histograms; a run of floats (stale) after them goes in a
+    TimeSeries of its own, so Prometheus appends both in time order."""
+    epoch = 1_577_836_800
+    base = NativeHistogram(schema=0, count=4, sum=5, positive=((0, 1.0), (1, 2.0), (2, 1.0)))
+    histograms = [((epoch + 60 * i) * 1000, base) for i in range(3)]
+    stale = [((epoch + 180) * 1000, stale_nan())]
+    with ThrowawayPrometheus(find_binary(None)) as prometheus:
+        prometheus.push([SeriesData({"__name__": "h", "job": "a"}, stale, histograms)])
+        (sample,) = prometheus.query("h", epoch + 90)
+        assert sample.labels == {"__name__": "h", "job": "a"}
+        assert sample.histogram == ServedHistogram(
+            4.0,
+            5.0,
+            (ServedBucket(0, 0.5, 1.0, 1.0), ServedBucket(0, 1.0, 2.0, 2.0), ServedBucket(0, 2.0, 4.0, 1.0)),
+        )
+        assert prometheus.query("h", epoch + 200) == []
+        (count,) = prometheus.query("histogram_count(h)", epoch + 120)
+        assert (count.value, count.histogram) == (4.0, None)
