@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import pstats
 import shutil
 import subprocess
@@ -42,8 +43,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from alerter.ruletest import run_file
 from alerter.ruletest.prometheus import find_binary
@@ -125,7 +124,8 @@ def build(directory: Path, rules: int, series: int, evals: int, span_minutes: in
             }
         ]
     }
-    (directory / "rules.yaml").write_text(yaml.safe_dump(rule_file, sort_keys=False))
+    # JSON is YAML too: both readers take these files as the YAML a user would write.
+    (directory / "rules.yaml").write_text(json.dumps(rule_file, indent=2))
     values = {i: _series_values(i, span_minutes) for i in range(series)}
     times = sorted({round(span_minutes * (j + 1) / evals) for j in range(evals)})
     test_groups = []
@@ -158,7 +158,7 @@ def build(directory: Path, rules: int, series: int, evals: int, span_minutes: in
         )
     test = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": test_groups}
     path = directory / "test.yaml"
-    path.write_text(yaml.safe_dump(test, sort_keys=False))
+    path.write_text(json.dumps(test, indent=2))
     return path
 
 
