@@ -257,3 +257,17 @@ def test_promtool_itself_passes_the_histogram_file() -> None:
     if "field histogram not found" in output or "unexpected character in series sequence: '{'" in output:
         pytest.skip("the installed promtool predates native histograms in test files")
     assert done.returncode == 0, output
+
+
+def test_a_rule_recording_native_histograms_is_an_error_naming_the_fix() -> None:
+    from alerter.config.rules import RuleGroup
+    from alerter.ruletest.histogram import ServedHistogram
+    from alerter.ruletest.prometheus import QueryFailed, Sample
+
+    group = RuleGroup.model_validate({"name": "g", "rules": [{"record": "r", "expr": "rate(h[5m])"}]})
+    served = Sample({"job": "a"}, float("nan"), ServedHistogram(1.0, 1.0, ()))
+    with pytest.raises(QueryFailed, match="histogram_count"):
+        run._recorded(group.recording[0], group, [served])
+    assert run._recorded(group.recording[0], group, [Sample({"job": "a"}, 2.0)]) == [
+        ({"job": "a", "__name__": "r"}, 2.0)
+    ]
