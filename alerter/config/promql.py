@@ -102,7 +102,7 @@ _SEMANTIC = (
 """Errors the parser raises only after reading a prefix as valid syntax: the prefix is not where it breaks."""
 _CLAUSES = frozenset(("by", "without", "on", "ignoring", "group_left", "group_right"))
 
-_TOKEN = re.compile(
+TOKEN = re.compile(
     r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)
     |(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
     |(?P<number>(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[A-Za-z0-9_.]*)
@@ -111,6 +111,8 @@ _TOKEN = re.compile(
     |(?P<other>.)""",
     re.VERBOSE | re.DOTALL,
 )
+"""PromQL's tokens as its lexer splits them (comments, strings, numbers with duration units,
+identifiers, operators); shared with ``config.units``, which reads metric names off them."""
 _DURATION = re.compile(r"^(?:\d+(?:ms|[smhdwy]))+$")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
 
@@ -280,7 +282,7 @@ def _code(expr: str) -> str:
 def _tokens(expr: str) -> list[_Token]:
     """Tokens roughly as Prometheus' lexer (``promql/parser/lex.go``) cuts them, without blanks and comments."""
     out = []
-    for match in _TOKEN.finditer(expr):
+    for match in TOKEN.finditer(expr):
         kind = match.lastgroup or "other"
         if kind not in ("ws", "comment"):
             out.append(_Token(kind, match.group(), match.start()))

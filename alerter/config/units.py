@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass
 
 from alerter.config import promql
+from alerter.config.promql import TOKEN
 from alerter.config.rules import Rule
 from alerter.detect import units
 from alerter.detect.explain import RuleFacts
@@ -105,15 +106,6 @@ _CHANGES_UNIT = frozenset(
 something else): an expression calling one gets no unit. ``stddev`` is in the argument's unit,
 yet a band on it is about variability, not the quantity; when unsure, none."""
 
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)|(?P<comment>\#[^\n]*)
-    |(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
-    |(?P<number>(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[A-Za-z0-9_.]*)
-    |(?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
-    |(?P<op>==|!=|>=|<=|=~|!~|[-+*/%^<>=@,(){}\[\]:!])
-    |(?P<other>.)""",
-    re.VERBOSE | re.DOTALL,
-)
 _INF_NAN = frozenset(("inf", "nan", "Inf", "NaN", "Infinity"))
 
 
@@ -234,7 +226,7 @@ def _significant(expr: str) -> list[tuple[str, str, int]]:
     depth, braces, brackets = 0, 0, 0
     skip_clause = False
     clause_depth = -1
-    for match in _TOKEN.finditer(expr):
+    for match in TOKEN.finditer(expr):
         kind, text = match.lastgroup or "other", match.group()
         if kind in ("ws", "comment", "string"):
             continue

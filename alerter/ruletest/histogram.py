@@ -26,6 +26,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from alerter.config.gotemplate.values import format_float_v
+
 RESET_HINTS = {"unknown": 0, "reset": 1, "not_reset": 2, "gauge": 3}
 """``counter_reset_hint:`` words and their ``prompb.Histogram.ResetHint`` numbers (UNKNOWN, YES,
 NO, GAUGE)."""
@@ -133,7 +135,7 @@ class NativeHistogram:
             ("z_bucket_w", m.zero_threshold),
         ):
             if number != 0:
-                parts.append(f"{key}:{go_g(number)}")
+                parts.append(f"{key}:{format_float_v(number)}")
         if m.reset_hint:
             parts.append(f"counter_reset_hint:{_HINT_WORDS[m.reset_hint]}")
         for offset_key, buckets_key, side in (
@@ -143,7 +145,7 @@ class NativeHistogram:
             if side:
                 if side[0][0] != 0:
                     parts.append(f"{offset_key}:{side[0][0]}")
-                parts.append(f"{buckets_key}:[{' '.join(go_g(c) for _, c in side)}]")
+                parts.append(f"{buckets_key}:[{' '.join(format_float_v(c) for _, c in side)}]")
         return "{{" + " ".join(parts) + "}}"
 
     def as_served(self) -> NativeHistogram:
@@ -226,29 +228,6 @@ def _reconcile_zero(h: NativeHistogram, other: NativeHistogram) -> tuple[NativeH
     return h, other_zero
 
 
-def go_g(value: float) -> str:
-    """A float as Go's ``%g`` writes it (shortest digits; ``1e+06``, ``0.0001``, ``+Inf``)."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if value == 0:
-        return "-0" if math.copysign(1.0, value) < 0 else "0"
-    digits = f"{value:.16e}"
-    for precision in range(17):
-        candidate = f"{value:.{precision}e}"
-        if float(candidate) == value:
-            digits = candidate
-            break
-    mantissa, _, power = digits.partition("e")
-    exponent = int(power)
-    if exponent < -4 or exponent >= 6:  # shortest %g switches to %e from exponent 6 on
-        sign = "-" if exponent < 0 else "+"
-        return f"{mantissa}e{sign}{abs(exponent):02d}"
-    text = repr(value)  # fixed notation in this range, shortest digits
-    return text[:-2] if text.endswith(".0") else text
-
-
 # -- the HTTP API's histograms ------------------------------------------------------------------
 
 
@@ -279,14 +258,14 @@ class ServedHistogram:
 
     def render(self) -> str:
         """The buckets by their bounds, for a histogram no exponential schema describes."""
-        shown = " ".join(f"{_interval(b)}:{go_g(b.count)}" for b in self.buckets)
-        return f"{{{{count:{go_g(self.count)} sum:{go_g(self.sum)} buckets:[{shown}]}}}}"
+        shown = " ".join(f"{_interval(b)}:{format_float_v(b.count)}" for b in self.buckets)
+        return f"{{{{count:{format_float_v(self.count)} sum:{format_float_v(self.sum)} buckets:[{shown}]}}}}"
 
 
 def _interval(bucket: ServedBucket) -> str:
     left = "[" if bucket.boundaries in (1, 3) else "("
     right = "]" if bucket.boundaries in (0, 3) else ")"
-    return f"{left}{go_g(bucket.lower)},{go_g(bucket.upper)}{right}"
+    return f"{left}{format_float_v(bucket.lower)},{format_float_v(bucket.upper)}{right}"
 
 
 def _close(a: float, b: float) -> bool:

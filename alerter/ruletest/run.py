@@ -63,6 +63,7 @@ from typing import Any
 
 from alerter.config import Bundle
 from alerter.config.engine import AppConfig
+from alerter.config.gotemplate.values import shortest_digits
 from alerter.config.rules import RecordingRule, RuleGroup
 from alerter.core.durations import format_duration
 from alerter.core.errors import AlerterError, ConfigError, ConfigErrors
@@ -187,16 +188,11 @@ def _float_text(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    digits = f"{value:.16e}"
-    # The shortest digits that read back as ``value``, in E notation with a two-digit exponent.
-    for precision in range(17):
-        candidate = f"{value:.{precision}e}"
-        if float(candidate) == value:
-            digits = candidate
-            break
-    base, _, power = digits.partition("e")
-    sign = "-" if power.startswith("-") else "+"
-    return f"{base}E{sign}{abs(int(power)):02d}"
+    digits, point = shortest_digits(value) if value != 0 else ("0", 1)
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    exponent = point - 1
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    return f"{sign}{mantissa}E{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
 
 
 def _ulps_apart(a: float, b: float) -> int:

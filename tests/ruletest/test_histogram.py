@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from alerter.config.gotemplate.values import format_float_v
 from alerter.ruletest.histogram import (
     NativeHistogram,
     ServedBucket,
     ServedHistogram,
     from_api,
-    go_g,
     same_histogram,
 )
 
@@ -18,9 +18,9 @@ from alerter.ruletest.histogram import (
     ("value", "text"),
     [(1.0, "1"), (1e6, "1e+06"), (123456.0, "123456"), (0.0001, "0.0001"), (1e-5, "1e-05"), (-2.5, "-2.5")],
 )
-def test_go_g(value: float, text: str) -> None:
+def test_histogram_numbers_print_as_go_g(value: float, text: str) -> None:
     """fmt's %g: shortest digits, %e from exponent 6 on or below -4 (Go's strconv 'g', -1)."""
-    assert go_g(value) == text
+    assert format_float_v(value) == text
 
 
 def test_spans_are_offset_then_gaps() -> None:

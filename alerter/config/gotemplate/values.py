@@ -91,7 +91,7 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _shortest_digits(value: float) -> tuple[str, int]:
+def shortest_digits(value: float) -> tuple[str, int]:
     """Digits and decimal exponent of the shortest round-tripping form: 1234.5 -> ("12345", 4)."""
     _, digits, exponent = Decimal(repr(abs(value))).as_tuple()
     text = "".join(map(str, digits)).rstrip("0") or "0"
@@ -114,7 +114,7 @@ def format_float_v(value: float) -> str:
         return "+Inf" if value > 0 else "-Inf"
     if value == 0:
         return "-0" if math.copysign(1, value) < 0 else "0"
-    digits, point = _shortest_digits(value)
+    digits, point = shortest_digits(value)
     sign = "-" if value < 0 else ""
     exp = point - 1
     if exp < -4 or exp >= 6:
