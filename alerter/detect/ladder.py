@@ -43,6 +43,12 @@ LEARNING_WIDEN = 2.0
 #: Grid of the week before a daily STL keeps (168 values a week): an hour is fine enough to say
 #: "last Saturday at this time the series was at half its weekday level".
 WEEK_BEFORE_STEP = 3600.0
+#: The week before keeps the rule's past firing periods that lasted at least this long. An
+#: incident is over within the hour or two it takes to notice and fix; a departure that lasts
+#: for hours without recovering (a weekend at half the weekday level, a holiday) is the week's
+#: shape, and leaving it out would page on the same weekend every week until MSTL has four
+#: weeks. On the simulator no incident lasts more than an hour.
+WEEK_KEEPS_LONGER = 3 * 3600.0
 
 
 def _cycles_needed(season: float) -> int:
@@ -158,8 +164,9 @@ class AutoDetector(Detector):
         yesterday's 09:00 step is one of the rule's past firing periods, which training leaves
         out, and without it every day's step would page again. The week before leaves them out:
         with incidents every few days, one at about this hour last week would excuse one today
-        (on the simulator, 11 of 101 incidents went unpaged). A weekend transition that paged
-        last week therefore pages again until MSTL models the week.
+        (on the simulator, 11 of 101 incidents went unpaged). Only those shorter than
+        ``WEEK_KEEPS_LONGER`` are left out: a weekend that paged for hours last week is how the
+        week looks, and leaving it out made the same weekend page every week until MSTL.
         """
         super().fit(timestamps, values, exclude)
         self.day_before_: DayBefore | None = None
@@ -170,7 +177,10 @@ class AutoDetector(Detector):
         # Until MSTL has the four weeks a weekly component needs, a weekend that differs from the
         # week pages every week under a daily STL; the week before knows last Saturday.
         params = self.params_
-        ts, vs = training_window(timestamps, values, exclude if period == WEEK else None, params["history"])
+        left_out = None
+        if period == WEEK and exclude is not None:
+            left_out = [(a, b) for a, b in exclude if float(b) - float(a) < WEEK_KEEPS_LONGER]
+        ts, vs = training_window(timestamps, values, left_out, params["history"])
         if not ts.size:
             return self
         step = max(params["resolution"], hygiene.native_step(ts), WEEK_BEFORE_STEP if period == WEEK else 0.0)

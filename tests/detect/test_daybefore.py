@@ -9,6 +9,7 @@ import pytest
 
 from alerter import detect
 from alerter.backtest import replay_series
+from alerter.detect import ladder
 from alerter.detect.daybefore import DayBefore
 from alerter.detect.ladder import AutoDetector
 
@@ -137,13 +138,32 @@ def test_under_a_week_a_daily_stl_keeps_no_week_before() -> None:
 
 
 def test_an_incident_last_week_does_not_excuse_one_this_week() -> None:
+    # Two hours on Saturday: longer than any incident of the simulator, shorter than a pattern.
     history = T0 + np.arange(0.0, 12 * DAY, 300.0)
     values = _weekly(history)
-    incident = (history >= T0 + 5 * DAY + 2 * 3600) & (history < T0 + 5 * DAY + 6 * 3600)  # Saturday
-    values[incident] += 150.0
-    ts = T0 + 12 * DAY + 3 * 3600 + np.arange(0.0, 3600.0, 300.0)  # the same hours a week later
+    start, end = T0 + 5 * DAY + 2 * 3600, T0 + 5 * DAY + 4 * 3600
+    values[(history >= start) & (history < end)] += 150.0
+    ts = T0 + 12 * DAY + 3 * 3600 + np.arange(0.0, 1800.0, 300.0)  # the same hours a week later
     remembered = detect.build({}).fit(history, values)
     assert not remembered.evaluate(ts, _weekly(ts) + 150.0).anomalous.any()  # what the week saw
     # Training leaves the rule's own past incidents out, and so does the week before.
-    det = detect.build({}).fit(history, values, exclude=[(T0 + 5 * DAY + 2 * 3600, T0 + 5 * DAY + 6 * 3600)])
+    det = detect.build({}).fit(history, values, exclude=[(start, end)])
     assert det.evaluate(ts, _weekly(ts) + 150.0).anomalous.all()
+
+
+def test_a_weekend_that_paged_for_hours_last_week_is_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Last Saturday paged from midnight for five hours (the daily profile knew only weekdays)
+    # and the page is one of the rule's firing periods. Training leaves it out; the week before
+    # keeps it: a departure that lasted hours is the week's shape, not an incident.
+    history = T0 + np.arange(0.0, 12 * DAY, 300.0)
+    paged = [(T0 + 5 * DAY, T0 + 5 * DAY + 5 * 3600)]
+    det = detect.build({}).fit(history, _weekly(history), exclude=paged)
+    assert isinstance(det, AutoDetector) and det.tier == "stl(1d)"
+    ts = T0 + 12 * DAY + 3 * 3600 + np.arange(0.0, 3600.0, 300.0)  # Saturday of week two, 03:00
+    assert det.inner_.evaluate(ts, _weekly(ts)).anomalous.all()
+    assert not det.evaluate(ts, _weekly(ts)).anomalous.any()
+    assert det.evaluate(ts, _weekly(ts) + 150.0).anomalous.all()
+    # The same five hours left out of the week before: this Saturday pages again.
+    monkeypatch.setattr(ladder, "WEEK_KEEPS_LONGER", 6 * 3600.0)
+    forgetful = detect.build({}).fit(history, _weekly(history), exclude=paged)
+    assert forgetful.evaluate(ts, _weekly(ts)).anomalous.all()
