@@ -174,8 +174,10 @@ def test_json_document_shape(replays: dict[str, tuple[dict[str, Any], backtest.R
         "remediation_changes",
         "rule_errors",
         "run",
+        "per_rule",
     }
     assert part["rules"] == ["QueueTimeAnomaly", "TTFTAnomaly"]
+    assert [r["rule"] for r in part["per_rule"]] == part["rules"]
     assert part["range"] == {"from": result.start, "to": result.end, "step": STEP}
     assert set(part["totals"]) == {
         "alerts",
