@@ -68,6 +68,8 @@ class Sharding:
         self._owned: frozenset[str] = frozenset()
         self._since: float | None = None
         """When this replica's current unbroken membership began (its first renewal after none)."""
+        self._members: frozenset[str] = frozenset()
+        """The live members of the last round once settled (empty before): what ``owns_key`` hashes over."""
 
     @property
     def identity(self) -> str:
@@ -88,6 +90,7 @@ class Sharding:
             settled = self._since is not None and now - self._since >= self.settle
             owned = ownership.owned(groups, members, self.identity) if settled else frozenset()
             before, self._owned = self._owned, owned
+            self._members = members if settled else frozenset()
         change = Round(owned, owned - before, before - owned, members)
         if change.gained or change.lost:
             log.info(
@@ -104,7 +107,7 @@ class Sharding:
     def leave(self, now: float) -> None:
         """Own nothing from now on and hand the member Lease back (the app is stopping)."""
         with self._lock:
-            self._owned, self._since = frozenset(), None
+            self._owned, self._since, self._members = frozenset(), None, frozenset()
         self.membership.leave(now)
 
     def owns(self, group: str, now: float) -> bool:
@@ -113,6 +116,18 @@ class Sharding:
         with self._lock:
             assigned = group in self._owned
         return assigned and self.membership.holds(now)
+
+    def owns_key(self, key: str, now: float) -> bool:
+        """Whether this replica is the owner of any other key shared the same way (a notification
+        group's): rendezvous over the members of the last round, under the same settle time and
+        renew deadline as the rule groups, so the same argument keeps two replicas from owning it."""
+        with self._lock:
+            members = self._members
+        return (
+            self.identity in members
+            and ownership.owner(key, members) == self.identity
+            and self.membership.holds(now)
+        )
 
     def owned(self, now: float) -> frozenset[str]:
         """Every group ``owns`` would answer yes for."""

@@ -56,6 +56,8 @@ class Group:
     receiver: str
     route: str
     labels: dict[str, str]
+    next_flush: float = 0.0
+    """When it was due, as read: ``still_due`` compares it before a decision is recorded."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,20 @@ def due(db: Transaction, now: float) -> list[Group]:
     """Groups whose next flush has come, oldest first."""
     db.lock(LOCK)
     rows = db.execute(
-        "SELECT key, receiver, route, labels FROM notify_groups WHERE next_flush <= ? ORDER BY created, key",
+        "SELECT key, receiver, route, labels, next_flush FROM notify_groups WHERE next_flush <= ? "
+        "ORDER BY created, key",
         (now,),
     ).fetchall()
-    return [Group(str(k), str(r), str(p), json.loads(labels)) for k, r, p, labels in rows]
+    return [Group(str(k), str(r), str(p), json.loads(labels), float(t)) for k, r, p, labels, t in rows]
+
+
+def still_due(db: Transaction, key: str, next_flush: float) -> bool:
+    """Whether the group is open with the next flush ``due`` read: nobody recorded a decision on
+    it since. Every record moves the next flush past its ``now`` (or closes the group), so an
+    unchanged one means no other replica's flush came between this one's decide and record."""
+    db.lock(LOCK)
+    row = db.execute("SELECT next_flush FROM notify_groups WHERE key = ?", (key,)).fetchone()
+    return row is not None and float(row[0]) == next_flush
 
 
 def alerts(db: Transaction, key: str) -> list[str]:
@@ -200,5 +212,6 @@ __all__ = [
     "record_notification",
     "resolve",
     "schedule",
+    "still_due",
     "take_notes",
 ]

@@ -8,6 +8,18 @@ again after the receiver's ``recover`` found it did not arrive. Entries of one g
 back until its ``next_attempt`` (exponential backoff, or the receiver's ``Retry-After``), and
 when the receiver takes anything again its waiting entries are released (``release``).
 The sent and failed entries are the notification log that the API and CLI show.
+
+Several replicas share one outbox (PostgreSQL), so sending an entry starts with a claim
+(``claim``): one conditional ``UPDATE`` moves it to ``inflight`` only if it is still in the state
+the sender read (pending, or in flight with no live claim), naming the replica
+(``claimed_by``) and how long the claim lasts (``claim_until``). Of two replicas reading the
+same entry exactly one sends it. A replica that dies mid-send leaves its claim behind; once it
+has expired another replica takes the entry over, asks the receiver's ``recover`` whether it
+arrived, and sends it only if not. A failed attempt ends its claim at once (the attempt is
+over; the next one recovers first). The claim outlives the longest delivery (``CLAIM_SECONDS``):
+a replica still sending when its claim expires is the one way a message can arrive twice, when
+the receiver cannot tell (an incoming webhook, Alertmanager and plain webhooks have no history
+to search; Slack's Web API does).
 """
 
 from __future__ import annotations
@@ -48,7 +60,20 @@ SCHEMA_V2 = [
 """``backoff``: failed attempts since the receiver last worked, which the retry delay grows with;
 ``attempts`` keeps counting every failure for the log."""
 
-MIGRATIONS = ((1, SCHEMA), (2, SCHEMA_V2))
+SCHEMA_V3 = [
+    "ALTER TABLE notify_outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE notify_outbox ADD COLUMN claim_until REAL NOT NULL DEFAULT 0",
+]
+"""The claim of an entry being sent: which replica sends it and until when no other may.
+Rows written before have no claim (``''``, 0): any replica may take them, after recovering."""
+
+MIGRATIONS = ((1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3))
+
+CLAIM_SECONDS = 120.0
+"""How long a claim keeps other replicas off an entry: longer than a delivery can take (Slack's
+client times out each call after 10 s and one entry may make three: a post, a chart upload and
+an edit; a webhook's default timeout is 10 s), so a live sender finishes well inside it, and
+short enough that a dead replica's message goes out within two minutes of its death."""
 
 PENDING, INFLIGHT, SENT, FAILED, SUPERSEDED = "pending", "inflight", "sent", "failed", "superseded"
 
@@ -91,6 +116,10 @@ class Entry:
     done_at: float | None
     backoff: int = 0
     """Failed attempts since the receiver last took something: what the retry delay grows with."""
+    claimed_by: str = ""
+    """The replica sending it (or that last tried); ``''`` before any claim."""
+    claim_until: float = 0.0
+    """Until when the claim keeps other replicas off; 0 once the attempt ended."""
 
     def as_json(self) -> dict[str, object]:
         """The log entry for the HTTP API: what, where, when and how it went (no payload, no image)."""
@@ -148,25 +177,54 @@ class Outbox:
             ).fetchall()
         return [_entry(r) for r in rows]
 
-    def mark(self, entry_id: int, state: str, *, now: float, error: str = "") -> None:
-        """Move an entry to ``inflight`` (about to send) or a final state (sent, failed, superseded)."""
+    def claim(self, entry: Entry, *, replica: str, now: float, until: float) -> bool:
+        """Take ``entry`` for sending until ``until``; False when another replica has it.
+
+        One conditional statement, atomic on both engines: it moves the entry to ``inflight``
+        only if it is still as the caller read it (same state and attempts: a pending entry
+        nobody took, or an entry in flight whose claim is this replica's or has expired), so
+        a sender that read it before someone else's attempt does not skip the recovery that
+        attempt calls for.
+        """
         with self.store.transaction() as db:
-            if state == INFLIGHT:
-                db.execute("UPDATE notify_outbox SET state = ? WHERE id = ?", (INFLIGHT, entry_id))
-            else:
-                db.execute(
-                    "UPDATE notify_outbox SET state = ?, done_at = ?, last_error = ?, image = NULL WHERE id = ?",
-                    (state, now, error, entry_id),
+            if entry.state == PENDING:
+                cursor = db.execute(
+                    "UPDATE notify_outbox SET state = ?, claimed_by = ?, claim_until = ? "
+                    "WHERE id = ? AND state = ? AND attempts = ?",
+                    (INFLIGHT, replica, until, entry.id, PENDING, entry.attempts),
                 )
+            else:
+                cursor = db.execute(
+                    "UPDATE notify_outbox SET claimed_by = ?, claim_until = ? "
+                    "WHERE id = ? AND state = ? AND attempts = ? AND (claimed_by = ? OR claim_until <= ?)",
+                    (replica, until, entry.id, INFLIGHT, entry.attempts, replica, now),
+                )
+        return cursor.rowcount == 1
+
+    def mark(self, entry_id: int, state: str, *, now: float, error: str = "") -> None:
+        """Move an entry to a final state (sent, failed, superseded); it leaves the open entries.
+
+        Superseding applies only to an entry still pending: one another replica has claimed
+        meanwhile is being sent, and what it sends is recorded."""
+        if state == INFLIGHT:
+            raise ValueError("an entry goes in flight by claim(), not mark()")
+        guard = " AND state = ?" if state == SUPERSEDED else ""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE notify_outbox SET state = ?, done_at = ?, last_error = ?, image = NULL, claim_until = 0 "
+                f"WHERE id = ?{guard}",
+                (state, now, error, entry_id, *((PENDING,) if guard else ())),
+            )
 
     def retry(self, entry_id: int, *, error: str, next_attempt: float) -> None:
         """Count a failed attempt; the entry stays ``inflight`` because whether a failed request
         reached the receiver is not always knowable (a timeout after the receiver took it), so
-        the next attempt asks the receiver first."""
+        the next attempt asks the receiver first. The attempt is over, so its claim ends: any
+        replica may make the next one."""
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE notify_outbox SET state = ?, attempts = attempts + 1, backoff = backoff + 1, "
-                "next_attempt = ?, last_error = ? WHERE id = ?",
+                "next_attempt = ?, last_error = ?, claim_until = 0 WHERE id = ?",
                 (INFLIGHT, next_attempt, error, entry_id),
             )
 
@@ -276,7 +334,7 @@ _SET_THREAD = upsert(
 
 _COLUMNS = (
     "id, key, receiver, group_key, reason, kind, payload, image, created, state, attempts, next_attempt, "
-    "last_error, done_at, backoff"
+    "last_error, done_at, backoff, claimed_by, claim_until"
 )
 
 
@@ -307,6 +365,8 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         error,
         done,
         backoff,
+        claimed_by,
+        claim_until,
     ) = row
     return Entry(
         eid,
@@ -322,4 +382,6 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         error,
         done,
         backoff,
+        str(claimed_by),
+        float(claim_until),
     )

@@ -7,6 +7,15 @@ pure), renders the payload and enqueues it in the same transaction that records 
 then sends what the outbox holds. All state (groups, their alerts, the notification log, the
 outbox, conversation threads) lives in the store, so a restart or a receiver outage loses
 nothing and repeats nothing. Nothing here reads the clock.
+
+Several replicas share the store (PostgreSQL). Each ingests the alerts of the rule groups it
+evaluates into the shared groups, but only one decides and sends each notification group: the
+one ``owns(group key, now)`` names (``service.app`` passes rendezvous hashing over the live
+members, ``cluster.sharding``). Deciding and recording are two transactions (rendering, which
+may draw a chart, runs between them), so the record is conditional: a group is recorded only if
+its next flush is still the one the decision saw, and a group someone else recorded meanwhile
+(two owners for a moment during a membership change) is left to be decided again at the next
+flush. The sender claims every entry before sending it (``Outbox.claim``).
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +64,8 @@ class _Decision:
     seen_resolved: tuple[tuple[str, str], ...]
     next_flush: float
     muted: int
+    due_at: float
+    """The group's next flush as the decision read it: recorded only if it is still that."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +94,13 @@ class Pipeline:
         windows: Sequence[Window] = (),
         retry: RetryPolicy | None = None,
         log_retention: float = 7 * 86400.0,
+        replica: str = "",
+        owns: Callable[[str, float], bool] | None = None,
     ) -> None:
-        """``log_retention``: seconds the notification log keeps finished entries (the API shows them)."""
+        """``log_retention``: seconds the notification log keeps finished entries (the API shows them).
+
+        ``owns(group key, now)``: whether this replica decides and sends that notification group
+        (None: every group, one replica alone); ``replica`` names it in its outbox claims."""
         missing = sorted(root.receivers() - set(notifiers))
         if missing:
             raise ValueError(f"route refers to receivers without a notifier: {', '.join(missing)}")
@@ -95,7 +111,10 @@ class Pipeline:
         self.silences = silences if silences is not None else Silences(store)
         self.windows = tuple(windows)
         self.log_retention = log_retention
-        self.sender = sender.Sender(self.outbox, self.notifiers, retry or RetryPolicy())
+        self.owns = owns
+        self.sender = sender.Sender(
+            self.outbox, self.notifiers, retry or RetryPolicy(), replica=replica, owns=owns
+        )
         self._routes = {r.path: r for r in _walk(root)}
         self._flush_lock = threading.Lock()
 
@@ -149,7 +168,7 @@ class Pipeline:
         with self._flush_lock:
             decisions = self._decide(now)
             payloads, bursts = self._render(decisions, now)
-            self._record(decisions, payloads, bursts, now)
+            decisions = self._record(decisions, payloads, bursts, now)
         for decision in decisions:
             report.muted += decision.muted
             note = decision.notification
@@ -255,6 +274,8 @@ class Pipeline:
         out = []
         with self.store.transaction() as db:
             for group in groups.due(db, now):
+                if self.owns is not None and not self.owns(group.key, now):
+                    continue
                 texts = groups.alerts(db, group.key)
                 last = groups.last_notification(db, group.key)
                 out.append(self._decide_group(group, texts, last, muter, now))
@@ -290,12 +311,25 @@ class Pipeline:
             seen,
             now + min(route.group_interval, repeat),
             len(alerts) - len(unmuted),
+            group.next_flush,
         )
 
     def _record(
         self, decisions: list[_Decision], payloads: Mapping[str, Payload], bursts: list[_Burst], now: float
-    ) -> None:
+    ) -> list[_Decision]:
+        """Enqueue and log the decisions in one transaction; returns those recorded."""
         with self.store.transaction() as db:
+            moved = {d.key for d in decisions if not groups.still_due(db, d.key, d.due_at)}
+            if moved:
+                # Another replica recorded these groups since this flush decided them: their
+                # decisions are stale, and a digest standing for any of them goes with them. The
+                # groups this skips stay due and are decided afresh at the next flush.
+                bursts = [b for b in bursts if moved.isdisjoint(b.members)]
+                kept = {m for b in bursts for m in b.members} | set(payloads)
+                decisions = [
+                    d for d in decisions if d.key not in moved and (d.notification is None or d.key in kept)
+                ]
+                log.info("notification groups decided elsewhere meanwhile", extra={"groups": sorted(moved)})
             for burst in bursts:
                 self.outbox.enqueue(db, burst.receiver, burst.key, burst.reason, burst.payload, now)
                 if burst.thread is None:
@@ -314,6 +348,7 @@ class Pipeline:
                 for fingerprint, text in d.seen_resolved:
                     groups.forget_resolved(db, d.key, fingerprint, text)
                 groups.close_if_empty(db, d.key, d.next_flush)
+        return decisions
 
     def _hand_over_thread(self, update: _Burst, decisions: list[_Decision]) -> None:
         """The update edits the digest (its thread is not shared); the groups it closes forget the

@@ -9,18 +9,33 @@ waiting out a retry time of up to ``RetryPolicy.maximum`` after the outage is ov
 ``recover`` says whether it arrived (then it is not sent again). Errors are logged when they change, not on
 every attempt. A receiver that took a payload but refused part of it raises ``PartialDelivery``:
 the entry counts as sent, the refusal is logged and kept as the entry's last error.
+
+With several replicas sharing the outbox, each sends only the groups it owns (``owns``) and
+claims every entry before touching it (``Outbox.claim``): a claim that fails (another replica
+has the entry, or sent it since this pass read it) holds back the rest of that group, so a
+group's entries still go out one after another, in order, whichever replica sends them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from alerter.core.errors import NotifyError
 from alerter.notify.base import Notifier, PayloadKind
-from alerter.notify.outbox import FAILED, INFLIGHT, PENDING, SENT, SUPERSEDED, Entry, Outbox, RetryPolicy
+from alerter.notify.outbox import (
+    CLAIM_SECONDS,
+    FAILED,
+    INFLIGHT,
+    PENDING,
+    SENT,
+    SUPERSEDED,
+    Entry,
+    Outbox,
+    RetryPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +67,24 @@ class SendReport:
 class Sender:
     """Delivers outbox entries through their receivers."""
 
-    def __init__(self, outbox: Outbox, notifiers: Mapping[str, Notifier], retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        notifiers: Mapping[str, Notifier],
+        retry: RetryPolicy,
+        *,
+        replica: str = "",
+        owns: Callable[[str, float], bool] | None = None,
+        claim_seconds: float = CLAIM_SECONDS,
+    ) -> None:
+        """``replica`` names this process in its claims; ``owns(group key, now)`` says which
+        groups' entries it sends (None: all, one replica alone)."""
         self.outbox = outbox
         self.notifiers = notifiers
         self.retry = retry
+        self.replica = replica
+        self.owns = owns
+        self.claim_seconds = claim_seconds
         self._paused: dict[str, float] = {}
         self._released: set[str] = set()
         """Receivers that took something during the current send, whose entries were released."""
@@ -83,6 +112,8 @@ class Sender:
     def _pass(self, now: float, report: SendReport, only: frozenset[str] | None) -> None:
         groups: dict[tuple[str, str], list[Entry]] = {}
         for entry in self.outbox.open_entries():
+            if self.owns is not None and not self.owns(entry.group_key, now):
+                continue
             if only is None or entry.receiver in only:
                 groups.setdefault((entry.receiver, entry.group_key), []).append(entry)
         for (receiver, _), entries in groups.items():
@@ -113,6 +144,8 @@ class Sender:
         for entry in entries:
             if entry.next_attempt > now:
                 return
+            if not self.outbox.claim(entry, replica=self.replica, now=now, until=now + self.claim_seconds):
+                return  # another replica has it, or moved it on since this pass read it
             if now - entry.created > self.retry.give_up_after:
                 error = f"gave up after {now - entry.created:.0f}s: {entry.last_error or 'never delivered'}"
                 log.error("notification to %s dropped: %s", entry.receiver, error)
@@ -134,7 +167,6 @@ class Sender:
                     report.recovered += 1
                     self._works(entry.receiver, now)
                     return True
-            self.outbox.mark(entry.id, INFLIGHT, now=now)
             new_thread = notifier.deliver(payload, entry.key, thread, now)
         except PartialDelivery as part:
             log.error("notification to %s delivered in part: %s", entry.receiver, part)

@@ -162,9 +162,18 @@ def windows_from_config(windows: Sequence[MaintenanceWindow]) -> list[Window]:
 
 
 def pipeline_from_config(
-    config: AppConfig, store: Store, notifiers: Mapping[str, Notifier], *, retry: RetryPolicy | None = None
+    config: AppConfig,
+    store: Store,
+    notifiers: Mapping[str, Notifier],
+    *,
+    retry: RetryPolicy | None = None,
+    replica: str = "",
+    owns: Callable[[str, float], bool] | None = None,
 ) -> Pipeline:
-    """The pipeline for ``config``; without a ``route`` every alert goes to the first receiver."""
+    """The pipeline for ``config``; without a ``route`` every alert goes to the first receiver.
+
+    ``replica`` and ``owns``: with several replicas, this one's name and which notification
+    groups it decides and sends (see ``Pipeline``)."""
     if not notifiers:
         raise ValueError("no receivers configured: add one under `receivers` to send notifications")
     route_config = config.route or RouteConfig(receiver=next(iter(notifiers)), group_by=["alertname"])
@@ -176,4 +185,6 @@ def pipeline_from_config(
         silences=Silences(store),
         windows=windows_from_config(config.maintenance),
         retry=retry,
+        replica=replica,
+        owns=owns,
     )

@@ -153,7 +153,13 @@ class App:
             slack_api_url=os.environ.get(SLACK_API_ENV, notify_wiring.SLACK_API),
             external_url=cfg.server.external_url or "",
         )
-        return notify_wiring.pipeline_from_config(cfg, self.store, notifiers)
+        if self.sharding is None:
+            return notify_wiring.pipeline_from_config(cfg, self.store, notifiers)
+        # Sharing the store: every replica ingests its rule groups' alerts, and each notification
+        # group is decided and sent by the one replica rendezvous hashing names for its key.
+        return notify_wiring.pipeline_from_config(
+            cfg, self.store, notifiers, replica=self.sharding.identity, owns=self.sharding.owns_key
+        )
 
     def _watch_pipeline(self) -> None:
         """Export the open notification groups of whichever pipeline is current at scrape time."""

@@ -116,3 +116,27 @@ def test_settle_must_not_be_negative(api_client: Any) -> None:
     membership = Membership(api_client, namespace="alerter", identity="a", duration=DURATION)
     with pytest.raises(ValueError, match="settle"):
         Sharding(membership, settle=-1)
+
+
+def test_any_other_key_has_one_owner_under_the_same_settle_time_and_deadline(
+    cluster: Cluster, api_client: Any
+) -> None:
+    """Notification groups are owned as rule groups are: by rendezvous over the live members,
+    nothing before the settle time, nothing past the renew deadline."""
+    keys = [f"slack/0/{i:016x}" for i in range(40)]
+    replicas = {f"alerter-{i}": replica(api_client, f"alerter-{i}") for i in range(3)}
+    for second in range(0, 15):
+        for i, (_, r) in enumerate(sorted(replicas.items())):
+            if (second - i) % PERIOD == 0:
+                r.round(GROUPS, NOW + second)
+        assert not any(r.owns_key(k, NOW + second) for r in replicas.values() for k in keys), "not settled"
+    run(replicas, 15, 30)
+    owners_of = {k: [n for n, r in replicas.items() if r.owns_key(k, NOW + 30)] for k in keys}
+    assert {k: o for k, o in owners_of.items()} == {k: [v] for k, v in assign(keys, replicas).items()}
+    cluster.forbidden.add(("leases", "update"))
+    for t in (35, 40):
+        for r in replicas.values():
+            r.round(GROUPS, NOW + t)
+    assert not any(r.owns_key(k, NOW + 40) for r in replicas.values() for k in keys), "past the deadline"
+    replicas["alerter-0"].leave(NOW + 40)
+    assert not replicas["alerter-0"].owns_key(keys[0], NOW + 40)

@@ -24,7 +24,7 @@ def test_a_group_opens_once_and_keeps_its_first_flush(store: Store) -> None:
         groups.place(db, "g", "oncall", "0", {"model": "a"}, "fp1", '{"n": 1}', NOW, NOW + 30)
         groups.place(db, "g", "oncall", "0", {"model": "a"}, "fp2", '{"n": 2}', NOW + 10, NOW + 40)
         assert groups.due(db, NOW + 29) == []
-        assert groups.due(db, NOW + 30) == [groups.Group("g", "oncall", "0", {"model": "a"})]
+        assert groups.due(db, NOW + 30) == [groups.Group("g", "oncall", "0", {"model": "a"}, NOW + 30)]
         assert groups.alerts(db, "g") == ['{"n": 1}', '{"n": 2}']
 
 

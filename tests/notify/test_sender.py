@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from harness.postgres import StoreFactory
 
+from alerter.cluster import ownership
 from alerter.config.engine import Route as RouteConfig
 from alerter.core.errors import NotifyError
-from alerter.core.model import Alert, AlertState
+from alerter.core.model import Alert, AlertState, Labels
 from alerter.notify import route as routing
 from alerter.notify.base import Notification, NotifyReason, Payload, PayloadKind
-from alerter.notify.outbox import RetryPolicy
-from alerter.notify.pipeline import Pipeline
+from alerter.notify.outbox import CLAIM_SECONDS, Outbox, RetryPolicy
+from alerter.notify.pipeline import FlushReport, Pipeline
 from alerter.notify.sender import PartialDelivery
 from alerter.store.sqlite import Store
 
@@ -325,3 +328,107 @@ def test_without_a_success_a_backed_off_group_waits_for_its_retry(
     p = _group_through_an_outage(store, recorder, make_alert)
     assert p.flush(T0 + 154).sent == 0
     assert p.flush(T0 + 155).sent == 2
+
+
+# -- several replicas sharing one store: each notification group decided and sent by one -------
+
+
+class Died(BaseException):
+    """The replica's process ends here (kill -9): nothing after the call runs, nothing is caught."""
+
+
+def owner_is(me: str, members: Sequence[str]) -> Callable[[str, float], bool]:
+    """What ``cluster.sharding.Sharding.owns_key`` answers, for fixed live members."""
+    return lambda key, now: ownership.owner(key, members) == me
+
+
+def delivered_keys(recorder: Recorder, store: Store) -> Counter[tuple[str, str]]:
+    """(group key, payload kind) of everything the receiver took, counted."""
+    group_of = {e.key: e.group_key for e in Outbox(store).history(limit=1000)}
+    return Counter((group_of[key], payload.kind.value) for key, payload, _ in recorder.delivered)
+
+
+def test_two_replicas_announce_and_resolve_every_group_once_each_sending_its_own(
+    open_store: StoreFactory, make_alert: AlertFactory
+) -> None:
+    slack = Recorder()  # one receiver both replicas talk to
+    members = ("alerter-a", "alerter-b")
+    stores = {m: open_store() for m in members}
+    replicas = {m: pipeline(stores[m], slack, replica=m, owns=owner_is(m, members)) for m in members}
+    alerts = [make_alert(f"Rule{i}") for i in range(8)]
+    keys = {a.rule: f"rec/0/{Labels({'alertname': a.rule}).fingerprint}" for a in alerts}
+    mine = {m: {k for k in keys.values() if ownership.owner(k, members) == m} for m in members}
+    assert all(mine.values()), "both replicas own some groups"
+    # Each replica ingests the alerts of the rule groups it evaluates: half each, by rule.
+    for i, alert in enumerate(alerts):
+        replicas[members[i % 2]].ingest([alert], T0)
+    for step in (0, 5, 10):
+        for p in replicas.values():
+            p.flush(T0 + step)
+    for i, alert in enumerate(alerts):
+        replicas[members[i % 2]].ingest(
+            [replace(alert, state=AlertState.RESOLVED, resolved_at=T0 + 30)], T0 + 30
+        )
+    for step in range(30, 330, 5):
+        for p in replicas.values():
+            p.flush(T0 + step)
+    got = delivered_keys(slack, stores["alerter-a"])
+    assert got == Counter({(k, kind): 1 for k in keys.values() for kind in ("open", "close")})
+    senders = {e.group_key: e.claimed_by for e in Outbox(stores["alerter-b"]).history(limit=1000)}
+    assert {m: {k for k, s in senders.items() if s == m} for m in members} == mine
+
+
+def test_two_replicas_deciding_one_group_at_once_record_one_notification(
+    open_store: StoreFactory, make_alert: AlertFactory
+) -> None:
+    """Both think they own the group (a membership change in between): a decides, and while it
+    renders, b decides, records and sends; a's record then finds the group moved on and drops
+    its decision, so the receiver hears of the alert once."""
+    slack = Recorder()
+    a = pipeline(open_store(), slack, replica="alerter-a")
+    b = pipeline(open_store(), slack, replica="alerter-b")
+    a.ingest([make_alert()], T0)
+    reports: list[FlushReport] = []
+    render = slack.render
+
+    def render_while_b_flushes(notification: Notification) -> Payload:
+        slack.render = render  # type: ignore[method-assign]  # b renders as usual
+        reports.append(b.flush(T0))
+        return render(notification)
+
+    slack.render = render_while_b_flushes  # type: ignore[method-assign]
+    report = a.flush(T0)
+    assert (reports[0].notified, reports[0].sent) == (1, 1)
+    assert (report.notified, report.sent) == (0, 0), "a's stale decision is not recorded"
+    assert len(slack.delivered) == 1
+    for step in range(5, 60, 5):
+        a.flush(T0 + step)
+        b.flush(T0 + step)
+    assert len(slack.delivered) == 1, "and the group is not announced again later"
+
+
+@pytest.mark.parametrize("arrived", [False, True], ids=["died-before-delivery", "died-after-delivery"])
+def test_a_message_a_dead_replica_was_sending_goes_out_once_after_its_claim_expires(
+    open_store: StoreFactory, make_alert: AlertFactory, arrived: bool
+) -> None:
+    slack = Recorder()
+    a = pipeline(open_store(), slack, replica="alerter-a")
+    b = pipeline(open_store(), slack, replica="alerter-b")
+    a.ingest([make_alert()], T0)
+    deliver = slack.deliver
+
+    def die(payload: Payload, key: str, thread: str | None, now: float) -> str | None:
+        if arrived:
+            slack.delivered.append((key, payload, thread))
+        raise Died
+
+    slack.deliver = die  # type: ignore[method-assign]
+    with pytest.raises(Died):
+        a.flush(T0)
+    slack.deliver = deliver  # type: ignore[method-assign]
+    assert b.flush(T0 + CLAIM_SECONDS - 1).sent == 0, "a's claim still stands"
+    report = b.flush(T0 + CLAIM_SECONDS)
+    assert (report.recovered, report.sent) == ((1, 0) if arrived else (0, 1))
+    assert len(slack.delivered) == 1
+    [entry] = Outbox(b.store).history()
+    assert (entry.state, entry.claimed_by) == ("sent", "alerter-b")
