@@ -129,6 +129,15 @@ class Sharding:
             and self.membership.holds(now)
         )
 
+    def holds(self, now: float) -> bool:
+        """Whether this replica is a member now (its Lease renewed within the renew deadline)."""
+        return self.membership.holds(now)
+
+    def acquire(self, now: float) -> bool:
+        """As the remediation runner's leader (``remediate.contracts.Leader``): acting needs a held
+        membership. It renews nothing: renewing is the membership round's job, every renew period."""
+        return self.membership.holds(now)
+
     def owned(self, now: float) -> frozenset[str]:
         """Every group ``owns`` would answer yes for."""
         with self._lock:

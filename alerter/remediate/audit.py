@@ -20,8 +20,8 @@ only if its outcome is still the one the caller read (a claim: one approval appl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,6 +31,8 @@ from alerter.remediate.policy import IN_FLIGHT, Attempt, Episode, Outcome
 from alerter.store.db import Transaction, upsert
 
 COMPONENT = "remediation"
+LOCK = "remediation"
+"""The lock ``serial`` holds: a new action is recorded after its target's gates were read again."""
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS remediation_actions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -209,6 +211,12 @@ class AuditLog:
             ).rowcount
         return changed > 0
 
+    def serial(self) -> AbstractContextManager[Transaction]:
+        """One transaction holding the audit's lock (``LOCK``) until it ends: the runner reads a
+        target's history again and records its new action inside, so replicas sharing the log
+        decide on one target one after another. The audit's own methods nest in it."""
+        return _locked(self._db)
+
     def get(self, action_id: int) -> ActionRecord | None:
         with self._db.transaction() as db:
             row = db.execute(
@@ -320,6 +328,13 @@ class AuditLog:
 
 
 # ---- CLI entry points ----------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(database: Database) -> Iterator[Transaction]:
+    with database.transaction() as db:
+        db.lock(LOCK)
+        yield db
 
 
 def list_actions(db: Database, limit: int = 50) -> list[ActionRecord]:

@@ -10,6 +10,16 @@ Within one process the scheduler's tick and the HTTP thread's button callbacks r
 under ``Runner.lock``: an approval that interleaved with a tick would have both plan and apply
 the same action.
 
+With several replicas sharing the rule groups (``cluster``) there is no single leader: each
+replica acts for the alerts of the groups it owns (``owns``), and its ``leader`` is its
+membership (no writes once the member Lease is past its renew deadline). Every replica reads the
+same audit log (the shared store), so cooldowns, rate limits, budgets and open approvals are the
+cluster's, not the replica's; a new action is recorded only after its target's gates are read
+again under the audit's lock (``AuditLog.serial``), so two replicas acting on one target for
+alerts of different groups cannot both pass its cooldown. Approvals, rejections and expiries are
+conditional updates (``AuditLog.update(..., expect=...)``): of two replicas taking the same Slack
+press, or expiring the same proposal, exactly one decides, and the alert's owner applies it.
+
 Every decision returns an ``Event`` (also written to the audit log and logged as a structured
 line) and, where a human should hear of it, a ``Message`` for the alert's Slack thread; this
 module does not talk to Slack. A refusal is recorded again only when a different gate refuses,
@@ -76,8 +86,12 @@ class Runner:
         *,
         lock: AbstractContextManager[Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        owns: Callable[[str, str, float], bool] | None = None,
     ) -> None:
+        """``owns(rule, alert fingerprint, now)``: whether this replica acts for that alert
+        (None: for every alert, one replica or the Lease holder)."""
         self.audit = audit
+        self.owns = owns
         self.actuator = actuator
         self.policies = {p.name: p for p in policies}
         self.switches = switches
@@ -136,7 +150,10 @@ class Runner:
         record = self._pending(action_id)
         if record.expires_at is not None and now >= record.expires_at:
             return self._expire(now)
-        self.audit.update(action_id, now, outcome=Outcome.APPROVED, decided_by=by)
+        if not self.audit.update(
+            action_id, now, expect=Outcome.PENDING_APPROVAL, outcome=Outcome.APPROVED, decided_by=by
+        ):
+            raise _decided_meanwhile(action_id)
         events = [self._event(record, now, "approved", f"approved by {by}", text=f"Approved by {by}.")]
         self._begin(now)
         if self.leader is None or self.leader.acquire(now):
@@ -145,7 +162,15 @@ class Runner:
 
     def _reject(self, action_id: int, by: str, now: float) -> list[Event]:
         record = self._pending(action_id)
-        self.audit.update(action_id, now, outcome=Outcome.REJECTED, decided_by=by, reason=f"rejected by {by}")
+        if not self.audit.update(
+            action_id,
+            now,
+            expect=Outcome.PENDING_APPROVAL,
+            outcome=Outcome.REJECTED,
+            decided_by=by,
+            reason=f"rejected by {by}",
+        ):
+            raise _decided_meanwhile(action_id)
         return [
             self._event(record, now, "rejected", f"rejected by {by}", text=f"Rejected by {by}; nothing done.")
         ]
@@ -237,10 +262,10 @@ class Runner:
             return self._note(alert, policy.name, target, now, "skipped", "bounds", decision.reason)
         gate, decision = gates.budget(situation)  # spent: a human decides, not the policy
         if decision.allowed:
-            return self._start(alert, policy, target, change, now)
+            return self._start(alert, policy, target, change, now, situation)
         if policy.limits.mode is Mode.DRY_RUN:
             return self._note(alert, policy.name, target, now, "skipped", gate, decision.reason)
-        return self._start(alert, policy, target, change, now, handover=(gate, decision.reason))
+        return self._start(alert, policy, target, change, now, situation, handover=(gate, decision.reason))
 
     def _history(self, target: str) -> list[Attempt]:
         local = self.audit.history(target)
@@ -254,7 +279,7 @@ class Runner:
         ]
 
     def _start(self, alert: Alert, policy: Policy, target: str, change: Change, now: float,
-               handover: tuple[str, str] | None = None) -> list[Event]:  # fmt: skip
+               situation: Situation, handover: tuple[str, str] | None = None) -> list[Event]:  # fmt: skip
         mode = Mode.APPROVE if handover else policy.limits.mode
         base = ActionRecord(0, now, now, policy.name, target, alert.fingerprint, alert.rule, str(mode),
                             Outcome.APPROVED, mode is Mode.DRY_RUN, change, change.summary, decided_by="auto")  # fmt: skip
@@ -266,11 +291,15 @@ class Runner:
             gate, why = handover or ("", "")  # why: the budget that is spent, and since when
             reason = f"{why} (proposed: {change.summary})" if why else change.summary
             expires = now + policy.limits.approval_expiry
-            record = self._add(
+            proposed = self._add_gated(
                 replace(
                     base, outcome=Outcome.PENDING_APPROVAL, expires_at=expires, decided_by="", reason=reason
-                )
+                ),
+                situation,
             )
+            if isinstance(proposed, tuple):
+                return self._note(alert, policy.name, target, now, "skipped", *proposed)
+            record = proposed
             text = (f"{why[:1].upper()}{why[1:]}. " if why else "") + (
                     f"Proposed ({policy.name}): {change.summary}. Approve within "
                     f"{format_duration(policy.limits.approval_expiry)}.")  # fmt: skip
@@ -278,7 +307,30 @@ class Runner:
                                 gate=gate, text=text, buttons=True)]  # fmt: skip
         if not self._may_write():
             return self._held(None, alert, policy.name, target, now, change.summary)
-        return self._act(self._add(base), policy, change, now)
+        started = self._add_gated(base, situation)
+        if isinstance(started, tuple):
+            return self._note(alert, policy.name, target, now, "skipped", *started)
+        return self._act(started, policy, change, now)
+
+    def _add_gated(self, record: ActionRecord, situation: Situation) -> ActionRecord | tuple[str, str]:
+        """Record a new action, or (gate, reason) when its target's gates refuse it now.
+
+        Alone, the gates ``_decide`` read are still true (nothing else writes the audit log for
+        this replica's alerts). Sharing the groups, another replica may have acted on the same
+        target since, for an alert of one of its groups: the target's history is read again and
+        the gates asked again under the audit's lock, in the transaction that records the action,
+        so of two replicas only the first passes the cooldown.
+        """
+        if self.owns is None:
+            return self._add(record)
+        with self.audit.serial():
+            fresh = replace(
+                situation, history=self._history(record.target), in_flight_total=len(self.audit.in_flight())
+            )
+            gate, decision = gates.refusal(fresh)
+            if not decision.allowed:
+                return gate, decision.reason
+            return self._add(record)
 
     def _act(self, record: ActionRecord, policy: Policy, change: Change, now: float) -> list[Event]:
         try:
@@ -315,6 +367,8 @@ class Runner:
     def _apply_approved(self, now: float) -> list[Event]:
         events: list[Event] = []
         for record in self.audit.actions(where="outcome = ?", params=(str(Outcome.APPROVED),)):
+            if not self._acts_for(record, now):
+                continue  # the alert's owner applies it
             policy = self.policies.get(record.policy)
             if policy is None or self.paused:
                 why = (
@@ -365,7 +419,7 @@ class Runner:
         for record in self.audit.actions(
             where="outcome = ? AND verify_by <= ?", params=(str(Outcome.APPLIED), now)
         ):
-            if record.alert not in seen:
+            if record.alert not in seen and self._acts_for(record, now):
                 events.append(self._ineffective(record, now, "the alert was not evaluated by the deadline"))
         return events
 
@@ -461,13 +515,24 @@ class Runner:
         for record in self.audit.actions(
             where="outcome = ? AND expires_at <= ?", params=(str(Outcome.PENDING_APPROVAL), now)
         ):
-            self.audit.update(record.id, now, outcome=Outcome.EXPIRED, reason="approval expired")
+            if not self._acts_for(record, now) or not self.audit.update(
+                record.id,
+                now,
+                expect=Outcome.PENDING_APPROVAL,
+                outcome=Outcome.EXPIRED,
+                reason="approval expired",
+            ):
+                continue  # another replica's, or decided meanwhile
             events.append(self._event(record, now, "expired", "approval expired",
                                       text="Approval expired; nothing was done."))  # fmt: skip
         return events
 
     def _add(self, record: ActionRecord) -> ActionRecord:
         return replace(record, id=self.audit.add_action(record))
+
+    def _acts_for(self, record: ActionRecord, now: float) -> bool:
+        """Whether this replica acts on an action found in the shared audit log: its alert's owner does."""
+        return self.owns is None or self.owns(record.rule, record.alert, now)
 
     def _event(self, record: ActionRecord, now: float, decision: str, reason: str, *, gate: str = "",
                text: str = "", buttons: bool = False) -> Event:  # fmt: skip
@@ -505,6 +570,11 @@ class Runner:
 
 PACING_GATES = frozenset({"one_in_flight", "cooldown", "rate_limit"})
 """Gates that only space out actions; see ``Runner._note``."""
+
+
+def _decided_meanwhile(action_id: int) -> ActionError:
+    """Another press (on this replica or another) decided the approval between the read and the write."""
+    return ActionError(f"action {action_id} was decided meanwhile", retryable=False, reason="not-pending")
 
 
 def _key(record: ActionRecord) -> str:

@@ -7,6 +7,7 @@ is checked when converting, with the policy's name in the message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -17,7 +18,7 @@ from alerter.remediate.audit import AuditLog, Database
 from alerter.remediate.kubernetes import KubeActuator, Timeouts, connect
 from alerter.remediate.lease import LeaseLock
 from alerter.remediate.policy import Limits, Mode, Switches
-from alerter.remediate.runner import Policy, Runner
+from alerter.remediate.runner import Leader, Policy, Runner
 
 
 def action_from_config(policy: PolicyConfig) -> ActionSpec:
@@ -77,6 +78,8 @@ def build_runner(
     identity: str,
     api_client: Any | None = None,
     lock: AbstractContextManager[Any] | None = None,
+    leader: Leader | None = None,
+    owns: Callable[[str, str, float], bool] | None = None,
 ) -> Runner:
     """A runner acting through the configured cluster, leading through the configured Lease.
 
@@ -85,20 +88,26 @@ def build_runner(
     is the runner's decision lock: a process that rebuilds its runner on a reload passes the same
     one every time, so an approval still running on the old runner and the new runner's first
     tick never interleave.
+
+    Sharing the rule groups (``cluster``), ``leader`` is this replica's membership instead of
+    the remediation Lease and ``owns(rule, alert fingerprint, now)`` says which alerts it acts
+    for: each replica remediates for the groups it owns (see ``Runner``).
     """
     remediation = config.remediation
     if api_client is None:
         k8s = remediation.kubernetes
         api_client = connect(in_cluster=k8s.in_cluster, kubeconfig=k8s.kubeconfig, context=k8s.context)
     timeouts = timeouts_from_config(remediation)
-    leader = LeaseLock(
-        api_client,
-        namespace=remediation.lease.namespace,
-        name=remediation.lease.name,
-        identity=identity,
-        duration=remediation.lease.duration,
-        timeouts=timeouts,
-    )
+    if leader is None:
+        leader = LeaseLock(
+            api_client,
+            namespace=remediation.lease.namespace,
+            name=remediation.lease.name,
+            identity=identity,
+            duration=remediation.lease.duration,
+            timeouts=timeouts,
+        )
     policies = [policy_from_config(p) for p in config.policies]
     actuator = KubeActuator(api_client, timeouts=timeouts)
-    return Runner(AuditLog(store), actuator, policies, switches_from_config(remediation), leader, lock=lock)
+    switches = switches_from_config(remediation)
+    return Runner(AuditLog(store), actuator, policies, switches, leader, lock=lock, owns=owns)

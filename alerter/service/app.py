@@ -183,14 +183,43 @@ class App:
         from alerter.remediate import wiring as remediate_wiring
 
         identity = os.environ.get("POD_NAME") or socket.gethostname()
+        sharding = self.sharding  # sharing the groups: each replica acts for its own, not as the Lease holder
         try:
             return remediate_wiring.build_runner(
-                cfg, self.store, identity=identity, lock=self._decision_lock
+                cfg,
+                self.store,
+                identity=identity,
+                lock=self._decision_lock,
+                leader=sharding,
+                owns=self._acts_for if sharding is not None else None,
             ), ""
         except (AlerterError, ValueError, OSError) as exc:
             reason = f"remediation disabled: cannot reach Kubernetes ({exc})"
             log.error(reason)
             return None, reason
+
+    def _acts_for(self, rule: str, fingerprint: str, now: float) -> bool:
+        """Sharing the groups: whether this replica remediates for the alert (its group's owner).
+
+        The engine holds the alerts of the groups this replica owns; an alert it does not hold
+        belongs to the group that has a rule of that name (another replica's, or one whose alert
+        has gone), and an alert of a rule no group has any more to the owner of its fingerprint,
+        so that exactly one replica still closes its actions."""
+        assert self.sharding is not None
+        held = next((a for a in self.engine.alerts() if a.fingerprint == fingerprint), None)
+        if held is not None:
+            return self.sharding.owns(held.group, now)
+        groups = [
+            name for name, group in self.engine.groups.items() if any(c.name == rule for c in group.rules)
+        ]
+        if len(groups) > 1:  # the same alert name in several groups: the store knows which
+            stored = next(
+                (a for a in self.store.load_alerts(rule=rule) if a.fingerprint == fingerprint), None
+            )
+            groups = [stored.group] if stored is not None else groups[:1]
+        if groups:
+            return self.sharding.owns(groups[0], now)
+        return self.sharding.owns_key(fingerprint, now)
 
     def _sink(self, alerts: Sequence[Alert], now: float) -> None:
         """Every tick's alerts: into the notification groups (sending happens in ``flush``).

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.postgres import StoreFactory
 
 from alerter.core.errors import ActionError
 from alerter.core.model import Alert, AlertState, Labels
@@ -600,3 +601,100 @@ def test_a_revert_is_held_when_the_renewal_finds_another_leader(
     assert replicas(vllm) == 4, "not reverted by a replica that may no longer lead"
     (record,) = runner.audit.actions()
     assert record.reverted_at is None, "still to revert, by whoever leads"
+
+
+# -- several replicas sharing the rule groups and one audit log ------------------------------
+
+
+def shared_runner(
+    api_client: Any, store: Store, mine: set[str], action: ScaleSpec = SCALE, **limit_changes: Any
+) -> Runner:
+    """A replica acting for the alerts whose fingerprints are in ``mine`` (its groups' alerts)."""
+    return Runner(AuditLog(store), KubeActuator(api_client), [Policy(limits(**limit_changes), action)],
+                  Switches(max_concurrent=2, allow=("inference",)),
+                  owns=lambda rule, fingerprint, now: fingerprint in mine)  # fmt: skip
+
+
+OTHER = replace(alert(), group="errors", rule="ErrorBurst", labels=Labels(model_name="llama3", code="500"))
+"""An alert of another rule group, on another replica, whose policy scales the same Deployment."""
+
+
+def test_two_replicas_acting_on_one_target_at_once_pass_its_cooldown_once(
+    vllm: Cluster, api_client: Any, open_store: StoreFactory
+) -> None:
+    """b decides and scales while a is between reading the gates and recording its action:
+    a reads the target's history again before recording, finds b's action, and stands down."""
+    a = shared_runner(api_client, open_store(), {alert().fingerprint})
+    b = shared_runner(api_client, open_store(), {OTHER.fingerprint})
+    plan = a.actuator.plan
+    meanwhile: list[list[Event]] = []
+
+    def plan_while_b_acts(spec: Any) -> Any:
+        if not meanwhile:
+            meanwhile.append(b.step([(OTHER, ["scale-vllm"])], T0))
+        return plan(spec)
+
+    a.actuator.plan = plan_while_b_acts  # type: ignore[method-assign]
+    events = a.step([(alert(), ["scale-vllm"])], T0)
+    assert decisions(meanwhile[0]) == ["taken"]
+    assert [(e.decision, e.gate) for e in events] == [("skipped", "one_in_flight")], "b's action is open"
+    assert replicas(vllm) == 4, "scaled once, by b"
+    assert len(vllm.calls_of("patch", "deployments/scale")) == 1
+
+
+def test_of_two_replicas_taking_one_approval_press_exactly_one_decides_and_the_owner_applies(
+    vllm: Cluster, api_client: Any, open_store: StoreFactory
+) -> None:
+    owner = shared_runner(
+        api_client, open_store(), {alert().fingerprint}, mode=Mode.APPROVE, approval_expiry=900
+    )
+    other = shared_runner(api_client, open_store(), set(), mode=Mode.APPROVE, approval_expiry=900)
+    (proposed,) = owner.step([(alert(), ["scale-vllm"])], T0)
+    assert proposed.decision == "pending-approval" and proposed.action_id is not None
+    get = other.audit.get
+
+    def read_then_owner_is_pressed(action_id: int) -> Any:
+        record = get(action_id)
+        owner.reject(action_id, "bob", T0 + 60)  # the same thread's other button, on the other replica
+        return record
+
+    other.audit.get = read_then_owner_is_pressed  # type: ignore[method-assign]
+    with pytest.raises(ActionError, match="decided meanwhile"):
+        other.approve(proposed.action_id, "alice", T0 + 61)
+    (record,) = owner.audit.actions()
+    assert (record.outcome, record.decided_by) == (Outcome.REJECTED, "bob")
+    assert replicas(vllm) == 2
+    # A second proposal, approved on the replica that does not own the alert: it records the
+    # approval; the owner applies it at its next step.
+    other.audit.get = get  # type: ignore[method-assign]
+    (again,) = owner.step([(alert(), ["scale-vllm"])], T0 + 900)
+    assert again.decision == "pending-approval" and again.action_id is not None
+    assert decisions(other.approve(again.action_id, "alice", T0 + 910)) == ["approved"]
+    assert replicas(vllm) == 2 and other.step([], T0 + 915) == [], "not the owner: it does not apply"
+    taken = owner.step([(alert(), ["scale-vllm"])], T0 + 915)
+    assert decisions(taken) == ["taken", "skipped"], "applied; the still firing alert waits for it"
+    assert replicas(vllm) == 4
+
+
+def test_a_replica_leaves_the_other_replicas_actions_to_them(
+    vllm: Cluster, api_client: Any, open_store: StoreFactory
+) -> None:
+    """Verification deadlines and approval expiries of another replica's alerts are its own:
+    a replica that does not evaluate an alert must not call its action ineffective."""
+    vllm.put("deployments", deployment("inference", "tgi", 2))
+    tgi = ScaleSpec(deployment="inference/tgi", step=2, max_replicas=16)
+    a = shared_runner(api_client, open_store(), {alert().fingerprint})
+    b = shared_runner(
+        api_client, open_store(), {OTHER.fingerprint}, tgi, mode=Mode.APPROVE, approval_expiry=200
+    )
+    assert decisions(a.step([(alert(), ["scale-vllm"])], T0)) == ["taken"]
+    assert decisions(b.step([(OTHER, ["scale-vllm"])], T0 + 700)) == ["pending-approval"]
+    assert b.step([], T0 + 800) == [], "a's verification is a's"
+    assert decisions(a.step([], T0 + 800)) == ["ineffective"], "a's alert was not seen by its deadline"
+    assert a.step([], T0 + 900) == [], "b's proposal expires on b"
+    assert decisions(b.step([], T0 + 900)) == ["expired"]
+    outcomes = sorted((r.target, r.outcome) for r in a.audit.actions())
+    assert outcomes == [
+        ("deployment/inference/tgi", Outcome.EXPIRED),
+        ("deployment/inference/vllm", Outcome.INEFFECTIVE),
+    ]
