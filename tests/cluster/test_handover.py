@@ -9,21 +9,28 @@ every 30 s it ticks the groups it owns, both through the scheduler's ownership c
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from harness.postgres import StoreFactory
 
 from alerter.backtest.series import ArraySource
 from alerter.cluster.membership import Membership
 from alerter.cluster.ownership import assign
 from alerter.cluster.sharding import Sharding
+from alerter.config.engine import Route as RouteConfig
 from alerter.config.load import load
 from alerter.core.model import Alert, AlertState, Labels, Series
 from alerter.engine.baselines import Baselines
 from alerter.engine.engine import Engine
 from alerter.engine.scheduler import Scheduler
+from alerter.notify import route as routing
+from alerter.notify.base import Notification, Notifier, Payload
+from alerter.notify.pipeline import Pipeline
 from alerter.store.sqlite import Store
 
 NOW = 1_800_000_000.0
@@ -32,10 +39,17 @@ GROUPS = [f"g{i}" for i in range(8)]
 
 class Replica:
     def __init__(
-        self, name: str, api_client: Any, rules: Path, store: Path, source: ArraySource, now: float
+        self,
+        name: str,
+        api_client: Any,
+        rules: Path,
+        store: Path | Store,
+        source: ArraySource,
+        now: float,
+        receiver: Receiver | None = None,
     ) -> None:
         self.name = name
-        self.store = Store(store)
+        self.store = store if isinstance(store, Store) else Store(store)
         self.sent: list[Alert] = []
         membership = Membership(api_client, namespace="alerter", identity=name, duration=15)
         self.sharding = Sharding(membership, settle=15)
@@ -43,9 +57,21 @@ class Replica:
         self.engine = Engine(bundle, source, self.store, Baselines(source, self.store), sink=self._sink,
                              now=now, load_alerts=False)  # fmt: skip
         self.scheduler = Scheduler(self.engine, owns=self.sharding.owns)
+        self.pipeline: Pipeline | None = None
+        if receiver is not None:  # as service.app wires it when the cluster is on
+            route = routing.build(RouteConfig.model_validate(
+                {"receiver": "slack", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "30s"}))  # fmt: skip
+            notifiers: dict[str, Notifier] = {"slack": receiver}
+            self.pipeline = Pipeline(self.store, route, notifiers, replica=name, owns=self.sharding.owns_key)
 
     def _sink(self, alerts: Sequence[Alert], now: float) -> None:
         self.sent.extend(alerts)
+        if self.pipeline is not None:
+            self.pipeline.ingest(alerts, now)
+
+    def flush(self, now: float) -> None:
+        if self.pipeline is not None and self.sharding.holds(now):
+            self.pipeline.flush(now)
 
     def share(self, now: float) -> None:
         """What ``service.app.App._share`` does, without the APScheduler jobs."""
@@ -62,6 +88,31 @@ class Replica:
     def close(self) -> None:
         self.engine.close()
         self.store.close()
+
+
+@dataclass
+class Receiver:
+    """One Slack both replicas send to: what it took, in order; it finds what it took (``recover``)."""
+
+    name: str = "slack"
+    resend_interval: float | None = None
+    coalesce: bool = False
+    threads: bool = True
+    burst_limit: int | None = None
+    took: list[tuple[str, Notification]] = field(default_factory=list)
+    rendered: dict[str, Notification] = field(default_factory=dict)
+
+    def render(self, notification: Notification) -> Payload:
+        token = f"n{len(self.rendered)}"
+        self.rendered[token] = notification
+        return Payload(notification.kind, {"token": token})
+
+    def deliver(self, payload: Payload, key: str, thread: str | None, now: float) -> str | None:
+        self.took.append((key, self.rendered[str(payload.body["token"])]))
+        return thread or key
+
+    def recover(self, payload: Payload, key: str, thread: str | None) -> tuple[bool, str | None]:
+        return any(k == key for k, _ in self.took), thread
 
 
 def firing(replica: Replica) -> list[Alert]:
@@ -115,3 +166,54 @@ def test_a_killed_replicas_firing_alerts_continue_on_the_other_without_a_second_
     finally:
         a.close()
         b.close()
+
+
+def test_a_killed_replicas_groups_are_announced_once_and_resolved_once_by_the_others(
+    tmp_path: Path, api_client: Any, open_store: StoreFactory
+) -> None:
+    """Three replicas share the rule groups, the notification groups and one store; one is
+    killed while it owns firing alerts. Every alert's group is announced exactly once and
+    resolved exactly once, whichever replica evaluated it and whichever sent its messages."""
+    rules = tmp_path / "rules.yaml"
+    groups = [
+        {"name": g, "interval": "30s", "rules": [{"alert": f"Up{g}", "expr": "up", "for": "1m"}]}
+        for g in GROUPS
+    ]
+    rules.write_text(json.dumps({"groups": groups}))
+    ts = np.arange(NOW - 600, NOW + 600, 15.0)  # the series ends at +600: every alert resolves
+    source = ArraySource((Series(Labels(__name__="up", job="vllm"), ts, np.ones(ts.size)),))
+    slack = Receiver()
+    names = ["alerter-a", "alerter-b", "alerter-c"]
+    replicas = {n: Replica(n, api_client, rules, open_store(), source, NOW, slack) for n in names}
+    owner = assign(GROUPS, names)
+    victim = max(names, key=lambda n: sum(o == n for o in owner.values()))
+    assert any(o == victim for o in owner.values())
+    killed_at = 180
+    moved: int | None = None
+    try:
+        for second in range(0, 1501, 5):
+            now = NOW + second
+            live = [r for n, r in replicas.items() if n != victim or second <= killed_at]
+            for replica in live:
+                replica.share(now)
+            if second % 30 == 0:
+                for replica in live:
+                    replica.tick(now)
+            for replica in live:
+                replica.flush(now)
+            if second == killed_at:
+                assert any(a.state is AlertState.FIRING for a in replicas[victim].engine.alerts())
+            if moved is None and second > killed_at:
+                owned = set().union(*(r.sharding.owned(now) for n, r in replicas.items() if n != victim))
+                if owned == set(GROUPS):
+                    moved = second
+        assert moved is not None and moved - killed_at <= 15 + 5, "its groups moved within the Lease duration"
+        told = Counter((n.group_key, n.reason.value) for _, n in slack.took)
+        keys = {n.group_key for _, n in slack.took}
+        assert len(keys) == len(GROUPS), "one notification group per rule"
+        assert told == Counter({(k, r): 1 for k in keys for r in ("first", "resolved")})
+        resolved = [n for _, n in slack.took if n.reason.value == "resolved"]
+        assert all(not n.firing and len(n.resolved) == 1 for n in resolved)
+    finally:
+        for replica in replicas.values():
+            replica.close()
