@@ -63,6 +63,19 @@ class Page:
     fired_at: float
     resolved_at: float | None
 
+    def row(self) -> tuple[str, float, str, str, str, float, float | None]:
+        """The episode's columns as both tables store them, in their order."""
+        labels = json.dumps(self.labels, sort_keys=True)
+        return (
+            self.fingerprint,
+            self.active_at,
+            self.group,
+            self.rule,
+            labels,
+            self.fired_at,
+            self.resolved_at,
+        )
+
     @classmethod
     def of(cls, alert: Alert) -> Page | None:
         """The page of a firing or resolved alert; None for one that never fired."""
@@ -141,15 +154,7 @@ class Pages:
                     "INSERT INTO notify_pages (fingerprint, active_at, grp, rule, labels, fired_at, resolved_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint, active_at) DO UPDATE"
                     " SET resolved_at = excluded.resolved_at, fired_at = excluded.fired_at",
-                    (
-                        page.fingerprint,
-                        page.active_at,
-                        page.group,
-                        page.rule,
-                        json.dumps(page.labels, sort_keys=True),
-                        page.fired_at,
-                        page.resolved_at,
-                    ),
+                    page.row(),
                 )
                 if page.resolved_at is not None:  # a verdict given while it fired learns its end
                     db.execute(
@@ -200,20 +205,7 @@ class Pages:
                 " SET resolved_at = excluded.resolved_at, noise = excluded.noise,"
                 " user_id = excluded.user_id, user_name = excluded.user_name, at = excluded.at"
                 " WHERE notify_page_verdicts.noise <> excluded.noise",
-                (
-                    page.fingerprint,
-                    page.active_at,
-                    page.group,
-                    page.rule,
-                    json.dumps(page.labels, sort_keys=True),
-                    page.fired_at,
-                    page.resolved_at,
-                    series,
-                    int(noise),
-                    user_id,
-                    user_name,
-                    at,
-                ),
+                (*page.row(), series, int(noise), user_id, user_name, at),
             ).rowcount
             after = self.verdict(page.fingerprint, page.active_at)
         assert after is not None
