@@ -541,11 +541,9 @@ def test_alerts_view_filters_by_fingerprint(server: Server) -> None:
     assert (status, payload) == (200, {"alerts": []})
 
 
-def test_silence_1h_pressed_in_slack_mutes_the_alert_and_says_until_when(
-    service: FakeService, sink: SlackSink
-) -> None:
-    """End to end: the message in the Slack stand-in, its button pressed as Slack presses it (a
-    signed block_actions callback over HTTP), the silence in the store, the note in the thread."""
+def _slack_pipeline(service: FakeService, sink: SlackSink) -> Pipeline:
+    """The service's notification pipeline, delivering with buttons to the Slack stand-in; the
+    service knows the QUEUE alert, so a press on its button finds it."""
     notifier = SlackNotifier(
         "oncall",
         "#alerts",
@@ -557,6 +555,15 @@ def test_silence_1h_pressed_in_slack_mutes_the_alert_and_says_until_when(
     pipeline = Pipeline(service.store, root, {"oncall": notifier}, silences=service.silences)
     service.pipeline = pipeline
     service.known[QUEUE.fingerprint] = QUEUE
+    return pipeline
+
+
+def test_silence_1h_pressed_in_slack_mutes_the_alert_and_says_until_when(
+    service: FakeService, sink: SlackSink
+) -> None:
+    """End to end: the message in the Slack stand-in, its button pressed as Slack presses it (a
+    signed block_actions callback over HTTP), the silence in the store, the note in the thread."""
+    pipeline = _slack_pipeline(service, sink)
     pipeline.ingest([QUEUE], NOW - 60)
     assert pipeline.flush(NOW).sent == 1
     (opened,) = [m for m in sink.messages("C0001") if not m.get("thread_ts")]
@@ -599,17 +606,7 @@ def test_not_an_incident_pressed_in_slack_records_the_verdict_once_and_the_rules
     as Slack presses it (a signed block_actions callback over HTTP); the verdict in the store,
     the note in the thread, a second press answered privately, It was real taking it back, and
     ``/api/v1/rules`` counting the rule's pages and confirmed false pages."""
-    notifier = SlackNotifier(
-        "oncall",
-        "#alerts",
-        token=Secret(SLACK_TOKEN),
-        base_url=sink.api_url,
-        context=RenderContext(buttons=alert_buttons, standing=service.alert_actions.standing),
-    )
-    root = routing.build(RouteConfig.model_validate({"receiver": "oncall", "group_wait": "30s"}))
-    pipeline = Pipeline(service.store, root, {"oncall": notifier}, silences=service.silences)
-    service.pipeline = pipeline
-    service.known[QUEUE.fingerprint] = QUEUE
+    pipeline = _slack_pipeline(service, sink)
     pages = service.alert_actions.pages
     assert pages is not None
     pages.record([QUEUE])  # the app's sink records each page before the pipeline sees it

@@ -87,9 +87,9 @@ def test_bad_input_is_refused(kwargs: dict[str, list[float]], message: str) -> N
         render_chart(**kwargs)  # type: ignore[arg-type]
 
 
-def test_chart_provider_charts_the_most_anomalous_firing_alert() -> None:
-    data = day_of_ttft()
-    verdict = Verdict(
+def ttft_verdict(data: dict[str, Any], *, tier: str) -> Verdict:
+    """``day_of_ttft`` as the verdict a detector of ``tier`` gives (scores left at 0)."""
+    return Verdict(
         data["timestamps"],
         data["values"],
         data["expected"],
@@ -97,8 +97,13 @@ def test_chart_provider_charts_the_most_anomalous_firing_alert() -> None:
         data["upper"],
         np.zeros(data["timestamps"].size),
         data["anomalous"],
-        tier="stl",
+        tier=tier,
     )
+
+
+def test_chart_provider_charts_the_most_anomalous_firing_alert() -> None:
+    data = day_of_ttft()
+    verdict = ttft_verdict(data, tier="stl")
     asked: list[tuple[str, float]] = []
 
     def fetch(alert: Alert, now: float) -> Verdict | None:
@@ -217,16 +222,7 @@ def test_chart_provider_draws_the_onset_in_the_rules_unit() -> None:
     from alerter.detect.explain import RuleFacts
 
     data = day_of_ttft()
-    verdict = Verdict(
-        data["timestamps"],
-        data["values"],
-        data["expected"],
-        data["lower"],
-        data["upper"],
-        np.zeros(data["timestamps"].size),
-        data["anomalous"],
-        tier="stl(1d)",
-    )
+    verdict = ttft_verdict(data, tier="stl(1d)")
     onset = float(data["timestamps"][300])
     alert = Alert("TTFT", "g", Labels(pod="a"), state=AlertState.FIRING, active_at=onset, score=1.0)
     note = Notification("r", "k", Labels(), (alert,), NotifyReason.FIRST, onset + 600)
