@@ -15,7 +15,9 @@ of them not to see the other: either the other has stopped renewing for a whole 
 recently to be seen. For the second case a replica claims groups only once it has held its
 membership for ``settle`` seconds (one lease duration by default): by then every other replica
 has either read its Lease and let its groups go, or failed to renew for longer than its renew
-deadline and stopped acting. The price is a gap: a group moving to a replica that has just
+deadline and stopped acting. Coming back counts as joining: after a round that failed to renew
+past the deadline, or a whole lease duration without a renewal (a round stuck in its API call
+sees no lapse, judging by the time it began), the settle time starts again. The price is a gap: a group moving to a replica that has just
 joined or come back goes unevaluated for up to one lease duration.
 """
 
@@ -36,6 +38,7 @@ class Members(Protocol):
     """What sharding needs of membership (``cluster.membership.Membership``)."""
 
     identity: str
+    duration: float
 
     def renew(self, now: float) -> bool: ...
 
@@ -66,6 +69,8 @@ class Sharding:
         self.settle = settle
         self._lock = threading.Lock()
         self._owned: frozenset[str] = frozenset()
+        self._renewed: float | None = None
+        """When the last successful renewal began (rounds run one at a time: no lock)."""
         self._since: float | None = None
         """When this replica's current unbroken membership began (its first renewal after none)."""
         self._members: frozenset[str] = frozenset()
@@ -76,16 +81,25 @@ class Sharding:
         return self.membership.identity
 
     def round(self, groups: Iterable[str], now: float) -> Round:
-        """Renew, then recompute the owned groups among ``groups`` at ``now``."""
-        self.membership.renew(now)
+        """Renew, then recompute the owned groups among ``groups`` at ``now``.
+
+        A membership that went a whole Lease duration without a renewal is broken even when no
+        round saw it lapse: a round stuck in its API call (a partition) returns judging by the
+        time it started, still within the renew deadline, and the next one renews again. By then
+        the others may have seen the Lease expire and taken this replica's groups, so it settles
+        again rather than own them at once (its groups' alerts are reloaded when it takes them).
+        A shorter gap (a late round) cannot have let anyone take them.
+        """
+        lapsed = self._renewed is not None and now - self._renewed >= self.membership.duration
+        if self.membership.renew(now):
+            self._renewed = now
         holding = self.membership.holds(now)
         members = self.membership.members(now)
         with self._lock:
-            if not holding:
-                if self._since is not None:
-                    log.warning("membership lapsed: this replica owns no rule groups until it renews")
+            if (lapsed or not holding) and self._since is not None:
+                log.warning("membership lapsed: this replica owns no rule groups until it settles again")
                 self._since = None
-            elif self._since is None:
+            if holding and self._since is None:
                 self._since = now
             settled = self._since is not None and now - self._since >= self.settle
             owned = ownership.owned(groups, members, self.identity) if settled else frozenset()

@@ -109,6 +109,8 @@ def test_a_replica_that_cannot_renew_owns_nothing_at_its_deadline_without_anothe
     assert lost.owned == frozenset() and lost.lost == frozenset(GROUPS)
     cluster.forbidden.clear()
     assert r.round(GROUPS, NOW + 30).owned == frozenset(), "back: it waits the settle time again"
+    for t in (35.0, 40.0):
+        assert r.round(GROUPS, NOW + t).owned == frozenset()
     assert r.round(GROUPS, NOW + 45).gained == frozenset(GROUPS)
 
 
@@ -140,3 +142,23 @@ def test_any_other_key_has_one_owner_under_the_same_settle_time_and_deadline(
     assert not any(r.owns_key(k, NOW + 40) for r in replicas.values() for k in keys), "past the deadline"
     replicas["alerter-0"].leave(NOW + 40)
     assert not replicas["alerter-0"].owns_key(keys[0], NOW + 40)
+
+
+def test_a_round_stuck_past_the_deadline_does_not_let_the_next_one_skip_the_settle_time(
+    cluster: Cluster, api_client: Any
+) -> None:
+    """A partition that holds the renewal call open: the round that started at +20 returns
+    judging by +20 (still within the deadline), and no round sees the lapse from +25 to +31.
+    The next round renews; the others may have taken the groups meanwhile (its Lease unchanged
+    since +15), so it settles again instead of owning them at once."""
+    r = replica(api_client, "alerter-0")
+    for t in (0.0, 5.0, 10.0, 15.0):
+        r.round(GROUPS, NOW + t)
+    cluster.forbidden.add(("leases", "update"))
+    assert r.round(GROUPS, NOW + 20).owned == frozenset(GROUPS), "judged at +20, when the call began"
+    assert r.owned(NOW + 30) == frozenset(), "owns() answers by the deadline meanwhile"
+    cluster.forbidden.clear()
+    back = r.round(GROUPS, NOW + 31)
+    assert back.owned == frozenset() and back.lost == frozenset(GROUPS), "it settles again"
+    assert r.round(GROUPS, NOW + 41).owned == frozenset()
+    assert r.round(GROUPS, NOW + 46).gained == frozenset(GROUPS)
