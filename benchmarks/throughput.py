@@ -609,4 +609,8 @@ def target_table(rows: list[tuple[str, str, str, str]]) -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["replicas"]:  # the replicas row (1, 2, 3 replicas): benchmarks/replicas.py
+        from replicas import main as replicas_main
+
+        raise SystemExit(replicas_main(sys.argv[2:]))
     raise SystemExit(main())
