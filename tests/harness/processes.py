@@ -7,10 +7,11 @@ fails to become ready), and is stopped with SIGTERM, then SIGKILL.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def wait_until(check: Callable[[], object], *, timeout: float, what: str, interv
 
 @dataclass
 class ManagedProcess:
-    """A running server: its command, log file and base URL."""
+    """A running server: its command, log file and base URL; ``env`` is added to this process's
+    environment for it (e.g. the ``POD_NAME`` a replica reads its id from)."""
 
     name: str
     argv: Sequence[str]
@@ -46,10 +48,12 @@ class ManagedProcess:
     log_path: Path
     ready_path: str
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def start(self, timeout: float = 30.0) -> ManagedProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(list(self.argv), stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, **self.env} if self.env else None
+        self.process = subprocess.Popen(list(self.argv), stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         try:
             wait_until(
