@@ -44,6 +44,8 @@ from alerter.config.engine import INLINE_SECRET_KEYS
 from alerter.core.errors import ConfigErrors
 
 RELEASE, NAMESPACE = "alerter", "alerter"
+POSTGRES = {"enabled": True, "host": "postgres.db.svc", "passwordSecret": {"name": "alerter-db"}}
+"""storage.postgres as the README's Helm set-up gives it."""
 
 
 @pytest.fixture(scope="module")
@@ -371,7 +373,18 @@ def test_own_rule_files_join_replace_or_drop_pack_files(chart: helm.Chart) -> No
         ({"rulePacks": ["vllm"], "rules": {n: None for n in RULE_PACKS["vllm"]}}, "no rule file to load"),
         ({"rulePacks": ["vlm"]}, "/rulePacks/0': value must be one of 'vllm', 'litellm'"),
         ({"rulePacks": ["tgi", "tgi"]}, "/rulePacks': items at 0 and 1 are equal"),
-        ({"replicaCount": 2}, "persistence.enabled=false"),
+        ({"replicaCount": 2}, "set storage.postgres .* or persistence.enabled=false"),
+        (
+            {"replicaCount": 2, "cluster": {"enabled": True}, "persistence": {"enabled": False}},
+            "cluster.enabled with replicaCount > 1 needs storage.postgres.enabled",
+        ),
+        ({"storage": {"postgres": {"enabled": True}}}, r"storage\.postgres\.host is required .*dsnSecret"),
+        (
+            {"storage": {"postgres": {**POSTGRES, "dsnSecret": {"name": "alerter-db"}}}},
+            "give dsnSecret .* or host, port, dbname, user and passwordSecret, not both",
+        ),
+        ({"storage": {"postgres": {"sslmode": "always"}}}, "/storage/postgres/sslmode'"),
+        ({"storage": {"postgres": {"password": "s3cret"}}}, "/storage/postgres'.*additional"),
         ({"serviceAccount": {"create": False, "name": ""}}, "serviceAccount.name is required"),
         ({"config": {"rule_files": ["x.yaml"]}}, "config.rule_files is set by the chart"),
         ({"config": {"storage": {"path": "/data/a.db"}}}, "config.storage is set by the chart"),
@@ -460,7 +473,7 @@ def test_a_config_the_engine_rejects_is_caught(chart: helm.Chart, tmp_path: Path
 def test_several_replicas_get_a_replica_id_member_leases_and_the_cluster_config(
     chart: helm.Chart, tmp_path: Path
 ) -> None:
-    values = {"replicaCount": 3, "persistence": {"enabled": False}, "cluster": {"enabled": True}}
+    values = {"replicaCount": 3, "cluster": {"enabled": True}, "storage": {"postgres": POSTGRES}}
     docs = render(chart, values, namespace="observability")
     assert [p for d in docs for p in schema_problems(d)] == []
     deployment = one(docs, "Deployment")
@@ -492,3 +505,80 @@ def test_several_replicas_get_a_replica_id_member_leases_and_the_cluster_config(
 def test_the_cluster_section_is_the_charts(chart: helm.Chart) -> None:
     with pytest.raises(helm.HelmError, match=r"config\.cluster is set by the chart"):
         render(chart, {"config": {"cluster": {"enabled": True}}})
+
+
+def _volumes(deployment: Doc) -> dict[str, Doc]:
+    return {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+
+
+def test_postgres_from_values_reads_its_password_from_the_mounted_secret(
+    chart: helm.Chart, tmp_path: Path
+) -> None:
+    """The database's parts reach config.storage.postgres; the password and CA stay in their
+    Secrets, mounted read-only as the files the config names; no state volume is claimed."""
+    postgres = {**POSTGRES, "port": 6432, "sslmode": "verify-full", "caSecret": {"name": "db-ca"}}
+    values = {"replicaCount": 3, "cluster": {"enabled": True}, "storage": {"postgres": postgres}}
+    docs = render(chart, values)
+    assert [p for d in docs for p in schema_problems(d)] == []
+    assert not [d for d in docs if d["kind"] in ("PersistentVolumeClaim", "Secret")]
+    cfg = load_mounted(tmp_path, _config(docs), _rules(docs)).config
+    assert cfg is not None and cfg.storage.postgres is not None
+    pg = cfg.storage.postgres
+    assert (pg.host, pg.port, pg.dbname, pg.user, pg.sslmode) == ("postgres.db.svc", 6432, "alerter", "alerter",
+                                                                  "verify-full")  # fmt: skip
+    assert (pg.password_file, pg.ca_file, pg.password_env, pg.dsn_file) == (
+        "/etc/alerter-postgres/password", "/etc/alerter-postgres/ca.crt", None, None)  # fmt: skip
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert _volumes(deployment)["state"] == {"name": "state", "emptyDir": {}}
+    assert _volumes(deployment)["postgres"]["projected"] == {
+        "defaultMode": 0o440,
+        "sources": [
+            {"secret": {"name": "db-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"secret": {"name": "alerter-db", "items": [{"key": "password", "path": "password"}]}},
+        ],
+    }
+    mounts = {m["name"]: m for m in container(deployment)["volumeMounts"]}
+    assert mounts["postgres"] == {"name": "postgres", "mountPath": "/etc/alerter-postgres", "readOnly": True}
+
+
+def test_postgres_from_a_whole_connection_string_in_a_secret(chart: helm.Chart, tmp_path: Path) -> None:
+    postgres = {"enabled": True, "dsnSecret": {"name": "alerter-db", "key": "url"}}
+    docs = render(chart, {"storage": {"postgres": postgres}})
+    cfg = load_mounted(tmp_path, _config(docs), _rules(docs)).config
+    assert cfg is not None and cfg.storage.postgres is not None
+    pg = cfg.storage.postgres
+    assert (pg.dsn_file, pg.host, pg.password_file, pg.sslmode) == (
+        "/etc/alerter-postgres/dsn",
+        None,
+        None,
+        None,
+    )
+    assert _volumes(one(docs, "Deployment"))["postgres"]["projected"]["sources"] == [
+        {"secret": {"name": "alerter-db", "items": [{"key": "url", "path": "dsn"}]}}
+    ]
+
+
+def test_sqlite_stays_the_default_and_a_database_without_secrets_mounts_nothing(
+    chart: helm.Chart, tmp_path: Path
+) -> None:
+    cfg = load_mounted(tmp_path / "a", _config(render(chart)), _rules(render(chart))).config
+    assert cfg is not None and (cfg.storage.path, cfg.storage.postgres) == ("/var/lib/alerter/state.db", None)
+    docs = render(chart, {"storage": {"postgres": {"enabled": True, "host": "10.0.0.5"}}})
+    assert "postgres" not in _volumes(one(docs, "Deployment"))
+    cfg = load_mounted(tmp_path / "b", _config(docs), _rules(docs)).config
+    assert cfg is not None and cfg.storage.postgres is not None and cfg.storage.postgres.password_file is None
+
+
+def test_network_policy_reaches_the_database_by_its_pods_or_its_addresses(chart: helm.Chart) -> None:
+    postgresql = {"app.kubernetes.io/name": "postgresql"}
+    assert not egress_allows(one(render(chart), "NetworkPolicy"), "db", postgresql, 5432)
+    docs = render(chart, {"storage": {"postgres": POSTGRES}})
+    assert egress_allows(one(docs, "NetworkPolicy"), "db", postgresql, 5432)
+    outside = {"storage": {"postgres": {**POSTGRES, "port": 6432}},
+               "networkPolicy": {"postgres": {"cidrs": ["10.20.0.0/16"]}}}  # fmt: skip
+    policy = one(render(chart, outside), "NetworkPolicy")
+    assert not egress_allows(policy, "db", postgresql, 6432)
+    assert {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 6432, "protocol": "TCP"}]} in (
+        policy["spec"]["egress"]
+    )

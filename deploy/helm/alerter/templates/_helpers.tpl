@@ -40,16 +40,19 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- if not (include "alerter.ruleFiles" . | fromYaml) -}}
 {{- fail "no rule file to load: name at least one of rulePacks, or give rules of your own (name: text)" -}}
 {{- end -}}
-{{- range $key := list "rule_files" "storage" "cluster" -}}
+{{- range $key := list "rule_files" "cluster" -}}
 {{- if hasKey $cfg $key -}}
 {{- fail (printf "config.%s is set by the chart from the pod's volumes; put rule files in `rules`" $key) -}}
 {{- end -}}
+{{- end -}}
+{{- if hasKey $cfg "storage" -}}
+{{- fail "config.storage is set by the chart: SQLite on the state volume, or PostgreSQL from the values of storage.postgres" -}}
 {{- end -}}
 {{- if and $cfg.server (hasKey $cfg.server "listen") -}}
 {{- fail "config.server.listen is set by the chart from service.port" -}}
 {{- end -}}
 {{- $_ := set $cfg "rule_files" (list "../alerter-rules/*.yaml") -}}
-{{- $_ := set $cfg "storage" (dict "path" "/var/lib/alerter/state.db") -}}
+{{- $_ := set $cfg "storage" (include "alerter.storage" . | fromJson) -}}
 {{- $server := deepCopy (default dict $cfg.server) -}}
 {{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.service.port)) -}}
 {{- $_ := set $cfg "server" $server -}}
@@ -69,6 +72,65 @@ in-cluster credentials, the Lease in the release namespace that the chart's Role
 {{- end -}}
 {{- end -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Where the Secrets of storage.postgres are mounted, one file per key. */}}
+{{- define "alerter.postgresMount" -}}/etc/alerter-postgres{{- end -}}
+
+{{/*
+The files of storage.postgres's Secrets, as JSON [{secret, key, path}]: the connection string
+(dsn), the password, the CA. The Deployment mounts them; config.storage names them.
+*/}}
+{{- define "alerter.postgresFiles" -}}
+{{- $pg := .Values.storage.postgres -}}
+{{- $files := list -}}
+{{- if $pg.enabled -}}
+{{- range $field, $path := dict "dsnSecret" "dsn" "passwordSecret" "password" "caSecret" "ca.crt" -}}
+{{- $ref := get $pg $field | default dict -}}
+{{- if $ref.name -}}
+{{- $files = append $files (dict "secret" $ref.name "key" (required (printf "storage.postgres.%s.key is required with its name" $field) $ref.key) "path" $path) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/*
+config.storage as JSON: SQLite on the state volume, or the PostgreSQL database of
+storage.postgres, its secrets read from the files of alerter.postgresFiles (never inline).
+*/}}
+{{- define "alerter.storage" -}}
+{{- $pg := .Values.storage.postgres -}}
+{{- if not $pg.enabled -}}
+{{- toJson (dict "path" "/var/lib/alerter/state.db") -}}
+{{- else -}}
+{{- $mount := include "alerter.postgresMount" . -}}
+{{- $out := dict -}}
+{{- if $pg.dsnSecret.name -}}
+{{- if $pg.host -}}
+{{- fail "storage.postgres: give dsnSecret (a whole connection string) or host, port, dbname, user and passwordSecret, not both" -}}
+{{- end -}}
+{{- $_ := set $out "dsn_file" (printf "%s/dsn" $mount) -}}
+{{- else -}}
+{{- if not $pg.host -}}
+{{- fail "storage.postgres.host is required (the database server, e.g. postgres.db.svc), or storage.postgres.dsnSecret.name for a whole connection string from a Secret" -}}
+{{- end -}}
+{{- $_ := set $out "host" $pg.host -}}
+{{- $_ := set $out "port" (int $pg.port) -}}
+{{- $_ := set $out "dbname" $pg.dbname -}}
+{{- $_ := set $out "user" $pg.user -}}
+{{- if $pg.passwordSecret.name -}}
+{{- $_ := set $out "password_file" (printf "%s/password" $mount) -}}
+{{- end -}}
+{{- end -}}
+{{- with $pg.sslmode -}}
+{{- $_ := set $out "sslmode" . -}}
+{{- end -}}
+{{- if $pg.caSecret.name -}}
+{{- $_ := set $out "ca_file" (printf "%s/ca.crt" $mount) -}}
+{{- end -}}
+{{- toJson (dict "postgres" $out) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
