@@ -342,6 +342,28 @@ class Baselines:
                 found = state.interim
         return found
 
+    def settled(self, spec: BaselineSpec, now: float) -> Mapping[str, detect.Detector] | None:
+        """The rule's fitted detectors by fingerprint, when ``detector(spec, fp, now)`` would
+        schedule no fit for any series that has one and so return just that detector; else None.
+
+        The batch evaluator looks up thousands of series per tick: this lets it skip the lock and
+        the refit schedule for each of them. A series without a detector still goes through
+        ``detector`` (it may be due an early fit), and so does every series while this is None.
+        The mapping is the cache's own, updated in place when a fit lands: read it, never write it.
+        """
+        state = self._state(spec)
+        with self._lock:
+            busy = state.pending is not None and not state.pending.done()
+            if not busy:
+                if state.fitted_at is None:
+                    return None
+                if not self._spread:
+                    if now - state.fitted_at >= spec.refit:
+                        return None
+                elif self._boundary(spec, now) > state.batch_at:
+                    return None
+            return state.detectors
+
     def _boundary(self, spec: BaselineSpec, now: float) -> float:
         """The rule's latest refit batch boundary at or before ``now``."""
         period = spec.refit / self._spread

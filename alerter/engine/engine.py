@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-
-import numpy as np
 
 from alerter.config import Bundle, RuleGroup
 from alerter.core import alerts
 from alerter.core.alerts import Lifecycle, Observation, Signal
 from alerter.core.model import Alert, AlertState, Labels, Verdict
 from alerter.engine.baselines import Baselines
+from alerter.engine.batch import last_bands
 from alerter.engine.evaluate import (
     Fetched,
     RuleCache,
@@ -298,9 +296,10 @@ class Engine:
 
     def _record(self, ctx: RuleContext, result: RuleResult, health: RuleHealth) -> None:
         """Publish a persisted evaluation to memory, metrics and the baselines' exclusions."""
+        # Read from the batch evaluation's arrays: no verdict is built for the export.
         bands = {
-            _band_key(result.series[fp]): _last_band(v)
-            for fp, v in result.verdicts.items()
+            _band_key(result.series[fp]): band
+            for fp, band in last_bands(result.verdicts).items()
             if fp in result.series
         }
         by_fp = {a.fingerprint: a for a in result.alerts}
@@ -459,20 +458,6 @@ class Engine:
 def _band_key(labels: Labels) -> tuple[tuple[str, str], ...]:
     """The label pairs keying a series' band gauge; the same series come back every tick."""
     return tuple(sorted(labels.items()))
-
-
-def _last_band(verdict: Verdict) -> tuple[float, float, float, float]:
-    """(expected, lower, upper, value) at the verdict's last point with a value, found once."""
-    valid = np.flatnonzero(~np.isnan(verdict.values))
-    if not valid.size:
-        return math.nan, math.nan, math.nan, math.nan
-    i = valid[-1]
-    return (
-        float(verdict.expected[i]),
-        float(verdict.lower[i]),
-        float(verdict.upper[i]),
-        float(verdict.values[i]),
-    )
 
 
 def _with_summary(meta: Alert, reason: str) -> Alert:

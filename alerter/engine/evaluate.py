@@ -27,6 +27,7 @@ from alerter.core import alerts, codec
 from alerter.core.alerts import Lifecycle, Observation
 from alerter.core.errors import AlerterError, SourceError
 from alerter.core.model import Alert, AlertState, Labels, Series, Verdict
+from alerter.engine import batch
 from alerter.engine.baselines import Baselines, BaselineSpec
 from alerter.source import Source
 from alerter.store.sqlite import RuleHealth
@@ -93,7 +94,7 @@ class RuleContext:
             baseline, lookback = None, 0.0
         else:
             lifecycle = Lifecycle.for_rule(
-                interval=group.interval, for_=rule.for_, keep_firing_for=rule.keep_firing_for
+                interval=group.interval, for_=rule.for_, keep_firing_for=rule.keeps_firing_for
             )
             baseline = BaselineSpec.for_rule(group.name, name, rule.expr, rule.baseline)
             lookback = detect.build(rule.baseline).lookback
@@ -165,10 +166,12 @@ class RuleCache:
     and writes it, so it needs no lock of its own: the engine never evaluates a group twice at once.
     """
 
-    __slots__ = ("_names",)
+    __slots__ = ("_names", "stacks")
 
     def __init__(self) -> None:
         self._names: dict[Labels, _Names] = {}
+        self.stacks = batch.Stacks()
+        """The stacked baselines of the rule's series (``engine.batch``), kept across ticks."""
 
     def names(self, queried: Labels) -> _Names | None:
         """The names of a series the last evaluation saw, by its labels as queried."""
@@ -239,13 +242,22 @@ def observe(
         if not series.values.size:
             return Observation.absent(), None
         return Observation(alerts.Signal.ANOMALOUS, value=float(series.values[-1]), tier="threshold"), None
+    in_window = series.timestamps > now - ctx.rule.trigger.window
+    recent = series.values[in_window]
+    if recent.size == 0 or np.isnan(recent).all():
+        return Observation.nodata("no samples in the trigger window"), None
+    return judge(ctx, series, baselines.detector(ctx.baseline, labels.fingerprint, now), now)
+
+
+def judge(
+    ctx: RuleContext, series: Series, detector: detect.Detector | None, now: float
+) -> tuple[Observation, Verdict | None]:
+    """Judge one series of a baseline rule with a value in its trigger window by ``detector``
+    (the one the baseline cache gave for it at ``now``; None while it has no baseline)."""
     guard = ctx.rule.when
     window_start = now - ctx.rule.trigger.window
     in_window = series.timestamps > window_start
     recent = series.values[in_window]
-    if recent.size == 0 or np.isnan(recent).all():
-        return Observation.nodata("no samples in the trigger window"), None
-    detector = baselines.detector(ctx.baseline, labels.fingerprint, now)
     if detector is None:
         if guard is None:
             return Observation.nodata("learning the baseline", tier="none"), None
@@ -320,6 +332,7 @@ def evaluate_rule(
     *,
     cache: RuleCache | None = None,
     fetched: Fetched | None = None,
+    stacked: bool = True,
 ) -> RuleResult:
     """Evaluate ``ctx`` at ``now``; ``previous`` maps alert fingerprints to the last step's records.
 
@@ -327,13 +340,15 @@ def evaluate_rule(
     the result is the same without it. The rule's data is read as of ``now`` minus the group's
     ``query_offset``; the alerts step at ``now``. ``fetched`` is that data when the caller has
     already asked for it (:func:`fetch`, e.g. for several rules at once); else it is asked here.
+    A baseline rule's series are judged together (``engine.batch``); ``stacked=False`` judges
+    them one by one with :func:`observe`, which gives the same result (for tests and benchmarks).
     """
     started = time.perf_counter()
     at = now - ctx.group.query_offset
-    by_fingerprint: dict[str, tuple[Labels, Observation]] = {}
+    by_fingerprint: dict[str, tuple[Labels, Observation | int]] = {}
     series_of: dict[str, Labels] = {}
     tiers: dict[str, str] = {}
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[str, Verdict] | batch.Verdicts = {}
     source_error: SourceError | None = None
     error = ""
     answer = fetch(ctx, source, now) if fetched is None else fetched
@@ -343,32 +358,72 @@ def evaluate_rule(
     queried: dict[str, Labels] = {}
     query = _query(source, at)
     templated = ctx.templated_labels
-    for series in answer:
-        # Names of a rule with templated labels depend on the value: built anew every time.
-        named = cache.names(series.labels) if cache is not None and not templated else None
-        series_labels = named[0] if named is not None else series.labels.without("__name__")
-        try:
-            obs, verdict = observe(ctx, series, baselines, at, labels=series_labels)
-        except (AlerterError, ValueError, FloatingPointError) as exc:
-            log.warning(
-                "series evaluation failed",
-                extra={"rule": ctx.name, "labels": repr(series_labels), "error": str(exc)},
-            )
-            obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
-        if named is None:
-            own = _rendered_labels(ctx, series_labels, obs, query) if templated else None
-            named = _names(ctx, series.labels, own)
-        names[series.labels] = named
-        _, labels, fingerprint = named
-        queried[fingerprint] = series.labels
-        by_fingerprint[fingerprint] = (labels, obs)
-        series_of[fingerprint] = series_labels
-        tiers[fingerprint] = obs.tier or obs.reason
-        if verdict is not None:
-            verdicts[fingerprint] = verdict
+    judgement: batch.Judgement | None = None
+    if stacked and ctx.baseline is not None:
+        known = [cache.names(s.labels) if cache is not None and not templated else None for s in answer]
+        own_labels = [
+            named[0] if named is not None else series.labels.without("__name__")
+            for series, named in zip(answer, known, strict=True)
+        ]
+        judgement = batch.judge(
+            answer,
+            own_labels,
+            spec=ctx.baseline,
+            baselines=baselines,
+            at=at,
+            window=ctx.rule.trigger.window,
+            fraction=ctx.rule.trigger.fraction,
+            guard=ctx.rule.when,
+            single=lambda i, detector: judge(ctx, answer[i], detector, at),
+            stacks=cache.stacks if cache is not None else None,
+            rule=ctx.name,
+        )
+        verdicts = batch.Verdicts(judgement)
+        for i, series in enumerate(answer):
+            named, series_labels = known[i], own_labels[i]
+            seen = judgement.observations[i]
+            if named is None:
+                obs = seen if seen is not None else judgement.observation(i)
+                own = _rendered_labels(ctx, series_labels, obs, query) if templated else None
+                named = _names(ctx, series.labels, own)
+            names[series.labels] = named
+            _, labels, fingerprint = named
+            queried[fingerprint] = series.labels
+            # A normal series is kept as its position: its observation is built only if stepped.
+            by_fingerprint[fingerprint] = (labels, seen if seen is not None else i)
+            series_of[fingerprint] = series_labels
+            tiers[fingerprint] = judgement.tiers[i]
+            if judgement.has_verdict[i]:
+                verdicts.add(fingerprint, i)
+    else:
+        plain: dict[str, Verdict] = {}
+        verdicts = plain
+        for series in answer:
+            # Names of a rule with templated labels depend on the value: built anew every time.
+            named = cache.names(series.labels) if cache is not None and not templated else None
+            series_labels = named[0] if named is not None else series.labels.without("__name__")
+            try:
+                obs, verdict = observe(ctx, series, baselines, at, labels=series_labels)
+            except (AlerterError, ValueError, FloatingPointError) as exc:
+                log.warning(
+                    "series evaluation failed",
+                    extra={"rule": ctx.name, "labels": repr(series_labels), "error": str(exc)},
+                )
+                obs, verdict = Observation.error(f"evaluation failed: {exc}"), None
+            if named is None:
+                own = _rendered_labels(ctx, series_labels, obs, query) if templated else None
+                named = _names(ctx, series.labels, own)
+            names[series.labels] = named
+            _, labels, fingerprint = named
+            queried[fingerprint] = series.labels
+            by_fingerprint[fingerprint] = (labels, obs)
+            series_of[fingerprint] = series_labels
+            tiers[fingerprint] = obs.tier or obs.reason
+            if verdict is not None:
+                plain[fingerprint] = verdict
     if cache is not None:
         cache.keep(names)
-    active = sum(1 for _, obs in by_fingerprint.values() if obs.anomalous)
+    active = sum(1 for _, obs in by_fingerprint.values() if not isinstance(obs, int) and obs.anomalous)
     if ctx.group.limit and active > ctx.group.limit:
         # Prometheus fails the rule ("exceeded limit of 10 with 12 alerts"). It also forgets the
         # rule's alerts; here they keep their state, as on any failed evaluation, so a firing
@@ -386,7 +441,13 @@ def evaluate_rule(
     out: list[Alert] = []
     forget: list[str] = []
     finite_now = math.isfinite(now)  # else alerts.step refuses it, as it must
-    for fingerprint, (labels, obs) in by_fingerprint.items():
+    for fingerprint, (labels, entry) in by_fingerprint.items():
+        if isinstance(entry, int):
+            if fingerprint not in previous and finite_now:
+                continue  # normal, with no alert behind it: see below
+            assert judgement is not None
+            entry = judgement.observation(entry)
+        obs = entry
         if obs.signal is alerts.Signal.NORMAL and fingerprint not in previous and finite_now:
             # A normal series with no alert behind it steps to a fresh inactive alert with no
             # history, which is forgotten at once: skip building it (most series, most ticks).
