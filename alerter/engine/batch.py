@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +38,7 @@ from alerter.detect import stacked
 from alerter.engine.baselines import Baselines, BaselineSpec
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 Single = Callable[[int, detect.Detector | None], tuple[Observation, Verdict | None]]
 """Judge series ``i`` alone with this detector (the evaluator's per-series code)."""
@@ -58,11 +60,12 @@ class Stacks:
     Owned by the rule's ``RuleCache``; only :func:`judge` reads and writes it.
     """
 
-    __slots__ = ("_layout", "_rows")
+    __slots__ = ("_layout", "_plan", "_rows")
 
     def __init__(self) -> None:
         self._rows: dict[int, tuple[detect.Detector, stacked.Row | None]] = {}
         self._layout: tuple[tuple[detect.Detector, ...], _Layout] | None = None
+        self._plan: tuple[tuple[tuple[int, ...], tuple[detect.Detector | None, ...]], _Plan] | None = None
 
     def row(self, detector: detect.Detector) -> stacked.Row | None:
         found = self._rows.get(id(detector))
@@ -71,6 +74,29 @@ class Stacks:
         made = stacked.row(detector)
         self._rows[id(detector)] = (detector, made)
         return made
+
+    def plan(self, at: list[int], found: list[detect.Detector | None]) -> _Plan:
+        """Split the series (answer indices ``at``, their detectors ``found``) into stacked and
+        alone; the same detectors at the same places as last time give the same plan."""
+        key = (tuple(at), tuple(found))
+        if self._plan is not None and self._plan[0] == key:
+            return self._plan[1]
+        index: list[int] = []
+        detectors: list[detect.Detector] = []
+        rows: list[stacked.Row] = []
+        alone: list[tuple[int, detect.Detector | None]] = []
+        for i, det in zip(at, found, strict=True):
+            made = self.row(det) if det is not None else None
+            if made is None or det is None:
+                alone.append((i, det))
+            else:
+                index.append(i)
+                detectors.append(det)
+                rows.append(made)
+        self.prune(found)
+        plan = _Plan(index, tuple(detectors), rows, alone)
+        self._plan = (key, plan)
+        return plan
 
     def layout(self, detectors: tuple[detect.Detector, ...], rows: Sequence[stacked.Row]) -> _Layout:
         """The stacks of these detectors' rows (in this order), rebuilt only when they changed."""
@@ -86,6 +112,17 @@ class Stacks:
         if len(self._rows) > 2 * len(live) + 64:
             keep = {id(d) for d in live if d is not None}
             self._rows = {k: v for k, v in self._rows.items() if k in keep}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which of the series with a detector are stacked (answer index, detector, row) and which
+    are judged alone."""
+
+    index: list[int]
+    detectors: tuple[detect.Detector, ...]
+    rows: list[stacked.Row]
+    alone: list[tuple[int, detect.Detector | None]]
 
 
 @dataclass(frozen=True)
@@ -273,38 +310,38 @@ def judge(
     has_value[owner[in_window & ~np.isnan(vs)]] = True
 
     no_window = Observation.nodata(_NO_WINDOW)
-    detectors: list[tuple[int, detect.Detector | None]] = []
+    asked: list[int] = []
+    found: list[detect.Detector | None] = []
     settled = baselines.settled(spec, at)
-    for i in range(n):
-        if not has_value[i]:
+    for i, (has, own) in enumerate(zip(has_value.tolist(), labels, strict=True)):
+        if not has:
             out.observations[i] = no_window
             out.tiers[i] = _NO_WINDOW
             continue
-        found = settled.get(labels[i].fingerprint) if settled is not None else None
-        if found is None:
+        det = settled.get(own.fingerprint) if settled is not None else None
+        if det is None:
             try:
-                found = baselines.detector(spec, labels[i].fingerprint, at)
+                det = baselines.detector(spec, own.fingerprint, at)
             except _ERRORS as exc:
-                _failed(out, i, labels[i], exc, rule)
+                _failed(out, i, own, exc, rule)
                 continue
             finally:
                 settled = baselines.settled(spec, at)  # that call may have fitted the rule
-        detectors.append((i, found))
+        asked.append(i)
+        found.append(det)
 
-    chosen: list[tuple[int, detect.Detector, stacked.Row]] = []
-    alone: list[tuple[int, detect.Detector | None]] = []
-    for i, det in detectors:
-        # A trigger fraction outside (0, 1] is refused by Observation.from_verdict, series by series.
-        made = stacks.row(det) if det is not None and 0.0 < fraction <= 1.0 else None
-        if made is None or det is None:
-            alone.append((i, det))
-        else:
-            chosen.append((i, det, made))
-    stacks.prune([det for _, det in detectors])
-    if chosen:
-        refused = _stacked(out, chosen, stacks, ts, vs, owner, in_window, fraction, guard)
+    # A trigger fraction outside (0, 1] is refused by Observation.from_verdict, series by series.
+    plan = (
+        stacks.plan(asked, found)
+        if 0.0 < fraction <= 1.0
+        else _Plan([], (), [], list(zip(asked, found, strict=True)))
+    )
+    alone = plan.alone
+    if plan.index:
+        refused = _stacked(out, plan, stacks, ts, vs, owner, in_window, fraction, guard)
         if refused:
-            alone = sorted([*alone, *((i, det) for i, det, _ in chosen if i in refused)], key=lambda p: p[0])
+            extra = [(i, det) for i, det in zip(plan.index, plan.detectors, strict=True) if i in refused]
+            alone = sorted([*alone, *extra], key=lambda pair: pair[0])
     for i, det in alone:
         try:
             obs, verdict = single(i, det)
@@ -328,7 +365,7 @@ def _failed(out: Judgement, i: int, labels: Labels, exc: BaseException, rule: st
 
 def _stacked(
     out: Judgement,
-    chosen: list[tuple[int, detect.Detector, stacked.Row]],
+    plan: _Plan,
     stacks: Stacks,
     ts: FloatArray,
     vs: FloatArray,
@@ -337,11 +374,11 @@ def _stacked(
     fraction: float,
     guard: Guard | None,
 ) -> set[int]:
-    """Judge the ``chosen`` series (answer index, detector, row) by stack; returns the answer
-    indices of those left to judge alone."""
+    """Judge the series the plan stacks; returns the answer indices of those left to judge alone."""
     n = out._position.size
+    index, detectors, rows = plan.index, plan.detectors, plan.rows
     picked = np.zeros(n, dtype=bool)
-    picked[[i for i, _, _ in chosen]] = True
+    picked[index] = True
     select = in_window & picked[owner]
     t, v, r = ts[select], vs[select], owner[select]
     # Detector.evaluate drops points without a finite time and sorts the rest: a series whose
@@ -350,18 +387,19 @@ def _stacked(
     bad = np.concatenate([r[~np.isfinite(t)], r[1:][later & ~(t[1:] > t[:-1])]])
     refused: set[int] = set(bad.tolist())
     if refused:
-        chosen = [c for c in chosen if c[0] not in refused]
+        keep = [k for k, i in enumerate(index) if i not in refused]
+        index = [index[k] for k in keep]
+        detectors = tuple(detectors[k] for k in keep)
+        rows = [rows[k] for k in keep]
         picked[list(refused)] = False
         select = in_window & picked[owner]
         t, v, r = ts[select], vs[select], owner[select]
-    if not chosen:
+    if not index:
         return refused
     grid = np.unique(t)
-    count = len(chosen)
+    count = len(index)
     if count * grid.size > MAX_PADDING * t.size + 1024:
-        return refused | {i for i, _, _ in chosen}
-    index = [i for i, _, _ in chosen]
-    rows = [row for _, _, row in chosen]
+        return refused | set(index)
     position = np.full(n, -1, dtype=np.intp)
     position[index] = np.arange(count, dtype=np.intp)
     rowpos, col = position[r], np.searchsorted(grid, t)
@@ -370,7 +408,7 @@ def _stacked(
     present = np.zeros((count, grid.size), dtype=bool)
     present[rowpos, col] = True
 
-    layout = stacks.layout(tuple(det for _, det, _ in chosen), rows)
+    layout = stacks.layout(detectors, rows)
     shape = (count, grid.size)
     expected, lower, upper = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     scores, scale = np.zeros(shape), np.zeros(shape)
@@ -412,14 +450,25 @@ def _stacked(
     tiers = [row.tier for row in rows]
     out._arrays = _Arrays(grid, present, values, expected, lower, upper, scores, anomalous, scale, tiers)
     out._numbers = numbers
-    for k, i in enumerate(index):
-        if judged[k]:
-            out._position[i] = k
-            out.tiers[i] = tiers[k]
-            out.has_verdict[i] = True
-        else:
-            refused.add(i)
+    done = np.asarray(index, dtype=np.intp)[judged]
+    out._position[done] = np.flatnonzero(judged)
+    if judged.all():
+        _scatter(out.tiers, done, tiers)
+    else:
+        refused.update(np.asarray(index)[~judged].tolist())
+        _scatter(out.tiers, done, [tiers[k] for k in np.flatnonzero(judged).tolist()])
+    _scatter(out.has_verdict, done, [True] * done.size)
     for k in np.flatnonzero((share + _FLOAT_TOLERANCE >= fraction) & judged).tolist():
         if guard is None or guard.holds(numbers[k][0]):
             out.observations[index[k]] = out._observe(index[k], alerts.Signal.ANOMALOUS)
     return refused
+
+
+def _scatter(target: list[_T], at: npt.NDArray[np.intp], values: list[_T]) -> None:
+    """``target[at[k]] = values[k]`` for every k, in one numpy assignment."""
+    if not at.size:
+        return
+    cells = np.empty(len(target), dtype=object)
+    cells[:] = target
+    cells[at] = values
+    target[:] = cells.tolist()
