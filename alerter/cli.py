@@ -157,6 +157,8 @@ def _rule_lines(rules: RuleFile) -> list[str]:
                 lines.append(f"    {rule.record}: recording rule, evaluated by Prometheus, not by alerter")
                 continue
             timing = f", for {format_duration(rule.for_)}" if rule.for_ else ""
+            if rule.keeps_firing_for:
+                timing += f", keeps firing for {format_duration(rule.keeps_firing_for)}"
             if rule.baseline is None:
                 kind = "threshold rule (active while expr returns a series)"
             else:

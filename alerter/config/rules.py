@@ -112,6 +112,10 @@ class RecordingRule(_Expression):
         return value
 
 
+BASELINE_KEEP_FIRING = 30 * 60.0
+"""``keep_firing_for`` of a baseline rule that does not set it (see ``Rule.keeps_firing_for``)."""
+
+
 class Rule(_Expression):
     """One alerting rule, evaluated per series of its expression.
 
@@ -135,6 +139,19 @@ class Rule(_Expression):
     """What the values measure (``seconds``, ``bytes``, ``ratio``, ``percent``, ``usd``, ``tokens``,
     ``requests/s`` or free text), for the numbers in messages; omitted: inferred from the metric
     names in ``expr`` (``config.units``), or none when unsure."""
+
+    @property
+    def keeps_firing_for(self) -> float:
+        """``keep_firing_for`` as the rule runs: as written, or for a baseline rule that does not
+        write it, ``BASELINE_KEEP_FIRING``.
+
+        An anomaly that lets go for a few minutes and comes back is one incident to the person
+        paged, not two: without this a weekend a young baseline has not seen, or a noisy recovery,
+        paged every few minutes. A threshold rule keeps Prometheus' default of 0.
+        """
+        if self.baseline is None or "keep_firing_for" in self.model_fields_set:
+            return self.keep_firing_for
+        return BASELINE_KEEP_FIRING
 
     @model_validator(mode="before")
     @classmethod

@@ -90,7 +90,7 @@ def test_check_says_how_each_rule_runs(tmp_path: Path, capsys: pytest.CaptureFix
         "  group g (every 30s)",
         "    job:up:sum: recording rule, evaluated by Prometheus, not by alerter",
         "    Down: threshold rule (active while expr returns a series), for 5m, Go templates",
-        "    Slow: baseline rule, detector stl, Jinja2 templates",
+        "    Slow: baseline rule, detector stl, keeps firing for 30m, Jinja2 templates",
     ]
     assert cli.main(["check", "--quiet", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"{path}: OK (1 group, 3 rules)"]
