@@ -44,6 +44,10 @@ PHASE_MIN = 1.0
 MAX_CYCLE_BINS = 1008
 #: Share of grid bins that must hold real samples for a fit to be trusted.
 MIN_COVERAGE = 0.5
+#: Cycles of the shortest season whose median is the stored profile (see ``_last_cycles``).
+PROFILE_CYCLES = 3
+#: The band's scale is widened by at most this factor for the profile's own estimation error.
+HOLDOUT_MAX = 2.0
 
 
 def _odd(x: float) -> int:
@@ -106,7 +110,9 @@ def decompose(y: FloatArray, periods: Sequence[int], iterate: int = 2) -> tuple[
     return trend, seasonal
 
 
-def _last_cycles(component: FloatArray, bins: np.ndarray, period: int, cycles: int = 3) -> FloatArray:
+def _last_cycles(
+    component: FloatArray, bins: np.ndarray, period: int, cycles: int = PROFILE_CYCLES
+) -> FloatArray:
     """The seasonal profile by phase: median of the component over its last few cycles.
 
     STL's last cycle is a boundary estimate that a recent incident can bend; the median of
@@ -116,6 +122,42 @@ def _last_cycles(component: FloatArray, bins: np.ndarray, period: int, cycles: i
     tail = component[-k * period :].reshape(k, period)
     profile = np.median(tail, axis=0)
     return profile[np.argsort(bins[-period:] % period)]
+
+
+def holdout_factor(
+    component: FloatArray, offsets: npt.NDArray[np.int64], resid: FloatArray, period: int
+) -> float:
+    """How much farther new samples fall from the stored profile than training samples from STL's curve.
+
+    The stored profile is the median of the last ``PROFILE_CYCLES`` cycles of the seasonal
+    component, so it carries the noise of a few samples per phase, and the residuals the scale
+    is measured on are in-sample: the curve was fitted to those very samples. Both make the band
+    too narrow exactly when history holds one sample per phase and cycle (a history query at
+    ``resolution`` returns point samples): on three days of a 1-minute latency series sampled
+    every 5 minutes, the residual scale was 0.045 where the noise is 0.07. Each of the last
+    cycles is judged against the median of the others, as a new day is judged against the
+    profile, and the ratio of that out-of-sample scale to the in-sample one (1 to ``HOLDOUT_MAX``)
+    widens the band. With several samples per bin, or many cycles, the ratio is close to 1.
+
+    ``offsets`` are the grid positions of the raw samples whose residuals are ``resid``.
+    """
+    k = min(PROFILE_CYCLES, component.size // period)
+    if k < 2:
+        return 1.0
+    first = component.size - k * period
+    tail = component[first:].reshape(k, period)
+    others = np.stack([np.median(np.delete(tail, j, axis=0), axis=0) for j in range(k)])
+    shift = (tail - others).reshape(-1)
+    at = offsets - first
+    inside = (at >= 0) & (at < shift.size)
+    if inside.sum() < 20:
+        return 1.0
+    own = resid[inside]
+    base = hygiene.mad_scale(own)
+    if not base > 0:
+        return 1.0
+    held_out = hygiene.mad_scale(own + shift[at[inside]])
+    return min(max(held_out / base, 1.0), HOLDOUT_MAX)
 
 
 def _phase_scales(phase: np.ndarray, resid: FloatArray, buckets: int) -> tuple[float, FloatArray]:
@@ -185,6 +227,8 @@ class StlDetector(Detector):
         buckets = min(PHASE_BUCKETS, periods[0]) if params["per_phase_scale"] else 1
         phase = (raw_bins % periods[0]) * buckets // periods[0]
         scale, phase_scale = _phase_scales(phase, resid, buckets)
+        widen = holdout_factor(seasonal[0], raw_bins - bins[0], resid, periods[0])
+        scale, phase_scale = scale * widen, phase_scale * widen
         self.scale_ = hygiene.scale_floor(self.level_, scale)
         self.phase_scale_ = np.maximum(phase_scale, self.scale_ if buckets == 1 else 0.0)
         self.phase_scale_ = np.array([hygiene.scale_floor(self.level_, s) for s in self.phase_scale_])
