@@ -2,7 +2,7 @@
 
 Used by ``benchmarks/detection.py`` as the yardsticks the detectors are compared with. Each
 reference first flags points (causally: a point is judged on earlier points only), then pages
-exactly as a rule with the rule-file defaults does (:func:`pages`):
+exactly as a default baseline rule (``baseline: {}``) does (:func:`pages`):
 
 1. every ``interval`` seconds from the first sample to the last (a tick), the points of the
    trigger window are those of a Prometheus range query at step ``interval`` (each grid point
@@ -29,12 +29,13 @@ dozen too), and floor their scale at 1e-6 of the level as the detectors do.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from alerter.config.rules import Rule, Trigger
+from alerter.config.rules import Rule
 from alerter.core.alerts import Lifecycle
 
 FloatArray = npt.NDArray[np.float64]
@@ -60,17 +61,25 @@ class Semantics:
     flap_max_transitions: int
 
     @classmethod
-    def defaults(cls) -> Semantics:
-        """The rule-file defaults, read from the rule model so that they cannot drift apart."""
-        trigger, life = Trigger(), Lifecycle()
+    def of(cls, rule: Mapping[str, object]) -> Semantics:
+        """How the rule written as ``rule`` (under ``rules:``, ``alert``/``expr`` optional) pages,
+        read from the rule model so that the two cannot drift apart."""
+        model = Rule.model_validate({"alert": "Reference", "expr": "reference", **rule})
+        life = Lifecycle()
         return cls(
-            window=float(trigger.window),
-            fraction=float(trigger.fraction),
-            for_=float(Rule.model_fields["for_"].default),
-            keep_firing_for=float(Rule.model_fields["keep_firing_for"].default),
+            window=float(model.trigger.window),
+            fraction=float(model.trigger.fraction),
+            for_=float(model.for_),
+            keep_firing_for=float(model.keeps_firing_for),
             flap_window=life.flap_window,
             flap_max_transitions=life.flap_max_transitions,
         )
+
+    @classmethod
+    def defaults(cls) -> Semantics:
+        """A default baseline rule's (``baseline: {}``): the references page as the default rule
+        pages, so that a table compares detection and not the alert state machine."""
+        return cls.of({"baseline": {}})
 
 
 @dataclass(frozen=True)

@@ -147,9 +147,15 @@ class Rule(_Expression):
 
         An anomaly that lets go for a few minutes and comes back is one incident to the person
         paged, not two: without this a weekend a young baseline has not seen, or a noisy recovery,
-        paged every few minutes. A threshold rule keeps Prometheus' default of 0.
+        paged every few minutes. A threshold rule keeps Prometheus' default of 0, and so does a
+        ``detector: static`` baseline: its fixed bounds are a threshold the user chose, with no
+        fitted baseline to be wrong about.
         """
-        if self.baseline is None or "keep_firing_for" in self.model_fields_set:
+        if (
+            self.baseline is None
+            or self.baseline.get("detector") == "static"
+            or "keep_firing_for" in self.model_fields_set
+        ):
             return self.keep_firing_for
         return BASELINE_KEEP_FIRING
 

@@ -44,15 +44,22 @@ def test_a_flagged_run_pages_once_the_trigger_window_is_80_percent_out() -> None
     ts = np.arange(0.0, 100 * 60.0, 60.0)
     flags = np.zeros(ts.size, dtype=bool)
     flags[50:60] = True
-    [page] = _pagers.pages(ts, flags, 60.0, _pagers.Semantics.defaults())
+    [page] = _pagers.pages(ts, flags, 60.0, _pagers.Semantics.of({"keep_firing_for": "0s"}))
     # 5 points per 5-minute window: the 4th flagged one fills 80% of it; the 2nd point after
     # the run leaves 60% and resolves.
     assert page.fired_at == ts[53]
     assert page.resolved_at == ts[61]
+    # A default baseline rule holds it 30 minutes longer.
+    [held] = _pagers.pages(ts, flags, 60.0, _pagers.Semantics.defaults())
+    assert (held.fired_at, held.resolved_at) == (ts[53], ts[61] + 1800.0)
 
 
 RULES = [
-    ({"baseline": {"detector": "static", "above": 1.5}}, _pagers.Semantics.defaults()),
+    (
+        {"baseline": {"detector": "static", "above": 1.5}},
+        _pagers.Semantics.of({"baseline": {"detector": "static", "above": 1.5}}),
+    ),
+    ({"baseline": {"detector": "static", "above": 1.5}, "keep_firing_for": "30m"}, _pagers.Semantics.defaults()),
     (
         {
             "baseline": {"detector": "static", "above": 1.5},
@@ -65,7 +72,7 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "semantics"), RULES, ids=["defaults", "window-for-keep"])
+@pytest.mark.parametrize(("rule", "semantics"), RULES, ids=["static-defaults", "baseline-defaults", "window-for-keep"])
 def test_pages_like_the_engine(rule: dict[str, object], semantics: _pagers.Semantics) -> None:
     """Flags of a static threshold page exactly as the engine pages that threshold rule."""
     rng = np.random.default_rng(3)

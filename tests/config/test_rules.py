@@ -23,3 +23,9 @@ def test_a_written_keep_firing_for_is_kept_even_when_zero(written: str, seconds:
 def test_a_threshold_rule_keeps_prometheus_default_of_zero() -> None:
     assert rule().keeps_firing_for == 0.0
     assert rule(keep_firing_for="5m").keeps_firing_for == 300.0
+
+
+def test_a_static_baseline_is_a_threshold_and_keeps_prometheus_default_of_zero() -> None:
+    assert rule(baseline={"detector": "static", "above": 10}).keeps_firing_for == 0.0
+    assert rule(baseline={"detector": "static", "above": 10}, keep_firing_for="5m").keeps_firing_for == 300.0
+    assert rule(baseline={"detector": "ewma"}).keeps_firing_for == BASELINE_KEEP_FIRING
