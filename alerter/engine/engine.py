@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from alerter.config import Bundle, RuleGroup
 from alerter.core import alerts
@@ -48,6 +49,18 @@ OUTAGE_KINDS = frozenset({"unreachable", "timeout", "server_error", "auth", "mal
 """Source errors that mean the metrics source is down (not that one rule's query is wrong)."""
 
 Sink = Callable[[Sequence[Alert], float], None]
+
+
+class Owned(Protocol):
+    """Whether this replica still owns the group being ticked, judged when called: the
+    scheduler binds ``cluster.sharding.Sharding.owns`` to the group and its clock."""
+
+    @property
+    def replica(self) -> str:
+        """This replica's id, for the log of a dropped tick."""
+        ...
+
+    def __call__(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -239,8 +252,15 @@ class Engine:
                 self._series.pop(ctx.key, None)
             self._failing.pop(group, None)
 
-    def tick(self, group: str, now: float) -> list[RuleResult]:
-        """Evaluate every rule of ``group`` at ``now`` and persist the outcome."""
+    def tick(self, group: str, now: float, *, owned: Owned | None = None) -> list[RuleResult]:
+        """Evaluate every rule of ``group`` at ``now`` and persist the outcome.
+
+        ``owned`` (with the cluster on) is asked again once the results are ready, right before
+        they are written and handed to the sink: an evaluation can outlast this replica's
+        ownership (a slow Prometheus, up to its timeout), and by then another replica may have
+        loaded the group from the store and ticked it. A tick no longer owned keeps nothing
+        (``_fence``) and returns no results, as for a group this engine does not know.
+        """
         with self._lock:
             plan_ = self.groups.get(group)
             lock = self._group_locks.get(group)
@@ -248,9 +268,11 @@ class Engine:
         if plan_ is None or lock is None:
             return []
         with lock:
-            return self._tick(plan_, caches, now)
+            return self._tick(plan_, caches, now, owned)
 
-    def _tick(self, group: GroupPlan, caches: Mapping[str, RuleCache], now: float) -> list[RuleResult]:
+    def _tick(
+        self, group: GroupPlan, caches: Mapping[str, RuleCache], now: float, owned: Owned | None = None
+    ) -> list[RuleResult]:
         results: list[RuleResult] = []
         with self.metrics.duration.labels(group.name).time():
             answers = self._fetch_all(group, now)
@@ -267,6 +289,9 @@ class Engine:
                     fetched=answer,
                 )
                 results.append(result)
+        if owned is not None and not owned():
+            self._fence(group.name, owned.replica, now)
+            return []
         outage = next(
             (r.source_error for r in results if r.source_error and r.source_error.kind in OUTAGE_KINDS), None
         )
@@ -284,6 +309,22 @@ class Engine:
         if self.sink is not None:
             self.sink([*changed, *([meta] if meta else [])], now)
         return results
+
+    def _fence(self, group: str, replica: str, now: float) -> None:
+        """Drop a tick that finished after this replica stopped owning ``group``.
+
+        Nothing of it is written, sent, kept in memory or counted into the source-outage alert:
+        the group's new owner loads the alerts from the store as they were before this tick
+        (``adopt``) and evaluates the same data itself, so nothing is lost and nothing is told
+        twice. Checked just before the write, the fence holds while the write lands within the
+        Lease's margin (duration minus renew deadline) of the check, as no other replica can own
+        the group sooner.
+        """
+        self.metrics.fenced.labels(group).inc()
+        log.warning(
+            "tick dropped: this replica no longer owns the rule group",
+            extra={"group": group, "replica": replica, "at": now},
+        )
 
     def _merged_health(self, ctx: RuleContext, result: RuleResult) -> RuleHealth:
         """The rule's health after ``result``: a success keeps the time of the last error."""

@@ -1,9 +1,9 @@
 """The engine's own metrics, exposed on ``/metrics``.
 
 Owned by the app; the engine, scheduler and baseline cache record into it. Besides health
-(evaluations, durations, failures, alerts by state, fits, missed ticks, reloads) it exports the
-baselines themselves as ``alerter_baseline{alertname, <series labels>, bound}``, and the value each
-band judged as ``alerter_observed{alertname, <series labels>}``, so a Grafana panel draws the
+(evaluations, durations, failures, alerts by state, fits, missed and fenced ticks, reloads) it
+exports the baselines themselves as ``alerter_baseline{alertname, <series labels>, bound}``, and
+the value each band judged as ``alerter_observed{alertname, <series labels>}``, so a Grafana panel draws the
 series inside its band from the engine's own numbers (the user need not repeat the rule's
 expression); both families are rendered by ``BandCollector`` itself (see there) and appended to
 the registry's output by ``EngineMetrics.exposition``.
@@ -196,6 +196,13 @@ class EngineMetrics:
         self.missed = Counter(
             "alerter_group_missed_ticks",
             "Ticks skipped because the previous one still ran.",
+            ["rule_group"],
+            registry=r,
+        )
+        self.fenced = Counter(
+            "alerter_cluster_fenced_ticks",
+            "Ticks whose results were dropped, unwritten and unsent, because this replica no longer "
+            "owned the rule group when they were ready (with the cluster on).",
             ["rule_group"],
             registry=r,
         )

@@ -9,7 +9,10 @@ pile up work. Housekeeping jobs (reload checks, notification flushes) are added 
 With several replicas sharing the groups, the app passes ``owns(group, now)``: ``sync`` schedules
 only the groups it answers yes for, and every tick asks again before it starts, so a group this
 replica has just lost (or every group, once its membership lapsed) stops at once, without
-waiting for the job to be removed.
+waiting for the job to be removed. A tick that started as the owner asks a third time, on the
+clock, once its results are ready and before they are written (``Engine.tick(owned=...)``): an
+evaluation slower than the rest of the Lease drops its results instead of writing over the new
+owner's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
@@ -33,6 +37,20 @@ GROUP_JOB_PREFIX = "group:"
 
 Owns = Callable[[str, float], bool]
 """Whether this replica owns a rule group at a time (``cluster.sharding.Sharding.owns``)."""
+
+
+@dataclass(frozen=True)
+class StillOwned:
+    """``engine.Owned`` for one tick: whether this replica owns ``group`` at the clock's time
+    when asked (not the tick's ``now``, which is when its evaluation began)."""
+
+    group: str
+    owns: Owns
+    clock: Callable[[], float]
+    replica: str
+
+    def __call__(self) -> bool:
+        return self.owns(self.group, self.clock())
 
 
 def offset(name: str, interval: float) -> float:
@@ -51,10 +69,14 @@ def first_run(name: str, interval: float, now: float) -> float:
 class Scheduler:
     """Runs the engine's groups on their intervals on a small thread pool."""
 
-    def __init__(self, engine: Engine, *, workers: int = 4, owns: Owns | None = None) -> None:
-        """``owns`` None: this replica owns every group."""
+    def __init__(self, engine: Engine, *, workers: int = 4, owns: Owns | None = None, replica: str = "",
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        """``owns`` None: this replica owns every group. ``replica`` names this replica in the log
+        of a dropped tick; ``clock`` is what a tick's results are judged by when they are ready."""
         self.engine = engine
         self._owns = owns
+        self._replica = replica
+        self._clock = clock
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -78,19 +100,22 @@ class Scheduler:
             log.warning("group tick missed: the previous one is still running", extra={"group": group})
 
     def _run_group(self, name: str) -> None:
-        self.tick(name, time.time())
+        self.tick(name, self._clock())
 
     def tick(self, name: str, now: float) -> bool:
         """Tick ``name`` at ``now`` if this replica owns it then; False when it does not."""
-        if self._owns is not None and not self._owns(name, now):
+        if self._owns is None:
+            self.engine.tick(name, now)
+            return True
+        if not self._owns(name, now):
             return False
-        self.engine.tick(name, now)
+        self.engine.tick(name, now, owned=StillOwned(name, self._owns, self._clock, self._replica))
         return True
 
     def sync(self) -> None:
         """Make the jobs match the engine's groups this replica owns (after start-up, every
         reload and every change of ownership)."""
-        now = time.time()
+        now = self._clock()
         wanted = {
             GROUP_JOB_PREFIX + name: plan
             for name, plan in self.engine.groups.items()
@@ -120,7 +145,7 @@ class Scheduler:
     def every(self, seconds: float, job_id: str, func: Callable[[float], None]) -> None:
         """A housekeeping job called with the current time every ``seconds``."""
         self._scheduler.add_job(
-            lambda: func(time.time()),
+            lambda: func(self._clock()),
             IntervalTrigger(seconds=seconds, timezone=UTC),
             id=job_id,
             replace_existing=True,

@@ -109,7 +109,8 @@ class App:
         # approval still running on the old runner never interleaves with the new one's tick.
         self._decision_lock = threading.Lock()
         self.runner, self.remediation_error = self._runner(cfg)
-        self.scheduler = Scheduler(self.engine, owns=self.sharding.owns if self.sharding else None)
+        self.scheduler = Scheduler(self.engine, owns=self.sharding.owns if self.sharding else None,
+                                   replica=self.sharding.identity if self.sharding else "")  # fmt: skip
         self.server = Server(cfg.server.listen, tls)
         self._exposed = exposed_without_auth(cfg.server)
         # One worker: button presses are decided in the order they arrive, off the HTTP thread.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,8 @@ class Replica:
         receiver: Receiver | None = None,
     ) -> None:
         self.name = name
+        self.now = now
+        """The replica's clock: what a tick's results are judged by when they are ready."""
         self.store = store if isinstance(store, Store) else Store(store)
         self.sent: list[Alert] = []
         membership = Membership(api_client, namespace="alerter", identity=name, duration=15)
@@ -56,7 +58,7 @@ class Replica:
         bundle = load(None, [rules])
         self.engine = Engine(bundle, source, self.store, Baselines(source, self.store), sink=self._sink,
                              now=now, load_alerts=False)  # fmt: skip
-        self.scheduler = Scheduler(self.engine, owns=self.sharding.owns)
+        self.scheduler = Scheduler(self.engine, owns=self.sharding.owns, replica=name, clock=lambda: self.now)
         self.pipeline: Pipeline | None = None
         if receiver is not None:  # as service.app wires it when the cluster is on
             route = routing.build(RouteConfig.model_validate(
@@ -75,6 +77,7 @@ class Replica:
 
     def share(self, now: float) -> None:
         """What ``service.app.App._share`` does, without the APScheduler jobs."""
+        self.now = now
         change = self.sharding.round(list(self.engine.groups), now)
         for group in sorted(change.gained):
             self.engine.adopt(group, now)
@@ -82,6 +85,7 @@ class Replica:
             self.engine.release(group)
 
     def tick(self, now: float) -> None:
+        self.now = now
         for group in self.engine.groups:
             self.scheduler.tick(group, now)
 
@@ -217,3 +221,85 @@ def test_a_killed_replicas_groups_are_announced_once_and_resolved_once_by_the_ot
     finally:
         for replica in replicas.values():
             replica.close()
+
+
+class Slow:
+    """A source whose next query runs ``during`` first: the rest of the world moves on while
+    one replica's evaluation is in flight."""
+
+    def __init__(self, source: ArraySource) -> None:
+        self.source = source
+        self.during: Callable[[], None] | None = None
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        hook, self.during = self.during, None
+        if hook is not None:
+            hook()
+        return self.source.query_range(expr, start, end, step)
+
+    def query(self, expr: str, at: float) -> list[Series]:
+        return self.source.query(expr, at)
+
+
+def test_an_evaluation_that_outlasts_its_owner_is_dropped_and_every_alert_is_told_once(
+    tmp_path: Path, api_client: Any, open_store: StoreFactory
+) -> None:
+    """a's ticks at +120 (its alerts firing since +90) are slow: while they run, a is cut off
+    from the API server, b sees its Lease expire, takes its groups from the store at +135 and
+    at +150 finds the series back to normal, resolving them. a's evaluations answer at +155,
+    saying firing: written, they would put resolved alerts back to firing and tell them again.
+    Fenced, they are dropped, and every group is announced once and resolved once."""
+    rules = tmp_path / "rules.yaml"
+    rule = {"expr": "up", "for": "1m", "baseline": {"detector": "static", "above": 0},
+            "keep_firing_for": "0s", "trigger": {"window": "30s", "fraction": 0.5}}  # fmt: skip
+    groups = [{"name": g, "interval": "30s", "rules": [{"alert": f"Up{g}", **rule}]} for g in GROUPS]
+    rules.write_text(json.dumps({"groups": groups}))
+    ts = np.arange(NOW - 600, NOW + 600, 15.0)
+    values = np.where(ts <= NOW + 130, 1.0, 0.0)  # anomalous (above 0) until +130
+    up = ArraySource((Series(Labels(__name__="up", job="vllm"), ts, values),))
+    slow = Slow(up)
+    slack = Receiver()
+    a = Replica("alerter-a", api_client, rules, open_store(), slow, NOW, slack)  # type: ignore[arg-type]
+    b = Replica("alerter-b", api_client, rules, open_store(), up, NOW, slack)
+    ours = {g for g, o in assign(GROUPS, [a.name, b.name]).items() if o == a.name}
+    assert ours and ours != set(GROUPS)
+
+    def step(replicas: Sequence[Replica], second: int) -> None:
+        for replica in replicas:
+            replica.share(NOW + second)
+        if second % 30 == 0:
+            for replica in replicas:
+                replica.tick(NOW + second)
+        for replica in replicas:
+            replica.flush(NOW + second)
+
+    def meanwhile() -> None:
+        """a's first query at +120 takes until +155; a renews nothing meanwhile."""
+        for second in range(125, 156, 5):
+            step([b], second)
+        a.now = NOW + 155
+
+    try:
+        for second in range(0, 120, 5):
+            step([a, b], second)
+        assert {x.group for x in a.engine.alerts() if x.state is AlertState.FIRING} == ours
+        for replica in (a, b):
+            replica.share(NOW + 120)
+        b.tick(NOW + 120)
+        slow.during = meanwhile
+        a.tick(NOW + 120)  # every one of a's groups answers after +155
+        assert b.sharding.owned(NOW + 155) == set(GROUPS)
+        fenced = a.engine.metrics.registry.get_sample_value
+        assert {g: fenced("alerter_cluster_fenced_ticks_total", {"rule_group": g}) for g in ours} == {
+            g: 1.0 for g in ours
+        }
+        for second in range(160, 361, 5):
+            step([b], second)
+        told = Counter((n.group_key, n.reason.value) for _, n in slack.took)
+        keys = {n.group_key for _, n in slack.took}
+        assert len(keys) == len(GROUPS)
+        assert told == Counter({(k, r): 1 for k in keys for r in ("first", "resolved")})
+        assert not [x for x in b.store.load_alerts() if x.state is AlertState.FIRING]
+    finally:
+        a.close()
+        b.close()
