@@ -59,7 +59,10 @@ RULES = [
         {"baseline": {"detector": "static", "above": 1.5}},
         _pagers.Semantics.of({"baseline": {"detector": "static", "above": 1.5}}),
     ),
-    ({"baseline": {"detector": "static", "above": 1.5}, "keep_firing_for": "30m"}, _pagers.Semantics.defaults()),
+    (
+        {"baseline": {"detector": "static", "above": 1.5}, "keep_firing_for": "30m"},
+        _pagers.Semantics.defaults(),
+    ),
     (
         {
             "baseline": {"detector": "static", "above": 1.5},
@@ -72,7 +75,9 @@ RULES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "semantics"), RULES, ids=["static-defaults", "baseline-defaults", "window-for-keep"])
+@pytest.mark.parametrize(
+    ("rule", "semantics"), RULES, ids=["static-defaults", "baseline-defaults", "window-for-keep"]
+)
 def test_pages_like_the_engine(rule: dict[str, object], semantics: _pagers.Semantics) -> None:
     """Flags of a static threshold page exactly as the engine pages that threshold rule."""
     rng = np.random.default_rng(3)
