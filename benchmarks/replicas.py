@@ -28,8 +28,10 @@ Per replica count it prints: groups and series per replica (min/max; the imbalan
 largest replica's series over the mean), the largest replica's CPU seconds per minute of steady
 state, the series evaluated per minute by all replicas together, and the scaling efficiency
 ``cost(1) / (N x max cost(N))`` with the 1-replica cost measured in the same run (1.0 is linear:
-N replicas each pay 1/N). The imbalance of the rendezvous split for the replica names used is
-compared with its distribution over many random pod names (from ``cluster.ownership`` alone).
+N replicas each pay 1/N). The replicas split the groups as ``cluster.sharding`` does when they
+all read the same rules: ``ownership.balance`` by each group's load (``GroupPlan.load``, rule
+evaluations an hour). Its imbalance over many random pod names is printed next to plain
+rendezvous' (``ownership.assign``, what the replicas fall back to while they disagree on the rules).
 
 Baselines are fitted once per series shape and stored for every series (``throughput.prime``),
 dated at the end of the walk, so no refit falls inside the timed minutes (counted: the fits
@@ -209,8 +211,21 @@ class Split:
         return max(self.series.values()) / statistics.fmean(self.series.values())
 
 
-def split(sizes: dict[str, int], members: Sequence[str]) -> Split:
-    owners = ownership.assign(sizes, members)
+def group_loads(groups: list[list[int]]) -> dict[str, int]:
+    """Each group's load as ``GroupPlan.load`` computes it from ``rules_file``: rules x 60 ticks an hour."""
+    return {group_name(k): len(g) * 60 for k, g in enumerate(groups)}
+
+
+def owners_of(sizes: dict[str, int], members: Sequence[str], loads: dict[str, int] | None) -> dict[str, str]:
+    """Each group's owner: balanced by ``loads`` (the replicas agreeing), rendezvous when None."""
+    if loads is None:
+        return dict(ownership.assign(sizes, members))
+    return ownership.balance(loads, members)
+
+
+def split(sizes: dict[str, int], members: Sequence[str], loads: dict[str, int] | None = None) -> Split:
+    """What each member owns, by ``owners_of``."""
+    owners = owners_of(sizes, members, loads)
     groups = {m: 0 for m in members}
     series = {m: 0 for m in members}
     for group, member in owners.items():
@@ -219,10 +234,12 @@ def split(sizes: dict[str, int], members: Sequence[str]) -> Split:
     return Split(groups, series)
 
 
-def imbalance_spread(sizes: dict[str, int], count: int, samples: int) -> tuple[float, float, float]:
+def imbalance_spread(
+    sizes: dict[str, int], count: int, samples: int, loads: dict[str, int] | None = None
+) -> tuple[float, float, float]:
     """(median, 90th percentile, worst) imbalance over ``samples`` random sets of pod names."""
     rng = random.Random(11)
-    values = sorted(split(sizes, replica_names(count, rng)).imbalance for _ in range(samples))
+    values = sorted(split(sizes, replica_names(count, rng), loads).imbalance for _ in range(samples))
     return statistics.median(values), values[min(len(values) - 1, int(0.9 * len(values)))], values[-1]
 
 
@@ -374,6 +391,7 @@ def run_replicas(
     sink: Sink,
     work: Path,
     sizes: dict[str, int],
+    loads: dict[str, int],
     ticks: list[float],
 ) -> Row:
     """``count`` replica processes over the same rules, store copy and Prometheus."""
@@ -419,20 +437,20 @@ def run_replicas(
                 process.join(timeout=60)
                 if process.is_alive():
                     process.kill()
-    return Row(count, costs, split(sizes, names))
+    return Row(count, costs, split(sizes, names, loads))
 
 
-def check(row: Row, sizes: dict[str, int]) -> list[str]:
-    """What does not add up in ``row``: ownership against ``cluster.ownership``, series against the
-    layout, every group evaluated once a minute by exactly one replica, no refit, no ownership move."""
+def check(row: Row, sizes: dict[str, int], loads: dict[str, int] | None = None) -> list[str]:
+    """What does not add up in ``row``: ownership against ``cluster.ownership`` (balanced by
+    ``loads``, rendezvous when None), series against the layout, every group evaluated once a
+    minute by exactly one replica, no refit, no ownership move."""
     problems = []
-    owners = ownership.assign(sizes, [c.name for c in row.costs])
+    owners = owners_of(sizes, [c.name for c in row.costs], loads)
+    scheme = "rendezvous" if loads is None else "the balanced split"
     for cost in row.costs:
         wanted = sorted(g for g, m in owners.items() if m == cost.name)
         if cost.owned != wanted:
-            problems.append(
-                f"{row.replicas} replicas: {cost.name} owns {cost.owned}, rendezvous says {wanted}"
-            )
+            problems.append(f"{row.replicas} replicas: {cost.name} owns {cost.owned}, {scheme} says {wanted}")
         if round(cost.series_per_minute) != row.expected.series[cost.name]:
             problems.append(
                 f"{row.replicas} replicas: {cost.name} evaluated {cost.series_per_minute:.0f} series a minute, "
@@ -553,6 +571,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             postgres.admin().execute("CREATE DATABASE bench_primed TEMPLATE template0")
             t = time.perf_counter()
             bundle = load(None, [work / "cfg" / "rules.yaml"])
+            loads = {name: g.load for name, g in plan(bundle).items()}
+            if loads != group_loads(groups):
+                raise SystemExit(f"INCOHERENT: the app's group loads {loads} are not the layout's")
             specs = [
                 ctx.baseline for g in plan(bundle).values() for ctx in g.rules if ctx.baseline is not None
             ]
@@ -574,6 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         sink=sink,
                         work=work / "cfg",
                         sizes=sizes,
+                        loads=loads,
                         ticks=ticks,
                     )
                 )
@@ -582,7 +604,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sink.stop()
             postgres.stop()
             server.stop()
-    problems = [p for row in rows for p in check(row, sizes)]
+    loads = group_loads(groups)
+    problems = [p for row in rows for p in check(row, sizes, loads)]
     sent = {row.replicas: sum(c.sent for c in row.costs) for row in rows}
     if len(set(sent.values())) > 1:
         problems.append(f"notifications sent by all replicas together differ by replica count: {sent}")
@@ -597,11 +620,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(details(rows))
     print()
     for count in range(2, args.replicas + 1):
-        median, p90, worst = imbalance_spread(sizes, count, args.samples)
-        print(
-            f"imbalance of {count} replicas over {args.samples} random pod-name sets: median {median:.2f}, "
-            f"90th percentile {p90:.2f}, worst {worst:.2f}"
-        )
+        for scheme, by in (("balanced by load", loads), ("rendezvous", None)):
+            median, p90, worst = imbalance_spread(sizes, count, args.samples, by)
+            print(
+                f"imbalance of {count} replicas, {scheme:>16}, over {args.samples} random pod-name sets: "
+                f"median {median:.2f}, 90th percentile {p90:.2f}, worst {worst:.2f}"
+            )
     for line in losses(rows):
         print(line)
     print(f"wall time: {time.perf_counter() - started:.0f} s")

@@ -19,6 +19,11 @@ anyone else can see its Lease expire. ``leave`` hands the Lease back as client-g
 ``ReleaseOnCancel`` does (``release`` in the same file: no holder, a one-second duration), so
 the others let the replica go at their next read instead of a duration later.
 
+Each Lease also carries what its replica splits the rule groups by (``publish``; the annotation
+``alerter.io/split``, a digest of the groups and their loads from ``cluster.ownership.digest``),
+and ``splits`` reads the others': the balanced split is only safe while every live member
+computes it from the same groups (``cluster.sharding``).
+
 Time is passed in; API calls go through ``remediate.kubernetes`` (``coordination_api``).
 """
 
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 
 MEMBER_LABEL = "alerter.io/member-of"
 """Label of every member Lease; its value is the cluster's name (``cluster.name``)."""
+SPLIT_ANNOTATION = "alerter.io/split"
+"""Annotation of a member Lease: the digest of the rule groups its replica splits (``publish``)."""
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 """A DNS subdomain, which a Lease name must be (RFC 1123, lower case)."""
 
@@ -67,6 +74,10 @@ class Membership:
         self._renewal = Renewal(self.renew_deadline)
         self._others: dict[str, Observed] = {}
         """Every other member Lease listed, by Lease name."""
+        self._their_splits: dict[str, str] = {}
+        """The split annotation of every other member Lease listed that has one, by Lease name."""
+        self._split: str | None = None
+        """What this replica publishes in its own Lease (``publish``)."""
         self._mine: Observed = Observed()
         self._last: Any = None
         """This replica's Lease as last written (its resourceVersion is what ``leave`` replaces)."""
@@ -84,6 +95,7 @@ class Membership:
             return False
         mine: Any = None
         seen: dict[str, Observed] = {}
+        splits: dict[str, str] = {}
         for lease in listed:
             name = str(lease.metadata.name)
             if name == self.lease_name:
@@ -91,8 +103,16 @@ class Membership:
                 continue
             seen[name] = self._others.get(name) or Observed()
             seen[name].see(lease.spec, now)
-        self._others = seen
+            split = (lease.metadata.annotations or {}).get(SPLIT_ANNOTATION)
+            if isinstance(split, str):
+                splits[name] = split
+        self._others, self._their_splits = seen, splits
         return self._write(mine, now)
+
+    def publish(self, split: str | None) -> None:
+        """Write ``split`` into this replica's Lease from the next renewal on (None: no annotation,
+        as a replica that does not split by load)."""
+        self._split = split
 
     def _list(self) -> list[Any]:
         """The member Leases of this cluster in the namespace.
@@ -114,8 +134,10 @@ class Membership:
     def _write(self, lease: Any, now: float) -> bool:
         record = Record.of(lease.spec) if lease is not None else None
         acquired = record.acquired if record is not None and record.holder == self.identity else None
+        annotations = {SPLIT_ANNOTATION: self._split} if self._split is not None else None
         body = lease_body(self.namespace, self.lease_name, holder=self.identity, duration=self.duration,
-                          now=now, acquired=acquired, labels={MEMBER_LABEL: self.cluster})  # fmt: skip
+                          now=now, acquired=acquired, labels={MEMBER_LABEL: self.cluster},
+                          annotations=annotations)  # fmt: skip
         try:
             written = write_lease(self._api, lease, body)
         except ActionError as exc:
@@ -149,6 +171,21 @@ class Membership:
         if self.holds(now):
             live.add(self.identity)
         return frozenset(live)
+
+    def splits(self, now: float) -> dict[str, str | None]:
+        """What every live member (``members``) published as of the last list: None for one whose
+        Lease has no split annotation (a replica of a version that splits by rendezvous only)."""
+        out: dict[str, str | None] = {}
+        for name, observed in self._others.items():
+            if (
+                observed.record is not None
+                and observed.valid(now)
+                and observed.record.holder != self.identity
+            ):
+                out[observed.record.holder] = self._their_splits.get(name)
+        if self.holds(now):
+            out[self.identity] = self._split
+        return out
 
     def leave(self, now: float) -> None:
         """Hand the Lease back (no holder, one second), so the others let this replica go at once."""

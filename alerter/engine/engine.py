@@ -80,6 +80,15 @@ class GroupPlan:
     interval: float
     rules: tuple[RuleContext, ...]
 
+    @property
+    def load(self) -> int:
+        """Its rule evaluations an hour: what the replicas split the groups by (``cluster.sharding``).
+
+        From the configuration alone, so every replica reading the same rule files computes the
+        same loads (series counts would follow the cost closer, but each replica sees only its own).
+        """
+        return round(len(self.rules) * 3600 / self.interval)
+
 
 def group_names(bundle: Bundle) -> list[list[str]]:
     """The name each group is scheduled, stored and shown under, file by file.

@@ -304,7 +304,7 @@ class App:
         """
         if self.sharding is None:
             return
-        change = self.sharding.round(list(self.engine.groups), now)
+        change = self.sharding.round({name: g.load for name, g in self.engine.groups.items()}, now)
         for group in sorted(change.gained):
             self.engine.adopt(group, now)
         if change.gained or change.lost:

@@ -13,9 +13,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import replicas
-from replicas import Cost, Row, check, group_series, layout, replica_names, split, table
+from replicas import Cost, Row, check, group_loads, group_series, layout, replica_names, split, table
 
 from alerter.cluster import ownership
+from alerter.config import load
+from alerter.engine.engine import plan
 
 
 def test_the_layout_puts_every_rule_in_one_group_of_uneven_size() -> None:
@@ -48,16 +50,26 @@ def test_replica_names_are_pod_names_and_a_larger_count_keeps_the_smaller_ones()
         assert re.fullmatch(r"alerter-[a-z0-9]+-[bcdfghjklmnpqrstvwxz2456789]{5}", name), name
 
 
-def test_the_split_is_the_ownership_function_over_the_members() -> None:
-    sizes = group_series(layout(24, 8), 480, 24)
+@pytest.mark.parametrize("balanced", [True, False])
+def test_the_split_is_the_ownership_function_over_the_members(balanced: bool) -> None:
+    groups = layout(24, 8)
+    sizes = group_series(groups, 480, 24)
+    loads = group_loads(groups) if balanced else None
     names = replica_names(3)
-    got = split(sizes, names)
-    owners = ownership.assign(sizes, names)
+    got = split(sizes, names, loads)
+    owners = ownership.balance(group_loads(groups), names) if balanced else ownership.assign(sizes, names)
     assert sum(got.groups.values()) == 8 and sum(got.series.values()) == 480
     for name in names:
         assert got.series[name] == sum(n for g, n in sizes.items() if owners[g] == name)
     assert got.imbalance == max(got.series.values()) / statistics.fmean(got.series.values())
-    assert split(sizes, names[:1]).imbalance == 1.0
+    assert split(sizes, names[:1], loads).imbalance == 1.0
+
+
+def test_the_loads_are_rules_times_ticks_an_hour_as_the_app_computes_them(tmp_path: Path) -> None:
+    groups = layout(24, 8)
+    (tmp_path / "rules.yaml").write_text(replicas.rules_file(groups, 7))
+    bundle = load(None, [tmp_path / "rules.yaml"])
+    assert {name: g.load for name, g in plan(bundle).items()} == group_loads(groups)
 
 
 def _cost(name: str, groups: int, series: float, cpu: float, owned: list[str]) -> Cost:
@@ -116,7 +128,7 @@ def test_a_quick_run_prints_a_table_whose_numbers_add_up(capsys: pytest.CaptureF
     sizes = group_series(layout(24, 8), 480, 24)
     reference = float(rows[1][6])
     for n, (_, gmin, gmax, smin, smax, imbalance, cpu, total, efficiency) in rows.items():
-        expected = split(sizes, replica_names(n))
+        expected = split(sizes, replica_names(n), group_loads(layout(24, 8)))
         assert (int(gmin), int(gmax)) == (min(expected.groups.values()), max(expected.groups.values()))
         assert (int(smin), int(smax)) == (min(expected.series.values()), max(expected.series.values()))
         assert float(imbalance) == pytest.approx(expected.imbalance, abs=0.005)

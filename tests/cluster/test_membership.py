@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from alerter.cluster.membership import MEMBER_LABEL, Membership
+from alerter.cluster.membership import MEMBER_LABEL, SPLIT_ANNOTATION, Membership
 from alerter.testing.kubernetes import Cluster, KubeApiServer
 
 NOW = 1_800_000_000.0
@@ -166,3 +166,21 @@ def test_a_replica_id_that_cannot_name_a_lease_is_refused(api_client: Any, ident
 def test_a_renew_deadline_not_shorter_than_the_duration_is_refused(api_client: Any) -> None:
     with pytest.raises(ValueError, match="shorter than the duration"):
         Membership(api_client, namespace="alerter", identity="a", duration=15, renew_deadline=15)
+
+
+def test_a_member_publishes_its_split_in_its_lease_and_reads_the_others(
+    cluster: Cluster, api_client: Any
+) -> None:
+    a, b = member(api_client, "alerter-0"), member(api_client, "alerter-1")
+    a.publish("digest-a")
+    assert a.renew(NOW) and b.renew(NOW)
+    lease = cluster.get("leases", "alerter", "alerter-member-alerter-0")
+    assert lease["metadata"]["annotations"] == {SPLIT_ANNOTATION: "digest-a"}
+    assert "annotations" not in cluster.get("leases", "alerter", "alerter-member-alerter-1")["metadata"]
+    assert a.renew(NOW + 5) and b.renew(NOW + 5)
+    assert b.splits(NOW + 5) == {"alerter-0": "digest-a", "alerter-1": None}
+    assert a.splits(NOW + 5) == {"alerter-0": "digest-a", "alerter-1": None}
+    a.publish("digest-b")
+    assert a.renew(NOW + 10) and b.renew(NOW + 10)
+    assert b.splits(NOW + 10)["alerter-0"] == "digest-b", "a reload's new split is read at the next list"
+    assert b.splits(NOW + 10 + DURATION + 1) == {}, "only live members, and itself while it holds"

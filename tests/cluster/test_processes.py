@@ -9,11 +9,12 @@ started with ``python -m alerter run``, their replica id from ``POD_NAME`` as th
 
 The run, with 3 s Leases renewed every second and groups ticking every second:
 
-1. every group's alert fires; each group is evaluated by its rendezvous owner only
-   (``cluster.ownership.assign``), and each alert is announced;
+1. every group's alert fires; each group is evaluated by its owner only (the balanced split,
+   ``cluster.ownership.balance``, as every replica reads the same rules), and each alert is announced;
 2. the replica owning the most groups is killed with SIGKILL: its groups are evaluated by the
    others no earlier than its Lease can have expired and within a Lease duration, two renew
-   periods (seeing the Lease unchanged, then the next round) and an interval of the kill;
+   periods (seeing the Lease unchanged, then the next round) and an interval of the kill; the
+   groups the two survivors trade to even out their loads follow one settle time later;
 3. one survivor's Lease renewals hang (the stand-in holds its PUTs unanswered, longer than the
    Lease: ``read_timeout`` 10 s): it queries and sends nothing from its renew deadline (two
    thirds of the Lease) after its last renewal, while its membership round is still stuck in
@@ -49,7 +50,7 @@ from harness.live import Exporter, Message, Query, QueryLog, WebhookSink
 from harness.postgres import PostgresServer
 
 from alerter.cluster.membership import lease_name
-from alerter.cluster.ownership import assign
+from alerter.cluster.ownership import balance
 from alerter.service.app import FLUSH_SECONDS
 from alerter.testing.kubernetes import KubeApiServer, write_kubeconfig
 
@@ -70,6 +71,8 @@ READ_TIMEOUT = 10.0
 """Longer than the Lease: a stuck renewal cannot end before the renew deadline has passed."""
 SLACK = 2.0
 """For a job starting late and a query in flight on two cores shared with other work."""
+LOADS = dict.fromkeys(GROUPS, round(3600 / INTERVAL))
+"""Each group's load as the replicas compute it (``GroupPlan.load``): one rule every ``INTERVAL``."""
 
 
 def alert_of(group: str) -> str:
@@ -210,26 +213,26 @@ def statuses(stack: Stack, status: str) -> set[str]:
 def test_a_killed_and_a_cut_off_replica_hand_over_their_groups_and_every_alert_is_told_once(
     stack: Stack,
 ) -> None:
-    phase1 = assign(GROUPS, NAMES)
+    phase1 = balance(LOADS, NAMES)
     counts = Counter(phase1.values())
     victim = max(NAMES, key=lambda n: (counts[n], n))
     survivors = [n for n in NAMES if n != victim]
-    phase2 = assign(GROUPS, survivors)
+    phase2 = balance(LOADS, survivors)
     cut = max(survivors, key=lambda n: (sum(o == n for o in phase2.values()), n))
     (last,) = (n for n in survivors if n != cut)
-    phase3 = assign(GROUPS, [last])
+    phase3 = balance(LOADS, [last])
     phase4 = phase2  # the cut replica is back
     assert set(counts) == set(NAMES) and cut in phase2.values(), "every replica owns a group at first"
     stack.start()
 
-    # 1. Each group is evaluated by its rendezvous owner only, and every alert is announced.
+    # 1. Each group is evaluated by its owner only, and every alert is announced.
     window = 2 * INTERVAL + 0.5
 
-    def steady() -> bool:
+    def steady(phase: Mapping[str, str]) -> bool:
         recent = evaluations(stack.queries.queries(), time.time() - window)
-        return all(recent[g] and {q.who for q in recent[g]} == {phase1[g]} for g in GROUPS)
+        return all(recent[g] and {q.who for q in recent[g]} == {phase[g]} for g in GROUPS)
 
-    wait_until(steady, timeout=60, what="every group evaluated by its owner only")
+    wait_until(lambda: steady(phase1), timeout=60, what="every group evaluated by its owner only")
     steady_from = time.time() - window
     wait_until(lambda: statuses(stack, "firing") == ALERTS, timeout=30, what="every alert announced")
 
@@ -246,6 +249,12 @@ def test_a_killed_and_a_cut_off_replica_hand_over_their_groups_and_every_alert_i
                what="the killed replica's groups evaluated by the others")  # fmt: skip
     for group, at in taken(stack, phase2, orphans, renewal).items():
         assert renewal + LEASE <= at <= renewal + bound, (group, at - renewal)
+    traded = {g for g in GROUPS if g not in orphans and phase1[g] != phase2[g]}
+    wait_until(lambda: len(taken(stack, phase2, traded, renewal)) == len(traded), timeout=SETTLE + bound + 10,
+               what="the groups the survivors trade evaluated by their new owners")  # fmt: skip
+    for group, at in taken(stack, phase2, traded, renewal).items():
+        assert renewal + LEASE + SETTLE <= at <= renewal + SETTLE + bound, (group, at - renewal)
+    wait_until(lambda: steady(phase2), timeout=10, what="every group evaluated by its new owner only")
 
     # 3. Cut one survivor off the API server: its Lease writes hang, longer than the Lease lasts.
     path = f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases/{lease_name('alerter', cut)}"

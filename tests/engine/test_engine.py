@@ -21,7 +21,7 @@ from alerter.config.load import load
 from alerter.core.errors import SourceError
 from alerter.core.model import AlertState, Labels, Series
 from alerter.engine.baselines import Baselines
-from alerter.engine.engine import SOURCE_DOWN, Engine
+from alerter.engine.engine import SOURCE_DOWN, Engine, plan
 from alerter.source.prometheus import PrometheusSource
 from alerter.store.sqlite import Store
 
@@ -303,3 +303,16 @@ def test_a_groups_rule_queries_are_sent_together_and_judged_as_one_by_one(tmp_pa
         ("bad_query: parse error in b", []),
         ("", [("C", "firing")]),
     ]
+
+
+def test_a_groups_load_is_its_rule_evaluations_an_hour(tmp_path: Path) -> None:
+    """What the replicas split the groups by: from the rule files alone, alike on every replica."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "groups:\n"
+        "- name: fast\n  interval: 15s\n  rules:\n"
+        "  - {alert: A, expr: up == 0}\n  - {alert: B, expr: up == 0}\n"
+        "- name: slow\n  interval: 2m\n  rules:\n  - {alert: C, expr: up == 0}\n"
+    )
+    groups = plan(load(None, [rules]))
+    assert {name: g.load for name, g in groups.items()} == {"fast": 480, "slow": 30}
