@@ -15,7 +15,7 @@ that fired; its time is ``fired_at``. Rows:
 
 Run::
 
-    python benchmarks/detection.py                 # default run, ~25-30 min on 2 free cores
+    python benchmarks/detection.py                 # default run; the default row alone ~10 min on 2 cores
     python benchmarks/detection.py --quick         # smaller versions of every set, ~4-5 min
     python benchmarks/detection.py --sets ms,sim   # some of the sets (ms, synthetic, sim)
     python benchmarks/detection.py --jobs 2        # worker processes (default 2)
