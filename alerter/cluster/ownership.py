@@ -1,10 +1,9 @@
 """Which live replica owns each rule group: rendezvous hashing, and a balanced split by load.
 
 Every replica computes the same answer from the same member list, without talking to the
-others. ``assign`` (what ``cluster.sharding`` uses) is rendezvous (highest random weight)
-hashing: a group belongs to the member whose ``weight(group, member)`` is highest. Adding a
-member moves to it exactly the groups it now wins (about 1/N of them) and nothing else;
-removing one moves only its own groups, each to the member that came second for it. That is the
+others. ``assign`` is rendezvous (highest random weight) hashing: a group belongs to the
+member whose ``weight(group, member)`` is highest. Adding a member moves to it exactly the
+groups it now wins (about 1/N of them) and nothing else; removing one moves only its own groups, each to the member that came second for it. That is the
 property the Thanos and Mimir rulers get from their hash rings, with no ring state and no
 virtual nodes to tune, and the one the sharding's safety argument rests on: each group ranks
 all names once, so over any two views of the membership a group's owner is either the same
@@ -17,8 +16,8 @@ over three replicas leave one with 1.28 times the mean on the median set of pod 
 Zadimoghaddam, "Consistent Hashing with Bounded Loads", SODA 2018): groups are placed heaviest
 first (ties by the group's own hash), each with the highest-ranked member that has room under
 ``(1 + slack)`` times the mean load, and with the least loaded member when none has. A group's
-load comes from the configuration every replica reads alike (``cluster.sharding`` would pass
-each group's rule count); measured by ``benchmarks/ownership_split.py`` over 1,000 random
+load comes from the configuration every replica reads alike (``cluster.sharding`` is given each
+group's rule evaluations an hour, ``engine.GroupPlan.load``); measured by ``benchmarks/ownership_split.py`` over 1,000 random
 pod-name sets, series max/mean, and groups moved on a membership change (of them, moved between
 two members both still live):
 

@@ -176,13 +176,12 @@ class Sharding:
         """
         owned: set[str] = set()
         waiting: dict[str, float] = {}
+        handed = ownership.handovers(self._split, owners, members)
         for group, member in owners.items():
             if member != self.identity:
                 continue
             since = self._waiting.get(group)
-            was = self._split.get(group)
-            handover = was is not None and was != self.identity and was in members
-            if group in self._owned or (since is None and not handover):
+            if group in self._owned or (since is None and group not in handed):
                 owned.add(group)
                 continue
             since = now if since is None else since
