@@ -165,16 +165,13 @@ class Membership:
 
     def members(self, now: float) -> frozenset[str]:
         """The live replica ids: every other Lease seen changing within its duration, and this
-        replica while it holds its own."""
-        live = {o.record.holder for o in self._others.values() if o.record is not None and o.valid(now)}
-        live.discard(self.identity)  # judged by its own renewals only
-        if self.holds(now):
-            live.add(self.identity)
-        return frozenset(live)
+        replica while it holds its own (the members ``splits`` answers for)."""
+        return frozenset(self.splits(now))
 
     def splits(self, now: float) -> dict[str, str | None]:
-        """What every live member (``members``) published as of the last list: None for one whose
-        Lease has no split annotation (a replica of a version that splits by rendezvous only)."""
+        """What every live member published as of the last list: None for one whose Lease has no
+        split annotation (a replica of a version that splits by rendezvous only). This replica is
+        judged by its own renewals only, never by a Lease that names it."""
         out: dict[str, str | None] = {}
         for name, observed in self._others.items():
             if (

@@ -91,14 +91,6 @@ def assign(groups: Iterable[str], members: Iterable[str]) -> Mapping[str, str]:
     return {group: owner(group, live) or "" for group in groups}
 
 
-def owned(groups: Iterable[str], members: Iterable[str], me: str) -> frozenset[str]:
-    """The groups ``me`` owns when ``members`` are the live replicas (nothing if ``me`` is not one)."""
-    live = set(members)
-    if me not in live:
-        return frozenset()
-    return frozenset(g for g, m in assign(groups, live).items() if m == me)
-
-
 SPLIT_VERSION = "balance-1"
 """Names the scheme (``balance`` and its ``SLACK``) in ``digest``: replicas that would split the
 same loads differently never find their digests equal."""

@@ -6,16 +6,24 @@ import math
 import random
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 import pytest
 
-from alerter.cluster.ownership import SLACK, assign, balance, digest, owned, owner, weight
+from alerter.cluster.ownership import SLACK, assign, balance, digest, owner, weight
 from alerter.cluster.ownership import handovers as ownership_handovers
 
 GROUPS = [f"group-{i:03d}" for i in range(600)]
 THREE = ["alerter-0", "alerter-1", "alerter-2"]
+
+
+def owned(groups: Iterable[str], members: Iterable[str], me: str) -> frozenset[str]:
+    """The groups ``me`` owns by rendezvous when ``members`` are the live replicas."""
+    live = set(members)
+    if me not in live:
+        return frozenset()
+    return frozenset(g for g, m in assign(groups, live).items() if m == me)
 
 
 def test_weights_are_blake2b_and_stable_across_processes() -> None:
